@@ -1,0 +1,1 @@
+"""The central service: ingest, storage, occupancy, REST API and the operator pages."""

@@ -1,0 +1,1 @@
+"""Device drivers: pure frame codecs for scanner, radar, Wiegand and beams, plus thin I/O loops."""

@@ -1,0 +1,1 @@
+"""The station gateway: decides at the door, drives the lock, publishes events over MQTT."""

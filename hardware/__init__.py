@@ -1,0 +1,1 @@
+"""Board profiles and simulated devices (virtual scanners, radars, mock pins, stations)."""

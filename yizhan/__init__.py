@@ -1,0 +1,1 @@
+"""Command line, configuration loading and the one-command demo."""
