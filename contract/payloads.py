@@ -1,0 +1,292 @@
+"""Payload models of wire contract v1.
+
+Every payload is a JSON object whose `schema` field names its kind and version, for
+example `"access/1"`. Times are UTC in ISO 8601 with milliseconds and a `Z` suffix.
+Station and gateway ids are lower-case slugs so that they are safe inside MQTT topics.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def format_utc(value: datetime) -> str:
+    """Render an aware datetime as the wire's time format: `2026-11-23T03:00:00.123Z`."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+UtcTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""A point in time on the wire: must carry a zone offset, is normalised to UTC."""
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+"""An id that can stand as one MQTT topic level: lower-case letters, digits, `-` and `_`."""
+
+WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+"""A pseudonymous worker id; never a name or a phone number."""
+
+
+def utc_now() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def new_event_id() -> str:
+    """A globally unique id for one event."""
+    return str(uuid.uuid4())
+
+
+class Direction(StrEnum):
+    """Which way a person passes a door."""
+
+    IN = "in"
+    OUT = "out"
+
+
+class CredentialKind(StrEnum):
+    """What a person presented at the door."""
+
+    QR = "qr"
+    FACE = "face"
+    CARD = "card"
+    BUTTON = "button"
+    REMOTE = "remote"
+
+
+class Decision(StrEnum):
+    """The outcome of an access request."""
+
+    GRANTED = "granted"
+    DENIED = "denied"
+
+
+class Reason(StrEnum):
+    """Why an access request was decided the way it was."""
+
+    GRANTED = "granted"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_KEY = "unknown_key"
+    REVOKED = "revoked"
+    FULL = "full"
+    CLOSED = "closed"
+    PASSBACK = "passback"
+    UNKNOWN_CREDENTIAL = "unknown_credential"
+    UNKNOWN_FACE = "unknown_face"
+    WRONG_SCOPE = "wrong_scope"
+    REPLAYED = "replayed"
+    THROTTLED = "throttled"
+    MALFORMED = "malformed"
+    LOCKDOWN = "lockdown"
+
+
+class Payload(BaseModel):
+    """Base of every wire payload: frozen, strict about unknown fields, versioned."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    SCHEMA: ClassVar[str]
+    """`kind/version`, written into the payload's `schema` field."""
+
+    def to_json(self) -> bytes:
+        """Serialise for the wire."""
+        return self.model_dump_json(by_alias=True).encode()
+
+
+class EventPayload(Payload):
+    """Fields every gateway event carries: identity, order and the gateway's clock."""
+
+    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
+    station_id: Slug
+    gateway_id: Slug
+    seq: int = Field(ge=1, description="Per-gateway sequence number, counting up by one.")
+    at: UtcTime = Field(description="When it happened, by the gateway's clock.")
+
+
+class AccessEvent(EventPayload):
+    """A person asked to pass a door and the gateway decided."""
+
+    SCHEMA: ClassVar[str] = "access/1"
+    schema_: Literal["access/1"] = Field(default="access/1", alias="schema")
+    door_id: Slug
+    direction: Direction
+    credential: CredentialKind
+    worker_id: WorkerId | None = Field(
+        default=None, description="Pseudonymous worker id when the credential named one."
+    )
+    decision: Decision
+    reason: Reason
+
+
+class DoorState(StrEnum):
+    """A door's observable state change."""
+
+    UNLOCKED = "unlocked"
+    LOCKED = "locked"
+    OPENED = "opened"
+    CLOSED = "closed"
+
+
+class DoorEvent(EventPayload):
+    """A door's lock or contact changed."""
+
+    SCHEMA: ClassVar[str] = "door/1"
+    schema_: Literal["door/1"] = Field(default="door/1", alias="schema")
+    door_id: Slug
+    state: DoorState
+    cause: str | None = Field(default=None, max_length=64)
+
+
+class AlarmKind(StrEnum):
+    """Conditions an operator must hear about."""
+
+    HELD_OPEN = "held_open"
+    FORCED = "forced"
+    TAMPER = "tamper"
+    FIRE = "fire"
+
+
+class AlarmEvent(EventPayload):
+    """An alarm was raised (`active` true) or cleared (`active` false)."""
+
+    SCHEMA: ClassVar[str] = "alarm/1"
+    schema_: Literal["alarm/1"] = Field(default="alarm/1", alias="schema")
+    door_id: Slug | None = None
+    alarm: AlarmKind
+    active: bool
+
+
+class CrossingSource(StrEnum):
+    """What saw a person pass without a credential decision."""
+
+    BEAM = "beam"
+    REX = "rex"
+    EXIT_READER = "exit_reader"
+
+
+class CrossingEvent(EventPayload):
+    """Someone passed a door in a known direction (beams, exit button)."""
+
+    SCHEMA: ClassVar[str] = "crossing/1"
+    schema_: Literal["crossing/1"] = Field(default="crossing/1", alias="schema")
+    door_id: Slug
+    direction: Direction
+    source: CrossingSource
+
+
+class PresenceEvent(EventPayload):
+    """A presence sensor changed its mind about whether anyone is in a zone."""
+
+    SCHEMA: ClassVar[str] = "presence/1"
+    schema_: Literal["presence/1"] = Field(default="presence/1", alias="schema")
+    sensor_id: Slug
+    zone: Slug = "rest"
+    present: bool
+
+
+class Availability(Payload):
+    """A gateway's retained online state: its birth message, or its last will."""
+
+    SCHEMA: ClassVar[str] = "availability/1"
+    schema_: Literal["availability/1"] = Field(default="availability/1", alias="schema")
+    station_id: Slug
+    gateway_id: Slug
+    online: bool
+    at: UtcTime | None = Field(
+        default=None,
+        description="When the gateway said it; absent in the last will, which the broker sends.",
+    )
+    version: str | None = Field(default=None, max_length=64)
+
+
+class Command(Payload):
+    """A request to a gateway. It is ignored once `issued_at + ttl_s` has passed."""
+
+    SCHEMA: ClassVar[str] = "command/1"
+    schema_: Literal["command/1"] = Field(default="command/1", alias="schema")
+    request_id: str = Field(min_length=1, max_length=64)
+    reply_to: str | None = Field(
+        default=None,
+        max_length=256,
+        description="Topic for the reply; the gateway's reply topic when absent.",
+    )
+    issued_at: UtcTime
+    ttl_s: float = Field(default=30.0, gt=0, le=86_400)
+    command: str = Field(min_length=1, max_length=64)
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReplyStatus(StrEnum):
+    """How a command ended."""
+
+    OK = "ok"
+    ERROR = "error"
+    EXPIRED = "expired"
+    UNKNOWN_COMMAND = "unknown_command"
+    BAD_ARGS = "bad_args"
+
+
+class CommandReply(Payload):
+    """A gateway's answer to one command, echoing its request id."""
+
+    SCHEMA: ClassVar[str] = "reply/1"
+    schema_: Literal["reply/1"] = Field(default="reply/1", alias="schema")
+    request_id: str = Field(min_length=1, max_length=64)
+    station_id: Slug
+    gateway_id: Slug
+    at: UtcTime
+    status: ReplyStatus
+    message: str = Field(max_length=1024, description="What happened, for a person to read.")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class StationOccupancy(Payload):
+    """The central's retained view of how many people are in a station."""
+
+    SCHEMA: ClassVar[str] = "occupancy/1"
+    schema_: Literal["occupancy/1"] = Field(default="occupancy/1", alias="schema")
+    station_id: Slug
+    occupancy: int = Field(ge=0)
+    capacity: int | None = Field(default=None, ge=0)
+    at: UtcTime
+
+
+EVENT_MODELS: tuple[type[EventPayload], ...] = (
+    AccessEvent,
+    DoorEvent,
+    AlarmEvent,
+    CrossingEvent,
+    PresenceEvent,
+)
+ALL_MODELS: tuple[type[Payload], ...] = (
+    *EVENT_MODELS,
+    Availability,
+    Command,
+    CommandReply,
+    StationOccupancy,
+)

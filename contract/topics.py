@@ -1,0 +1,180 @@
+"""The topic tree of wire contract v1: every topic, who publishes it, its QoS and retain flag.
+
+```
+yz/v1/st/{station}/gw/{gateway}/event/{kind}    gateway → central   QoS 1
+yz/v1/st/{station}/gw/{gateway}/availability    gateway (and its last will), retained
+yz/v1/st/{station}/gw/{gateway}/command         central or maintainer → gateway, QoS 1
+yz/v1/st/{station}/gw/{gateway}/reply           gateway → whoever asked, QoS 1
+yz/v1/st/{station}/occupancy                    central, retained
+```
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from contract.payloads import (
+    AccessEvent,
+    AlarmEvent,
+    Availability,
+    Command,
+    CommandReply,
+    CrossingEvent,
+    DoorEvent,
+    EventPayload,
+    Payload,
+    PresenceEvent,
+    StationOccupancy,
+)
+
+ROOT = "yz/v1"
+
+
+class Publisher(StrEnum):
+    """Who may publish on a topic."""
+
+    GATEWAY = "gateway"
+    CENTRAL = "central"
+    OPERATOR = "central or maintainer"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """One topic family: its name pattern, payload model and delivery settings."""
+
+    name: str
+    pattern: str
+    model: type[Payload]
+    qos: int
+    retain: bool
+    publisher: Publisher
+    summary: str
+
+    @property
+    def wildcard(self) -> str:
+        """The subscription filter that matches every topic of this family."""
+        return re.sub(r"\{[a-z_]+\}", "+", self.pattern)
+
+
+EVENT_KINDS: dict[str, type[EventPayload]] = {
+    "access": AccessEvent,
+    "door": DoorEvent,
+    "alarm": AlarmEvent,
+    "crossing": CrossingEvent,
+    "presence": PresenceEvent,
+}
+
+_GATEWAY = ROOT + "/st/{station_id}/gw/{gateway_id}"
+
+TOPICS: tuple[TopicSpec, ...] = (
+    *(
+        TopicSpec(
+            name=f"event/{kind}",
+            pattern=f"{_GATEWAY}/event/{kind}",
+            model=model,
+            qos=1,
+            retain=False,
+            publisher=Publisher.GATEWAY,
+            summary=(model.__doc__ or "").strip().splitlines()[0],
+        )
+        for kind, model in EVENT_KINDS.items()
+    ),
+    TopicSpec(
+        name="availability",
+        pattern=f"{_GATEWAY}/availability",
+        model=Availability,
+        qos=1,
+        retain=True,
+        publisher=Publisher.GATEWAY,
+        summary="Birth message on connect; the broker publishes the last will on a lost link.",
+    ),
+    TopicSpec(
+        name="command",
+        pattern=f"{_GATEWAY}/command",
+        model=Command,
+        qos=1,
+        retain=False,
+        publisher=Publisher.OPERATOR,
+        summary="A request to the gateway, dropped by it once its time-to-live has passed.",
+    ),
+    TopicSpec(
+        name="reply",
+        pattern=f"{_GATEWAY}/reply",
+        model=CommandReply,
+        qos=1,
+        retain=False,
+        publisher=Publisher.GATEWAY,
+        summary="The gateway's answer to a command, echoing its request id.",
+    ),
+    TopicSpec(
+        name="occupancy",
+        pattern=ROOT + "/st/{station_id}/occupancy",
+        model=StationOccupancy,
+        qos=1,
+        retain=True,
+        publisher=Publisher.CENTRAL,
+        summary="How many people the central counts in the station, and its capacity.",
+    ),
+)
+
+TOPIC_BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in TOPICS}
+
+# One expression for the whole grammar, so a topic either parses completely or not at all.
+_TOPIC_RE = re.compile(
+    r"^yz/v1/st/(?P<station_id>[a-z0-9][a-z0-9_-]{0,63})"
+    r"(?:/gw/(?P<gateway_id>[a-z0-9][a-z0-9_-]{0,63})"
+    r"/(?P<gw_leaf>event/[a-z]+|availability|command|reply)"
+    r"|/(?P<st_leaf>occupancy))$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicAddress:
+    """A parsed topic: which family, and for which station and gateway."""
+
+    spec: TopicSpec
+    station_id: str
+    gateway_id: str | None
+
+
+def parse_topic(topic: str) -> TopicAddress | None:
+    """Parse a topic of the v1 tree; None when it is not one of ours."""
+    match = _TOPIC_RE.match(topic)
+    if match is None:
+        return None
+    leaf = match["gw_leaf"] or match["st_leaf"]
+    spec = TOPIC_BY_NAME.get(leaf)
+    if spec is None:
+        return None
+    return TopicAddress(spec=spec, station_id=match["station_id"], gateway_id=match["gateway_id"])
+
+
+def event_topic(station_id: str, gateway_id: str, kind: str) -> str:
+    """Topic for one kind of gateway event."""
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
+    return f"{ROOT}/st/{station_id}/gw/{gateway_id}/event/{kind}"
+
+
+def event_kind_of(model: type[EventPayload]) -> str:
+    """The topic kind under which a model of event is published."""
+    for kind, candidate in EVENT_KINDS.items():
+        if candidate is model:
+            return kind
+    raise ValueError(f"{model.__name__} is not an event model")
+
+
+def gateway_topic(station_id: str, gateway_id: str, leaf: str) -> str:
+    """Topic for a gateway-level leaf: `availability`, `command` or `reply`."""
+    return f"{ROOT}/st/{station_id}/gw/{gateway_id}/{leaf}"
+
+
+def occupancy_topic(station_id: str) -> str:
+    """Retained occupancy topic of one station."""
+    return f"{ROOT}/st/{station_id}/occupancy"
+
+
+ALL_GATEWAY_TOPICS = f"{ROOT}/st/+/gw/+/#"
+"""Subscription filter for everything every gateway publishes (and the commands to them)."""
