@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Protocol, TypeVar
 
-FrameT_co = TypeVar("FrameT_co", covariant=True)
+FrameT = TypeVar("FrameT")
 
 
-class StreamDecoder(Protocol[FrameT_co]):
+class StreamDecoder(Protocol[FrameT]):
     """Bytes in, typed frames out; garbage is skipped and counted, never raised."""
 
     garbage_bytes: int
     """How many bytes were thrown away because they formed no valid frame."""
 
-    def feed(self, data: bytes) -> list[FrameT_co]:
+    def feed(self, data: bytes) -> list[FrameT]:
         """Consume a chunk as it came off the wire; return every frame it completed."""
         ...

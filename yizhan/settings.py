@@ -89,8 +89,8 @@ def load_settings(
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     for dotted, value in _environment_values(os.environ if environ is None else environ):
         _set_dotted(data, dotted, value)
-    for dotted, value in (overrides or {}).items():
-        _set_dotted(data, dotted.split("."), value)
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key.split("."), value)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import tty
@@ -31,10 +32,8 @@ class PtyLink:
     def close(self) -> None:
         """Close both ends."""
         for fd in (self._device_fd, self._driver_fd):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
     def __enter__(self) -> PtyLink:
         return self
