@@ -247,6 +247,7 @@ class ReplyStatus(StrEnum):
     OK = "ok"
     ERROR = "error"
     EXPIRED = "expired"
+    REPLAYED = "replayed"
     UNKNOWN_COMMAND = "unknown_command"
     BAD_ARGS = "bad_args"
 

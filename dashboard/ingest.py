@@ -1,0 +1,104 @@
+"""Ingest: validate every message from the broker, store events in batches, count refusals.
+
+Messages arrive on paho's network thread and are only queued there; one writer thread
+decodes them and commits each batch in a single transaction, so a burst costs one disk
+sync per batch rather than one per event.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from contract.codec import Decoded, Rejected, decode
+from contract.payloads import Availability, EventPayload
+from dashboard.metrics import IngestMetrics
+from dashboard.store import BatchResult, Store
+from yizhan.mqtt_link import Message
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+BATCH_WAIT_S = 0.02
+"""How long the writer waits for more messages before committing a partial batch."""
+
+BatchListener = Callable[[BatchResult], None]
+
+_STOP = object()
+
+
+class Ingest:
+    """Queue in, store out. `submit` from any thread; `start()` and `stop()` the writer."""
+
+    def __init__(self, store: Store, metrics: IngestMetrics, on_batch: BatchListener) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._on_batch = on_batch
+        self._queue: queue.Queue[Message | object] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._written = threading.Condition()
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def submit(self, message: Message) -> None:
+        """Hand over a message as received; returns at once."""
+        self._queue.put(message)
+
+    def stop(self) -> None:
+        """Write what is queued, then end the writer thread."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until everything submitted so far has been written (for tests and tools)."""
+        with self._written:
+            return self._written.wait_for(lambda: self._queue.unfinished_tasks == 0, timeout)
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            stopping = batch[0] is _STOP
+            while not stopping and len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get(timeout=BATCH_WAIT_S if len(batch) < 2 else 0)
+                except queue.Empty:
+                    break
+                batch.append(item)
+                stopping = item is _STOP
+            messages = [item for item in batch if isinstance(item, Message)]
+            try:
+                self._write(messages)
+            except Exception:
+                log.exception("writing a batch of %d messages failed", len(messages))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+                with self._written:
+                    self._written.notify_all()
+            if stopping:
+                return
+
+    def _write(self, messages: list[Message]) -> None:
+        accepted: list[EventPayload | Availability] = []
+        for message in messages:
+            result = decode(message.topic, message.payload)
+            if isinstance(result, Rejected):
+                self._reject(result, message.payload)
+            elif isinstance(result, Decoded) and isinstance(
+                result.payload, EventPayload | Availability
+            ):
+                accepted.append(result.payload)
+        if not accepted:
+            return
+        outcome = self._store.record(accepted)
+        self._metrics.count_accepted(outcome.stored, outcome.duplicates)
+        self._on_batch(outcome)
+
+    def _reject(self, rejected: Rejected, payload: bytes) -> None:
+        log.warning("rejected message on %s: %s", rejected.topic, rejected.reason)
+        self._metrics.count_rejected(rejected.code)
+        self._store.record_rejection(rejected.topic, rejected.code, rejected.reason, payload)

@@ -1,0 +1,42 @@
+"""Stamping gateway events with identity, sequence number and the gateway's clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from contract.payloads import EventPayload, utc_now
+
+EventT = TypeVar("EventT", bound=EventPayload)
+
+
+class EventStamper:
+    """Builds event payloads for one gateway, numbering them 1, 2, 3, … without gaps."""
+
+    def __init__(
+        self,
+        station_id: str,
+        gateway_id: str,
+        clock: Callable[[], datetime] = utc_now,
+        first_seq: int = 1,
+    ) -> None:
+        self.station_id = station_id
+        self.gateway_id = gateway_id
+        self._clock = clock
+        self._next_seq = first_seq
+        self._lock = threading.Lock()
+
+    def stamp(self, model: type[EventT], **fields: Any) -> EventT:
+        """A new event of `model` with the next sequence number and the current time."""
+        with self._lock:
+            seq = self._next_seq
+            self._next_seq += 1
+        return model(
+            station_id=self.station_id,
+            gateway_id=self.gateway_id,
+            seq=seq,
+            at=self._clock(),
+            **fields,
+        )

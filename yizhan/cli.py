@@ -1,0 +1,138 @@
+"""The `yizhan` command: `demo`, `central` and `gateway`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from yizhan import __version__
+from yizhan.settings import ConfigError, parse_broker_url
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def _broker_url(text: str) -> str:
+    try:
+        parse_broker_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, with one sub-command per way to run yizhan."""
+    parser = argparse.ArgumentParser(prog="yizhan", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"yizhan {__version__}")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="broker, central and simulated stations in one go")
+    demo.add_argument("--stations", type=int, default=5, help="how many stations (default 5)")
+    demo.add_argument(
+        "--http",
+        type=_host_port,
+        default=("127.0.0.1", 8000),
+        metavar="HOST:PORT",
+        help="where to serve the dashboard (default 127.0.0.1:8000)",
+    )
+    demo.add_argument(
+        "--broker",
+        type=_broker_url,
+        metavar="mqtt://HOST:PORT",
+        help="use this broker instead of starting an embedded one",
+    )
+    demo.add_argument(
+        "--db", type=Path, default=Path("yizhan-data/demo.db"), help="SQLite file of the demo"
+    )
+    demo.add_argument("--seed", type=int, help="seed for repeatable simulated traffic")
+
+    central = commands.add_parser("central", help="run the central service")
+    central.add_argument("--config", type=Path, help="TOML file (YIZHAN_* variables override)")
+
+    gateway = commands.add_parser("gateway", help="run one station gateway")
+    gateway.add_argument("--config", type=Path, required=True, help="TOML file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `yizhan` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "central":
+            return _central(args.config)
+        return _gateway(args.config)
+    except ConfigError as exc:
+        print(f"yizhan: configuration error\n{exc}", file=sys.stderr)
+        return 2
+
+
+# Each sub-command imports only its own side, so a gateway on a Pi never loads the web stack.
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from yizhan.demo import DemoOptions, run_demo
+
+    if args.stations < 1:
+        print("yizhan: --stations must be at least 1", file=sys.stderr)
+        return 2
+    host, port = args.http
+    run_demo(
+        DemoOptions(
+            stations=args.stations,
+            http_host=host,
+            http_port=port,
+            broker_url=args.broker,
+            database=args.db,
+            seed=args.seed,
+        )
+    )
+    return 0
+
+
+def _central(config: Path | None) -> int:
+    from dashboard.config import load_central_settings
+    from dashboard.service import Central
+
+    settings = load_central_settings(config)
+    central = Central(settings)
+    central.start()
+    try:
+        print(f"yizhan central on http://{settings.http.host}:{settings.http.port}/", flush=True)
+        central.http_server().run()
+    finally:
+        central.stop()
+    return 0
+
+
+def _gateway(config: Path) -> int:
+    from gateway.config import load_gateway_settings
+    from gateway.service import Gateway
+
+    settings = load_gateway_settings(config)
+    gateway = Gateway(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    gateway.start()
+    print(f"yizhan gateway {settings.station_id}/{settings.gateway_id} running", flush=True)
+    stop.wait()
+    gateway.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

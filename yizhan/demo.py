@@ -1,0 +1,123 @@
+"""`yizhan demo`: a broker, the central and simulated stations in one process tree."""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
+from dashboard.service import Central
+from hardware.sim.station import SimulatedStation
+from yizhan.embedded_broker import EmbeddedBroker
+from yizhan.settings import BrokerSettings
+
+log = logging.getLogger(__name__)
+
+# Changsha: a city with hundreds of 24-hour stations; the demo scatters its stations there.
+CITY_CENTRE = (28.2282, 112.9388)
+STATION_NAMES = (
+    "五一广场驿站",
+    "橘子洲驿站",
+    "岳麓山驿站",
+    "火车站驿站",
+    "梅溪湖驿站",
+    "黄兴路驿站",
+    "湘江新区驿站",
+    "星沙驿站",
+    "高铁南站驿站",
+    "马栏山驿站",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """What `yizhan demo` was asked for."""
+
+    stations: int = 5
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    broker_url: str | None = None
+    database: Path = Path("yizhan-data/demo.db")
+    seed: int | None = None
+
+
+def demo_stations(count: int, seed: int | None) -> list[StationSettings]:
+    """`count` stations around the city centre, with names, places and capacities."""
+    rng = random.Random(seed)
+    stations = []
+    for n in range(1, count + 1):
+        name = STATION_NAMES[(n - 1) % len(STATION_NAMES)]
+        if n > len(STATION_NAMES):
+            name = f"{name} {n}"
+        stations.append(
+            StationSettings(
+                id=f"demo-{n:02d}",
+                name=name,
+                lat=round(CITY_CENTRE[0] + rng.uniform(-0.08, 0.08), 5),
+                lon=round(CITY_CENTRE[1] + rng.uniform(-0.08, 0.08), 5),
+                capacity=rng.choice((8, 10, 12, 16, 20)),
+            )
+        )
+    return stations
+
+
+def free_port(host: str, preferred: int) -> int:
+    """`preferred` if nothing listens there, else any free port."""
+    for port in (preferred, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise OSError(f"no free port on {host}")
+
+
+def run_demo(options: DemoOptions) -> None:
+    """Run until Ctrl-C or SIGTERM, then stop every part in order."""
+    broker: EmbeddedBroker | None = None
+    broker_url = options.broker_url
+    if broker_url is None:
+        broker = EmbeddedBroker(port=free_port("127.0.0.1", 1883))
+        broker.start()
+        broker_url = broker.url
+        print(f"embedded MQTT broker on {broker_url}", flush=True)
+    broker_settings = BrokerSettings(url=broker_url)
+    options.database.parent.mkdir(parents=True, exist_ok=True)
+    settings = CentralSettings(
+        broker=broker_settings,
+        http=HttpSettings(host=options.http_host, port=options.http_port),
+        database=DatabaseSettings(path=options.database),
+        stations=demo_stations(options.stations, options.seed),
+    )
+    central = Central(settings)
+    central.start()
+    simulated = [
+        SimulatedStation(
+            station.id,
+            broker_settings,
+            seed=None if options.seed is None else options.seed + n,
+        )
+        for n, station in enumerate(settings.stations)
+    ]
+    try:
+        for station in simulated:
+            station.start()
+        server = central.http_server()
+        print(
+            f"yizhan demo: {len(simulated)} stations; dashboard at "
+            f"http://{options.http_host}:{options.http_port}/ ; Ctrl-C stops",
+            flush=True,
+        )
+        # uvicorn handles SIGINT and SIGTERM and returns here once it has shut down.
+        server.run()
+    finally:
+        for station in simulated:
+            station.stop()
+        central.stop()
+        if broker is not None:
+            broker.stop()
+        print("yizhan demo stopped", flush=True)
