@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from yizhan import __version__
 from yizhan.settings import ConfigError, parse_broker_url
+from yizhan.stopping import stop_on_signals
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -54,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", type=Path, default=Path("yizhan-data/demo.db"), help="SQLite file of the demo"
     )
     demo.add_argument("--seed", type=int, help="seed for repeatable simulated traffic")
+    demo.add_argument(
+        "--arrival-s",
+        type=float,
+        default=6.0,
+        metavar="SECONDS",
+        help="mean time between arrivals at each station (default 6)",
+    )
 
     central = commands.add_parser("central", help="run the central service")
     central.add_argument("--config", type=Path, help="TOML file (YIZHAN_* variables override)")
@@ -86,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from yizhan.demo import DemoOptions, run_demo
 
-    if args.stations < 1:
-        print("yizhan: --stations must be at least 1", file=sys.stderr)
+    if args.stations < 1 or args.arrival_s <= 0:
+        print("yizhan: --stations must be at least 1 and --arrival-s above 0", file=sys.stderr)
         return 2
     host, port = args.http
     run_demo(
@@ -98,6 +104,7 @@ def _demo(args: argparse.Namespace) -> int:
             broker_url=args.broker,
             database=args.db,
             seed=args.seed,
+            mean_arrival_s=args.arrival_s,
         )
     )
     return 0
@@ -105,15 +112,19 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _central(config: Path | None) -> int:
     from dashboard.config import load_central_settings
-    from dashboard.service import Central
+    from dashboard.service import Central, serve_in_thread
 
     settings = load_central_settings(config)
+    stop = stop_on_signals()
     central = Central(settings)
-    central.start()
+    server = central.http_server()
     try:
+        central.start()
+        serve_in_thread(server)
         print(f"yizhan central on http://{settings.http.host}:{settings.http.port}/", flush=True)
-        central.http_server().run()
+        stop.wait()
     finally:
+        server.should_exit = True
         central.stop()
     return 0
 
@@ -123,14 +134,14 @@ def _gateway(config: Path) -> int:
     from gateway.service import Gateway
 
     settings = load_gateway_settings(config)
+    stop = stop_on_signals()
     gateway = Gateway(settings)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    gateway.start()
-    print(f"yizhan gateway {settings.station_id}/{settings.gateway_id} running", flush=True)
-    stop.wait()
-    gateway.stop()
+    try:
+        gateway.start()
+        print(f"yizhan gateway {settings.station_id}/{settings.gateway_id} running", flush=True)
+        stop.wait()
+    finally:
+        gateway.stop()
     return 0
 
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
-from dashboard.service import Central
-from hardware.sim.station import SimulatedStation
+from dashboard.service import Central, serve_in_thread
+from hardware.sim.station import SimulatedStation, Traffic
 from yizhan.embedded_broker import EmbeddedBroker
 from yizhan.settings import BrokerSettings
+from yizhan.stopping import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class DemoOptions:
     broker_url: str | None = None
     database: Path = Path("yizhan-data/demo.db")
     seed: int | None = None
+    mean_arrival_s: float = 6.0
 
 
 def demo_stations(count: int, seed: int | None) -> list[StationSettings]:
@@ -78,6 +80,7 @@ def free_port(host: str, preferred: int) -> int:
 
 def run_demo(options: DemoOptions) -> None:
     """Run until Ctrl-C or SIGTERM, then stop every part in order."""
+    stop = stop_on_signals()
     broker: EmbeddedBroker | None = None
     broker_url = options.broker_url
     if broker_url is None:
@@ -94,27 +97,29 @@ def run_demo(options: DemoOptions) -> None:
         stations=demo_stations(options.stations, options.seed),
     )
     central = Central(settings)
-    central.start()
     simulated = [
         SimulatedStation(
             station.id,
             broker_settings,
+            traffic=Traffic(mean_arrival_s=options.mean_arrival_s),
             seed=None if options.seed is None else options.seed + n,
         )
         for n, station in enumerate(settings.stations)
     ]
+    server = central.http_server()
     try:
+        central.start()
         for station in simulated:
             station.start()
-        server = central.http_server()
+        serve_in_thread(server)
         print(
             f"yizhan demo: {len(simulated)} stations; dashboard at "
             f"http://{options.http_host}:{options.http_port}/ ; Ctrl-C stops",
             flush=True,
         )
-        # uvicorn handles SIGINT and SIGTERM and returns here once it has shut down.
-        server.run()
+        stop.wait()
     finally:
+        server.should_exit = True
         for station in simulated:
             station.stop()
         central.stop()

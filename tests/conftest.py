@@ -1,0 +1,86 @@
+"""Shared fixtures: a private Mosquitto, mock pins, a running central service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
+
+from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
+from dashboard.service import Central, serve_in_thread
+from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.probe import MqttProbe
+from yizhan.settings import BrokerSettings
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+    """One private broker for the whole run, on a port nobody else uses."""
+    broker = MosquittoBroker(tmp_path_factory.mktemp("mosquitto"), free_port())
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture()
+def broker_settings(mosquitto: MosquittoBroker) -> BrokerSettings:
+    """Settings that point a gateway or the central at the private broker."""
+    return BrokerSettings(url=mosquitto.url)
+
+
+@pytest.fixture()
+def mock_pins() -> Iterator[MockFactory]:
+    """A fresh gpiozero mock pin factory, reset afterwards so pins are free again."""
+    saved = Device.pin_factory
+    factory = MockFactory()
+    Device.pin_factory = factory
+    try:
+        yield factory
+    finally:
+        factory.reset()
+        Device.pin_factory = saved
+
+
+@dataclass
+class RunningCentral:
+    """A central service with its HTTP API on a free port."""
+
+    service: Central
+    base_url: str
+    http: httpx.Client
+
+
+@pytest.fixture()
+def central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[RunningCentral]:
+    """The real central service on a fresh SQLite file, connected to the private broker."""
+    settings = CentralSettings(
+        broker=broker_settings,
+        http=HttpSettings(host="127.0.0.1", port=free_port()),
+        database=DatabaseSettings(path=tmp_path / "central.db"),
+        stations=[
+            StationSettings(id="cs-0001", name="五一广场驿站", lat=28.196, lon=112.977, capacity=12)
+        ],
+    )
+    service = Central(settings)
+    service.start()
+    assert service.link.wait_connected(10), "central could not reach the private broker"
+    server = service.http_server()
+    serve_in_thread(server)
+    base_url = f"http://127.0.0.1:{settings.http.port}"
+    with httpx.Client(base_url=base_url, timeout=10) as http:
+        yield RunningCentral(service, base_url, http)
+    server.should_exit = True
+    service.stop()
+
+
+@pytest.fixture()
+def probe(mosquitto: MosquittoBroker) -> Iterator[MqttProbe]:
+    """A test MQTT client subscribed to everything under the project's root."""
+    client = MqttProbe(mosquitto.url, ["yz/#"])
+    yield client
+    client.close()

@@ -1,0 +1,56 @@
+"""A valid sample payload for every topic family, for tests that need one of each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contract.payloads import (
+    AccessEvent,
+    AlarmEvent,
+    Availability,
+    Command,
+    CommandReply,
+    CrossingEvent,
+    DoorEvent,
+    Payload,
+    PresenceEvent,
+    StationOccupancy,
+    utc_now,
+)
+
+
+def sample_payload(model: type[Payload], station_id: str, gateway_id: str) -> Payload:
+    """A valid instance of `model` for the given station and gateway."""
+    now = utc_now()
+    event: dict[str, Any] = {
+        "station_id": station_id,
+        "gateway_id": gateway_id,
+        "seq": 1,
+        "at": now,
+    }
+    samples: dict[type[Payload], dict[str, Any]] = {
+        AccessEvent: {
+            **event,
+            "door_id": "main",
+            "direction": "in",
+            "credential": "qr",
+            "decision": "granted",
+            "reason": "granted",
+        },
+        DoorEvent: {**event, "door_id": "main", "state": "opened"},
+        AlarmEvent: {**event, "door_id": "main", "alarm": "held_open", "active": True},
+        CrossingEvent: {**event, "door_id": "main", "direction": "out", "source": "beam"},
+        PresenceEvent: {**event, "sensor_id": "radar-1", "present": True},
+        Availability: {"station_id": station_id, "gateway_id": gateway_id, "online": True},
+        Command: {"request_id": "r-1", "issued_at": now, "command": "ping"},
+        CommandReply: {
+            "request_id": "r-1",
+            "station_id": station_id,
+            "gateway_id": gateway_id,
+            "at": now,
+            "status": "ok",
+            "message": "pong",
+        },
+        StationOccupancy: {"station_id": station_id, "occupancy": 1, "capacity": 8, "at": now},
+    }
+    return model.model_validate(samples[model])

@@ -1,0 +1,95 @@
+"""`yizhan demo`: what a maintainer sees with mosquitto_sub, and a clean stop."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from tests.support.demo_process import DemoProcess
+from tests.support.mosquitto import INSTALL_HINT, MosquittoBroker, free_port
+from tests.support.schemas import validate_published
+
+
+def test_demo_on_a_real_broker_publishes_only_documented_valid_payloads(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    assert shutil.which("mosquitto_sub"), INSTALL_HINT
+    port = free_port()
+    demo = DemoProcess(
+        [
+            "--broker",
+            mosquitto.url,
+            "--http",
+            f"127.0.0.1:{port}",
+            "--stations",
+            "3",
+            "--db",
+            str(tmp_path / "demo.db"),
+            "--seed",
+            "7",
+            "--arrival-s",
+            "0.1",
+        ],
+        tmp_path,
+    )
+    try:
+        demo.wait_for_line("dashboard at")
+        # Exactly what a maintainer would type, bounded by count and time for the test.
+        sub = subprocess.run(
+            [
+                "mosquitto_sub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(mosquitto.port),
+                "-v",
+                "-t",
+                "yz/#",
+                "-C",
+                "60",
+                "-W",
+                "30",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        lines = [line for line in sub.stdout.splitlines() if line]
+        assert len(lines) == 60, f"expected 60 messages, got {sub.stdout!r} {sub.stderr!r}"
+        families = set()
+        for line in lines:
+            topic, payload = line.split(" ", 1)
+            document = validate_published(topic, payload.encode())
+            families.add(document["schema"])
+        assert {"access/1", "availability/1", "occupancy/1"} <= families
+        stations = httpx.get(f"http://127.0.0.1:{port}/api/stations", timeout=10).json()
+        assert [s["id"] for s in stations] == ["demo-01", "demo-02", "demo-03"]
+        assert all(s["online"] for s in stations)
+    finally:
+        code = demo.terminate()
+    assert code == 0, "".join(demo.output)
+    assert "yizhan demo stopped" in demo.output[-1]
+
+
+def test_demo_without_a_broker_starts_its_own(tmp_path: Path) -> None:
+    port = free_port()
+    demo = DemoProcess(
+        ["--http", f"127.0.0.1:{port}", "--stations", "2", "--arrival-s", "0.2"], tmp_path
+    )
+    try:
+        demo.wait_for_line("embedded MQTT broker on mqtt://")
+        url_line = demo.wait_for_line("dashboard at")
+        assert f"http://127.0.0.1:{port}/" in url_line
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
+        assert health["broker_connected"] is True
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+        assert page.status_code == 200
+        assert "stations" in page.text
+        assert (tmp_path / "yizhan-data" / "demo.db").exists()
+    finally:
+        code = demo.terminate()
+    assert code == 0, "".join(demo.output)

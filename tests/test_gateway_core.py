@@ -1,0 +1,75 @@
+"""The gateway's pure parts: the allow-list decision, command freshness, event stamping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from contract.payloads import AccessEvent, Command, Decision, Direction, Reason, ReplyStatus
+from gateway.commands import CommandGate
+from gateway.decision import decide_allowlist
+from gateway.events import EventStamper
+
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+
+def test_a_listed_code_is_granted_with_its_worker() -> None:
+    decision = decide_allowlist("C1", Direction.IN, {"C1": "w-1"})
+    assert (decision.decision, decision.reason, decision.worker_id) == (
+        Decision.GRANTED,
+        Reason.GRANTED,
+        "w-1",
+    )
+
+
+def test_an_unknown_code_is_denied() -> None:
+    decision = decide_allowlist("C2", Direction.IN, {"C1": "w-1"})
+    assert (decision.granted, decision.reason) == (False, Reason.UNKNOWN_CREDENTIAL)
+
+
+def test_leaving_is_never_refused() -> None:
+    assert decide_allowlist("anything", Direction.OUT, {}).granted
+
+
+def command(issued: datetime, ttl: float = 30, request_id: str = "r1") -> Command:
+    return Command(request_id=request_id, issued_at=issued, ttl_s=ttl, command="unlock")
+
+
+def test_a_fresh_command_is_admitted_once() -> None:
+    gate = CommandGate()
+    assert gate.admit(command(NOW), NOW + timedelta(seconds=1)).accepted
+    replay = gate.admit(command(NOW), NOW + timedelta(seconds=2))
+    assert (replay.accepted, replay.status) == (False, ReplyStatus.REPLAYED)
+
+
+def test_an_expired_command_is_refused_and_says_by_how_much() -> None:
+    verdict = CommandGate().admit(command(NOW, ttl=10), NOW + timedelta(hours=3))
+    assert (verdict.accepted, verdict.status) == (False, ReplyStatus.EXPIRED)
+    assert "expired 10790.0 s ago" in verdict.message
+
+
+def test_a_command_from_the_future_is_refused() -> None:
+    verdict = CommandGate().admit(command(NOW + timedelta(minutes=5)), NOW)
+    assert (verdict.accepted, verdict.status) == (False, ReplyStatus.EXPIRED)
+
+
+def test_the_gate_forgets_the_oldest_request_ids_beyond_its_memory() -> None:
+    gate = CommandGate(remembered=2)
+    for request_id in ("a", "b", "c"):
+        assert gate.admit(command(NOW, request_id=request_id), NOW).accepted
+    assert gate.admit(command(NOW, request_id="a"), NOW).accepted
+    assert not gate.admit(command(NOW, request_id="c"), NOW).accepted
+
+
+def test_events_are_numbered_without_gaps() -> None:
+    stamper = EventStamper("cs-0001", "gw-1", clock=lambda: NOW)
+    fields = {
+        "door_id": "main",
+        "direction": "in",
+        "credential": "qr",
+        "decision": "granted",
+        "reason": "granted",
+    }
+    events = [stamper.stamp(AccessEvent, **fields) for _ in range(3)]
+    assert [e.seq for e in events] == [1, 2, 3]
+    assert len({e.event_id for e in events}) == 3
+    assert all(e.at == NOW for e in events)

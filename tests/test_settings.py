@@ -1,0 +1,116 @@
+"""Configuration files and YIZHAN_* variables: validated at start, errors name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dashboard.config import CentralSettings
+from gateway.config import GatewaySettings, load_gateway_settings
+from yizhan.cli import main
+from yizhan.settings import ConfigError, load_settings
+
+GOOD_GATEWAY = """\
+station_id = "cs-0001"
+gateway_id = "gw-1"
+
+[broker]
+url = "mqtt://127.0.0.1:1883"
+
+[[readers]]
+port = "/dev/ttyS0"
+
+[[locks]]
+pin = 17
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_good_file_loads(tmp_path: Path) -> None:
+    settings = load_gateway_settings(write(tmp_path, GOOD_GATEWAY))
+    assert settings.locks[0].unlock_s == 5.0
+    assert settings.broker.port == 1883
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    settings = load_settings(
+        GatewaySettings,
+        write(tmp_path, GOOD_GATEWAY),
+        environ={"YIZHAN_BROKER__URL": "mqtt://broker.local:8883", "YIZHAN_GATEWAY_ID": "gw-2"},
+    )
+    assert (settings.broker.host, settings.broker.port) == ("broker.local", 8883)
+    assert settings.gateway_id == "gw-2"
+
+
+def test_environment_alone_is_enough() -> None:
+    settings = load_settings(CentralSettings, None, environ={"YIZHAN_HTTP__PORT": "9000"})
+    assert settings.http.port == 9000
+
+
+def test_a_wrong_value_names_key_line_and_what_was_given(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD_GATEWAY.replace("pin = 17", "pin = 99"))
+    with pytest.raises(ConfigError) as error:
+        load_gateway_settings(path)
+    message = str(error.value)
+    assert "locks.0.pin" in message
+    assert "line 11" in message
+    assert "less than or equal to 27" in message
+    assert "99" in message
+
+
+def test_a_misspelt_key_is_an_error_not_ignored(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD_GATEWAY.replace("[broker]\n", "[broker]\nusrname = 'x'\n"))
+    with pytest.raises(ConfigError, match=r"line 5: broker\.usrname: unknown key"):
+        load_gateway_settings(path)
+
+
+def test_a_missing_key_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD_GATEWAY.replace('station_id = "cs-0001"\n', ""))
+    with pytest.raises(ConfigError, match="station_id: required key is missing"):
+        load_gateway_settings(path)
+
+
+def test_a_bad_broker_url_says_what_is_expected(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD_GATEWAY.replace("mqtt://127.0.0.1:1883", "http://x"))
+    with pytest.raises(ConfigError, match=r"broker\.url: .*expected mqtt://host:port"):
+        load_gateway_settings(path)
+
+
+def test_a_reader_for_a_door_without_a_lock_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD_GATEWAY.replace('port = "/dev/ttyS0"', 'port = "x"\ndoor = "back"'))
+    with pytest.raises(ConfigError, match="door 'back', which has no"):
+        load_gateway_settings(path)
+
+
+def test_broken_toml_gives_the_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not valid TOML.*line 2"):
+        load_gateway_settings(write(tmp_path, 'station_id = "a"\ngateway_id = \n'))
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_gateway_settings(tmp_path / "nope.toml")
+
+
+def test_the_cli_exits_2_with_the_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, GOOD_GATEWAY.replace("pin = 17", 'pin = "seventeen"'))
+    assert main(["gateway", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "configuration error" in err
+    assert "locks.0.pin" in err
+
+
+def test_the_shipped_examples_load() -> None:
+    deploy = Path(__file__).resolve().parent.parent / "deploy" / "config"
+    gateway = load_gateway_settings(deploy / "gateway.toml")
+    assert gateway.allowlist == {"YZ-TRIAL-0001": "w-0001"}
+    central = load_settings(CentralSettings, deploy / "central.toml", environ={})
+    assert central.stations[0].capacity == 12
