@@ -48,12 +48,14 @@ from gateway.door_controller import (
     TamperCleared,
     relay_pin_level,
 )
+from hardware.profile import BoardProfile, ContactInput, FireInput, RexInput, TamperInput
 
 __all__ = ["BinaryInput", "DoorIO", "DoorWiring", "InputSpec", "RelaySpec"]
 
 log = logging.getLogger(__name__)
 
 Pull = Literal["up", "down", "floating"]
+ProfileInput = ContactInput | RexInput | FireInput | TamperInput
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,36 @@ class DoorWiring:
     rex: InputSpec | None = None
     fire: InputSpec | None = None
     tamper: InputSpec | None = None
+
+    @classmethod
+    def from_profile(
+        cls, profile: BoardProfile, door_id: str, *, board_inputs: bool = False
+    ) -> DoorWiring:
+        """Wiring of one door from a validated board profile.
+
+        Board-wide fire and tamper inputs can be bound by one door only (a pin has one
+        owner), so by default they are left out: bind them once with :class:`BinaryInput`
+        and fan them out with :meth:`DoorIO.set_fire` / :meth:`DoorIO.set_tamper`. A
+        single-door board can pass ``board_inputs=True`` to let the door own them.
+        """
+        door = profile.door(door_id)
+
+        def spec(signal: ProfileInput) -> InputSpec:
+            bounce = None if signal.bounce_ms is None else signal.bounce_ms / 1000
+            return InputSpec(signal.pin, signal.active_high, signal.pull, bounce)
+
+        def maybe(signal: ProfileInput | None) -> InputSpec | None:
+            return None if signal is None else spec(signal)
+
+        return cls(
+            relay=RelaySpec(
+                door.relay.pin, LockPolarity(door.relay.polarity), door.relay.active_high
+            ),
+            contact=spec(door.contact),
+            rex=maybe(door.rex),
+            fire=maybe(door.fire or (profile.fire if board_inputs else None)),
+            tamper=maybe(door.tamper or (profile.tamper if board_inputs else None)),
+        )
 
 
 class BinaryInput:

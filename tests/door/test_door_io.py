@@ -28,6 +28,7 @@ from gateway.door_controller import (
     Unlocked,
 )
 from gateway.door_io import BinaryInput, DoorIO, DoorWiring, InputSpec, RelaySpec
+from hardware.profile import load_shipped_profile
 
 RELAY, CONTACT, REX, FIRE, TAMPER = 17, 27, 22, 26, 16
 WAIT_S = 5.0  # generous upper bound; the waits return as soon as the event arrives
@@ -284,3 +285,18 @@ def test_failing_event_callback_does_not_stop_the_door(factory: MockFactory) -> 
     with DoorIO(wiring(), timing=FAST, pin_factory=factory, on_event=explode) as door:
         assert door.grant() is True
         assert factory.pin(RELAY).state is False
+
+
+def test_wiring_from_shipped_profile_drives_the_right_pins(factory: MockFactory) -> None:
+    profile = load_shipped_profile("raspberry-pi-4")
+    yard = DoorWiring.from_profile(profile, "yard")
+    assert yard.relay == RelaySpec(23, LockPolarity.FAIL_SECURE, active_high=False)
+    assert yard.fire is None  # board-wide: bound once, fanned out
+    solo = DoorWiring.from_profile(profile, "front", board_inputs=True)
+    assert solo.fire == InputSpec(26, active_high=False, pull="up")
+    rec = Recorder()
+    with DoorIO(yard, timing=FAST, pin_factory=factory, on_event=rec) as door:
+        assert factory.pin(23).state is True  # active-low module, strike de-energised
+        factory.pin(25).drive_low()  # REX
+        assert factory.pin(23).state is False
+        assert door.lock_state is LockState.RELEASED
