@@ -236,11 +236,11 @@ class DoorIO:
     # -- commands from the gateway --
 
     def grant(self, unlock_s: float | None = None) -> bool:
-        """Unlock for an access grant. False if the door refused it (lockdown)."""
+        """Unlock for an access grant. False if refused (lockdown) or the door is closed."""
         return self._accepted(self._feed(AccessGranted(self._clock(), unlock_s)))
 
     def remote_unlock(self, unlock_s: float | None = None) -> bool:
-        """Unlock on an operator's command. False if the door refused it (lockdown)."""
+        """Unlock on an operator's command. False if refused (lockdown) or closed."""
         return self._accepted(self._feed(RemoteUnlockRequested(self._clock(), unlock_s)))
 
     def set_lockdown(self, on: bool) -> None:
@@ -323,13 +323,14 @@ class DoorIO:
             self._feed(RexPressed(self._clock()))
 
     @staticmethod
-    def _accepted(step: DoorStep) -> bool:
-        return not any(isinstance(e, GrantRefused) for e in step.events)
+    def _accepted(step: DoorStep | None) -> bool:
+        return step is not None and not any(isinstance(e, GrantRefused) for e in step.events)
 
-    def _feed(self, event: DoorInput) -> DoorStep:
+    def _feed(self, event: DoorInput) -> DoorStep | None:
+        """Hand one input to the controller; None once closed (the pins are gone)."""
         with self._cond:
             if self._closed:
-                return DoorStep()
+                return None
             step = self._controller.handle(event)
             self._apply(step)
             self._cond.notify_all()  # the next deadline may have moved
