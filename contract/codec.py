@@ -86,7 +86,11 @@ def _summarise(exc: ValidationError) -> str:
 
 
 def _identity_mismatch(address: TopicAddress, payload: Payload) -> str | None:
-    for field, expected in (("station_id", address.station_id), ("gateway_id", address.gateway_id)):
+    for field, expected in (
+        ("station_id", address.station_id),
+        ("gateway_id", address.gateway_id),
+        ("central_id", address.central_id),
+    ):
         actual = getattr(payload, field, None)
         if expected is not None and actual is not None and actual != expected:
             return f"{field} {actual!r} in the payload does not match {expected!r} in the topic"

@@ -209,6 +209,28 @@ class PresenceEvent(EventPayload):
     present: bool
 
 
+class DropReport(EventPayload):
+    """The gateway's outbox hit its disk ceiling and deleted undelivered events.
+
+    Telemetry goes first; access and alarm events only when nothing else is left. The
+    report names every dropped sequence number (as inclusive ranges) so the central can
+    tell a reported drop from a gap that still waits to be filled.
+    """
+
+    SCHEMA: ClassVar[str] = "dropped/1"
+    schema_: Literal["dropped/1"] = Field(default="dropped/1", alias="schema")
+    reason: Literal["disk_ceiling"] = "disk_ceiling"
+    count: int = Field(ge=1, description="How many events were dropped.")
+    kinds: dict[str, int] = Field(description="Event kind → how many of it were dropped.")
+    seq_ranges: list[tuple[int, int]] = Field(
+        max_length=1000,
+        description="Dropped sequence numbers as inclusive [first, last] ranges, oldest first.",
+    )
+    truncated: bool = Field(
+        default=False, description="True when more ranges were dropped than the report lists."
+    )
+
+
 class Availability(Payload):
     """A gateway's retained online state: its birth message, or its last will."""
 
@@ -220,6 +242,20 @@ class Availability(Payload):
     at: UtcTime | None = Field(
         default=None,
         description="When the gateway said it; absent in the last will, which the broker sends.",
+    )
+    version: str | None = Field(default=None, max_length=64)
+
+
+class CentralStatus(Payload):
+    """A central replica's retained online state; gateways re-announce themselves on `online`."""
+
+    SCHEMA: ClassVar[str] = "central/1"
+    schema_: Literal["central/1"] = Field(default="central/1", alias="schema")
+    central_id: Slug
+    online: bool
+    at: UtcTime | None = Field(
+        default=None,
+        description="When the central said it; absent in the last will, which the broker sends.",
     )
     version: str | None = Field(default=None, max_length=64)
 
@@ -283,10 +319,12 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     AlarmEvent,
     CrossingEvent,
     PresenceEvent,
+    DropReport,
 )
 ALL_MODELS: tuple[type[Payload], ...] = (
     *EVENT_MODELS,
     Availability,
+    CentralStatus,
     Command,
     CommandReply,
     StationOccupancy,

@@ -6,6 +6,7 @@ yz/v1/st/{station}/gw/{gateway}/availability    gateway (and its last will), ret
 yz/v1/st/{station}/gw/{gateway}/command         central or maintainer → gateway, QoS 1
 yz/v1/st/{station}/gw/{gateway}/reply           gateway → whoever asked, QoS 1
 yz/v1/st/{station}/occupancy                    central, retained
+yz/v1/central/{central}/availability            central (and its last will), retained
 ```
 """
 
@@ -19,10 +20,12 @@ from contract.payloads import (
     AccessEvent,
     AlarmEvent,
     Availability,
+    CentralStatus,
     Command,
     CommandReply,
     CrossingEvent,
     DoorEvent,
+    DropReport,
     EventPayload,
     Payload,
     PresenceEvent,
@@ -64,6 +67,7 @@ EVENT_KINDS: dict[str, type[EventPayload]] = {
     "alarm": AlarmEvent,
     "crossing": CrossingEvent,
     "presence": PresenceEvent,
+    "dropped": DropReport,
 }
 
 _GATEWAY = ROOT + "/st/{station_id}/gw/{gateway_id}"
@@ -117,6 +121,15 @@ TOPICS: tuple[TopicSpec, ...] = (
         publisher=Publisher.CENTRAL,
         summary="How many people the central counts in the station, and its capacity.",
     ),
+    TopicSpec(
+        name="central",
+        pattern=ROOT + "/central/{central_id}/availability",
+        model=CentralStatus,
+        qos=1,
+        retain=True,
+        publisher=Publisher.CENTRAL,
+        summary="A central replica is online; gateways answer by re-announcing themselves.",
+    ),
 )
 
 TOPIC_BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in TOPICS}
@@ -127,6 +140,7 @@ _TOPIC_RE = re.compile(
     r"(?:/gw/(?P<gateway_id>[a-z0-9][a-z0-9_-]{0,63})"
     r"/(?P<gw_leaf>event/[a-z]+|availability|command|reply)"
     r"|/(?P<st_leaf>occupancy))$"
+    r"|^yz/v1/central/(?P<central_id>[a-z0-9][a-z0-9_-]{0,63})/availability$"
 )
 
 
@@ -135,8 +149,9 @@ class TopicAddress:
     """A parsed topic: which family, and for which station and gateway."""
 
     spec: TopicSpec
-    station_id: str
+    station_id: str | None
     gateway_id: str | None
+    central_id: str | None = None
 
 
 def parse_topic(topic: str) -> TopicAddress | None:
@@ -144,6 +159,13 @@ def parse_topic(topic: str) -> TopicAddress | None:
     match = _TOPIC_RE.match(topic)
     if match is None:
         return None
+    if match["central_id"] is not None:
+        return TopicAddress(
+            spec=TOPIC_BY_NAME["central"],
+            station_id=None,
+            gateway_id=None,
+            central_id=match["central_id"],
+        )
     leaf = match["gw_leaf"] or match["st_leaf"]
     spec = TOPIC_BY_NAME.get(leaf)
     if spec is None:
@@ -175,6 +197,14 @@ def occupancy_topic(station_id: str) -> str:
     """Retained occupancy topic of one station."""
     return f"{ROOT}/st/{station_id}/occupancy"
 
+
+def central_topic(central_id: str) -> str:
+    """Retained availability topic of one central replica."""
+    return f"{ROOT}/central/{central_id}/availability"
+
+
+ALL_CENTRALS = TOPIC_BY_NAME["central"].wildcard
+"""Subscription filter for every central replica's availability."""
 
 ALL_GATEWAY_TOPICS = f"{ROOT}/st/+/gw/+/#"
 """Subscription filter for everything every gateway publishes (and the commands to them)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -28,6 +29,29 @@ class LockSettings(Section):
     unlock_s: float = Field(default=5.0, gt=0, le=60)
 
 
+class OutboxSettings(Section):
+    """The durable outbox: where events wait for the broker, and how it is drained."""
+
+    path: Path | None = Field(
+        default=None,
+        description="SQLite file; without one, events wait in memory and a restart loses them.",
+    )
+    max_mb: float = Field(default=64.0, gt=0, description="Disk ceiling of waiting events.")
+    batch_window_s: float = Field(
+        default=0.05, ge=0, le=5, description="How long appends gather before one commit."
+    )
+    synchronous: Literal["full", "normal"] = Field(
+        default="full", description="full survives power cuts; normal only process crashes."
+    )
+    replay_rate: float = Field(
+        default=200.0, gt=0, description="Most events per second handed to the broker."
+    )
+    window: int = Field(default=100, ge=1, le=1000, description="Most unacknowledged events.")
+    ack_timeout_s: float = Field(
+        default=60.0, gt=0, description="Publish again what the broker has not acked by then."
+    )
+
+
 class GatewaySettings(Section):
     """Everything a gateway needs to start."""
 
@@ -36,6 +60,7 @@ class GatewaySettings(Section):
     broker: BrokerSettings = BrokerSettings()
     readers: list[ReaderSettings] = Field(default_factory=list)
     locks: list[LockSettings] = Field(default_factory=list)
+    outbox: OutboxSettings = OutboxSettings()
     allowlist: dict[str, str] = Field(
         default_factory=dict,
         description="QR code text → pseudonymous worker id (until signed credentials).",

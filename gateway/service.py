@@ -25,7 +25,7 @@ from contract.payloads import (
     ReplyStatus,
     utc_now,
 )
-from contract.topics import event_kind_of, event_topic, gateway_topic
+from contract.topics import gateway_topic
 from firmware_bridge.qr_lines import QrLineDecoder, ScannedCode
 from firmware_bridge.serial_loop import SerialLoop
 from gateway.commands import CommandGate
@@ -33,8 +33,10 @@ from gateway.config import GatewaySettings, ReaderSettings
 from gateway.decision import decide_allowlist
 from gateway.events import EventStamper
 from gateway.lock import LockRelay
+from gateway.outbox import Outbox
+from gateway.uplink import Uplink
 from yizhan import __version__
-from yizhan.mqtt_link import Message, MqttLink, Retained
+from yizhan.mqtt_link import Message, Retained
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,11 @@ class Gateway:
         self._clock = clock
         self._listeners: list[EventListener] = []
         self._gate = CommandGate()
-        self.stamper = EventStamper(settings.station_id, settings.gateway_id, clock)
+        # Sequence numbers go on from the outbox's last commit, across restarts.
+        self.outbox = Outbox(settings.outbox)
+        self.stamper = EventStamper(
+            settings.station_id, settings.gateway_id, clock, first_seq=self.outbox.next_seq
+        )
         self.doors = {
             lock.door: Door(LockRelay(lock.pin, lock.active_high, pin_factory), lock.unlock_s)
             for lock in settings.locks
@@ -79,14 +85,16 @@ class Gateway:
         ]
         self._availability_topic = self._topic("availability")
         self._command_topic = self._topic("command")
-        self.link = MqttLink(
-            client_id=f"yz-gw-{settings.station_id}-{settings.gateway_id}",
-            broker=settings.broker,
+        self.uplink = Uplink(
+            settings,
+            self.outbox,
+            self.stamper,
             subscriptions=[(self._command_topic, 1)],
             on_message=self._on_message,
             will=Retained(self._availability_topic, self._availability(online=False)),
             birth=lambda: Retained(self._availability_topic, self._availability(online=True)),
         )
+        self.link = self.uplink.link
 
     def add_listener(self, listener: EventListener) -> None:
         """Be told of every event this gateway emits (for the simulator and tests)."""
@@ -96,22 +104,19 @@ class Gateway:
         """Open the readers and connect; the door works even while the broker is away."""
         for reader in self.readers:
             reader.start()
-        self.link.start()
+        self.uplink.start()
 
     def stop(self) -> None:
         """Close readers, say offline, disconnect and secure every lock."""
         for reader in self.readers:
             reader.stop()
-        self.link.stop(goodbye=Retained(self._availability_topic, self._availability(False)))
+        self.uplink.stop(goodbye=Retained(self._availability_topic, self._availability(False)))
         for door in self.doors.values():
             door.lock.close()
 
     def emit(self, event: EventPayload) -> None:
-        """Publish an event (QoS 1) and tell local listeners."""
-        topic = event_topic(
-            self.settings.station_id, self.settings.gateway_id, event_kind_of(type(event))
-        )
-        self.link.publish(topic, event.to_json(), qos=1)
+        """Store an event in the outbox (published at QoS 1 from there); tell listeners."""
+        self.uplink.send(event)
         for listener in self._listeners:
             listener(event)
 

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -33,12 +40,40 @@ class Section(BaseModel):
 
 
 class BrokerSettings(Section):
-    """How to reach the MQTT broker."""
+    """How to reach the MQTT broker: address, credentials, TLS, session and reconnection."""
 
     url: str = "mqtt://127.0.0.1:1883"
     username: str | None = None
     password: str | None = None
-    keepalive_s: int = 30
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="MQTT client id; must be unique per connection. Derived when absent.",
+    )
+    ca_file: Path | None = Field(
+        default=None, description="CA certificate that signed the broker's (mqtts:// only)."
+    )
+    cert_file: Path | None = Field(default=None, description="Client certificate (optional).")
+    key_file: Path | None = Field(default=None, description="Client certificate's key.")
+    reconnect_min_s: float = Field(default=1.0, gt=0, le=600)
+    reconnect_max_s: float = Field(default=60.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BrokerSettings:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must not be below reconnect_min_s")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        if not self.tls and (self.ca_file or self.cert_file):
+            raise ValueError("ca_file, cert_file and key_file need an mqtts:// url")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        """True for `mqtts://` URLs."""
+        return urlsplit(self.url).scheme == "mqtts"
 
     @field_validator("url")
     @classmethod
@@ -58,12 +93,12 @@ class BrokerSettings(Section):
 
 
 def parse_broker_url(url: str) -> tuple[str, int]:
-    """`mqtt://host:port` → (host, port); port 1883 when omitted."""
+    """`mqtt://host:port` or `mqtts://host:port` → (host, port); 1883 or 8883 by default."""
     parts = urlsplit(url)
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise ValueError(f"expected mqtt://host:port, got {url!r}")
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {url!r}")
     try:
-        port = parts.port or 1883
+        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
     except ValueError as exc:
         raise ValueError(f"expected mqtt://host:port with a numeric port, got {url!r}") from exc
     return parts.hostname, port
