@@ -44,8 +44,8 @@ class EntryOut(BaseModel):
     reason: str
 
 
-class RejectionOut(BaseModel):
-    """A message ingest refused, and why."""
+class QuarantineOut(BaseModel):
+    """A message that failed validation, why, and the start of its payload as text."""
 
     id: int
     received_at: str
@@ -53,6 +53,19 @@ class RejectionOut(BaseModel):
     code: str
     reason: str
     size: int
+    sample: str
+
+
+class AlertOut(BaseModel):
+    """Something an operator should look at; open while `resolved_at` is null."""
+
+    id: int
+    kind: str
+    station_id: str | None
+    gateway_id: str | None
+    opened_at: str
+    resolved_at: str | None
+    detail: str
 
 
 class Health(BaseModel):
@@ -94,10 +107,22 @@ def create_app(
         """Access decisions, newest first."""
         return [EntryOut(**asdict(row)) for row in store.entries(limit, station_id)]
 
-    @app.get("/api/rejections")
-    def rejections(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[RejectionOut]:
-        """Messages ingest refused, newest first, with the reason."""
-        return [RejectionOut(**asdict(row)) for row in store.rejections(limit)]
+    @app.get("/api/quarantine")
+    def quarantine(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        code: str | None = None,
+    ) -> list[QuarantineOut]:
+        """Messages that failed validation, newest first, with the reason."""
+        return [QuarantineOut(**asdict(row)) for row in store.quarantine(limit, code)]
+
+    @app.get("/api/alerts")
+    def alerts(
+        include_resolved: bool = False,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[AlertOut]:
+        """Open alerts (all alerts with `include_resolved=true`), newest first."""
+        rows = store.alerts(open_only=not include_resolved, limit=limit)
+        return [AlertOut(**asdict(row)) for row in rows]
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:

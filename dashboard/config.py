@@ -33,10 +33,27 @@ class StationSettings(Section):
     capacity: int | None = Field(default=None, ge=0)
 
 
+class AlertSettings(Section):
+    """When the central raises alerts."""
+
+    gap_after_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a gap in a gateway's sequence numbers may stay open.",
+    )
+
+
 class CentralSettings(Section):
     """Everything the central service needs to start."""
 
+    central_id: str = Field(
+        default="central-1",
+        pattern=SLUG_PATTERN,
+        description="This replica's id: its availability topic and default MQTT client id. "
+        "Each replica needs its own, since its broker session keeps what it has not stored.",
+    )
     broker: BrokerSettings = BrokerSettings()
+    alerts: AlertSettings = AlertSettings()
     http: HttpSettings = HttpSettings()
     database: DatabaseSettings = DatabaseSettings()
     stations: list[StationSettings] = Field(default_factory=list)

@@ -1,4 +1,4 @@
-"""Counters of what ingest accepted, ignored and refused, safe to bump from any thread."""
+"""Counters of what ingest accepted, ignored and quarantined, safe to bump from any thread."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ class IngestMetrics:
         self._lock = threading.Lock()
         self.accepted = 0
         self.duplicates = 0
-        self.rejected: Counter[str] = Counter()
+        self.quarantined: Counter[str] = Counter()
+        self.write_failures = 0
 
     def count_accepted(self, stored: int, duplicates: int) -> None:
         """Record a committed batch."""
@@ -21,10 +22,15 @@ class IngestMetrics:
             self.accepted += stored
             self.duplicates += duplicates
 
-    def count_rejected(self, code: str) -> None:
-        """Record one refused message by its rejection code."""
+    def count_quarantined(self, code: str) -> None:
+        """Record one quarantined message by its rejection code."""
         with self._lock:
-            self.rejected[code] += 1
+            self.quarantined[code] += 1
+
+    def count_write_failure(self) -> None:
+        """Record a batch that could not be committed (it is retried, not acknowledged)."""
+        with self._lock:
+            self.write_failures += 1
 
     def snapshot(self) -> dict[str, object]:
         """A consistent copy for the API."""
@@ -32,6 +38,7 @@ class IngestMetrics:
             return {
                 "accepted": self.accepted,
                 "duplicates": self.duplicates,
-                "rejected": dict(self.rejected),
-                "rejected_total": sum(self.rejected.values()),
+                "quarantined": dict(self.quarantined),
+                "quarantined_total": sum(self.quarantined.values()),
+                "write_failures": self.write_failures,
             }

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 
 import uvicorn
 
-from contract.payloads import StationOccupancy, utc_now
-from contract.topics import ROOT, TOPIC_BY_NAME, occupancy_topic
+from contract.payloads import CentralStatus, StationOccupancy, utc_now
+from contract.topics import ROOT, TOPIC_BY_NAME, central_topic, occupancy_topic
 from dashboard.api import create_app
 from dashboard.config import CentralSettings
 from dashboard.ingest import Ingest
 from dashboard.metrics import IngestMetrics
 from dashboard.store import BatchResult, Store
-from yizhan.mqtt_link import MqttLink
+from yizhan import __version__
+from yizhan.mqtt_link import Message, MqttLink, Retained
 
 log = logging.getLogger(__name__)
 
@@ -41,27 +41,66 @@ class Central:
                 station.id, station.name, station.lat, station.lon, station.capacity
             )
         self.metrics = IngestMetrics()
-        self.ingest = Ingest(self.store, self.metrics, self._publish_occupancy)
+        status_topic = central_topic(settings.central_id)
         self.link = MqttLink(
-            # A fresh id per process: two centrals must not knock each other off the broker.
-            client_id=f"yz-central-{uuid.uuid4().hex[:12]}",
+            # A stable id and a persistent session: while this replica is down the broker
+            # keeps what it has not acknowledged, and delivers it when it is back.
+            client_id=f"yz-central-{settings.central_id}",
             broker=settings.broker,
             subscriptions=SUBSCRIPTIONS,
-            on_message=self.ingest.submit,
-            clean_session=True,
+            on_message=self._submit,
+            will=Retained(status_topic, self._status(online=False)),
+            birth=lambda: Retained(status_topic, self._status(online=True)),
+            clean_session=False,
+            manual_ack=True,
+        )
+        self.ingest = Ingest(
+            self.store, self.metrics, self._publish_occupancy, acknowledge=self.link.ack
         )
         self.app = create_app(self.store, self.metrics, lambda: self.link.connected)
+        self._stopping = threading.Event()
+        self._alerts = threading.Thread(target=self._watch_gaps, name="gap-alerts", daemon=True)
 
     def start(self) -> None:
         """Start ingest and connect to the broker (in the background)."""
         self.ingest.start()
+        self._alerts.start()
         self.link.start()
 
     def stop(self) -> None:
-        """Disconnect, write what was received, close the store."""
-        self.link.stop()
+        """Write what was received, acknowledge it, say offline, disconnect, close."""
+        self._stopping.set()
         self.ingest.stop()
+        status = Retained(central_topic(self.settings.central_id), self._status(online=False))
+        self.link.stop(goodbye=status)
+        if self._alerts.is_alive():
+            self._alerts.join(timeout=5)
         self.store.close()
+
+    def _submit(self, message: Message) -> None:
+        if self._stopping.is_set():
+            # Not acknowledged: the broker keeps it for this replica's next start.
+            return
+        self.ingest.submit(message)
+
+    def _status(self, online: bool) -> bytes:
+        return CentralStatus(
+            central_id=self.settings.central_id,
+            online=online,
+            at=utc_now() if online else None,
+            version=__version__,
+        ).to_json()
+
+    def _watch_gaps(self) -> None:
+        after = self.settings.alerts.gap_after_s
+        # Check a few times per threshold, so an alert is at most a quarter late.
+        interval = min(max(after / 4, 0.2), 10.0)
+        while not self._stopping.wait(interval):
+            try:
+                for alert_id in self.store.raise_gap_alerts(after):
+                    log.warning("sequence gap alert %d opened", alert_id)
+            except Exception:
+                log.exception("checking sequence gaps failed")
 
     def http_server(self, host: str | None = None, port: int | None = None) -> uvicorn.Server:
         """A uvicorn server for the API; `run()` it in the main thread or `serve_in_thread`."""

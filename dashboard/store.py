@@ -1,4 +1,4 @@
-"""SQLite storage of stations, gateways, events and rejected messages.
+"""SQLite storage of stations, gateways, events, quarantined messages and alerts.
 
 One writer (the ingest thread) and many readers (API requests), each thread with its
 own connection; WAL lets readers see committed data while a batch is being written.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,10 +18,12 @@ from pathlib import Path
 from contract.payloads import (
     AccessEvent,
     Availability,
+    DropReport,
     EventPayload,
     format_utc,
     utc_now,
 )
+from dashboard import sequences
 from dashboard.occupancy import apply_delta, occupancy_delta
 
 MIGRATIONS: tuple[str, ...] = (
@@ -76,11 +79,16 @@ MIGRATIONS: tuple[str, ...] = (
         sample BLOB NOT NULL
     );
     """,
+    """
+    ALTER TABLE rejections RENAME TO quarantine;
+    ALTER TABLE quarantine RENAME COLUMN sample TO payload;
+    """,
+    sequences.MIGRATION,
 )
 """Schema changes in order; a database records how many it has applied."""
 
-REJECTION_SAMPLE_BYTES = 1024
-"""How much of a refused payload is kept for a person to look at."""
+QUARANTINE_KEEP_BYTES = 64 * 1024
+"""How much of a quarantined payload is kept: all of any payload within the size limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +122,18 @@ class EntryRow:
 
 
 @dataclass(frozen=True, slots=True)
-class RejectionRow:
-    """A refused message and why."""
+class Quarantined:
+    """A message that failed validation, to be kept with its reason."""
+
+    topic: str
+    code: str
+    reason: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRow:
+    """A quarantined message and why, with the start of its payload as text."""
 
     id: int
     received_at: str
@@ -123,6 +141,20 @@ class RejectionRow:
     code: str
     reason: str
     size: int
+    sample: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """Something an operator should look at; open while `resolved_at` is None."""
+
+    id: int
+    kind: str
+    station_id: str | None
+    gateway_id: str | None
+    opened_at: str
+    resolved_at: str | None
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +165,7 @@ class BatchResult:
     duplicates: int
     occupancy: dict[str, tuple[int, int | None]]
     """Station id → (new occupancy, capacity), for stations whose count changed."""
+    quarantined: int = 0
 
 
 class Store:
@@ -210,12 +243,22 @@ class Store:
                 (station_id, name, lat, lon, capacity),
             )
 
-    def record(self, events: Iterable[EventPayload | Availability]) -> BatchResult:
-        """Store a batch in one transaction; an event id already stored is skipped."""
+    def record(
+        self,
+        events: Iterable[EventPayload | Availability],
+        quarantined: Iterable[Quarantined] = (),
+    ) -> BatchResult:
+        """Store a batch in one transaction; an event id already stored is skipped.
+
+        Quarantined messages of the same batch are kept in the same transaction, so that
+        once it commits every message of the batch can be acknowledged to the broker.
+        """
         stored = duplicates = 0
         touched: set[str] = set()
         received_at = format_utc(utc_now())
+        now = time.time()
         with self._transaction() as db:
+            kept = self._quarantine(db, quarantined, received_at)
             for event in events:
                 self._ensure_station(db, event.station_id)
                 if isinstance(event, Availability):
@@ -226,6 +269,9 @@ class Store:
                     continue
                 stored += 1
                 self._touch_gateway(db, event.station_id, event.gateway_id, received_at)
+                sequences.track(db, event.station_id, event.gateway_id, event.seq, now)
+                if isinstance(event, DropReport):
+                    sequences.forget(db, event.station_id, event.gateway_id, event.seq_ranges)
                 delta = occupancy_delta(event)
                 if delta:
                     row = db.execute(
@@ -245,7 +291,12 @@ class Store:
                     "SELECT id, occupancy, capacity FROM stations WHERE id = ?", (station_id,)
                 )
             }
-        return BatchResult(stored, duplicates, occupancy)
+        return BatchResult(stored, duplicates, occupancy, kept)
+
+    def raise_gap_alerts(self, after_s: float) -> list[int]:
+        """Open alerts for sequence gaps older than `after_s`; the ids of new alerts."""
+        with self._transaction() as db:
+            return sequences.raise_overdue(db, time.time(), after_s)
 
     def _ensure_station(self, db: sqlite3.Connection, station_id: str) -> None:
         # An event from a station nobody registered is kept, never dropped; the station
@@ -325,23 +376,26 @@ class Store:
             (station_id, gateway_id, received_at),
         )
 
-    def record_rejection(self, topic: str, code: str, reason: str, payload: bytes) -> None:
-        """Keep a refused message's reason and the start of its payload."""
-        with self._transaction() as db:
-            db.execute(
-                """
-                INSERT INTO rejections (received_at, topic, code, reason, size, sample)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """,
-                (
-                    format_utc(utc_now()),
-                    topic,
-                    code,
-                    reason,
-                    len(payload),
-                    payload[:REJECTION_SAMPLE_BYTES],
-                ),
+    def _quarantine(
+        self, db: sqlite3.Connection, messages: Iterable[Quarantined], received_at: str
+    ) -> int:
+        rows = [
+            (
+                received_at,
+                m.topic[:1024],
+                m.code,
+                m.reason,
+                len(m.payload),
+                m.payload[:QUARANTINE_KEEP_BYTES],
             )
+            for m in messages
+        ]
+        db.executemany(
+            "INSERT INTO quarantine (received_at, topic, code, reason, size, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        return len(rows)
 
     def stations(self) -> list[StationRow]:
         """Every station, with whether any of its gateways is online."""
@@ -380,15 +434,39 @@ class Store:
             rows = db.execute(query, params).fetchall()
         return [EntryRow(**dict(row)) for row in rows]
 
-    def rejections(self, limit: int) -> list[RejectionRow]:
-        """Refused messages, newest first."""
+    def quarantine(self, limit: int, code: str | None = None) -> list[QuarantineRow]:
+        """Quarantined messages, newest first, optionally of one rejection code."""
+        query = "SELECT id, received_at, topic, code, reason, size, payload FROM quarantine"
+        params: list[object] = []
+        if code is not None:
+            query += " WHERE code = ?"
+            params.append(code)
+        query += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
         with self._connection() as db:
-            rows = db.execute(
-                "SELECT id, received_at, topic, code, reason, size FROM rejections "
-                "ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [RejectionRow(**dict(row)) for row in rows]
+            rows = db.execute(query, params).fetchall()
+        return [
+            QuarantineRow(
+                id=r["id"],
+                received_at=r["received_at"],
+                topic=r["topic"],
+                code=r["code"],
+                reason=r["reason"],
+                size=r["size"],
+                sample=bytes(r["payload"][:1024]).decode("utf-8", errors="replace"),
+            )
+            for r in rows
+        ]
+
+    def alerts(self, open_only: bool = True, limit: int = 100) -> list[AlertRow]:
+        """Alerts, newest first; only unresolved ones unless `open_only` is False."""
+        query = "SELECT * FROM alerts"
+        if open_only:
+            query += " WHERE resolved_at IS NULL"
+        query += " ORDER BY id DESC LIMIT ?"
+        with self._connection() as db:
+            rows = db.execute(query, (limit,)).fetchall()
+        return [AlertRow(**dict(row)) for row in rows]
 
     def event_count(self) -> int:
         """How many distinct events are stored."""

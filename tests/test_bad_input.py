@@ -1,4 +1,4 @@
-"""Bad payloads through the real broker are refused with a reason, counted, and kept."""
+"""Bad payloads through the real broker are quarantined with a reason, counted, and shown."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def good_event(seq: int) -> AccessEvent:
     )
 
 
-def test_bad_payloads_are_rejected_counted_and_ingest_goes_on(
+def test_each_kind_of_bad_payload_is_quarantined_and_ingest_goes_on(
     central: RunningCentral, probe: MqttProbe
 ) -> None:
     valid = json.loads(good_event(1).to_json())
@@ -37,26 +37,38 @@ def test_bad_payloads_are_rejected_counted_and_ingest_goes_on(
         "oversized": b'{"pad": "' + b"x" * 500_000 + b'"}',
         "invalid": json.dumps({**valid, "seq": "many"}).encode(),
         "wrong_identity": json.dumps({**valid, "station_id": "cs-9999"}).encode(),
+        "unknown_topic": b"{}",
     }
-    for payload in bad.values():
-        probe.publish(TOPIC, payload)
+    for code, payload in bad.items():
+        probe.publish(
+            "yz/v1/st/cs-0001/gw/gw-1/event/bogus" if code == "unknown_topic" else TOPIC, payload
+        )
     later = good_event(2)
     probe.publish(TOPIC, later.to_json())
 
     wait_until(lambda: central.service.store.event_payload(later.event_id), 10, "good event")
     health = wait_until(
-        lambda: (h := central.http.get("/healthz").json())["ingest"]["rejected_total"] == 5 and h,
+        lambda: (
+            (h := central.http.get("/healthz").json())["ingest"]["quarantined_total"] == len(bad)
+            and h
+        ),
         10,
-        "five rejections",
+        "every bad payload quarantined",
     )
-    assert health["ingest"]["rejected"] == dict.fromkeys(bad, 1)
+    assert health["ingest"]["quarantined"] == dict.fromkeys(bad, 1)
     assert health["status"] == "ok"
-    rejections = central.http.get("/api/rejections").json()
-    assert {r["code"] for r in rejections} == set(bad)
-    by_code = {r["code"]: r for r in rejections}
+    quarantine = central.http.get("/api/quarantine").json()
+    assert {r["code"] for r in quarantine} == set(bad)
+    by_code = {r["code"]: r for r in quarantine}
     assert "access/9" in by_code["unknown_schema"]["reason"]
+    assert by_code["unknown_schema"]["sample"].startswith('{"event_id"')
     assert by_code["oversized"]["size"] > 500_000
     assert "cs-9999" in by_code["wrong_identity"]["reason"]
+    assert "seq" in by_code["invalid"]["reason"]
+    assert by_code["bad_json"]["sample"] == "{not json"
+    assert by_code["unknown_topic"]["topic"].endswith("/event/bogus")
+    only = central.http.get("/api/quarantine", params={"code": "oversized"}).json()
+    assert [r["code"] for r in only] == ["oversized"]
     assert central.http.get("/api/entries").json()[0]["event_id"] == later.event_id
 
 

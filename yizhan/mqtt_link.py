@@ -252,7 +252,10 @@ class MqttLink:
         if was_connected:
             self._backoff.disconnected()
         self._set_next_delay()
-        log.warning("disconnected from %s (%s); reconnecting", self._broker.url, reason)
+        if reason.is_failure:
+            log.warning("disconnected from %s (%s); reconnecting", self._broker.url, reason)
+        else:
+            log.info("disconnected from %s", self._broker.url)
 
     def _handle_publish(
         self,
