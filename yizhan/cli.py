@@ -138,6 +138,10 @@ def _gateway(config: Path) -> int:
     gateway = Gateway(settings)
     try:
         gateway.start()
+        # "running" means the scanners are open: what they send from now on is read.
+        for reader in gateway.readers:
+            if not reader.wait_open(10):
+                print(f"yizhan: scanner {reader.port} is not open yet", file=sys.stderr)
         print(f"yizhan gateway {settings.station_id}/{settings.gateway_id} running", flush=True)
         stop.wait()
     finally:

@@ -43,6 +43,8 @@ class MosquittoBroker:
     directory: Path
     port: int
     extra_config: str = ""
+    persistence: bool = False
+    """Keep sessions and queued messages across a stop (written on a clean stop)."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -63,7 +65,12 @@ class MosquittoBroker:
             "allow_anonymous true\n"
             # Without it QoS 1 crawls at tens of messages a second on loopback.
             "set_tcp_nodelay true\n"
-            "persistence false\n"
+            + (
+                f"persistence true\npersistence_location {self.directory}/\n"
+                if self.persistence
+                else "persistence false\n"
+            )
+            + "max_inflight_messages 100\n"
             "max_queued_messages 100000\n"
             "log_dest stderr\n"
             "log_type error\n"

@@ -1,0 +1,265 @@
+"""A station site for fault tests, all real: a private Mosquitto, the central and gateways as
+separate `yizhan` processes, scanners on pseudo-terminals, SQLite files on disk.
+
+Each scan carries a code of its own that the gateway's allow-list maps to a worker id of
+its own, so the expected set of access events is known exactly: one per code scanned.
+`check_exact` compares the central's database with it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hardware.sim.scanner import VirtualScanner
+from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.relay import TcpRelay
+from tests.support.service_process import ServiceProcess
+
+STATION = "cs-0001"
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a database another process writes (WAL)."""
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+
+
+@dataclass
+class SiteGateway:
+    """One gateway process, its scanner, and every code scanned at it."""
+
+    gateway_id: str
+    directory: Path
+    broker_port: int
+    codes_per_run: int
+    replay_rate: float
+    scanner: VirtualScanner = field(default_factory=VirtualScanner)
+    scanned: list[str] = field(default_factory=list)
+    process: ServiceProcess | None = None
+
+    @property
+    def outbox(self) -> Path:
+        """The gateway's outbox file."""
+        return self.directory / f"{self.gateway_id}-outbox.db"
+
+    def code(self, n: int) -> str:
+        """The n-th code of this gateway."""
+        return f"YZ-{self.gateway_id}-{n:05d}"
+
+    def write_config(self) -> Path:
+        """The gateway's TOML file, with an allow-list entry for every code it will see."""
+        path = self.directory / f"{self.gateway_id}.toml"
+        allow = "\n".join(
+            f'"{self.code(n)}" = "w-{self.gateway_id}-{n:05d}"' for n in range(self.codes_per_run)
+        )
+        path.write_text(
+            f"""
+station_id = "{STATION}"
+gateway_id = "{self.gateway_id}"
+
+[broker]
+url = "mqtt://127.0.0.1:{self.broker_port}"
+reconnect_min_s = 0.2
+reconnect_max_s = 2.0
+
+[[readers]]
+port = "{self.scanner.port}"
+
+[[locks]]
+pin = 17
+unlock_s = 0.05
+
+[outbox]
+path = "{self.outbox}"
+replay_rate = {self.replay_rate}
+
+[allowlist]
+{allow}
+""",
+            encoding="utf-8",
+        )
+        return path
+
+    def start(self) -> None:
+        """Start (or restart) the gateway process; returns once its scanner is open."""
+        if self.process is None:
+            self.process = ServiceProcess(
+                "gateway",
+                self.write_config(),
+                self.directory / f"{self.gateway_id}.log",
+                ready="running",
+            )
+        self.process.start()
+
+    def scan(self, count: int, interval_s: float = 0.0) -> None:
+        """`count` people scan new codes, one every `interval_s` (at once when 0)."""
+        start = len(self.scanned)
+        began = time.monotonic()
+        for n in range(start, start + count):
+            if interval_s:
+                # Pace scans against the start time, so slow writes do not stretch the run.
+                delay = began + (n - start) * interval_s - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            code = self.code(n)
+            self.scanner.scan(code)
+            self.scanned.append(code)
+
+    def committed(self) -> int:
+        """How many events the gateway has committed to its outbox (next seq - 1)."""
+        if not self.outbox.exists():
+            return 0
+        with read_only(self.outbox) as db:
+            row = db.execute("SELECT value FROM state WHERE key = 'next_seq'").fetchone()
+        return 0 if row is None else int(row[0]) - 1
+
+    def waiting(self) -> int:
+        """Events in the outbox that the broker has not acknowledged yet."""
+        with read_only(self.outbox) as db:
+            return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+    def close(self) -> None:
+        """Stop the process if it runs, unplug the scanner."""
+        if self.process is not None and self.process.process is not None:
+            self.process.stop()
+        self.scanner.close()
+
+
+@dataclass
+class Site:
+    """A broker, a central and gateways, each in its own directory and process."""
+
+    directory: Path
+    broker: MosquittoBroker
+    central: ServiceProcess
+    database: Path
+    http_port: int
+    gateways: list[SiteGateway]
+    relay: TcpRelay | None = None
+
+    @classmethod
+    def build(
+        cls,
+        directory: Path,
+        gateway_ids: list[str],
+        codes_per_run: int,
+        replay_rate: float = 200.0,
+        relay: bool = False,
+        gap_after_s: float = 30.0,
+    ) -> Site:
+        """Write the configs; `start()` runs everything."""
+        directory.mkdir(parents=True, exist_ok=True)
+        broker = MosquittoBroker(directory, free_port(), persistence=True)
+        http_port = free_port()
+        database = directory / "central.db"
+        config = directory / "central.toml"
+        config.write_text(
+            f"""
+central_id = "central-1"
+
+[broker]
+url = "mqtt://127.0.0.1:{broker.port}"
+reconnect_min_s = 0.2
+reconnect_max_s = 2.0
+
+[http]
+host = "127.0.0.1"
+port = {http_port}
+
+[database]
+path = "{database}"
+
+[alerts]
+gap_after_s = {gap_after_s}
+""",
+            encoding="utf-8",
+        )
+        central = ServiceProcess("central", config, directory / "central.log", ready="central on")
+        tcp_relay = TcpRelay(free_port(), broker.port) if relay else None
+        gateway_port = tcp_relay.port if tcp_relay else broker.port
+        gateways = [
+            SiteGateway(gid, directory, gateway_port, codes_per_run, replay_rate)
+            for gid in gateway_ids
+        ]
+        return cls(directory, broker, central, database, http_port, gateways, tcp_relay)
+
+    def start(self) -> None:
+        """Broker, relay, central, then the gateways."""
+        self.broker.start()
+        if self.relay is not None:
+            self.relay.start()
+        self.central.start()
+        for gateway in self.gateways:
+            gateway.start()
+
+    def close(self) -> None:
+        """Stop everything that still runs."""
+        for gateway in self.gateways:
+            gateway.close()
+        if self.central.process is not None:
+            self.central.stop()
+        if self.relay is not None:
+            self.relay.cut()
+        self.broker.stop()
+
+    def stored_access(self, gateway_id: str) -> int:
+        """Access events of one gateway in the central's database."""
+        if not self.database.exists():
+            return 0
+        with read_only(self.database) as db:
+            return int(
+                db.execute(
+                    "SELECT count(*) FROM events WHERE kind = 'access' AND gateway_id = ?",
+                    (gateway_id,),
+                ).fetchone()[0]
+            )
+
+    def wait_delivered(self, timeout: float) -> float:
+        """Wait until every scan is stored and every outbox is empty; the seconds it took."""
+        began = time.monotonic()
+        deadline = began + timeout
+        while True:
+            done = all(
+                self.stored_access(g.gateway_id) >= len(g.scanned) and g.waiting() == 0
+                for g in self.gateways
+            )
+            if done:
+                return time.monotonic() - began
+            if time.monotonic() > deadline:
+                progress = {
+                    g.gateway_id: (self.stored_access(g.gateway_id), len(g.scanned), g.waiting())
+                    for g in self.gateways
+                }
+                raise AssertionError(
+                    f"not delivered in {timeout:.0f} s: gateway → (stored, scanned, waiting) "
+                    f"{progress}; logs in {self.directory}"
+                )
+            # Two processes write these files; polling them is the only signal there is.
+            time.sleep(0.1)
+
+    def check_exact(self) -> None:
+        """The central holds every scan's event exactly once, and nothing else."""
+        with read_only(self.database) as db:
+            for gateway in self.gateways:
+                rows = db.execute(
+                    "SELECT kind, seq, payload FROM events WHERE gateway_id = ? ORDER BY seq",
+                    (gateway.gateway_id,),
+                ).fetchall()
+                workers = [json.loads(p)["worker_id"] for k, _, p in rows if k == "access"]
+                expected = [f"w-{c.removeprefix('YZ-')}" for c in gateway.scanned]
+                duplicated = [w for w, n in Counter(workers).items() if n > 1]
+                assert not duplicated, f"{gateway.gateway_id}: stored twice: {duplicated[:5]}"
+                missing = sorted(set(expected) - set(workers))
+                assert not missing, f"{gateway.gateway_id}: {len(missing)} missing: {missing[:5]}"
+                extra = sorted(set(workers) - set(expected))
+                assert not extra, f"{gateway.gateway_id}: unexpected: {extra[:5]}"
+                seqs = [seq for _, seq, _ in rows]
+                assert seqs == list(range(1, len(seqs) + 1)), (
+                    f"{gateway.gateway_id}: sequence numbers are not 1..{len(seqs)} exactly once"
+                )
+            open_alerts = db.execute("SELECT detail FROM alerts WHERE resolved_at IS NULL")
+            assert open_alerts.fetchall() == []
