@@ -1,0 +1,84 @@
+"""A remote unlock that is too old, or seen before, never pulses the relay."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from contract.payloads import Command, utc_now
+from gateway.config import GatewaySettings, LockSettings
+from gateway.service import Gateway
+from tests.support.probe import MqttProbe
+from tests.support.waiting import wait_until
+from yizhan.mqtt_link import Message
+from yizhan.settings import BrokerSettings
+
+LOCK_PIN = 17
+COMMAND = "yz/v1/st/cs-0001/gw/gw-5/command"
+REPLY = "yz/v1/st/cs-0001/gw/gw-5/reply"
+
+
+@pytest.fixture()
+def gateway(broker_settings: BrokerSettings, mock_pins: MockFactory) -> Iterator[Gateway]:
+    settings = GatewaySettings(
+        station_id="cs-0001",
+        gateway_id="gw-5",
+        broker=broker_settings,
+        locks=[LockSettings(pin=LOCK_PIN, unlock_s=0.1)],
+    )
+    service = Gateway(settings, pin_factory=mock_pins)
+    service.start()
+    assert service.link.wait_connected(10)
+    yield service
+    service.stop()
+
+
+def unlock(request_id: str, age_s: float, ttl_s: float = 30) -> bytes:
+    return Command(
+        request_id=request_id,
+        issued_at=utc_now() - timedelta(seconds=age_s),
+        ttl_s=ttl_s,
+        command="unlock",
+    ).to_json()
+
+
+def reply_to(request_id: str) -> Callable[[Message], bool]:
+    def matches(message: Message) -> bool:
+        return message.topic == REPLY and json.loads(message.payload)["request_id"] == request_id
+
+    return matches
+
+
+def test_an_expired_unlock_does_not_pulse_the_relay(
+    gateway: Gateway, mock_pins: MockFactory, mosquitto: object
+) -> None:
+    relay = mock_pins.pin(LOCK_PIN)
+    relay.clear_states()
+    probe = MqttProbe(gateway.settings.broker.url, [f"{REPLY}/#", REPLY])
+    try:
+        # Queued somewhere for 45 s with a 30 s time-to-live: it must not open the door.
+        probe.publish(COMMAND, unlock("late-1", age_s=45))
+        late = probe.wait_for(reply_to("late-1"))
+        document = json.loads(late.payload)
+        assert document["status"] == "expired"
+        assert "not carried out" in document["message"]
+        assert [s.state for s in relay.states] == [False], "the relay moved"
+
+        # The same path with a fresh command does pulse: the check above can fail.
+        probe.publish(COMMAND, unlock("fresh-1", age_s=1))
+        fresh = probe.wait_for(reply_to("fresh-1"))
+        assert json.loads(fresh.payload)["status"] == "ok"
+        wait_until(lambda: [s.state for s in relay.states] == [False, True, False], 5, "pulse")
+
+        # Sent again (a broker redelivery, a replay): refused, the relay stays still.
+        relay.clear_states()
+        probe.publish(COMMAND, unlock("fresh-1", age_s=1))
+        again = probe.wait_for(reply_to("fresh-1"))
+        assert json.loads(again.payload)["status"] == "replayed"
+        assert [s.state for s in relay.states] == [False]
+    finally:
+        probe.close()
