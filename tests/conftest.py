@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,9 @@ class RunningCentral:
 def central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[RunningCentral]:
     """The real central service on a fresh SQLite file, connected to the private broker."""
     settings = CentralSettings(
+        # Its own replica id: the broker keeps each replica's session (and what it has
+        # not stored) for it, and the next test's central must not inherit this one's.
+        central_id=f"test-{uuid.uuid4().hex[:8]}",
         broker=broker_settings,
         http=HttpSettings(host="127.0.0.1", port=free_port()),
         database=DatabaseSettings(path=tmp_path / "central.db"),

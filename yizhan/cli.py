@@ -66,6 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     gateway = commands.add_parser("gateway", help="run one station gateway")
     gateway.add_argument("--config", type=Path, required=True, help="TOML file")
+
+    broker = commands.add_parser("broker", help="manage Mosquitto accounts and ACLs")
+    accounts = broker.add_subparsers(dest="action", required=True)
+    add_gateway = accounts.add_parser(
+        "add-gateway", help="create (or rotate) a gateway's credentials and ACL entry"
+    )
+    add_gateway.add_argument("--station", required=True, help="station id")
+    add_gateway.add_argument("--gateway", required=True, help="gateway id")
+    add_central = accounts.add_parser(
+        "add-central", help="create (or rotate) a central replica's credentials and ACL entry"
+    )
+    add_central.add_argument("--central-id", default="central-1", help="the replica's id")
+    add_maintainer = accounts.add_parser(
+        "add-maintainer", help="an account that reads everything and sends commands"
+    )
+    add_maintainer.add_argument("--name", required=True, help="username")
+    for sub in (add_gateway, add_central, add_maintainer):
+        sub.add_argument(
+            "--dir",
+            type=Path,
+            default=Path("/etc/mosquitto/yizhan"),
+            help="where Mosquitto's passwd and acl files live (default /etc/mosquitto/yizhan)",
+        )
     return parser
 
 
@@ -80,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             return _demo(args)
         if args.command == "central":
             return _central(args.config)
+        if args.command == "broker":
+            return _broker(args)
         return _gateway(args.config)
     except ConfigError as exc:
         print(f"yizhan: configuration error\n{exc}", file=sys.stderr)
@@ -146,6 +171,32 @@ def _gateway(config: Path) -> int:
         stop.wait()
     finally:
         gateway.stop()
+    return 0
+
+
+def _broker(args: argparse.Namespace) -> int:
+    from yizhan import broker_admin as admin
+
+    try:
+        if args.action == "add-gateway":
+            username = admin.gateway_username(args.station, args.gateway)
+            acl = admin.gateway_acl(args.station, args.gateway)
+        elif args.action == "add-central":
+            username = f"central.{args.central_id}"
+            acl = admin.central_acl(args.central_id)
+        else:
+            username, acl = args.name, admin.maintainer_acl()
+        account = admin.add_account(args.dir, username, acl)
+    except (ValueError, OSError) as exc:
+        print(f"yizhan: {exc}", file=sys.stderr)
+        return 2
+    print(f"username = {account.username!r}")
+    print(f"password = {account.password!r}")
+    print(
+        f"# Written to {args.dir}/passwd and {args.dir}/acl; the password is not kept.\n"
+        "# Give it to the service as YIZHAN_BROKER__USERNAME / YIZHAN_BROKER__PASSWORD,\n"
+        "# then reload Mosquitto: systemctl reload mosquitto (or kill -HUP its pid)."
+    )
     return 0
 
 

@@ -35,6 +35,10 @@ def gateway(broker_settings: BrokerSettings, mock_pins: MockFactory) -> Iterator
     assert service.link.wait_connected(10)
     yield service
     service.stop()
+    # Clear its retained availability: later tests on this broker count the stations.
+    cleaner = MqttProbe(broker_settings.url)
+    cleaner.publish("yz/v1/st/cs-0001/gw/gw-5/availability", b"", retain=True)
+    cleaner.close()
 
 
 def unlock(request_id: str, age_s: float, ttl_s: float = 30) -> bytes:

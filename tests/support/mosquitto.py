@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -34,6 +35,12 @@ def wait_for_port(port: int, timeout: float) -> bool:
             # Polling a port is the only readiness signal Mosquitto offers.
             time.sleep(0.02)
     return False
+
+
+def run_as_current_user() -> str:
+    """Config line that keeps a root-started broker from dropping to the `mosquitto` user,
+    who could not read or write the test's private directories."""
+    return "user root\n" if os.geteuid() == 0 else ""
 
 
 @dataclass
@@ -71,7 +78,8 @@ class MosquittoBroker:
                 else "persistence false\n"
             )
             + "max_inflight_messages 100\n"
-            "max_queued_messages 100000\n"
+            + run_as_current_user()
+            + "max_queued_messages 100000\n"
             "log_dest stderr\n"
             "log_type error\n"
             "log_type warning\n" + self.extra_config,

@@ -1,0 +1,269 @@
+"""The shipped Mosquitto config, with accounts made by `yizhan broker`, keeps everyone in
+their lane: no anonymous access, a gateway writes only as itself, TLS works.
+
+The broker runs `deploy/mosquitto/mosquitto.conf` as shipped; only its ports and file
+paths are changed to the test's (and, when the tests run as root, `user root` is added so
+that the broker keeps the right to read the test's private files).
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from contract.payloads import AccessEvent, Command, utc_now
+from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings
+from dashboard.service import Central
+from gateway.config import GatewaySettings, LockSettings, ReaderSettings
+from gateway.service import Gateway
+from hardware.sim.scanner import VirtualScanner
+from tests.support.mosquitto import INSTALL_HINT, free_port, run_as_current_user, wait_for_port
+from tests.support.waiting import wait_until
+from yizhan.broker_admin import add_account, central_acl, gateway_acl, gateway_username
+from yizhan.mqtt_link import Message, MqttLink
+from yizhan.settings import BrokerSettings
+
+SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf"
+PASSWORD = {"cs-0001.gw-1": "pw-gw-1", "cs-0002.gw-1": "pw-other", "central.central-1": "pw-c"}
+
+
+@dataclass
+class SecureBroker:
+    port: int
+    tls_port: int
+    directory: Path
+
+    def settings(self, username: str | None, tls: bool = False, **extra: object) -> BrokerSettings:
+        url = f"mqtts://localhost:{self.tls_port}" if tls else f"mqtt://127.0.0.1:{self.port}"
+        return BrokerSettings.model_validate(
+            {
+                "url": url,
+                "username": username,
+                "password": PASSWORD.get(username or ""),
+                "reconnect_min_s": 0.2,
+                "reconnect_max_s": 1.0,
+                **({"ca_file": self.directory / "tls" / "ca.crt"} if tls else {}),
+                **extra,
+            }
+        )
+
+
+def make_tls(directory: Path) -> None:
+    """A throwaway CA and a broker certificate for localhost, as docs/security.md says."""
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is needed: apt-get install -y openssl"
+    directory.mkdir()
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        "/CN=yizhan test CA", "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+        "-keyout", "broker.key", "-out", "broker.csr")  # fmt: skip
+    (directory / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "broker.crt")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    assert Path(binary).exists(), INSTALL_HINT
+    directory = tmp_path_factory.mktemp("secure-broker")
+    make_tls(directory / "tls")
+    for station in ("cs-0001", "cs-0002"):
+        add_account(
+            directory,
+            gateway_username(station, "gw-1"),
+            gateway_acl(station, "gw-1"),
+            PASSWORD[f"{station}.gw-1"],
+        )
+    add_account(
+        directory, "central.central-1", central_acl("central-1"), PASSWORD["central.central-1"]
+    )
+    port, tls_port = free_port(), free_port()
+    config = SHIPPED.read_text("utf-8")
+    for old, new in (
+        ("/etc/mosquitto/yizhan/", f"{directory}/"),
+        ("/var/lib/mosquitto/", f"{directory}/"),
+        ("listener 1883 127.0.0.1", f"listener {port} 127.0.0.1"),
+        ("listener 8883", f"listener {tls_port} 127.0.0.1"),
+    ):
+        assert old in config, f"the shipped config no longer has {old!r}"
+        config = config.replace(old, new)
+    (directory / "mosquitto.conf").write_text(config + "log_dest stderr\n" + run_as_current_user())
+    with (directory / "mosquitto.log").open("ab") as log:
+        process = subprocess.Popen(
+            [binary, "-c", str(directory / "mosquitto.conf")], stdout=log, stderr=log
+        )
+    assert wait_for_port(port, 10) and wait_for_port(tls_port, 10), (
+        directory / "mosquitto.log"
+    ).read_text()
+    yield SecureBroker(port, tls_port, directory)
+    process.terminate()
+    process.wait(10)
+
+
+class Client:
+    """A link with given credentials that keeps what it receives."""
+
+    def __init__(self, settings: BrokerSettings, topics: Sequence[str] = ()) -> None:
+        self.messages: queue.Queue[Message] = queue.Queue()
+        self.link = MqttLink(
+            f"test-{uuid.uuid4().hex[:8]}",
+            settings,
+            subscriptions=[(t, 1) for t in topics],
+            on_message=self.messages.put,
+            clean_session=True,
+        )
+        self.link.start()
+
+    def next_on(self, prefix: str, timeout: float = 10) -> Message:
+        while True:
+            message = self.messages.get(timeout=timeout)
+            if message.topic.startswith(prefix):
+                return message
+
+    def close(self) -> None:
+        self.link.stop()
+
+
+def event(station: str, seq: int) -> bytes:
+    return AccessEvent(
+        station_id=station, gateway_id="gw-1", seq=seq, at=utc_now(), door_id="main",
+        direction="in", credential="qr", decision="denied", reason="unknown_credential",
+    ).to_json()  # fmt: skip
+
+
+def test_anonymous_clients_are_refused(secure_broker: SecureBroker) -> None:
+    result = subprocess.run(
+        [
+            "mosquitto_sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(secure_broker.port),
+            "-t",
+            "yz/#",
+            "-C",
+            "1",
+            "-W",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "not authorised" in result.stderr.lower() or "refused" in result.stderr.lower()
+
+
+def test_a_gateway_cannot_speak_for_another_station(secure_broker: SecureBroker) -> None:
+    central = Client(secure_broker.settings("central.central-1"), ["yz/v1/st/+/gw/+/event/+"])
+    gateway = Client(secure_broker.settings("cs-0001.gw-1"))
+    try:
+        assert central.link.wait_connected(10) and gateway.link.wait_connected(10)
+        # First a QoS 1 event under someone else's station, then one under its own. The
+        # broker keeps one client's messages in order, so if the first got through it
+        # would arrive before the second.
+        forged = event("cs-0002", 1)
+        gateway.link.publish("yz/v1/st/cs-0002/gw/gw-1/event/access", forged, qos=1)
+        gateway.link.publish("yz/v1/st/cs-0001/gw/gw-2/event/access", event("cs-0001", 1), qos=1)
+        allowed = event("cs-0001", 2)
+        gateway.link.publish("yz/v1/st/cs-0001/gw/gw-1/event/access", allowed, qos=1)
+        first = central.next_on("yz/v1/st/")
+        assert (first.topic, first.payload) == ("yz/v1/st/cs-0001/gw/gw-1/event/access", allowed)
+    finally:
+        central.close()
+        gateway.close()
+
+
+def test_a_gateway_reads_only_its_own_commands(secure_broker: SecureBroker) -> None:
+    central = Client(secure_broker.settings("central.central-1"))
+    nosy = Client(
+        secure_broker.settings("cs-0001.gw-1"),
+        ["yz/v1/st/cs-0002/gw/gw-1/command", "yz/v1/st/cs-0001/gw/gw-1/command", "yz/#"],
+    )
+    try:
+        assert central.link.wait_connected(10) and nosy.link.wait_connected(10)
+        command = Command(request_id="r-1", issued_at=utc_now(), command="ping").to_json()
+
+        # Subscriptions are sent on connect; a command to itself proves they are active.
+        def own_command_arrives() -> bool:
+            central.link.publish("yz/v1/st/cs-0001/gw/gw-1/command", command)
+            return not nosy.messages.empty()
+
+        wait_until(own_command_arrives, 10, "own command delivered")
+        central.link.publish("yz/v1/st/cs-0002/gw/gw-1/command", command)
+        central.link.publish("yz/v1/st/cs-0001/gw/gw-1/command", b'{"last": true}')
+        while (message := nosy.next_on("yz/")).payload != b'{"last": true}':
+            assert message.topic == "yz/v1/st/cs-0001/gw/gw-1/command", message.topic
+    finally:
+        central.close()
+        nosy.close()
+
+
+def test_central_and_gateway_work_end_to_end_with_their_accounts(
+    secure_broker: SecureBroker, tmp_path: Path, mock_pins: MockFactory
+) -> None:
+    central = Central(
+        CentralSettings(
+            broker=secure_broker.settings("central.central-1"),
+            http=HttpSettings(port=free_port()),
+            database=DatabaseSettings(path=tmp_path / "c.db"),
+        )
+    )
+    scanner = VirtualScanner()
+    gateway = Gateway(
+        GatewaySettings(
+            station_id="cs-0001",
+            gateway_id="gw-1",
+            # Gateways come over TLS, as in the field.
+            broker=secure_broker.settings("cs-0001.gw-1", tls=True),
+            readers=[ReaderSettings(port=scanner.port)],
+            locks=[LockSettings(pin=17, unlock_s=0.05)],
+            allowlist={"YZ-1": "w-1"},
+        ),
+        pin_factory=mock_pins,
+    )
+    central.start()
+    gateway.start()
+    try:
+        assert central.link.wait_connected(10), "the central's account was refused"
+        assert gateway.link.wait_connected(10), "the gateway's account (over TLS) was refused"
+        assert gateway.readers[0].wait_open(5)
+        scanner.scan("YZ-1")
+        wait_until(lambda: central.store.event_count() == 1, 10, "event stored")
+        entry = central.store.entries(1)[0]
+        assert (entry.worker_id, entry.gateway_id) == ("w-1", "gw-1")
+        wait_until(lambda: central.store.stations()[0].online, 10, "availability read")
+    finally:
+        gateway.stop()
+        central.stop()
+        scanner.close()
+
+
+def test_tls_refuses_a_broker_signed_by_another_ca(
+    secure_broker: SecureBroker, tmp_path: Path
+) -> None:
+    make_tls(tmp_path / "other")
+    trusting = Client(secure_broker.settings("cs-0001.gw-1", tls=True))
+    stranger = Client(
+        secure_broker.settings("cs-0002.gw-1", tls=True, ca_file=tmp_path / "other" / "ca.crt")
+    )
+    try:
+        assert trusting.link.wait_connected(10)
+        assert not stranger.link.wait_connected(3), "connected to a broker it cannot verify"
+    finally:
+        trusting.close()
+        stranger.close()
