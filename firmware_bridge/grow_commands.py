@@ -269,12 +269,8 @@ class ScannerStreamDecoder:
         self._timeout = reply_timeout_s
         self._pending = bytearray()
         self._pending_since: float | None = None
-        self.reply_garbage_bytes = 0
-
-    @property
-    def garbage_bytes(self) -> int:
-        """Bytes dropped by either side of the stream."""
-        return self.lines.garbage_bytes + self.reply_garbage_bytes
+        self.garbage_bytes = 0
+        """Bytes dropped; a false reply header is dropped with the line it poisons."""
 
     def feed(self, data: bytes) -> list[ScannerFrame]:
         """Consume bytes; return codes and replies in the order they completed."""
@@ -296,6 +292,7 @@ class ScannerStreamDecoder:
             # Something was consumed, so what is left is a new candidate: its clock
             # starts now, not when the previous one did.
             self._pending_since = now
+        self.garbage_bytes = self.lines.garbage_bytes
         return frames
 
     def _drain(self) -> list[ScannerFrame]:
