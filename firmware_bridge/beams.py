@@ -41,6 +41,9 @@ from gpiozero import DigitalInputDevice, MotionSensor
 
 log = logging.getLogger(__name__)
 
+SETTLE_TIMEOUT_S = 2.0
+"""Longest a `PirSensor` waits at start for gpiozero's first sample."""
+
 
 class Beam(Enum):
     """Which beam of the pair."""
@@ -246,22 +249,28 @@ class BeamPair:
     def _update(self, beam: Beam, broken: bool) -> None:
         with self._lock:
             result = self.detector.update(beam, broken, self._clock())
-            deadline = self.detector.deadline
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            if deadline is not None and not self._closed:
-                self._timer = threading.Timer(
-                    max(0.0, deadline - self._clock()) + 0.001, self._poll
-                )
-                self._timer.daemon = True
-                self._timer.start()
+            self._arm_timer()
         if result is not None:
             self._deliver(result)
+
+    def _arm_timer(self) -> None:
+        # Called with the lock held.
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.detector.deadline
+        if deadline is not None and not self._closed:
+            delay = max(0.0, deadline - self._clock()) + 0.001
+            self._timer = threading.Timer(delay, self._poll)
+            self._timer.daemon = True
+            self._timer.start()
 
     def _poll(self) -> None:
         with self._lock:
             result = self.detector.poll(self._clock())
+            # A timer may fire a hair early by `clock`'s measure: try again then.
+            self._timer = None
+            self._arm_timer()
         if result is not None:
             self._deliver(result)
 
@@ -318,6 +327,13 @@ class PirSensor:
         )
         self._sensor.when_motion = lambda: self._report(True)
         self._sensor.when_no_motion = lambda: self._report(False)
+        # gpiozero fires no callback for the first reading, so an edge that lands before
+        # the sampling thread has taken it would be lost: wait until it has.
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while time.monotonic() < deadline and not (
+            self._sensor.wait_for_motion(0.005) or self._sensor.wait_for_no_motion(0.005)
+        ):
+            pass
 
     @property
     def motion_detected(self) -> bool:

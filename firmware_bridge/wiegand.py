@@ -131,6 +131,7 @@ class WiegandAssembler:
         self._count = 0
         self._last: float | None = None
         self.rejected_frames = 0
+        self.last_rejected_length: int | None = None
         self.parity_errors = 0
 
     @property
@@ -162,6 +163,7 @@ class WiegandAssembler:
             return None
         if count not in self._lengths:
             self.rejected_frames += 1
+            self.last_rejected_length = count
             return None
         result = decode_wiegand(count, raw)
         if isinstance(result, WiegandParityError):
@@ -174,7 +176,8 @@ class WiegandReader:
 
     Lines idle high with pull-ups; a falling edge is a bit. A background thread ends
     the frame once `gap_s` of silence has passed. Bits are timestamped with `clock` on
-    arrival: the order and the gaps matter here, not the microseconds.
+    arrival: the order and the gaps matter here, not the microseconds. `on_rejected`
+    hears the bit count of each frame of an unsupported length (a keypad press, noise).
     """
 
     def __init__(
@@ -183,12 +186,14 @@ class WiegandReader:
         d1_pin: int | str,
         on_frame: Callable[[WiegandResult], None],
         *,
+        on_rejected: Callable[[int], None] | None = None,
         gap_s: float = DEFAULT_GAP_S,
         pin_factory: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.assembler = WiegandAssembler(gap_s)
         self._on_frame = on_frame
+        self._on_rejected = on_rejected
         self._clock = clock
         self._lock = threading.Lock()
         self._bit_arrived = threading.Event()
@@ -203,10 +208,11 @@ class WiegandReader:
 
     def _on_bit(self, value: int) -> None:
         with self._lock:
+            rejected = self.assembler.rejected_frames
             result = self.assembler.bit(value, self._clock())
+            rejected_now = self.assembler.rejected_frames != rejected
         self._bit_arrived.set()
-        if result is not None:
-            self._deliver(result)
+        self._deliver(result, rejected_now)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -222,13 +228,18 @@ class WiegandReader:
                 self._stop.wait(remaining)
                 continue
             with self._lock:
+                rejected = self.assembler.rejected_frames
                 result = self.assembler.poll(self._clock())
-            if result is not None:
-                self._deliver(result)
+                rejected_now = self.assembler.rejected_frames != rejected
+            self._deliver(result, rejected_now)
 
-    def _deliver(self, result: WiegandResult) -> None:
+    def _deliver(self, result: WiegandResult | None, rejected: bool) -> None:
+        length = self.assembler.last_rejected_length
         try:
-            self._on_frame(result)
+            if result is not None:
+                self._on_frame(result)
+            elif rejected and self._on_rejected is not None and length is not None:
+                self._on_rejected(length)
         except Exception:  # the reader must outlive one bad handler call
             log.exception("Wiegand frame handler failed")
 
