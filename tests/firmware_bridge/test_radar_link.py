@@ -84,7 +84,8 @@ def test_simulator_frames_match_the_reference_example(link: Link) -> None:
     expected = bytes.fromhex("F4 F3 F2 F1 0D 00 02 AA 03 4E 00 3C 50 00 64 50 00 55 00 F8 F7 F6 F5")
     assert link.radar.report_frame() == expected
     report, _ = link.until(lambda f: isinstance(f, RadarReport) and f.presence)
-    assert encode_report(report) == expected  # type: ignore[arg-type]
+    assert isinstance(report, RadarReport)
+    assert encode_report(report) == expected
 
 
 def test_config_session(link: Link) -> None:
