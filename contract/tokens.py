@@ -103,10 +103,12 @@ class TokenError(Exception):
     handles refusals as values and never needs a try block of its own.
     """
 
-    def __init__(self, reason: Reason, detail: str) -> None:
+    def __init__(self, reason: Reason, detail: str, claims: TokenClaims | None = None) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+        # Present only when the signature was good, so a refusal can still name the worker.
+        self.claims = claims
 
 
 # --- base45 (RFC 9285) ---------------------------------------------------------------
@@ -541,9 +543,9 @@ def verify_token(
         return TokenError(Reason.BAD_SIGNATURE, "signature does not match")
     t = now.timestamp()
     if t < claims.not_before - skew_s:
-        return TokenError(Reason.NOT_YET_VALID, f"valid from {claims.not_before}")
+        return TokenError(Reason.NOT_YET_VALID, f"valid from {claims.not_before}", claims)
     if t >= claims.not_after + skew_s:
-        return TokenError(Reason.EXPIRED, f"expired at {claims.not_after}")
+        return TokenError(Reason.EXPIRED, f"expired at {claims.not_after}", claims)
     if location is not None and not claims.scope.covers(location):
-        return TokenError(Reason.WRONG_SCOPE, "scope does not cover this station")
+        return TokenError(Reason.WRONG_SCOPE, "scope does not cover this station", claims)
     return VerifiedToken(claims)
