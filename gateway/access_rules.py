@@ -284,17 +284,20 @@ class TrustData:
 # --- local state ---------------------------------------------------------------------
 
 
-def _prune(entries: Mapping[tuple[int, int], float], t: float) -> dict[tuple[int, int], float]:
-    return {key: until for key, until in entries.items() if until > t}
+PRUNE_ABOVE: Final = 256
+"""Stale entries are swept once a table grows past this size. Lookups check age anyway,
+so a stale entry is never wrong, only memory; sweeping on every update would make each
+grant cost a pass over the whole table."""
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayCache:
     """Tokens already granted, by (worker, not_before), each kept until the token expires.
 
-    Memory is bounded: an entry lives at most 255 s plus skew (the token format's longest
-    lifetime), and each entry took a grant, i.e. a door opening. A pruned token is refused
-    anyway, as `expired`, because the expiry check comes first.
+    Memory is bounded: a live entry lasts at most 255 s plus skew (the token format's
+    longest lifetime) and each took a grant, i.e. a door opening; expired ones are swept
+    once the table passes `PRUNE_ABOVE`. A forgotten token is refused anyway, as
+    `expired`, because the expiry check comes first.
     """
 
     forget_after: Mapping[tuple[int, int], float] = field(default_factory=dict)
@@ -305,8 +308,10 @@ class ReplayCache:
         return until is not None and until > t
 
     def with_token(self, token_id: tuple[int, int], until: float, t: float) -> ReplayCache:
-        """A cache that also holds `token_id` until `until`, with expired entries dropped."""
-        kept = _prune(self.forget_after, t)
+        """A cache that also holds `token_id` until `until` (and sweeps it when large)."""
+        kept = dict(self.forget_after)
+        if len(kept) > PRUNE_ABOVE:
+            kept = {key: ends for key, ends in kept.items() if ends > t}
         kept[token_id] = until
         return ReplayCache(kept)
 
@@ -327,7 +332,9 @@ class PassbackState:
 
     def entered(self, worker_number: int, t: float, reset_s: float) -> PassbackState:
         """The state after a granted entry."""
-        kept = {w: at for w, at in self.entered_at.items() if t - at < reset_s}
+        kept = dict(self.entered_at)
+        if len(kept) > PRUNE_ABOVE:
+            kept = {w: at for w, at in kept.items() if t - at < reset_s}
         kept[worker_number] = t
         return PassbackState(kept)
 
@@ -371,13 +378,15 @@ class ThrottleState:
         def bump(
             table: Mapping[str, tuple[float, ...]], name: str | None, limit: int
         ) -> dict[str, tuple[float, ...]]:
-            kept = {
-                k: recent
-                for k, times in table.items()
-                if (recent := _recent(times, t, policy.window_s))
-            }
+            kept = dict(table)
+            if len(kept) > PRUNE_ABOVE:
+                kept = {
+                    k: recent
+                    for k, times in kept.items()
+                    if (recent := _recent(times, t, policy.window_s))
+                }
             if name is not None:
-                kept[name] = (*kept.get(name, ()), t)[-limit:]
+                kept[name] = (*_recent(kept.get(name, ()), t, policy.window_s), t)[-limit:]
             return kept
 
         return ThrottleState(
