@@ -285,9 +285,14 @@ class TrustData:
 
 
 PRUNE_ABOVE: Final = 256
-"""Stale entries are swept once a table grows past this size. Lookups check age anyway,
-so a stale entry is never wrong, only memory; sweeping on every update would make each
-grant cost a pass over the whole table."""
+"""Stale entries are swept once a table grows past this size, and after a sweep not again
+until the table has doubled. Lookups check age anyway, so a stale entry is never wrong,
+only memory; sweeping on every update would make each grant cost a pass over the whole
+table, and doubling keeps the sweeps' cost constant per update on average."""
+
+
+def _sweep_limit(live: int) -> int:
+    return max(PRUNE_ABOVE, 2 * live)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +306,7 @@ class ReplayCache:
     """
 
     forget_after: Mapping[tuple[int, int], float] = field(default_factory=dict)
+    sweep_above: int = field(default=PRUNE_ABOVE, compare=False, repr=False)
 
     def seen(self, token_id: tuple[int, int], t: float) -> bool:
         """Whether the token was granted before and has not yet expired at `t`."""
@@ -309,11 +315,12 @@ class ReplayCache:
 
     def with_token(self, token_id: tuple[int, int], until: float, t: float) -> ReplayCache:
         """A cache that also holds `token_id` until `until` (and sweeps it when large)."""
-        kept = dict(self.forget_after)
-        if len(kept) > PRUNE_ABOVE:
+        kept, limit = dict(self.forget_after), self.sweep_above
+        if len(kept) > limit:
             kept = {key: ends for key, ends in kept.items() if ends > t}
+            limit = _sweep_limit(len(kept))
         kept[token_id] = until
-        return ReplayCache(kept)
+        return ReplayCache(kept, limit)
 
     def __len__(self) -> int:
         return len(self.forget_after)
@@ -324,6 +331,7 @@ class PassbackState:
     """Workers who entered and have not been seen leaving: worker number → entry time."""
 
     entered_at: Mapping[int, float] = field(default_factory=dict)
+    sweep_above: int = field(default=PRUNE_ABOVE, compare=False, repr=False)
 
     def inside(self, worker_number: int, t: float, reset_s: float) -> bool:
         """Whether the worker counts as inside at `t`."""
@@ -332,17 +340,20 @@ class PassbackState:
 
     def entered(self, worker_number: int, t: float, reset_s: float) -> PassbackState:
         """The state after a granted entry."""
-        kept = dict(self.entered_at)
-        if len(kept) > PRUNE_ABOVE:
+        kept, limit = dict(self.entered_at), self.sweep_above
+        if len(kept) > limit:
             kept = {w: at for w, at in kept.items() if t - at < reset_s}
+            limit = _sweep_limit(len(kept))
         kept[worker_number] = t
-        return PassbackState(kept)
+        return PassbackState(kept, limit)
 
     def left(self, worker_number: int) -> PassbackState:
         """The state after a worker was seen leaving."""
         if worker_number not in self.entered_at:
             return self
-        return PassbackState({w: at for w, at in self.entered_at.items() if w != worker_number})
+        kept = dict(self.entered_at)
+        del kept[worker_number]
+        return PassbackState(kept, self.sweep_above)
 
     def cleared(self) -> PassbackState:
         """Nobody inside: e.g. the presence sensors report the station empty."""

@@ -498,3 +498,14 @@ def test_a_decision_becomes_an_access_event() -> None:
         f"w{WORKER}",
         12,
     )
+
+
+def test_the_passback_table_stays_bounded_when_exits_go_unseen() -> None:
+    policy = replace(POLICY, anti_passback=True, passback_reset_s=60)
+    state = EMPTY
+    for i in range(1, 1500):
+        at = NOON_SHANGHAI + timedelta(seconds=5 * i)
+        state = state.after(ask(qr(now=at, worker=i), now=at, policy=policy, state=state), policy)
+        assert len(state.passback.entered_at) <= PRUNE_ABOVE + 1
+    assert state.passback.inside(1499, at.timestamp(), 60)
+    assert not state.passback.inside(1, at.timestamp(), 60)
