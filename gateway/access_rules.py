@@ -114,6 +114,11 @@ class AccessRequest:
     direction: Direction
     now: datetime
 
+    def __post_init__(self) -> None:
+        # A naive time would be read in the host's zone: wrong windows, wrong hours.
+        if self.now.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
+
 
 # --- station policy ------------------------------------------------------------------
 

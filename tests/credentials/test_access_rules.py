@@ -509,3 +509,8 @@ def test_the_passback_table_stays_bounded_when_exits_go_unseen() -> None:
         assert len(state.passback.entered_at) <= PRUNE_ABOVE + 1
     assert state.passback.inside(1499, at.timestamp(), 60)
     assert not state.passback.inside(1, at.timestamp(), 60)
+
+
+def test_a_request_without_a_time_zone_is_refused_before_any_decision() -> None:
+    with pytest.raises(ValueError):
+        AccessRequest(qr(), DOOR, Direction.IN, datetime(2026, 1, 5, 12, 0))
