@@ -90,7 +90,7 @@ def summarise(name: str, nanos: Sequence[int]) -> Summary:
 def qr_symbol(text: str) -> dict[str, Any]:
     """The QR version and level a real encoder picks, or the documented ones without segno."""
     try:
-        import segno  # noqa: PLC0415 - optional here; the tests require it
+        import segno
     except ImportError:
         return {"version": QR_VERSION, "error": QR_ERROR_LEVEL, "checked_with": None}
     symbol = segno.make(text, error=QR_ERROR_LEVEL.lower(), boost_error=False, micro=False)
