@@ -284,10 +284,13 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     CrossingEvent,
     PresenceEvent,
 )
-ALL_MODELS: tuple[type[Payload], ...] = (
+STATION_MODELS: tuple[type[Payload], ...] = (
     *EVENT_MODELS,
     Availability,
     Command,
     CommandReply,
     StationOccupancy,
 )
+"""Payloads of the station and gateway topics; `contract.models.ALL_MODELS` adds the
+credential payloads, which live in `contract.credential_payloads` (it imports this module,
+so this module cannot list them)."""
