@@ -16,9 +16,11 @@ from contract.payloads import StationOccupancy, utc_now
 from contract.topics import ROOT, TOPIC_BY_NAME, occupancy_topic
 from dashboard.api import create_app
 from dashboard.config import CentralSettings
+from dashboard.credentials import Credentials
 from dashboard.ingest import Ingest
 from dashboard.metrics import IngestMetrics
 from dashboard.store import BatchResult, Store
+from dashboard.workers_api import install_error_handler, workers_router
 from yizhan.mqtt_link import MqttLink
 
 log = logging.getLogger(__name__)
@@ -51,14 +53,25 @@ class Central:
             clean_session=True,
         )
         self.app = create_app(self.store, self.metrics, lambda: self.link.connected)
+        # Worker credentials: keys, revocations and face/card maps go out retained.
+        self.credentials = Credentials(
+            settings,
+            publish=lambda topic, raw: self.link.publish(topic, raw, qos=1, retain=True),
+            station_ids=lambda: [station.id for station in self.store.stations()],
+            connected=lambda: self.link.connected,
+        )
+        install_error_handler(self.app)
+        self.app.include_router(workers_router(self.credentials, self.store))
 
     def start(self) -> None:
         """Start ingest and connect to the broker (in the background)."""
         self.ingest.start()
         self.link.start()
+        self.credentials.start()
 
     def stop(self) -> None:
         """Disconnect, write what was received, close the store."""
+        self.credentials.stop()
         self.link.stop()
         self.ingest.stop()
         self.store.close()

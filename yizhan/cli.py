@@ -1,4 +1,4 @@
-"""The `yizhan` command: `demo`, `central` and `gateway`."""
+"""The `yizhan` command: `demo`, `central`, `gateway`, `workers` and `keys`."""
 
 from __future__ import annotations
 
@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     gateway = commands.add_parser("gateway", help="run one station gateway")
     gateway.add_argument("--config", type=Path, required=True, help="TOML file")
+
+    from dashboard.workers_args import add_parsers
+
+    add_parsers(commands)
     return parser
 
 
@@ -80,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             return _demo(args)
         if args.command == "central":
             return _central(args.config)
+        if args.command in ("workers", "keys"):
+            from dashboard.workers_cli import run
+
+            return run(args)
         return _gateway(args.config)
     except ConfigError as exc:
         print(f"yizhan: configuration error\n{exc}", file=sys.stderr)
