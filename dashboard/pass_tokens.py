@@ -61,7 +61,9 @@ def token_series(
         not_before = start + timedelta(seconds=step * ROTATION_PERIOD_S)
         if not worker.valid_at(not_before) and not (step == 0 and worker.valid_at(now)):
             continue
-        key = keys.signer_at(not_before)
+        # The current step began before `now`: sign it with the key signing now (the
+        # very first key did not exist at the step's start).
+        key = keys.signer_at(max(not_before, now))
         if key is None:
             break
         ends = [not_before + timedelta(seconds=lifetime_s)]

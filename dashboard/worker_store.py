@@ -36,6 +36,7 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE workers (
         number INTEGER PRIMARY KEY,
+        enrolled INTEGER NOT NULL UNIQUE,
         display_name TEXT NOT NULL,
         platform TEXT NOT NULL,
         groups TEXT NOT NULL,
@@ -287,9 +288,10 @@ class WorkerStore:
                 numbers.append(number)
                 db.execute(
                     """
-                    INSERT INTO workers (number, display_name, platform, groups, valid_from,
-                        valid_until, status, scope, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)
+                    INSERT INTO workers (number, enrolled, display_name, platform, groups,
+                        valid_from, valid_until, status, scope, created_at, updated_at)
+                    VALUES (?, (SELECT coalesce(max(enrolled), 0) + 1 FROM workers),
+                        ?, ?, ?, ?, ?, 'active', ?, ?, ?)
                     """,
                     (
                         number,
@@ -412,7 +414,7 @@ class WorkerStore:
         if status is not None:
             query += " WHERE status = ?"
             params.append(status.value)
-        query += " ORDER BY created_at, number LIMIT ? OFFSET ?"
+        query += " ORDER BY enrolled LIMIT ? OFFSET ?"
         with self.connection() as db:
             rows = db.execute(query, (*params, limit, offset)).fetchall()
             return [self._worker(db, row) for row in rows]

@@ -24,8 +24,9 @@ from dashboard.workers import Worker, WorkerInput, WorkerStatus
 PUBLISHED_NOTE = "a running central publishes the change within a second"
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Carry out a `workers` or `keys` command; 0 on success, 1 when refused."""
+    out, err = out or sys.stdout, err or sys.stderr
     credentials = Credentials(load_central_settings(args.config))
     try:
         if args.command == "keys":

@@ -119,6 +119,11 @@ def central(settings: CentralSettings) -> Iterator[RunningCentral]:
     service = Central(settings)
     service.start()
     assert service.link.wait_connected(10), "central could not reach its broker"
+    publisher = service.credentials.publisher
+    assert publisher is not None
+    with publisher.published:
+        # Tests start once the retained documents are on the broker.
+        assert publisher.published.wait_for(lambda: publisher.publications > 0, 10)
     server = service.http_server()
     serve_in_thread(server)
     base_url = f"http://127.0.0.1:{settings.http.port}"
