@@ -130,12 +130,13 @@ def _central(config: Path | None) -> int:
 
 
 def _gateway(config: Path) -> int:
-    from gateway.config import load_gateway_settings
+    from gateway.config import load_board, load_gateway_settings
     from gateway.service import Gateway
 
     settings = load_gateway_settings(config)
+    board = load_board(settings, config.parent)
     stop = stop_on_signals()
-    gateway = Gateway(settings)
+    gateway = Gateway(settings, board)
     try:
         gateway.start()
         print(f"yizhan gateway {settings.station_id}/{settings.gateway_id} running", flush=True)
