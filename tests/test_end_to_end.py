@@ -10,6 +10,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from contract.payloads import AccessEvent, Direction, EventPayload
+from firmware_bridge.grow_commands import ScannerStreamDecoder
 from gateway.config import DoorSettings, GatewaySettings
 from gateway.service import Gateway
 from hardware.sim.radar import VirtualRadar
@@ -170,6 +171,7 @@ def test_garbage_on_the_serial_line_is_skipped_and_the_next_scan_works(
     assert [getattr(e, "direction", None) for e in events] == [Direction.IN, Direction.OUT]
     assert len(events) == 2, "garbage must not turn into access events"
     decoder = gateway.devices.serial[0].decoder
+    assert isinstance(decoder, ScannerStreamDecoder)
     assert decoder.garbage_bytes + decoder.lines.garbage_bytes > 2000
     wait_until(lambda: len(central.http.get("/api/entries").json()) == 2, 10, "both entries")
     assert central.http.get("/api/stations").json()[0]["occupancy"] == 0
