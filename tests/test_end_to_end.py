@@ -15,7 +15,7 @@ from gateway.config import DoorSettings, GatewaySettings
 from gateway.service import Gateway
 from hardware.sim.radar import VirtualRadar
 from hardware.sim.scanner import VirtualScanner
-from hardware.sim.station import DOOR, PINS, TAMPER_PIN, simulated_board
+from hardware.sim.station import DOOR, PINS, simulated_board
 from tests.conftest import RunningCentral
 from tests.support.probe import MqttProbe
 from tests.support.waiting import wait_until
@@ -55,9 +55,6 @@ def gateway(
         doors={DOOR: DoorSettings(unlock_s=0.2)},
         allowlist={CODE: "w-0001"},
     )
-    # The door is shut and the tamper switch closed before the gateway reads them.
-    mock_pins.pin(PINS["contact"]).drive_low()
-    mock_pins.pin(TAMPER_PIN).drive_low()
     board = simulated_board(entry.port, exit_.port, radar.port)
     service = Gateway(settings, board, pin_factory=mock_pins)
     service.start()

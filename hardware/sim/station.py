@@ -41,17 +41,21 @@ HOURLY_RATE = (
 
 
 def simulated_board(entry_port: str, exit_port: str, radar_port: str) -> BoardProfile:
-    """One door with every sensor, wired like the shipped Raspberry Pi profile."""
+    """One door with every sensor, on the shipped Raspberry Pi profile's pins.
+
+    Contact and tamper use pull-downs here (switches to 3.3 V) so that a mock pin's idle
+    level is the normal state: a mock pin follows its pull until something drives it.
+    """
     return BoardProfile.model_validate(
         {
             "board": {"model": "simulated station"},
             "fire": {"pin": FIRE_PIN, "active_high": False, "pull": "up"},
-            "tamper": {"pin": TAMPER_PIN, "active_high": True, "pull": "up"},
+            "tamper": {"pin": TAMPER_PIN, "active_high": True, "pull": "down"},
             "doors": [
                 {
                     "id": DOOR,
                     "relay": {"pin": PINS["relay"], "polarity": "fail_safe"},
-                    "contact": {"pin": PINS["contact"], "active_high": True, "pull": "up"},
+                    "contact": {"pin": PINS["contact"], "active_high": True, "pull": "down"},
                     "rex": {"pin": PINS["rex"], "active_high": False, "pull": "up"},
                     "beams": {"a": PINS["beam_a"], "b": PINS["beam_b"], "active_high": False},
                     "pir": {"pin": PINS["pir"], "pull": "down"},
@@ -124,9 +128,15 @@ class DoorHands:
 
     def pass_through(self, inwards: bool, hold_open_s: float = 0.0) -> None:
         """Open the door, walk through both beams in order, close it again."""
-        first, second = ("beam_a", "beam_b") if inwards else ("beam_b", "beam_a")
         self.pin("contact").drive_high()
         self.pause(0.3)
+        self.walk_through_beams(inwards)
+        self.pause(0.4 + hold_open_s)
+        self.pin("contact").drive_low()
+
+    def walk_through_beams(self, inwards: bool) -> None:
+        """Break the outer beam, then the inner one, then clear them (mirrored outwards)."""
+        first, second = ("beam_a", "beam_b") if inwards else ("beam_b", "beam_a")
         self.pin(first).drive_low()
         self.pause(0.15)
         self.pin(second).drive_low()
@@ -134,8 +144,6 @@ class DoorHands:
         self.pin(first).drive_high()
         self.pause(0.15)
         self.pin(second).drive_high()
-        self.pause(0.4 + hold_open_s)
-        self.pin("contact").drive_low()
 
     def press_exit_button(self) -> None:
         """Press and release the request-to-exit button."""
@@ -164,9 +172,6 @@ class SimulatedStation:
         ]
         self.inside: list[Person] = []
         self.pin_factory = MockFactory()
-        # Idle levels before the gateway reads them: door shut, tamper switch closed.
-        self.pin_factory.pin(PINS["contact"]).drive_low()
-        self.pin_factory.pin(TAMPER_PIN).drive_low()
         settings = GatewaySettings(
             station_id=self.station_id,
             gateway_id="gw-1",
