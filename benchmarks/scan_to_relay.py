@@ -32,6 +32,7 @@ from gateway.service import Gateway
 from hardware.sim.radar import VirtualRadar
 from hardware.sim.scanner import VirtualScanner
 from hardware.sim.station import DOOR, PINS, simulated_board
+from tests.support.mosquitto import MosquittoBroker, free_port
 from yizhan.embedded_broker import EmbeddedBroker
 from yizhan.settings import BrokerSettings
 
@@ -47,18 +48,14 @@ class _Broker:
     def __init__(self) -> None:
         self.kind = "mosquitto" if shutil.which("mosquitto") else "amqtt"
         self._dir = tempfile.TemporaryDirectory()
-        self._mosquitto: Any = None
+        self._mosquitto: MosquittoBroker | None = None
         self._amqtt: EmbeddedBroker | None = None
         if self.kind == "mosquitto":
-            from tests.support.mosquitto import MosquittoBroker, free_port
-
             self._mosquitto = MosquittoBroker(Path(self._dir.name), free_port())
             self._mosquitto.start()
             self.url = self._mosquitto.url
         else:
-            from yizhan.demo import free_port
-
-            self._amqtt = EmbeddedBroker(port=free_port("127.0.0.1", 0))
+            self._amqtt = EmbeddedBroker(port=free_port())
             self._amqtt.start()
             self.url = self._amqtt.url
 
