@@ -57,6 +57,10 @@ class Central:
         self.ingest.start()
         self.link.start()
 
+    def running(self) -> bool:
+        """True while the ingest writer is alive."""
+        return self.ingest.running
+
     def stop(self) -> None:
         """Disconnect, write what was received, close the store."""
         self.link.stop()

@@ -164,6 +164,11 @@ class StationDevices:
         deadline = time.monotonic() + timeout
         return all(loop.wait_open(max(0.0, deadline - time.monotonic())) for loop in self.serial)
 
+    def running(self) -> bool:
+        """True while every door's timers and every serial reader are alive."""
+        loops_alive = all(loop.running for loop in self.serial)
+        return loops_alive and all(io.running for io in self.doors.values())
+
     def close(self) -> None:
         """Stop the serial loops and release every pin (a fail-safe lock then releases)."""
         for loop in self.serial:
