@@ -36,6 +36,7 @@ from gateway.decision import AccessDecision, decide_allowlist
 from gateway.devices import StationDevices
 from gateway.door_controller import DoorEvent
 from gateway.events import EventStamper
+from gateway.maintenance import MaintenanceCommands
 from hardware.profile import BoardProfile, ScannerPort
 from yizhan import __version__
 from yizhan.mqtt_link import Message, MqttLink, Retained
@@ -72,6 +73,7 @@ class Gateway:
             birth=lambda: Retained(self._availability_topic, self._availability(online=True)),
         )
         self.devices = StationDevices(board, self, settings.timings(), pin_factory)
+        self.commands = MaintenanceCommands(self.devices.doors)
 
     def add_listener(self, listener: EventListener) -> None:
         """Be told of every event this gateway emits (for the simulator and tests)."""
@@ -153,31 +155,15 @@ class Gateway:
             log.warning("refused command %s: %s", command.request_id, verdict.message)
             self._reply(command, verdict.status, verdict.message)
             return
-        doors = self.devices.doors
-        if command.command == "ping":
-            self._reply(command, ReplyStatus.OK, "pong", {"version": __version__})
-        elif command.command == "unlock":
-            door_id = str(command.args.get("door", next(iter(doors), "")))
-            if door_id not in doors:
-                known = ", ".join(doors) or "none"
-                self._reply(command, ReplyStatus.BAD_ARGS, f"no door {door_id!r}; doors: {known}")
-            elif doors[door_id].remote_unlock():
-                self._reply(command, ReplyStatus.OK, f"door {door_id!r} released")
-            else:
-                self._reply(command, ReplyStatus.ERROR, f"door {door_id!r} is in lockdown")
-        else:
-            self._reply(
-                command,
-                ReplyStatus.UNKNOWN_COMMAND,
-                f"unknown command {command.command!r}; this gateway knows: ping, unlock",
-            )
+        outcome = self.commands.run(command.command, command.args)
+        self._reply(command, outcome.status, outcome.message, outcome.data)
 
     def _reply(
         self,
         command: Command,
         status: ReplyStatus,
         message: str,
-        data: dict[str, object] | None = None,
+        data: dict[str, Any] | None = None,
     ) -> None:
         reply = CommandReply(
             request_id=command.request_id,
