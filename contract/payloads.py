@@ -150,10 +150,12 @@ class DoorState(StrEnum):
     LOCKED = "locked"
     OPENED = "opened"
     CLOSED = "closed"
+    LOCKDOWN_STARTED = "lockdown_started"
+    LOCKDOWN_ENDED = "lockdown_ended"
 
 
 class DoorEvent(EventPayload):
-    """A door's lock or contact changed."""
+    """A door's lock, contact or lockdown mode changed; `cause` says why where known."""
 
     SCHEMA: ClassVar[str] = "door/1"
     schema_: Literal["door/1"] = Field(default="door/1", alias="schema")

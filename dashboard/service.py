@@ -69,6 +69,10 @@ class Central:
         self.link.start()
         self.credentials.start()
 
+    def running(self) -> bool:
+        """True while the ingest writer is alive."""
+        return self.ingest.running
+
     def stop(self) -> None:
         """Disconnect, write what was received, close the store."""
         self.credentials.stop()

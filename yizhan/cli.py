@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from yizhan import __version__
+from yizhan import __version__, systemd
 from yizhan.settings import ConfigError, parse_broker_url
 from yizhan.stopping import stop_on_signals
 
@@ -130,27 +132,48 @@ def _central(config: Path | None) -> int:
         central.start()
         serve_in_thread(server)
         print(f"yizhan central on http://{settings.http.host}:{settings.http.port}/", flush=True)
-        stop.wait()
+        systemd.notify("READY=1")
+        _supervise(stop, central.running)
     finally:
+        systemd.notify("STOPPING=1")
         server.should_exit = True
         central.stop()
     return 0
 
 
 def _gateway(config: Path) -> int:
-    from gateway.config import load_gateway_settings
+    from gateway.config import load_board, load_gateway_settings
     from gateway.service import Gateway
 
     settings = load_gateway_settings(config)
+    board = load_board(settings, config.parent)
     stop = stop_on_signals()
-    gateway = Gateway(settings)
+    gateway = Gateway(settings, board)
     try:
         gateway.start()
         print(f"yizhan gateway {settings.station_id}/{settings.gateway_id} running", flush=True)
-        stop.wait()
+        systemd.notify("READY=1")
+        _supervise(stop, gateway.devices.running)
     finally:
+        systemd.notify("STOPPING=1")
         gateway.stop()
     return 0
+
+
+def _supervise(stop: threading.Event, healthy: Callable[[], bool]) -> None:
+    """The main loop: wait for a stop signal, feeding systemd's watchdog while healthy.
+
+    A stuck door timer or a dead serial reader stops the pings, so systemd restarts the
+    service instead of leaving a door that no longer relocks or reads.
+    """
+    interval = systemd.watchdog_interval()
+    while not stop.wait(interval or 3600):
+        if interval is None:
+            continue
+        if healthy():
+            systemd.notify("WATCHDOG=1")
+        else:
+            print("yizhan: a device thread died; withholding the watchdog ping", flush=True)
 
 
 if __name__ == "__main__":

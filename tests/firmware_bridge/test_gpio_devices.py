@@ -41,14 +41,14 @@ def test_bit_events_feed_the_assembler() -> None:
     assert (card.facility_code, card.card_number) == (123, 4567)
 
 
-def test_wiegand_pulses_decode_to_the_card(mock_factory: Any) -> None:
+def test_wiegand_pulses_decode_to_the_card(mock_pins: Any) -> None:
     frames: queue.Queue[WiegandResult] = queue.Queue()
     rejected: queue.Queue[int] = queue.Queue()
     reader = WiegandReader(
-        D0, D1, frames.put, on_rejected=rejected.put, gap_s=0.05, pin_factory=mock_factory
+        D0, D1, frames.put, on_rejected=rejected.put, gap_s=0.05, pin_factory=mock_pins
     )
     try:
-        tx = WiegandTransmitter(mock_factory.pin(D0), mock_factory.pin(D1))
+        tx = WiegandTransmitter(mock_pins.pin(D0), mock_pins.pin(D1))
         tx.send_card(123, 4567)
         card = frames.get(timeout=TIMEOUT)
         assert isinstance(card, WiegandCard)
@@ -81,11 +81,11 @@ class FakeClock:
         return self.now
 
 
-def test_beams_on_mock_pins_count_in_and_out(mock_factory: Any) -> None:
+def test_beams_on_mock_pins_count_in_and_out(mock_pins: Any) -> None:
     results: queue.Queue[BeamResult] = queue.Queue()
     clock = FakeClock()
-    pair = BeamPair(BEAM_A, BEAM_B, results.put, pin_factory=mock_factory, clock=clock)
-    a, b = mock_factory.pin(BEAM_A), mock_factory.pin(BEAM_B)
+    pair = BeamPair(BEAM_A, BEAM_B, results.put, pin_factory=mock_pins, clock=clock)
+    a, b = mock_pins.pin(BEAM_A), mock_pins.pin(BEAM_B)
 
     def step(pin: Any, broken: bool, dt: float = 0.1) -> None:
         clock.now += dt
@@ -122,21 +122,21 @@ def test_beams_on_mock_pins_count_in_and_out(mock_factory: Any) -> None:
         pair.close()
 
 
-def test_beams_broken_at_start_are_seen(mock_factory: Any) -> None:
+def test_beams_broken_at_start_are_seen(mock_pins: Any) -> None:
     # Receivers that go high when broken: with pull-ups both read "broken" at boot, as
     # when somebody stands in the door while the gateway starts.
     results: queue.Queue[BeamResult] = queue.Queue()
     clock = FakeClock()
     pair = BeamPair(
-        BEAM_A, BEAM_B, results.put, broken_when_low=False, pin_factory=mock_factory, clock=clock
+        BEAM_A, BEAM_B, results.put, broken_when_low=False, pin_factory=mock_pins, clock=clock
     )
     try:
         assert pair.detector.is_broken(Beam.A)
         assert pair.detector.is_broken(Beam.B)
         clock.now += 0.2
-        mock_factory.pin(BEAM_A).drive_low()
+        mock_pins.pin(BEAM_A).drive_low()
         clock.now += 0.1
-        mock_factory.pin(BEAM_B).drive_low()  # cleared last on the inside: walked in
+        mock_pins.pin(BEAM_B).drive_low()  # cleared last on the inside: walked in
         clock.now += 1.0
         crossing = results.get(timeout=TIMEOUT)
         assert isinstance(crossing, Crossing)
@@ -145,14 +145,14 @@ def test_beams_broken_at_start_are_seen(mock_factory: Any) -> None:
         pair.close()
 
 
-def test_pir_reports_motion_and_no_motion(mock_factory: Any) -> None:
+def test_pir_reports_motion_and_no_motion(mock_pins: Any) -> None:
     events: queue.Queue[MotionEvent] = queue.Queue()
-    pir = PirSensor(PIR, events.put, pin_factory=mock_factory, clock=lambda: 42.0)
+    pir = PirSensor(PIR, events.put, pin_factory=mock_pins, clock=lambda: 42.0)
     try:
-        mock_factory.pin(PIR).drive_high()
+        mock_pins.pin(PIR).drive_high()
         assert events.get(timeout=TIMEOUT) == MotionEvent(True, 42.0)
         assert pir.motion_detected
-        mock_factory.pin(PIR).drive_low()
+        mock_pins.pin(PIR).drive_low()
         assert events.get(timeout=TIMEOUT) == MotionEvent(False, 42.0)
         assert not pir.motion_detected
     finally:
