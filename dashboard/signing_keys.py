@@ -157,7 +157,9 @@ class KeyManager:
         ]
         if not signing:
             return None
-        newest = max(signing, key=lambda row: (row.signs_from, row.created_at))
+        # Rows come oldest first: on equal start times (stored to the millisecond) the
+        # later-created key wins.
+        _, newest = max(enumerate(signing), key=lambda pair: (pair[1].signs_from, pair[0]))
         return self.private_key(newest.key_id)
 
     def retire_at(self, key_id: int) -> datetime | None:
