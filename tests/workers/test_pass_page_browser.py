@@ -93,7 +93,7 @@ def test_the_pass_page_shows_a_rotating_token_the_gateway_grants(
 
         first = shown_token(page)
         assert first == page.get_attribute("#qr", "data-token")
-        trust = gateway_trust(str(getattr(own_broker, "url")))
+        trust = gateway_trust(str(own_broker.url))
         claims = decode_token(first).claims
         assert claims.worker_id == worker["worker_id"]
         # The gateway scans it inside its window (the page runs 10 s ahead of real time).
