@@ -23,6 +23,7 @@ from contract.tokens import decode_token
 from contract.topics import gateway_topic
 from gateway.access_rules import QrCredential
 from tests.conftest import RunningCentral
+from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
 from tests.support.waiting import wait_until
 from tests.workers.support import enroll, gate, gateway_trust
@@ -64,7 +65,7 @@ def shown_token(page: Page) -> str:
 
 
 def test_the_pass_page_shows_a_rotating_token_the_gateway_grants(
-    browser: Browser, central: RunningCentral, probe: MqttProbe, own_broker: object
+    browser: Browser, central: RunningCentral, probe: MqttProbe, own_broker: MosquittoBroker
 ) -> None:
     # Station cs-0001 has a gateway online, so the page lists it as open.
     birth = Availability(station_id="cs-0001", gateway_id="gw-1", online=True)
@@ -93,7 +94,7 @@ def test_the_pass_page_shows_a_rotating_token_the_gateway_grants(
 
         first = shown_token(page)
         assert first == page.get_attribute("#qr", "data-token")
-        trust = gateway_trust(str(own_broker.url))
+        trust = gateway_trust(own_broker.url)
         claims = decode_token(first).claims
         assert claims.worker_id == worker["worker_id"]
         # The gateway scans it inside its window (the page runs 10 s ahead of real time).
