@@ -1,26 +1,30 @@
-"""Run every benchmark: `python -m benchmarks` runs each `benchmarks/*.py` module in turn."""
+"""Run every benchmark in turn: `python -m benchmarks`."""
 
 from __future__ import annotations
 
-import runpy
+import importlib
+import pkgutil
 import sys
 from pathlib import Path
 
+SKIP = {"report", "__main__"}
+
 
 def main() -> int:
-    """Run each benchmark module as `python -m benchmarks.NAME` would; 1 if any failed."""
+    """Run each benchmark module's `main()`; exit 1 if any missed its floor."""
+    names = sorted(
+        module.name
+        for module in pkgutil.iter_modules([str(Path(__file__).resolve().parent)])
+        if module.name not in SKIP and not module.name.startswith("_")
+    )
     failed = []
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        if path.stem.startswith("_"):
-            continue
-        print(f"== benchmarks.{path.stem}", flush=True)
-        try:
-            runpy.run_module(f"benchmarks.{path.stem}", run_name="__main__")
-        except SystemExit as exit_:
-            if exit_.code not in (0, None):
-                failed.append(path.stem)
+    for name in names:
+        print(f"== benchmarks.{name}", flush=True)
+        module = importlib.import_module(f"benchmarks.{name}")
+        if module.main() != 0:
+            failed.append(name)
     if failed:
-        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        print(f"floors missed: {', '.join(failed)}")
     return 1 if failed else 0
 
 

@@ -150,10 +150,12 @@ class DoorState(StrEnum):
     LOCKED = "locked"
     OPENED = "opened"
     CLOSED = "closed"
+    LOCKDOWN_STARTED = "lockdown_started"
+    LOCKDOWN_ENDED = "lockdown_ended"
 
 
 class DoorEvent(EventPayload):
-    """A door's lock or contact changed."""
+    """A door's lock, contact or lockdown mode changed; `cause` says why where known."""
 
     SCHEMA: ClassVar[str] = "door/1"
     schema_: Literal["door/1"] = Field(default="door/1", alias="schema")
@@ -321,7 +323,7 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     PresenceEvent,
     DropReport,
 )
-ALL_MODELS: tuple[type[Payload], ...] = (
+STATION_MODELS: tuple[type[Payload], ...] = (
     *EVENT_MODELS,
     Availability,
     CentralStatus,
@@ -329,3 +331,6 @@ ALL_MODELS: tuple[type[Payload], ...] = (
     CommandReply,
     StationOccupancy,
 )
+"""Payloads of the station and gateway topics; `contract.models.ALL_MODELS` adds the
+credential payloads, which live in `contract.credential_payloads` (it imports this module,
+so this module cannot list them)."""

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from contract.payloads import ALL_MODELS, Payload
+from contract.models import ALL_MODELS
+from contract.payloads import Payload
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schema"
 

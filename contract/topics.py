@@ -6,6 +6,9 @@ yz/v1/st/{station}/gw/{gateway}/availability    gateway (and its last will), ret
 yz/v1/st/{station}/gw/{gateway}/command         central or maintainer → gateway, QoS 1
 yz/v1/st/{station}/gw/{gateway}/reply           gateway → whoever asked, QoS 1
 yz/v1/st/{station}/occupancy                    central, retained
+yz/v1/st/{station}/credentials                  central, retained (face ids and cards)
+yz/v1/keys                                      central, retained (token public keys)
+yz/v1/revocations                               central, retained (revoked workers)
 yz/v1/central/{central}/availability            central (and its last will), retained
 ```
 """
@@ -16,6 +19,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from contract.credential_payloads import CredentialMap, PublicKeys, Revocations
 from contract.payloads import (
     AccessEvent,
     AlarmEvent,
@@ -122,6 +126,33 @@ TOPICS: tuple[TopicSpec, ...] = (
         summary="How many people the central counts in the station, and its capacity.",
     ),
     TopicSpec(
+        name="credentials",
+        pattern=ROOT + "/st/{station_id}/credentials",
+        model=CredentialMap,
+        qos=1,
+        retain=True,
+        publisher=Publisher.CENTRAL,
+        summary="The station's face-terminal person ids and card numbers, mapped to workers.",
+    ),
+    TopicSpec(
+        name="keys",
+        pattern=ROOT + "/keys",
+        model=PublicKeys,
+        qos=1,
+        retain=True,
+        publisher=Publisher.CENTRAL,
+        summary="The public keys that QR tokens are signed with; two overlap in a rotation.",
+    ),
+    TopicSpec(
+        name="revocations",
+        pattern=ROOT + "/revocations",
+        model=Revocations,
+        qos=1,
+        retain=True,
+        publisher=Publisher.CENTRAL,
+        summary="Every revoked or suspended worker number; gateways refuse them at once.",
+    ),
+    TopicSpec(
         name="central",
         pattern=ROOT + "/central/{central_id}/availability",
         model=CentralStatus,
@@ -136,17 +167,21 @@ TOPIC_BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in TOPICS}
 
 # One expression for the whole grammar, so a topic either parses completely or not at all.
 _TOPIC_RE = re.compile(
-    r"^yz/v1/st/(?P<station_id>[a-z0-9][a-z0-9_-]{0,63})"
+    r"^yz/v1/(?:(?P<root_leaf>keys|revocations)"
+    r"|st/(?P<station_id>[a-z0-9][a-z0-9_-]{0,63})"
     r"(?:/gw/(?P<gateway_id>[a-z0-9][a-z0-9_-]{0,63})"
     r"/(?P<gw_leaf>event/[a-z]+|availability|command|reply)"
-    r"|/(?P<st_leaf>occupancy))$"
+    r"|/(?P<st_leaf>occupancy|credentials)))$"
     r"|^yz/v1/central/(?P<central_id>[a-z0-9][a-z0-9_-]{0,63})/availability$"
 )
 
 
 @dataclass(frozen=True, slots=True)
 class TopicAddress:
-    """A parsed topic: which family, and for which station and gateway."""
+    """A parsed topic: which family, and for which station and gateway.
+
+    `station_id` is None for the topics every station shares (`keys`, `revocations`).
+    """
 
     spec: TopicSpec
     station_id: str | None
@@ -166,7 +201,7 @@ def parse_topic(topic: str) -> TopicAddress | None:
             gateway_id=None,
             central_id=match["central_id"],
         )
-    leaf = match["gw_leaf"] or match["st_leaf"]
+    leaf = match["gw_leaf"] or match["st_leaf"] or match["root_leaf"]
     spec = TOPIC_BY_NAME.get(leaf)
     if spec is None:
         return None
@@ -198,6 +233,18 @@ def occupancy_topic(station_id: str) -> str:
     return f"{ROOT}/st/{station_id}/occupancy"
 
 
+def credentials_topic(station_id: str) -> str:
+    """Retained face-id and card map of one station."""
+    return f"{ROOT}/st/{station_id}/credentials"
+
+
+KEYS_TOPIC = f"{ROOT}/keys"
+"""Retained public keys of the central's token signing keys."""
+
+REVOCATIONS_TOPIC = f"{ROOT}/revocations"
+"""Retained list of revoked worker numbers."""
+
+
 def central_topic(central_id: str) -> str:
     """Retained availability topic of one central replica."""
     return f"{ROOT}/central/{central_id}/availability"
@@ -205,6 +252,7 @@ def central_topic(central_id: str) -> str:
 
 ALL_CENTRALS = TOPIC_BY_NAME["central"].wildcard
 """Subscription filter for every central replica's availability."""
+
 
 ALL_GATEWAY_TOPICS = f"{ROOT}/st/+/gw/+/#"
 """Subscription filter for everything every gateway publishes (and the commands to them)."""

@@ -63,6 +63,11 @@ class Ingest:
         """Start the writer thread."""
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """True while the writer thread is alive."""
+        return self._thread.is_alive()
+
     def submit(self, message: Message) -> None:
         """Hand over a message as received; returns at once."""
         self._queue.put(message)

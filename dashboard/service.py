@@ -15,9 +15,11 @@ from contract.payloads import CentralStatus, StationOccupancy, utc_now
 from contract.topics import ROOT, TOPIC_BY_NAME, central_topic, occupancy_topic
 from dashboard.api import create_app
 from dashboard.config import CentralSettings
+from dashboard.credentials import Credentials
 from dashboard.ingest import Ingest
 from dashboard.metrics import IngestMetrics
 from dashboard.store import BatchResult, Store
+from dashboard.workers_api import install_error_handler, workers_router
 from yizhan import __version__
 from yizhan.mqtt_link import Message, MqttLink, Retained
 
@@ -60,16 +62,31 @@ class Central:
         self.app = create_app(self.store, self.metrics, lambda: self.link.connected)
         self._stopping = threading.Event()
         self._alerts = threading.Thread(target=self._watch_gaps, name="gap-alerts", daemon=True)
+        # Worker credentials: keys, revocations and face/card maps go out retained.
+        self.credentials = Credentials(
+            settings,
+            publish=lambda topic, raw: self.link.publish(topic, raw, qos=1, retain=True),
+            station_ids=lambda: [station.id for station in self.store.stations()],
+            connected=lambda: self.link.connected,
+        )
+        install_error_handler(self.app)
+        self.app.include_router(workers_router(self.credentials, self.store))
 
     def start(self) -> None:
         """Start ingest and connect to the broker (in the background)."""
         self.ingest.start()
         self._alerts.start()
         self.link.start()
+        self.credentials.start()
+
+    def running(self) -> bool:
+        """True while the ingest writer is alive."""
+        return self.ingest.running
 
     def stop(self) -> None:
         """Write what was received, acknowledge it, say offline, disconnect, close."""
         self._stopping.set()
+        self.credentials.stop()
         self.ingest.stop()
         status = Retained(central_topic(self.settings.central_id), self._status(online=False))
         self.link.stop(goodbye=status)

@@ -50,6 +50,11 @@ class SerialLoop(Generic[FrameT]):
         """Open the port and start reading."""
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """True while the reader thread is alive (open or retrying the port)."""
+        return self._thread.is_alive()
+
     def wait_open(self, timeout: float) -> bool:
         """Block until the port is open (True) or the timeout passes (False)."""
         return self._opened.wait(timeout)

@@ -1,4 +1,4 @@
-"""The gateway's configuration: which station it serves, its broker, readers, lock and codes."""
+"""The gateway's configuration: its station, broker, board profile, door timings, codes."""
 
 from __future__ import annotations
 
@@ -7,26 +7,26 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from contract.payloads import SLUG_PATTERN, Direction
-from yizhan.settings import BrokerSettings, Section, load_settings
+from contract.payloads import SLUG_PATTERN
+from gateway.door_controller import DoorTiming
+from hardware.profile import BoardProfile, ProfileError, load_profile, load_shipped_profile
+from yizhan.settings import BrokerSettings, ConfigError, Section, load_settings
 
 
-class ReaderSettings(Section):
-    """A QR scanner on a serial port, serving one door in one direction."""
+class DoorSettings(Section):
+    """Timings of one door, in seconds; defaults follow commercial controllers."""
 
-    port: str = Field(min_length=1, description="Device path or pyserial URL.")
-    baudrate: int = Field(default=9600, gt=0)
-    door: str = Field(default="main", pattern=SLUG_PATTERN)
-    direction: Direction = Direction.IN
-
-
-class LockSettings(Section):
-    """The lock relay of one door."""
-
-    door: str = Field(default="main", pattern=SLUG_PATTERN)
-    pin: int = Field(ge=2, le=27, description="BCM GPIO number of the relay input.")
-    active_high: bool = True
     unlock_s: float = Field(default=5.0, gt=0, le=60)
+    held_open_s: float = Field(default=30.0, gt=0, le=3600)
+    forced_debounce_s: float = Field(default=1.0, ge=0, le=10)
+
+    def timing(self) -> DoorTiming:
+        """As the door controller takes it."""
+        return DoorTiming(
+            unlock_s=self.unlock_s,
+            held_open_s=self.held_open_s,
+            forced_debounce_s=self.forced_debounce_s,
+        )
 
 
 class OutboxSettings(Section):
@@ -58,8 +58,13 @@ class GatewaySettings(Section):
     station_id: str = Field(pattern=SLUG_PATTERN)
     gateway_id: str = Field(pattern=SLUG_PATTERN)
     broker: BrokerSettings = BrokerSettings()
-    readers: list[ReaderSettings] = Field(default_factory=list)
-    locks: list[LockSettings] = Field(default_factory=list)
+    profile: str = Field(
+        default="raspberry-pi-4",
+        description="A shipped board profile's name, or the path of a profile TOML file.",
+    )
+    doors: dict[str, DoorSettings] = Field(
+        default_factory=dict, description="Door id (as in the profile) → its timings."
+    )
     outbox: OutboxSettings = OutboxSettings()
     allowlist: dict[str, str] = Field(
         default_factory=dict,
@@ -67,19 +72,44 @@ class GatewaySettings(Section):
     )
 
     @model_validator(mode="after")
-    def _every_reader_has_a_lock(self) -> GatewaySettings:
-        doors_with_locks = {lock.door for lock in self.locks}
-        if len(doors_with_locks) != len(self.locks):
-            raise ValueError("two [[locks]] entries name the same door")
-        for reader in self.readers:
-            if reader.door not in doors_with_locks:
-                raise ValueError(
-                    f"reader on {reader.port} serves door {reader.door!r}, "
-                    f"which has no [[locks]] entry"
-                )
+    def _door_ids_are_slugs(self) -> GatewaySettings:
+        for door_id in self.doors:
+            if not door_id or door_id != door_id.lower() or "/" in door_id:
+                raise ValueError(f"door id {door_id!r} must be a lower-case slug")
         return self
+
+    def timings(self) -> dict[str, DoorTiming]:
+        """Door id → timing, for every door with settings."""
+        return {door_id: door.timing() for door_id, door in self.doors.items()}
 
 
 def load_gateway_settings(path: Path | None) -> GatewaySettings:
     """Load and validate the gateway's configuration; raises `ConfigError` with the key."""
     return load_settings(GatewaySettings, path)
+
+
+def load_board(settings: GatewaySettings, config_dir: Path | None = None) -> BoardProfile:
+    """The board profile the settings name, checked against the settings' door ids."""
+    candidate = Path(settings.profile)
+    if config_dir is not None and not candidate.is_absolute():
+        candidate = config_dir / candidate
+    try:
+        if candidate.suffix == ".toml" or candidate.exists():
+            board = load_profile(candidate)
+        else:
+            board = load_shipped_profile(settings.profile)
+    except ProfileError as exc:
+        raise ConfigError(f"board profile: {exc}") from exc
+    check_doors(settings, board)
+    return board
+
+
+def check_doors(settings: GatewaySettings, board: BoardProfile) -> None:
+    """Every door with settings must exist on the board; raises `ConfigError` if not."""
+    known = [door.id for door in board.doors]
+    for door_id in settings.doors:
+        if door_id not in known:
+            raise ConfigError(
+                f"doors.{door_id}: the board profile has no door {door_id!r}; "
+                f"its doors are {', '.join(known)}"
+            )

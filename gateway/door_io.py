@@ -258,6 +258,11 @@ class DoorIO:
     # -- state --
 
     @property
+    def running(self) -> bool:
+        """True while the door's timer thread is alive, so its alarms and relocks fire."""
+        return self._thread.is_alive() and not self._closed
+
+    @property
     def lock_state(self) -> LockState:
         """Current lock state."""
         with self._cond:

@@ -1,18 +1,16 @@
-"""The gateway service: scanners in, lock relays and MQTT events out, commands answered.
+"""The gateway service: devices in, decisions at the door, events out, commands answered.
 
-This is the composition root of one gateway. The decisions themselves live in pure
-modules (`decision`, `commands`); this module only wires devices and the link to them.
+This is the composition root of one gateway. The decisions live in pure modules
+(`decision`, `door_controller`, `commands`, `wire_events`); this module only wires the
+station's devices and the broker link to them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
-
-from gpiozero.pins import Factory
+from typing import Any
 
 from contract.codec import Decoded, decode
 from contract.payloads import (
@@ -21,20 +19,27 @@ from contract.payloads import (
     Command,
     CommandReply,
     CredentialKind,
+    Decision,
+    Direction,
     EventPayload,
+    Reason,
     ReplyStatus,
     utc_now,
 )
 from contract.topics import gateway_topic
-from firmware_bridge.qr_lines import QrLineDecoder, ScannedCode
-from firmware_bridge.serial_loop import SerialLoop
+from firmware_bridge.beams import BeamResult
+from firmware_bridge.qr_lines import ScannedCode
+from gateway import wire_events
 from gateway.commands import CommandGate
-from gateway.config import GatewaySettings, ReaderSettings
-from gateway.decision import decide_allowlist
+from gateway.config import GatewaySettings, check_doors
+from gateway.decision import AccessDecision, decide_allowlist
+from gateway.devices import StationDevices
+from gateway.door_controller import DoorEvent
 from gateway.events import EventStamper
-from gateway.lock import LockRelay
+from gateway.maintenance import MaintenanceCommands
 from gateway.outbox import Outbox
 from gateway.uplink import Uplink
+from hardware.profile import BoardProfile, ScannerPort
 from yizhan import __version__
 from yizhan.mqtt_link import Message, Retained
 
@@ -43,23 +48,17 @@ log = logging.getLogger(__name__)
 EventListener = Callable[[EventPayload], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Door:
-    """A door's lock relay and how long a grant releases it."""
-
-    lock: LockRelay
-    unlock_s: float
-
-
 class Gateway:
-    """One gateway: its readers, doors and broker link. `start()`, then `stop()`."""
+    """One gateway: its devices and its broker link. `start()`, then `stop()`."""
 
     def __init__(
         self,
         settings: GatewaySettings,
-        pin_factory: Factory | None = None,
+        board: BoardProfile,
+        pin_factory: Any = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        check_doors(settings, board)
         self.settings = settings
         self._clock = clock
         self._listeners: list[EventListener] = []
@@ -69,20 +68,6 @@ class Gateway:
         self.stamper = EventStamper(
             settings.station_id, settings.gateway_id, clock, first_seq=self.outbox.next_seq
         )
-        self.doors = {
-            lock.door: Door(LockRelay(lock.pin, lock.active_high, pin_factory), lock.unlock_s)
-            for lock in settings.locks
-        }
-        self.readers = [
-            SerialLoop(
-                reader.port,
-                reader.baudrate,
-                QrLineDecoder(),
-                partial(self._on_code, reader),
-                name=f"scanner-{reader.door}-{reader.direction}",
-            )
-            for reader in settings.readers
-        ]
         self._availability_topic = self._topic("availability")
         self._command_topic = self._topic("command")
         self.uplink = Uplink(
@@ -95,50 +80,67 @@ class Gateway:
             birth=lambda: Retained(self._availability_topic, self._availability(online=True)),
         )
         self.link = self.uplink.link
+        self.devices = StationDevices(board, self, settings.timings(), pin_factory)
+        self.commands = MaintenanceCommands(self.devices.doors)
 
     def add_listener(self, listener: EventListener) -> None:
         """Be told of every event this gateway emits (for the simulator and tests)."""
         self._listeners.append(listener)
 
     def start(self) -> None:
-        """Open the readers and connect; the door works even while the broker is away."""
-        for reader in self.readers:
-            reader.start()
+        """Open the serial devices and connect; the doors work even while the broker is away."""
+        self.devices.start()
         self.uplink.start()
 
     def stop(self) -> None:
-        """Close readers, say offline, disconnect and secure every lock."""
-        for reader in self.readers:
-            reader.stop()
+        """Close the devices, say offline and disconnect."""
+        self.devices.close()
         self.uplink.stop(goodbye=Retained(self._availability_topic, self._availability(False)))
-        for door in self.doors.values():
-            door.lock.close()
 
-    def emit(self, event: EventPayload) -> None:
-        """Store an event in the outbox (published at QoS 1 from there); tell listeners."""
+    def emit(self, model: type[EventPayload], **fields: Any) -> EventPayload:
+        """Stamp an event, store it in the outbox (published at QoS 1 from there), tell
+        local listeners."""
+        event = self.stamper.stamp(model, **fields)
         self.uplink.send(event)
         for listener in self._listeners:
             listener(event)
+        return event
 
-    def _on_code(self, reader: ReaderSettings, code: ScannedCode) -> None:
-        decision = decide_allowlist(code.text, reader.direction, self.settings.allowlist)
-        if decision.granted:
-            self._release(reader.door)
+    # -- what the devices report (DeviceListener) --
+
+    def code_scanned(self, scanner: ScannerPort, code: ScannedCode) -> None:
+        """Decide on a scanned code, release the door on a grant, report the decision."""
+        direction = Direction(scanner.direction)
+        decision = decide_allowlist(code.text, direction, self.settings.allowlist)
+        if decision.granted and not self.devices.doors[scanner.door].grant():
+            decision = AccessDecision(Decision.DENIED, Reason.LOCKDOWN, decision.worker_id)
         self.emit(
-            self.stamper.stamp(
-                AccessEvent,
-                door_id=reader.door,
-                direction=reader.direction,
-                credential=CredentialKind.QR,
-                worker_id=decision.worker_id,
-                decision=decision.decision,
-                reason=decision.reason,
-            )
+            AccessEvent,
+            door_id=scanner.door,
+            direction=direction,
+            credential=CredentialKind.QR,
+            worker_id=decision.worker_id,
+            decision=decision.decision,
+            reason=decision.reason,
         )
 
-    def _release(self, door_id: str) -> None:
-        door = self.doors[door_id]
-        door.lock.pulse(door.unlock_s)
+    def door_event(self, door_id: str, event: DoorEvent) -> None:
+        """Report a door's state change and alarms."""
+        for wire in wire_events.from_door(door_id, event):
+            self.emit(wire.model, **wire.fields)
+
+    def beam_result(self, door_id: str, result: BeamResult) -> None:
+        """Report a person crossing the beams."""
+        wire = wire_events.from_beams(door_id, result)
+        if wire is not None:
+            self.emit(wire.model, **wire.fields)
+
+    def presence_changed(self, sensor_id: str, zone: str, present: bool) -> None:
+        """Report a presence sensor's change of mind."""
+        wire = wire_events.presence(sensor_id, zone, present)
+        self.emit(wire.model, **wire.fields)
+
+    # -- commands --
 
     def _on_message(self, message: Message) -> None:
         if message.topic != self._command_topic:
@@ -149,8 +151,8 @@ class Gateway:
             reason = getattr(result, "reason", "not a command")
             log.warning("ignored a command that failed validation: %s", reason)
             return
-        # Runs on the link's thread: every step below returns at once (pulses run in
-        # gpiozero's own thread, publishes are queued).
+        # Runs on the link's thread: every step below returns at once (door timers run
+        # in their own threads, publishes are queued).
         self._run_command(result.payload)
 
     def _run_command(self, command: Command) -> None:
@@ -159,29 +161,15 @@ class Gateway:
             log.warning("refused command %s: %s", command.request_id, verdict.message)
             self._reply(command, verdict.status, verdict.message)
             return
-        if command.command == "ping":
-            self._reply(command, ReplyStatus.OK, "pong", {"version": __version__})
-        elif command.command == "unlock":
-            door_id = str(command.args.get("door", next(iter(self.doors), "")))
-            if door_id not in self.doors:
-                known = ", ".join(self.doors) or "none"
-                self._reply(command, ReplyStatus.BAD_ARGS, f"no door {door_id!r}; doors: {known}")
-                return
-            self._release(door_id)
-            self._reply(command, ReplyStatus.OK, f"door {door_id!r} released")
-        else:
-            self._reply(
-                command,
-                ReplyStatus.UNKNOWN_COMMAND,
-                f"unknown command {command.command!r}; this gateway knows: ping, unlock",
-            )
+        outcome = self.commands.run(command.command, command.args)
+        self._reply(command, outcome.status, outcome.message, outcome.data)
 
     def _reply(
         self,
         command: Command,
         status: ReplyStatus,
         message: str,
-        data: dict[str, object] | None = None,
+        data: dict[str, Any] | None = None,
     ) -> None:
         reply = CommandReply(
             request_id=command.request_id,

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/demo and scripts/test: system packages when missing, then a virtualenv.
 # Usage: install_system_packages PKG...; make_venv EXTRAS
 set -euo pipefail

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contract.codec import MAX_PAYLOAD_BYTES, Decoded, Rejected, decode
-from contract.payloads import ALL_MODELS, AccessEvent, Availability, format_utc
+from contract.models import ALL_MODELS
+from contract.payloads import AccessEvent, Availability, format_utc
 from contract.schema_files import SCHEMA_DIR, expected_files, schema_file_name
 from contract.topics import TOPICS, event_topic, gateway_topic, occupancy_topic, parse_topic
 

@@ -10,15 +10,18 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from contract.payloads import AccessEvent, Direction, EventPayload
-from gateway.config import GatewaySettings, LockSettings, ReaderSettings
+from firmware_bridge.grow_commands import ScannerStreamDecoder
+from gateway.config import DoorSettings, GatewaySettings
 from gateway.service import Gateway
+from hardware.sim.radar import VirtualRadar
 from hardware.sim.scanner import VirtualScanner
+from hardware.sim.station import DOOR, PINS, simulated_board
 from tests.conftest import RunningCentral
 from tests.support.probe import MqttProbe
 from tests.support.waiting import wait_until
 from yizhan.settings import BrokerSettings
 
-LOCK_PIN = 17
+LOCK_PIN = PINS["relay"]
 CODE = "YZ-TEST-0001"
 
 
@@ -31,28 +34,32 @@ def scanners() -> Iterator[tuple[VirtualScanner, VirtualScanner]]:
 
 
 @pytest.fixture()
+def radar() -> Iterator[VirtualRadar]:
+    device = VirtualRadar(period_s=0.2)
+    yield device
+    device.close()
+
+
+@pytest.fixture()
 def gateway(
     broker_settings: BrokerSettings,
     mock_pins: MockFactory,
     scanners: tuple[VirtualScanner, VirtualScanner],
+    radar: VirtualRadar,
 ) -> Iterator[Gateway]:
     entry, exit_ = scanners
     settings = GatewaySettings(
         station_id="cs-0001",
         gateway_id="gw-1",
         broker=broker_settings,
-        readers=[
-            ReaderSettings(port=entry.port, direction=Direction.IN),
-            ReaderSettings(port=exit_.port, direction=Direction.OUT),
-        ],
-        locks=[LockSettings(pin=LOCK_PIN, unlock_s=0.2)],
+        doors={DOOR: DoorSettings(unlock_s=0.2)},
         allowlist={CODE: "w-0001"},
     )
-    service = Gateway(settings, pin_factory=mock_pins)
+    board = simulated_board(entry.port, exit_.port, radar.port)
+    service = Gateway(settings, board, pin_factory=mock_pins)
     service.start()
     assert service.link.wait_connected(10)
-    for reader in service.readers:
-        assert reader.wait_open(5)
+    assert service.devices.wait_serial_open(5)
     yield service
     service.stop()
 
@@ -69,10 +76,17 @@ class EventCatcher:
             self.events.append(event)
             self._changed.notify_all()
 
-    def wait_count(self, count: int, timeout: float = 10) -> list[EventPayload]:
+    def wait_count(
+        self, count: int, kind: type[EventPayload] = AccessEvent, timeout: float = 10
+    ) -> list[EventPayload]:
+        """The first `count` events of `kind`, once that many have been emitted."""
+
+        def of_kind() -> list[EventPayload]:
+            return [e for e in self.events if isinstance(e, kind)]
+
         with self._changed:
-            assert self._changed.wait_for(lambda: len(self.events) >= count, timeout)
-            return list(self.events)
+            assert self._changed.wait_for(lambda: len(of_kind()) >= count, timeout)
+            return of_kind()[:count]
 
 
 def test_a_scan_travels_from_the_serial_port_to_the_api(
@@ -90,8 +104,9 @@ def test_a_scan_travels_from_the_serial_port_to_the_api(
 
     entry.scan(CODE)
 
-    # The relay goes high, then low again when the unlock pulse ends.
-    wait_until(lambda: [s.state for s in relay.states] == [False, True, False], 5, "relay pulse")
+    # Fail-safe maglock: the relay drops (released) and is energised again when the
+    # unlock time ends with nobody opening the door.
+    wait_until(lambda: [s.state for s in relay.states] == [True, False, True], 5, "relay pulse")
     event = catcher.wait_count(1)[0]
     assert isinstance(event, AccessEvent)
     assert (event.worker_id, event.decision, event.direction) == ("w-0001", "granted", "in")
@@ -130,7 +145,7 @@ def test_an_unknown_code_is_denied_and_the_door_stays_locked(
     event = catcher.wait_count(1)[0]
     assert isinstance(event, AccessEvent)
     assert (event.decision, event.reason) == ("denied", "unknown_credential")
-    assert [s.state for s in relay.states] == [False]
+    assert [s.state for s in relay.states] == [True], "the lock must stay energised"
     wait_until(lambda: central.service.store.event_payload(event.event_id), 10, "denied row")
     assert central.http.get("/api/stations").json()[0]["occupancy"] == 0
 
@@ -152,7 +167,8 @@ def test_garbage_on_the_serial_line_is_skipped_and_the_next_scan_works(
     events = catcher.wait_count(2)
     assert [getattr(e, "direction", None) for e in events] == [Direction.IN, Direction.OUT]
     assert len(events) == 2, "garbage must not turn into access events"
-    decoder = gateway.readers[0].decoder
-    assert decoder.garbage_bytes > 2000
-    wait_until(lambda: central.service.store.event_count() == 2, 10, "both events stored")
+    decoder = gateway.devices.serial[0].decoder
+    assert isinstance(decoder, ScannerStreamDecoder)
+    assert decoder.garbage_bytes + decoder.lines.garbage_bytes > 2000
+    wait_until(lambda: len(central.http.get("/api/entries").json()) == 2, 10, "both entries")
     assert central.http.get("/api/stations").json()[0]["occupancy"] == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.config import CentralSettings
-from gateway.config import GatewaySettings, load_gateway_settings
+from gateway.config import GatewaySettings, load_board, load_gateway_settings
 from yizhan.cli import main
 from yizhan.settings import ConfigError, load_settings
 
@@ -18,11 +18,8 @@ gateway_id = "gw-1"
 [broker]
 url = "mqtt://127.0.0.1:1883"
 
-[[readers]]
-port = "/dev/ttyS0"
-
-[[locks]]
-pin = 17
+[doors.front]
+unlock_s = 4
 """
 
 
@@ -34,8 +31,11 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_a_good_file_loads(tmp_path: Path) -> None:
     settings = load_gateway_settings(write(tmp_path, GOOD_GATEWAY))
-    assert settings.locks[0].unlock_s == 5.0
+    assert settings.timings()["front"].unlock_s == 4
+    assert settings.timings()["front"].held_open_s == 30
     assert settings.broker.port == 1883
+    board = load_board(settings)
+    assert [door.id for door in board.doors] == ["front", "yard"]
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
@@ -54,14 +54,34 @@ def test_environment_alone_is_enough() -> None:
 
 
 def test_a_wrong_value_names_key_line_and_what_was_given(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD_GATEWAY.replace("pin = 17", "pin = 99"))
+    path = write(tmp_path, GOOD_GATEWAY.replace("unlock_s = 4", "unlock_s = 99"))
     with pytest.raises(ConfigError) as error:
         load_gateway_settings(path)
     message = str(error.value)
-    assert "locks.0.pin" in message
-    assert "line 11" in message
-    assert "less than or equal to 27" in message
+    assert "doors.front.unlock_s" in message
+    assert "line 8" in message
+    assert "less than or equal to 60" in message
     assert "99" in message
+
+
+def test_a_door_the_board_does_not_have_is_refused(tmp_path: Path) -> None:
+    settings = load_gateway_settings(write(tmp_path, GOOD_GATEWAY.replace("front", "back")))
+    with pytest.raises(ConfigError, match="no door 'back'; its doors are front, yard"):
+        load_board(settings)
+
+
+def test_a_bad_profile_path_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "board.toml").write_text("[board]\nmodel = 1\n", encoding="utf-8")
+    settings = load_gateway_settings(
+        write(
+            tmp_path,
+            GOOD_GATEWAY.replace(
+                'gateway_id = "gw-1"', 'gateway_id = "gw-1"\nprofile = "board.toml"'
+            ),
+        )
+    )
+    with pytest.raises(ConfigError, match="board profile"):
+        load_board(settings, tmp_path)
 
 
 def test_a_misspelt_key_is_an_error_not_ignored(tmp_path: Path) -> None:
@@ -82,12 +102,6 @@ def test_a_bad_broker_url_says_what_is_expected(tmp_path: Path) -> None:
         load_gateway_settings(path)
 
 
-def test_a_reader_for_a_door_without_a_lock_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD_GATEWAY.replace('port = "/dev/ttyS0"', 'port = "x"\ndoor = "back"'))
-    with pytest.raises(ConfigError, match="door 'back', which has no"):
-        load_gateway_settings(path)
-
-
 def test_broken_toml_gives_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"not valid TOML.*line 2"):
         load_gateway_settings(write(tmp_path, 'station_id = "a"\ngateway_id = \n'))
@@ -101,16 +115,17 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_the_cli_exits_2_with_the_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write(tmp_path, GOOD_GATEWAY.replace("pin = 17", 'pin = "seventeen"'))
+    path = write(tmp_path, GOOD_GATEWAY.replace("unlock_s = 4", 'unlock_s = "soon"'))
     assert main(["gateway", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert "configuration error" in err
-    assert "locks.0.pin" in err
+    assert "doors.front.unlock_s" in err
 
 
 def test_the_shipped_examples_load() -> None:
     deploy = Path(__file__).resolve().parent.parent / "deploy" / "config"
     gateway = load_gateway_settings(deploy / "gateway.toml")
     assert gateway.allowlist == {"YZ-TRIAL-0001": "w-0001"}
+    assert load_board(gateway, deploy).doors[0].id == "front"
     central = load_settings(CentralSettings, deploy / "central.toml", environ={})
     assert central.stations[0].capacity == 12

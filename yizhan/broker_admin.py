@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.payloads import SLUG_PATTERN
-from contract.topics import ALL_CENTRALS, ROOT
+from contract.topics import (
+    ALL_CENTRALS,
+    KEYS_TOPIC,
+    REVOCATIONS_TOPIC,
+    ROOT,
+    credentials_topic,
+)
 
 PBKDF2_ITERATIONS = 101
 """What `mosquitto_passwd` uses for its `$7$` (PBKDF2-SHA512) hashes."""
@@ -53,7 +59,7 @@ def gateway_username(station_id: str, gateway_id: str) -> str:
 
 def gateway_acl(station_id: str, gateway_id: str) -> list[str]:
     """What one gateway may do: write its own events, availability and replies; read
-    its own commands and the centrals' availability."""
+    its own commands, the centrals' availability and the credentials it decides by."""
     own = f"{ROOT}/st/{station_id}/gw/{gateway_id}"
     return [
         f"topic write {own}/event/+",
@@ -62,12 +68,15 @@ def gateway_acl(station_id: str, gateway_id: str) -> list[str]:
         f"topic write {own}/reply/#",
         f"topic read {own}/command",
         f"topic read {ALL_CENTRALS}",
+        f"topic read {KEYS_TOPIC}",
+        f"topic read {REVOCATIONS_TOPIC}",
+        f"topic read {credentials_topic(station_id)}",
     ]
 
 
 def central_acl(central_id: str) -> list[str]:
     """What a central replica may do: read everything gateways say, publish occupancy,
-    commands and its own availability."""
+    commands, credentials and its own availability."""
     if not _SLUG.match(central_id):
         raise ValueError(f"central id {central_id!r} must be a lower-case slug")
     return [
@@ -77,6 +86,9 @@ def central_acl(central_id: str) -> list[str]:
         f"topic read {ROOT}/st/+/gw/+/reply",
         f"topic write {ROOT}/st/+/occupancy",
         f"topic write {ROOT}/st/+/gw/+/command",
+        f"topic write {KEYS_TOPIC}",
+        f"topic write {REVOCATIONS_TOPIC}",
+        f"topic write {ROOT}/st/+/credentials",
         f"topic readwrite {ROOT}/central/{central_id}/availability",
     ]
 

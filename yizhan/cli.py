@@ -1,13 +1,15 @@
-"""The `yizhan` command: `demo`, `central` and `gateway`."""
+"""The `yizhan` command: `demo`, `central`, `gateway`, `workers` and `keys`."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from yizhan import __version__
+from yizhan import __version__, systemd
 from yizhan.settings import ConfigError, parse_broker_url
 from yizhan.stopping import stop_on_signals
 
@@ -89,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
             default=Path("/etc/mosquitto/yizhan"),
             help="where Mosquitto's passwd and acl files live (default /etc/mosquitto/yizhan)",
         )
+
+    from dashboard.workers_args import add_parsers
+
+    add_parsers(commands)
     return parser
 
 
@@ -105,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             return _central(args.config)
         if args.command == "broker":
             return _broker(args)
+        if args.command in ("workers", "keys"):
+            from dashboard.workers_cli import run
+
+            return run(args)
         return _gateway(args.config)
     except ConfigError as exc:
         print(f"yizhan: configuration error\n{exc}", file=sys.stderr)
@@ -147,29 +157,33 @@ def _central(config: Path | None) -> int:
         central.start()
         serve_in_thread(server)
         print(f"yizhan central on http://{settings.http.host}:{settings.http.port}/", flush=True)
-        stop.wait()
+        systemd.notify("READY=1")
+        _supervise(stop, central.running)
     finally:
+        systemd.notify("STOPPING=1")
         server.should_exit = True
         central.stop()
     return 0
 
 
 def _gateway(config: Path) -> int:
-    from gateway.config import load_gateway_settings
+    from gateway.config import load_board, load_gateway_settings
     from gateway.service import Gateway
 
     settings = load_gateway_settings(config)
+    board = load_board(settings, config.parent)
     stop = stop_on_signals()
-    gateway = Gateway(settings)
+    gateway = Gateway(settings, board)
     try:
         gateway.start()
         # "running" means the scanners are open: what they send from now on is read.
-        for reader in gateway.readers:
-            if not reader.wait_open(10):
-                print(f"yizhan: scanner {reader.port} is not open yet", file=sys.stderr)
+        if not gateway.devices.wait_serial_open(10):
+            print("yizhan: a serial device is not open yet", file=sys.stderr)
         print(f"yizhan gateway {settings.station_id}/{settings.gateway_id} running", flush=True)
-        stop.wait()
+        systemd.notify("READY=1")
+        _supervise(stop, gateway.devices.running)
     finally:
+        systemd.notify("STOPPING=1")
         gateway.stop()
     return 0
 
@@ -198,6 +212,22 @@ def _broker(args: argparse.Namespace) -> int:
         "# then reload Mosquitto: systemctl reload mosquitto (or kill -HUP its pid)."
     )
     return 0
+
+
+def _supervise(stop: threading.Event, healthy: Callable[[], bool]) -> None:
+    """The main loop: wait for a stop signal, feeding systemd's watchdog while healthy.
+
+    A stuck door timer or a dead serial reader stops the pings, so systemd restarts the
+    service instead of leaving a door that no longer relocks or reads.
+    """
+    interval = systemd.watchdog_interval()
+    while not stop.wait(interval or 3600):
+        if interval is None:
+            continue
+        if healthy():
+            systemd.notify("WATCHDOG=1")
+        else:
+            print("yizhan: a device thread died; withholding the watchdog ping", flush=True)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 # Changsha: a city with hundreds of 24-hour stations; the demo scatters its stations there.
 CITY_CENTRE = (28.2282, 112.9388)
+DISTRICTS = (430102, 430103, 430104, 430105, 430111)
+"""GB/T 2260 codes of Changsha's central districts, for the stations' region codes."""
 STATION_NAMES = (
     "五一广场驿站",
     "橘子洲驿站",
@@ -61,6 +63,8 @@ def demo_stations(count: int, seed: int | None) -> list[StationSettings]:
                 lat=round(CITY_CENTRE[0] + rng.uniform(-0.08, 0.08), 5),
                 lon=round(CITY_CENTRE[1] + rng.uniform(-0.08, 0.08), 5),
                 capacity=rng.choice((8, 10, 12, 16, 20)),
+                number=n,
+                region_code=DISTRICTS[(n - 1) % len(DISTRICTS)],
             )
         )
     return stations

@@ -15,12 +15,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hardware.profile import BoardProfile
 from hardware.sim.scanner import VirtualScanner
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.relay import TcpRelay
 from tests.support.service_process import ServiceProcess
 
 STATION = "cs-0001"
+RELAY_PIN = 17
 
 
 def read_only(path: Path) -> sqlite3.Connection:
@@ -56,21 +58,45 @@ class SiteGateway:
         allow = "\n".join(
             f'"{self.code(n)}" = "w-{self.gateway_id}-{n:05d}"' for n in range(self.codes_per_run)
         )
+        board = self.directory / f"{self.gateway_id}-board.toml"
+        # One door with its relay and one entry scanner on the test's pty.
+        board.write_text(
+            f"""
+[board]
+model = "fault test"
+
+[[doors]]
+id = "main"
+
+[doors.relay]
+pin = 17
+polarity = "fail_safe"
+
+[doors.contact]
+pin = 27
+active_high = true
+pull = "down"
+
+[[scanners]]
+id = "in"
+port = "{self.scanner.port}"
+door = "main"
+direction = "in"
+""",
+            encoding="utf-8",
+        )
         path.write_text(
             f"""
 station_id = "{STATION}"
 gateway_id = "{self.gateway_id}"
+profile = "{board}"
 
 [broker]
 url = "mqtt://127.0.0.1:{self.broker_port}"
 reconnect_min_s = 0.2
 reconnect_max_s = 2.0
 
-[[readers]]
-port = "{self.scanner.port}"
-
-[[locks]]
-pin = 17
+[doors.main]
 unlock_s = 0.05
 
 [outbox]
@@ -263,3 +289,25 @@ gap_after_s = {gap_after_s}
                 )
             open_alerts = db.execute("SELECT detail FROM alerts WHERE resolved_at IS NULL")
             assert open_alerts.fetchall() == []
+
+
+def one_door_board(scanner_port: str | None = None) -> BoardProfile:
+    """A board with one door `main` (relay on GPIO17, contact on GPIO27) and optionally
+    an entry scanner, for gateways run inside the test process."""
+    return BoardProfile.model_validate(
+        {
+            "board": {"model": "test station"},
+            "doors": [
+                {
+                    "id": "main",
+                    "relay": {"pin": RELAY_PIN, "polarity": "fail_safe"},
+                    "contact": {"pin": 27, "active_high": True, "pull": "down"},
+                }
+            ],
+            "scanners": (
+                [{"id": "in", "port": scanner_port, "door": "main", "direction": "in"}]
+                if scanner_port
+                else []
+            ),
+        }
+    )

@@ -22,9 +22,10 @@ from gpiozero.pins.mock import MockFactory
 from contract.payloads import AccessEvent, Command, utc_now
 from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings
 from dashboard.service import Central
-from gateway.config import GatewaySettings, LockSettings, ReaderSettings
+from gateway.config import DoorSettings, GatewaySettings
 from gateway.service import Gateway
 from hardware.sim.scanner import VirtualScanner
+from tests.reliability.site import one_door_board
 from tests.support.mosquitto import INSTALL_HINT, free_port, run_as_current_user, wait_for_port
 from tests.support.waiting import wait_until
 from yizhan.broker_admin import add_account, central_acl, gateway_acl, gateway_username
@@ -230,10 +231,10 @@ def test_central_and_gateway_work_end_to_end_with_their_accounts(
             gateway_id="gw-1",
             # Gateways come over TLS, as in the field.
             broker=secure_broker.settings("cs-0001.gw-1", tls=True),
-            readers=[ReaderSettings(port=scanner.port)],
-            locks=[LockSettings(pin=17, unlock_s=0.05)],
+            doors={"main": DoorSettings(unlock_s=0.05)},
             allowlist={"YZ-1": "w-1"},
         ),
+        one_door_board(scanner.port),
         pin_factory=mock_pins,
     )
     central.start()
@@ -241,10 +242,9 @@ def test_central_and_gateway_work_end_to_end_with_their_accounts(
     try:
         assert central.link.wait_connected(10), "the central's account was refused"
         assert gateway.link.wait_connected(10), "the gateway's account (over TLS) was refused"
-        assert gateway.readers[0].wait_open(5)
+        assert gateway.devices.wait_serial_open(5)
         scanner.scan("YZ-1")
-        wait_until(lambda: central.store.event_count() == 1, 10, "event stored")
-        entry = central.store.entries(1)[0]
+        (entry,) = wait_until(lambda: central.store.entries(5), 10, "access event stored")
         assert (entry.worker_id, entry.gateway_id) == ("w-1", "gw-1")
         wait_until(lambda: central.store.stations()[0].online, 10, "availability read")
     finally:

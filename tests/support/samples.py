@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract.credential_payloads import CredentialMap, PublicKeys, Revocations
 from contract.payloads import (
     AccessEvent,
     AlarmEvent,
@@ -56,5 +57,18 @@ def sample_payload(model: type[Payload], station_id: str, gateway_id: str) -> Pa
             "message": "pong",
         },
         StationOccupancy: {"station_id": station_id, "occupancy": 1, "capacity": 8, "at": now},
+        PublicKeys: {
+            "version": 1,
+            "issued_at": now,
+            # A sample, not a key anyone holds: 32 bytes of 0x01 in base64.
+            "keys": [{"key_id": 1, "public_key": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}],
+        },
+        Revocations: {"version": 1, "issued_at": now, "worker_numbers": [42]},
+        CredentialMap: {
+            "station_id": station_id,
+            "version": 1,
+            "issued_at": now,
+            "entries": [{"kind": "card", "external_id": "12345678", "worker_number": 42}],
+        },
     }
     return model.model_validate(samples[model])

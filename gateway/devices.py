@@ -1,0 +1,181 @@
+"""Every device of one gateway, built from its board profile and started together.
+
+Doors (lock relay, contact, exit button), the board's fire and tamper inputs, beams and
+PIR sensors on GPIO; QR scanners and presence radars on serial ports. Each device reports
+in its own terms to a `DeviceListener`; the gateway service decides what that means.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol
+
+from firmware_bridge.beams import BeamPair, BeamResult, MotionEvent, PirSensor
+from firmware_bridge.grow_commands import ScannerStreamDecoder
+from firmware_bridge.ld2410 import Ld2410Decoder, RadarReport
+from firmware_bridge.qr_lines import ScannedCode
+from firmware_bridge.serial_loop import SerialLoop
+from gateway.door_controller import DoorEvent, DoorTiming
+from gateway.door_io import BinaryInput, DoorIO, DoorWiring, InputSpec
+from hardware.profile import BoardProfile, RadarPort, ScannerPort
+
+log = logging.getLogger(__name__)
+
+
+class DeviceListener(Protocol):
+    """What the devices tell the gateway. Called from device threads: return quickly."""
+
+    def door_event(self, door_id: str, event: DoorEvent) -> None:
+        """A door's controller changed state."""
+
+    def code_scanned(self, scanner: ScannerPort, code: ScannedCode) -> None:
+        """A QR scanner read a code."""
+
+    def beam_result(self, door_id: str, result: BeamResult) -> None:
+        """A door's beam pair saw someone pass (or turn back)."""
+
+    def presence_changed(self, sensor_id: str, zone: str, present: bool) -> None:
+        """A PIR or radar changed its mind about whether anyone is there."""
+
+
+@dataclass
+class _PresenceLatch:
+    """Turns a sensor's stream of readings into changes only."""
+
+    sensor_id: str
+    zone: str
+    report: Callable[[str, str, bool], None]
+    present: bool | None = None
+
+    def update(self, present: bool) -> None:
+        if present != self.present:
+            self.present = present
+            self.report(self.sensor_id, self.zone, present)
+
+    def motion(self, event: MotionEvent) -> None:
+        self.update(event.motion)
+
+
+class StationDevices:
+    """Opens every device of a board profile; `start()` the serial ports, `close()` all."""
+
+    def __init__(
+        self,
+        board: BoardProfile,
+        listener: DeviceListener,
+        timings: dict[str, DoorTiming],
+        pin_factory: Any = None,
+    ) -> None:
+        self.board = board
+        self._listener = listener
+        self._closers: list[Callable[[], None]] = []
+        self.doors: dict[str, DoorIO] = {}
+        self.serial: list[SerialLoop[Any]] = []
+        try:
+            self._open_gpio(timings, pin_factory)
+            self._open_serial()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_gpio(self, timings: dict[str, DoorTiming], pin_factory: Any) -> None:
+        board = self.board
+        for door in board.doors:
+            io = DoorIO(
+                DoorWiring.from_profile(board, door.id),
+                timing=timings.get(door.id),
+                pin_factory=pin_factory,
+                on_event=partial(self._listener.door_event, door.id),
+                name=door.id,
+            )
+            self.doors[door.id] = io
+            self._closers.append(io.close)
+            if door.beams is not None:
+                pair = BeamPair(
+                    door.beams.a,
+                    door.beams.b,
+                    partial(self._listener.beam_result, door.id),
+                    broken_when_low=not door.beams.active_high,
+                    pin_factory=pin_factory,
+                )
+                self._closers.append(pair.close)
+            if door.pir is not None:
+                latch = _PresenceLatch(f"{door.id}-pir", door.id, self._listener.presence_changed)
+                pir = PirSensor(door.pir.pin, latch.motion, pin_factory=pin_factory)
+                self._closers.append(pir.close)
+        # Board-wide inputs have one owner each and are fanned out to every door.
+        for signal, name in ((board.fire, "fire"), (board.tamper, "tamper")):
+            if signal is None:
+                continue
+            spec = InputSpec(signal.pin, signal.active_high, signal.pull)
+            fan_out = partial(self._fan_out, name)
+            board_input = BinaryInput(spec, fan_out, pin_factory=pin_factory, report_initial=True)
+            self._closers.append(board_input.close)
+
+    def _fan_out(self, name: str, active: bool) -> None:
+        for io in self.doors.values():
+            if name == "fire":
+                io.set_fire(active)
+            else:
+                io.set_tamper(active)
+
+    def _open_serial(self) -> None:
+        for scanner in self.board.scanners:
+            self.serial.append(
+                SerialLoop(
+                    scanner.port,
+                    scanner.baud,
+                    ScannerStreamDecoder(clock=time.monotonic),
+                    partial(self._scanner_frame, scanner),
+                    name=f"scanner-{scanner.id}",
+                )
+            )
+        for radar in self.board.radars:
+            latch = _PresenceLatch(radar.id, radar.zone or "rest", self._listener.presence_changed)
+            self.serial.append(
+                SerialLoop(
+                    radar.port,
+                    radar.baud,
+                    Ld2410Decoder(),
+                    partial(self._radar_frame, radar, latch),
+                    name=f"radar-{radar.id}",
+                )
+            )
+
+    def _scanner_frame(self, scanner: ScannerPort, frame: object) -> None:
+        if isinstance(frame, ScannedCode):
+            self._listener.code_scanned(scanner, frame)
+
+    def _radar_frame(self, radar: RadarPort, latch: _PresenceLatch, frame: object) -> None:
+        if isinstance(frame, RadarReport):
+            latch.update(frame.presence)
+
+    def start(self) -> None:
+        """Open the serial ports (GPIO devices are live from construction)."""
+        for loop in self.serial:
+            loop.start()
+
+    def wait_serial_open(self, timeout: float) -> bool:
+        """True once every serial port is open."""
+        deadline = time.monotonic() + timeout
+        return all(loop.wait_open(max(0.0, deadline - time.monotonic())) for loop in self.serial)
+
+    def running(self) -> bool:
+        """True while every door's timers and every serial reader are alive."""
+        loops_alive = all(loop.running for loop in self.serial)
+        return loops_alive and all(io.running for io in self.doors.values())
+
+    def close(self) -> None:
+        """Stop the serial loops and release every pin (a fail-safe lock then releases)."""
+        for loop in self.serial:
+            loop.stop()
+        for close in reversed(self._closers):
+            try:
+                close()
+            except Exception:
+                log.exception("closing a device failed")
+        self._closers.clear()

@@ -1,0 +1,94 @@
+"""What each device happening becomes on the wire. Pure: no I/O, no clock.
+
+The door controller, the beams, the PIR and the radar speak in their own terms; the
+central reads wire contract v1. This module is the one translation between the two, so
+a newcomer finds every "what gets reported" rule in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from contract.payloads import (
+    AlarmEvent,
+    AlarmKind,
+    CrossingEvent,
+    CrossingSource,
+    Direction,
+    DoorEvent,
+    DoorState,
+    EventPayload,
+    PresenceEvent,
+)
+from firmware_bridge import beams
+from gateway import door_controller as door
+
+
+@dataclass(frozen=True, slots=True)
+class WireEvent:
+    """An event to stamp and publish: its payload model and the fields it carries."""
+
+    model: type[EventPayload]
+    fields: dict[str, Any]
+
+
+_ALARMS: dict[type, tuple[AlarmKind, bool]] = {
+    door.HeldOpenRaised: (AlarmKind.HELD_OPEN, True),
+    door.HeldOpenCleared: (AlarmKind.HELD_OPEN, False),
+    door.ForcedOpenRaised: (AlarmKind.FORCED, True),
+    door.ForcedOpenCleared: (AlarmKind.FORCED, False),
+    door.TamperAlarmRaised: (AlarmKind.TAMPER, True),
+    door.TamperAlarmCleared: (AlarmKind.TAMPER, False),
+    door.FireReleaseStarted: (AlarmKind.FIRE, True),
+    door.FireReleaseEnded: (AlarmKind.FIRE, False),
+}
+
+_STATES: dict[type, DoorState] = {
+    door.DoorOpened: DoorState.OPENED,
+    door.DoorClosed: DoorState.CLOSED,
+    door.LockdownStarted: DoorState.LOCKDOWN_STARTED,
+    door.LockdownEnded: DoorState.LOCKDOWN_ENDED,
+}
+
+
+def from_door(door_id: str, event: door.DoorEvent) -> list[WireEvent]:
+    """The wire events for one door controller event (none for a refused grant)."""
+    if isinstance(event, door.Unlocked):
+        wire = [_door(door_id, DoorState.UNLOCKED, event.cause.value)]
+        if event.cause is door.UnlockCause.REX:
+            # The exit button means somebody is leaving; the central counts them out.
+            wire.append(
+                WireEvent(
+                    CrossingEvent,
+                    {"door_id": door_id, "direction": Direction.OUT, "source": CrossingSource.REX},
+                )
+            )
+        return wire
+    if isinstance(event, door.Relocked):
+        return [_door(door_id, DoorState.LOCKED, event.cause.value)]
+    if type(event) in _STATES:
+        return [_door(door_id, _STATES[type(event)], None)]
+    if type(event) in _ALARMS:
+        kind, active = _ALARMS[type(event)]
+        return [WireEvent(AlarmEvent, {"door_id": door_id, "alarm": kind, "active": active})]
+    return []
+
+
+def from_beams(door_id: str, result: beams.BeamResult) -> WireEvent | None:
+    """A completed crossing becomes a crossing event; an abandoned one is not reported."""
+    if not isinstance(result, beams.Crossing):
+        return None
+    direction = Direction.IN if result.direction is beams.Direction.IN else Direction.OUT
+    return WireEvent(
+        CrossingEvent, {"door_id": door_id, "direction": direction, "source": CrossingSource.BEAM}
+    )
+
+
+def presence(sensor_id: str, zone: str, present: bool) -> WireEvent:
+    """A presence sensor changed its mind."""
+    return WireEvent(PresenceEvent, {"sensor_id": sensor_id, "zone": zone, "present": present})
+
+
+def _door(door_id: str, state: DoorState, cause: str | None) -> WireEvent:
+    return WireEvent(DoorEvent, {"door_id": door_id, "state": state, "cause": cause})

@@ -1,0 +1,141 @@
+"""A central with worker credentials on its own private broker, so that the retained
+keys, revocations and maps a test reads are that central's and no earlier test's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dashboard.config import (
+    CentralSettings,
+    CredentialSettings,
+    DatabaseSettings,
+    HttpSettings,
+    StationSettings,
+)
+from dashboard.service import Central, serve_in_thread
+from tests.conftest import RunningCentral
+from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.probe import MqttProbe
+from yizhan.settings import BrokerSettings
+
+STATIONS = [
+    # Changsha: Furong and Yuelu districts; Shenzhen far away in another province.
+    StationSettings(
+        id="cs-0001",
+        name="五一广场驿站",
+        lat=28.196,
+        lon=112.977,
+        capacity=12,
+        number=4242,
+        region_code=430102,
+    ),
+    StationSettings(
+        id="cs-0002",
+        name="岳麓山驿站",
+        lat=28.183,
+        lon=112.938,
+        capacity=8,
+        number=4243,
+        region_code=430104,
+    ),
+    StationSettings(
+        id="sz-0001",
+        name="深圳湾驿站",
+        lat=22.512,
+        lon=113.951,
+        capacity=10,
+        number=9001,
+        region_code=440305,
+    ),
+]
+
+
+@pytest.fixture()
+def own_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A broker for this test alone: retained state starts empty."""
+    directory = tmp_path / "mosquitto"
+    directory.mkdir()
+    broker = MosquittoBroker(directory, free_port())
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def central_settings(tmp_path: Path, broker_url: str) -> CentralSettings:
+    """Settings of the test central: three stations, keys rotate without a lead."""
+    return CentralSettings(
+        broker=BrokerSettings(url=broker_url),
+        http=HttpSettings(host="127.0.0.1", port=free_port()),
+        database=DatabaseSettings(path=tmp_path / "central.db"),
+        stations=STATIONS,
+        credentials=CredentialSettings(rotation_lead_s=0, rotation_overlap_s=600),
+    )
+
+
+@pytest.fixture()
+def settings(tmp_path: Path, own_broker: MosquittoBroker) -> CentralSettings:
+    """The test central's settings."""
+    return central_settings(tmp_path, own_broker.url)
+
+
+@pytest.fixture()
+def config_file(tmp_path: Path, settings: CentralSettings) -> Path:
+    """The same settings as a TOML file, for the CLI."""
+    lines = [
+        "[broker]",
+        f'url = "{settings.broker.url}"',
+        "[http]",
+        f'host = "{settings.http.host}"',
+        f"port = {settings.http.port}",
+        "[database]",
+        f'path = "{settings.database.path}"',
+        "[credentials]",
+        "rotation_lead_s = 0",
+        "rotation_overlap_s = 600",
+    ]
+    for station in settings.stations:
+        lines += [
+            "[[stations]]",
+            f'id = "{station.id}"',
+            f'name = "{station.name}"',
+            f"lat = {station.lat}",
+            f"lon = {station.lon}",
+            f"capacity = {station.capacity}",
+            f"number = {station.number}",
+            f"region_code = {station.region_code}",
+        ]
+    path = tmp_path / "central.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def central(settings: CentralSettings) -> Iterator[RunningCentral]:
+    """The real central on its own broker and SQLite file, with its HTTP API."""
+    service = Central(settings)
+    service.start()
+    assert service.link.wait_connected(10), "central could not reach its broker"
+    publisher = service.credentials.publisher
+    assert publisher is not None
+    with publisher.published:
+        # Tests start once the retained documents are on the broker.
+        assert publisher.published.wait_for(lambda: publisher.publications > 0, 10)
+    server = service.http_server()
+    serve_in_thread(server)
+    base_url = f"http://127.0.0.1:{settings.http.port}"
+    with httpx.Client(base_url=base_url, timeout=10) as http:
+        yield RunningCentral(service, base_url, http)
+    server.should_exit = True
+    service.stop()
+
+
+@pytest.fixture()
+def probe(own_broker: MosquittoBroker) -> Iterator[MqttProbe]:
+    """A subscriber to everything on the test's broker."""
+    client = MqttProbe(own_broker.url, ["yz/#"])
+    yield client
+    client.close()
