@@ -3,7 +3,9 @@
 Run with `python -m benchmarks.scan_to_relay [SCANS]`. The real gateway runs on a
 simulated board: a virtual GM65 on a pseudo-terminal and gpiozero mock pins, connected
 to a broker (a private Mosquitto when it is installed, else the embedded one) so events
-are published as in the field. For each scan the clock starts when the code and its CR
+are published as in the field. Every scan is a fresh signed token (the gateway refuses a
+token it has already granted), so each one goes through the full offline verification
+and decision. For each scan the clock starts when the code and its CR
 have been written to the pty and stops at the relay pin's change, as gpiozero's mock pin
 timestamps it. The baseline, measured in the same run, is the bare serial path: the same
 pty, pyserial and line codec, with a callback that only records the time.
@@ -33,13 +35,13 @@ from hardware.sim.radar import VirtualRadar
 from hardware.sim.scanner import VirtualScanner
 from hardware.sim.station import DOOR, PINS, simulated_board
 from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.tokens import TokenMint
 from yizhan.embedded_broker import EmbeddedBroker
 from yizhan.settings import BrokerSettings
 
 SCANS = 1_000
 WARMUP = 50
 FLOOR_MS = 10.0
-CODE = "YZ-BENCH-0001"
 
 
 class _Broker:
@@ -71,14 +73,17 @@ def measure_gateway(scans: int, broker_url: str) -> list[float]:
     """Milliseconds from the scan's last byte to the relay releasing, per scan."""
     pins = MockFactory()
     entry, exit_, radar = VirtualScanner(), VirtualScanner(), VirtualRadar(period_s=1.0)
+    state = tempfile.TemporaryDirectory()
     settings = GatewaySettings(
         station_id="bench",
         gateway_id="gw-1",
         broker=BrokerSettings(url=broker_url),
         doors={DOOR: DoorSettings(unlock_s=0.02)},
-        allowlist={CODE: "w-bench"},
+        state_dir=Path(state.name),
     )
     gateway = Gateway(settings, simulated_board(entry.port, exit_.port, radar.port), pins)
+    mint = TokenMint()
+    gateway.access.trust_store.apply(mint.keys())
     released, secured = threading.Event(), threading.Event()
 
     def watch(event: EventPayload) -> None:
@@ -97,7 +102,8 @@ def measure_gateway(scans: int, broker_url: str) -> list[float]:
         for n in range(scans + WARMUP):
             released.clear()
             secured.clear()
-            entry.scan(CODE)
+            token = mint.token()  # signed before the clock starts
+            entry.scan(token)
             last_byte = time.monotonic()
             if not released.wait(5):
                 raise RuntimeError(f"scan {n} did not release the door")
@@ -112,12 +118,14 @@ def measure_gateway(scans: int, broker_url: str) -> list[float]:
         for device in (entry, exit_, radar):
             device.close()
         pins.reset()
+        state.cleanup()
     return samples
 
 
 def measure_serial_baseline(scans: int) -> list[float]:
     """Milliseconds from the last byte on the pty to the line codec handing over the code."""
     scanner = VirtualScanner()
+    code = TokenMint().token()  # as long as a real scan, so both paths carry the same bytes
     arrived = threading.Event()
     stamp: list[float] = []
 
@@ -134,7 +142,7 @@ def measure_serial_baseline(scans: int) -> list[float]:
         for n in range(scans + WARMUP):
             arrived.clear()
             stamp.clear()
-            scanner.scan(CODE)
+            scanner.scan(code)
             last_byte = time.monotonic()
             if not arrived.wait(5):
                 raise RuntimeError("baseline scan lost")

@@ -175,7 +175,8 @@ class WiegandReader:
     """D0/D1 inputs through gpiozero, handing each finished frame to `on_frame`.
 
     Lines idle high with pull-ups; a falling edge is a bit. A background thread ends
-    the frame once `gap_s` of silence has passed. Bits are timestamped with `clock` on
+    the frame once `gap_s` of silence has passed; frames whose length is not in `lengths`
+    (the reader's configured format) are rejected. Bits are timestamped with `clock` on
     arrival: the order and the gaps matter here, not the microseconds. `on_rejected`
     hears the bit count of each frame of an unsupported length (a keypad press, noise).
     """
@@ -188,10 +189,11 @@ class WiegandReader:
         *,
         on_rejected: Callable[[int], None] | None = None,
         gap_s: float = DEFAULT_GAP_S,
+        lengths: tuple[int, ...] = SUPPORTED_LENGTHS,
         pin_factory: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.assembler = WiegandAssembler(gap_s)
+        self.assembler = WiegandAssembler(gap_s, lengths)
         self._on_frame = on_frame
         self._on_rejected = on_rejected
         self._clock = clock

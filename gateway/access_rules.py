@@ -47,6 +47,7 @@ from contract.payloads import AccessEvent, CredentialKind, Decision, Direction, 
 from contract.tokens import (
     DEFAULT_SKEW_S,
     KeyRing,
+    ScopeKind,
     StationLocation,
     TokenError,
     worker_id_of,
@@ -185,7 +186,9 @@ class ThrottlePolicy:
 class StationPolicy:
     """What a station admits. Change it by building a new one (e.g. to lock down)."""
 
-    location: StationLocation
+    location: StationLocation | None
+    """Where the station stands, for token scopes. None for a station the central has not
+    numbered: it admits only tokens of scope `any`, as the central's maps do."""
     capacity: int | None = None
     """None: no limit."""
     hours: OpeningHours = ALWAYS_OPEN
@@ -565,6 +568,9 @@ def decide(
             claims, refusal = verified.claims, verified.reason
         else:
             claims = verified.claims
+            if policy.location is None and claims.scope.kind is not ScopeKind.ANY:
+                # Without a location no region or station scope can be shown to cover us.
+                refusal = Reason.WRONG_SCOPE
         who = _Identity(
             claims.worker_number,
             claims.group,

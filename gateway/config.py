@@ -1,13 +1,24 @@
-"""The gateway's configuration: its station, broker, board profile, door timings, codes."""
+"""The gateway's configuration: its station, broker, board profile, door timings, policy."""
 
 from __future__ import annotations
 
+import re
+from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from contract.payloads import SLUG_PATTERN
+from contract.tokens import MAX_STATION_NUMBER, StationLocation
+from gateway.access_rules import (
+    ALWAYS_OPEN,
+    OpeningHours,
+    OpeningInterval,
+    StationPolicy,
+    ThrottlePolicy,
+)
 from gateway.door_controller import DoorTiming
 from hardware.profile import BoardProfile, ProfileError, load_profile, load_shipped_profile
 from yizhan.settings import BrokerSettings, ConfigError, Section, load_settings
@@ -52,6 +63,121 @@ class OutboxSettings(Section):
     )
 
 
+_INTERVAL = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+ALL_DAY: Final = "24h"
+
+
+def parse_hours(hours: str | list[str]) -> OpeningHours:
+    """`"24h"`, or a list of daily `"HH:MM-HH:MM"` intervals in the station's local time.
+
+    An interval whose end is not after its start runs past midnight: `"22:00-06:00"` is
+    open from 22:00 to 06:00 the next morning. `"24:00"` may end an interval. Raises
+    `ValueError` naming the bad entry.
+    """
+    if hours == ALL_DAY:
+        return ALWAYS_OPEN
+    if isinstance(hours, str):
+        raise ValueError(f'hours must be "{ALL_DAY}" or a list like ["06:00-23:00"]')
+    if not hours:
+        raise ValueError(f'hours is empty; write "{ALL_DAY}" for a station that never closes')
+    intervals = []
+    for entry in hours:
+        match = _INTERVAL.match(entry.strip())
+        if match is None:
+            raise ValueError(f'{entry!r} is not "HH:MM-HH:MM" (for example "06:00-23:00")')
+        h1, m1, h2, m2 = (int(part) for part in match.groups())
+        if h2 == 24 and m2 != 0:
+            raise ValueError(f"{entry!r}: 24:00 is the latest end")
+        opens, closes = time(h1, m1), time(0) if h2 == 24 else time(h2, m2)
+        intervals.append(OpeningInterval(opens, closes))
+    return OpeningHours(tuple(intervals))
+
+
+class ThrottleSettings(Section):
+    """How many refusals that point at a bad credential slow a door or a credential down."""
+
+    enabled: bool = True
+    window_s: float = Field(default=60.0, gt=0, le=3600)
+    per_credential: int = Field(default=5, ge=1, le=1000)
+    per_door: int = Field(default=20, ge=1, le=100_000)
+
+
+class PolicySettings(Section):
+    """What the station admits; see `gateway.access_rules.StationPolicy`."""
+
+    station_number: int | None = Field(default=None, ge=1, le=MAX_STATION_NUMBER)
+    """Must equal the central's `stations[].number` for this station."""
+    region_code: int | None = Field(default=None, ge=100000, le=999999)
+    """Must equal the central's `stations[].region_code` (GB/T 2260 district code)."""
+    capacity: int | None = Field(default=None, ge=0)
+    hours: str | list[str] = ALL_DAY
+    time_zone: str = "Asia/Shanghai"
+    allowed_groups: list[int] | None = None
+    anti_passback: bool = False
+    passback_reset_s: float = Field(default=6 * 3600, gt=0)
+    throttle: ThrottleSettings = ThrottleSettings()
+
+    @field_validator("hours")
+    @classmethod
+    def _check_hours(cls, value: str | list[str]) -> str | list[str]:
+        parse_hours(value)
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("allowed_groups")
+    @classmethod
+    def _group_numbers(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and not all(0 <= group <= 255 for group in value):
+            raise ValueError("group numbers are 0-255, as the central numbers them")
+        return value
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> PolicySettings:
+        if (self.station_number is None) != (self.region_code is None):
+            raise ValueError(
+                "set both station_number and region_code (as the central has them), "
+                "or neither: then only tokens valid at any station are admitted"
+            )
+        return self
+
+    def location(self) -> StationLocation | None:
+        """Where the station stands, as token scopes name it."""
+        if self.station_number is None or self.region_code is None:
+            return None
+        return StationLocation(self.station_number, self.region_code)
+
+    def policy(self) -> StationPolicy:
+        """As `gateway.access_rules.decide` takes it."""
+        throttle = self.throttle
+        return StationPolicy(
+            location=self.location(),
+            capacity=self.capacity,
+            hours=parse_hours(self.hours),
+            zone=ZoneInfo(self.time_zone),
+            allowed_groups=None if self.allowed_groups is None else frozenset(self.allowed_groups),
+            anti_passback=self.anti_passback,
+            passback_reset_s=self.passback_reset_s,
+            throttle=ThrottlePolicy(
+                window_s=throttle.window_s,
+                per_credential=throttle.per_credential,
+                per_door=throttle.per_door,
+                enabled=throttle.enabled,
+            ),
+        )
+
+
+DEFAULT_STATE_DIR: Final = Path("/var/lib/yizhan")
+
+
 class GatewaySettings(Section):
     """Everything a gateway needs to start."""
 
@@ -66,9 +192,10 @@ class GatewaySettings(Section):
         default_factory=dict, description="Door id (as in the profile) → its timings."
     )
     outbox: OutboxSettings = OutboxSettings()
-    allowlist: dict[str, str] = Field(
-        default_factory=dict,
-        description="QR code text → pseudonymous worker id (until signed credentials).",
+    policy: PolicySettings = PolicySettings()
+    state_dir: Path = Field(
+        default=DEFAULT_STATE_DIR,
+        description="Where the gateway keeps the central's keys, revocations and map.",
     )
 
     @model_validator(mode="after")

@@ -1,8 +1,9 @@
 """Every device of one gateway, built from its board profile and started together.
 
-Doors (lock relay, contact, exit button), the board's fire and tamper inputs, beams and
-PIR sensors on GPIO; QR scanners and presence radars on serial ports. Each device reports
-in its own terms to a `DeviceListener`; the gateway service decides what that means.
+Doors (lock relay, contact, exit button), the board's fire and tamper inputs, beams, PIR
+sensors, Wiegand face terminals and card readers, and feedback LEDs and buzzers on GPIO;
+QR scanners and presence radars on serial ports. Each device reports in its own terms to
+a `DeviceListener`; the gateway service decides what that means.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
+from contract.payloads import Reason
 from firmware_bridge.beams import BeamPair, BeamResult, MotionEvent, PirSensor
 from firmware_bridge.grow_commands import ScannerStreamDecoder
 from firmware_bridge.ld2410 import Ld2410Decoder, RadarReport
 from firmware_bridge.qr_lines import ScannedCode
 from firmware_bridge.serial_loop import SerialLoop
+from firmware_bridge.wiegand import WiegandCard, WiegandParityError, WiegandReader, WiegandResult
 from gateway.door_controller import DoorEvent, DoorTiming
 from gateway.door_io import BinaryInput, DoorIO, DoorWiring, InputSpec
-from hardware.profile import BoardProfile, RadarPort, ScannerPort
+from gateway.feedback_io import DoorFeedback
+from hardware.profile import BoardProfile, RadarPort, ScannerPort, WiegandInput
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,9 @@ class DeviceListener(Protocol):
 
     def code_scanned(self, scanner: ScannerPort, code: ScannedCode) -> None:
         """A QR scanner read a code."""
+
+    def wiegand_read(self, door_id: str, reader: WiegandInput, card: WiegandCard) -> None:
+        """A face terminal or card reader sent a frame with good parity."""
 
     def beam_result(self, door_id: str, result: BeamResult) -> None:
         """A door's beam pair saw someone pass (or turn back)."""
@@ -74,6 +81,7 @@ class StationDevices:
         self._listener = listener
         self._closers: list[Callable[[], None]] = []
         self.doors: dict[str, DoorIO] = {}
+        self.feedback: dict[str, DoorFeedback] = {}
         self.serial: list[SerialLoop[Any]] = []
         try:
             self._open_gpio(timings, pin_factory)
@@ -107,6 +115,20 @@ class StationDevices:
                 latch = _PresenceLatch(f"{door.id}-pir", door.id, self._listener.presence_changed)
                 pir = PirSensor(door.pir.pin, latch.motion, pin_factory=pin_factory)
                 self._closers.append(pir.close)
+            if door.wiegand is not None:
+                reader = WiegandReader(
+                    door.wiegand.d0,
+                    door.wiegand.d1,
+                    partial(self._wiegand_frame, door.id, door.wiegand),
+                    on_rejected=partial(self._wiegand_rejected, door.id),
+                    lengths=(door.wiegand.bits,),
+                    pin_factory=pin_factory,
+                )
+                self._closers.append(reader.close)
+            if door.feedback is not None:
+                feedback = DoorFeedback(door.feedback, pin_factory=pin_factory)
+                self.feedback[door.id] = feedback
+                self._closers.append(feedback.close)
         # Board-wide inputs have one owner each and are fanned out to every door.
         for signal, name in ((board.fire, "fire"), (board.tamper, "tamper")):
             if signal is None:
@@ -150,9 +172,27 @@ class StationDevices:
         if isinstance(frame, ScannedCode):
             self._listener.code_scanned(scanner, frame)
 
+    def _wiegand_frame(self, door_id: str, reader: WiegandInput, frame: WiegandResult) -> None:
+        if isinstance(frame, WiegandParityError):
+            # A misread is not a person: say nothing at the door, note it for the technician.
+            log.warning("door %s: Wiegand frame with bad parity ignored", door_id)
+            return
+        self._listener.wiegand_read(door_id, reader, frame)
+
+    def _wiegand_rejected(self, door_id: str, bit_count: int) -> None:
+        log.warning(
+            "door %s: Wiegand frame of %d bits ignored (reader format?)", door_id, bit_count
+        )
+
     def _radar_frame(self, radar: RadarPort, latch: _PresenceLatch, frame: object) -> None:
         if isinstance(frame, RadarReport):
             latch.update(frame.presence)
+
+    def show(self, door_id: str, reason: Reason) -> None:
+        """Show a decision on the door's LEDs and buzzer, if it has any."""
+        feedback = self.feedback.get(door_id)
+        if feedback is not None:
+            feedback.show(reason)
 
     def start(self) -> None:
         """Open the serial ports (GPIO devices are live from construction)."""

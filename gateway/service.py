@@ -1,8 +1,9 @@
 """The gateway service: devices in, decisions at the door, events out, commands answered.
 
 This is the composition root of one gateway. The decisions live in pure modules
-(`decision`, `door_controller`, `commands`, `wire_events`); this module only wires the
-station's devices and the broker link to them.
+(`access_rules`, `door_controller`, `commands`, `wire_events`); `access` keeps what access
+decisions need between scans; this module only wires the station's devices and the
+broker link to them.
 """
 
 from __future__ import annotations
@@ -18,28 +19,30 @@ from contract.payloads import (
     Availability,
     Command,
     CommandReply,
-    CredentialKind,
-    Decision,
+    CrossingEvent,
+    CrossingSource,
     Direction,
     EventPayload,
-    Reason,
     ReplyStatus,
     utc_now,
 )
 from contract.topics import gateway_topic
 from firmware_bridge.beams import BeamResult
 from firmware_bridge.qr_lines import ScannedCode
+from firmware_bridge.wiegand import WiegandCard
 from gateway import wire_events
+from gateway.access import AccessDesk, wiegand_credential
+from gateway.access_rules import AccessDecision, Presented, QrCredential
 from gateway.commands import CommandGate
 from gateway.config import GatewaySettings, check_doors
-from gateway.decision import AccessDecision, decide_allowlist
 from gateway.devices import StationDevices
 from gateway.door_controller import DoorEvent
 from gateway.events import EventStamper
 from gateway.maintenance import MaintenanceCommands
 from gateway.outbox import Outbox
+from gateway.trust_store import TrustStore
 from gateway.uplink import Uplink
-from hardware.profile import BoardProfile, ScannerPort
+from hardware.profile import BoardProfile, ScannerPort, WiegandInput
 from yizhan import __version__
 from yizhan.mqtt_link import Message, Retained
 
@@ -70,11 +73,16 @@ class Gateway:
         )
         self._availability_topic = self._topic("availability")
         self._command_topic = self._topic("command")
+        self.access = AccessDesk(
+            settings.station_id,
+            settings.policy.policy(),
+            TrustStore(settings.state_dir, settings.station_id),
+        )
         self.uplink = Uplink(
             settings,
             self.outbox,
             self.stamper,
-            subscriptions=[(self._command_topic, 1)],
+            subscriptions=[(self._command_topic, 1), *((t, 1) for t in self.access.topics)],
             on_message=self._on_message,
             will=Retained(self._availability_topic, self._availability(online=False)),
             birth=lambda: Retained(self._availability_topic, self._availability(online=True)),
@@ -109,16 +117,26 @@ class Gateway:
     # -- what the devices report (DeviceListener) --
 
     def code_scanned(self, scanner: ScannerPort, code: ScannedCode) -> None:
-        """Decide on a scanned code, release the door on a grant, report the decision."""
-        direction = Direction(scanner.direction)
-        decision = decide_allowlist(code.text, direction, self.settings.allowlist)
-        if decision.granted and not self.devices.doors[scanner.door].grant():
-            decision = AccessDecision(Decision.DENIED, Reason.LOCKDOWN, decision.worker_id)
+        """Decide on a scanned QR code."""
+        self._present(QrCredential(code.text), scanner.door, Direction(scanner.direction))
+
+    def wiegand_read(self, door_id: str, reader: WiegandInput, card: WiegandCard) -> None:
+        """Decide on the person id a face terminal sent, or a card number."""
+        credential = wiegand_credential(reader.kind, card)
+        self._present(credential, door_id, Direction(reader.direction))
+
+    def _present(self, credential: Presented, door_id: str, direction: Direction) -> None:
+        """Decide, release the door on a grant, show the outcome at the door, report it."""
+        door = self.devices.doors[door_id]
+        decision: AccessDecision = self.access.present(
+            credential, door_id, direction, self._clock(), door.grant
+        )
+        self.devices.show(door_id, decision.reason)
         self.emit(
             AccessEvent,
-            door_id=scanner.door,
+            door_id=door_id,
             direction=direction,
-            credential=CredentialKind.QR,
+            credential=decision.credential,
             worker_id=decision.worker_id,
             decision=decision.decision,
             reason=decision.reason,
@@ -127,6 +145,8 @@ class Gateway:
     def door_event(self, door_id: str, event: DoorEvent) -> None:
         """Report a door's state change and alarms."""
         for wire in wire_events.from_door(door_id, event):
+            if wire.model is CrossingEvent and wire.fields["source"] is CrossingSource.REX:
+                self.access.someone_left()
             self.emit(wire.model, **wire.fields)
 
     def beam_result(self, door_id: str, result: BeamResult) -> None:
@@ -143,6 +163,8 @@ class Gateway:
     # -- commands --
 
     def _on_message(self, message: Message) -> None:
+        if self.access.handle(message.topic, message.payload):
+            return
         if message.topic != self._command_topic:
             return
         result = decode(message.topic, message.payload)

@@ -32,6 +32,7 @@ __all__ = [
     "BoardProfile",
     "ContactInput",
     "DoorProfile",
+    "FeedbackOutputs",
     "FireInput",
     "PirInput",
     "ProfileError",
@@ -41,6 +42,7 @@ __all__ = [
     "RexInput",
     "ScannerPort",
     "TamperInput",
+    "WiegandInput",
     "format_path",
     "key_lines",
     "line_of",
@@ -170,6 +172,31 @@ class RelayOutput(_Model):
     active_high: bool = True
 
 
+class WiegandInput(_Model):
+    """A face terminal or card reader speaking Wiegand on two lines, D0 and D1.
+
+    Readers drive 5 V: wire D0 and D1 through a level shifter (or a divider) to 3.3 V.
+    The lines idle high and pull low for each bit, so the inputs use pull-ups.
+    """
+
+    d0: Pin
+    d1: Pin
+    bits: Literal[26, 34] = 26
+    direction: Literal["in", "out"] = "in"
+    kind: Literal["face", "card"]
+    """`face`: the terminal sends the id of the person it recognised; `card`: a card number."""
+
+
+class FeedbackOutputs(_Model):
+    """LEDs and a buzzer at the door that show the decision; each output is optional."""
+
+    green: Pin | None = None
+    red: Pin | None = None
+    buzzer: Pin | None = None
+    active_high: bool = True
+    """False for driver boards that switch on with a low input."""
+
+
 class DoorProfile(_Model):
     """One door and everything wired to it."""
 
@@ -182,6 +209,8 @@ class DoorProfile(_Model):
     tamper: TamperInput | None = None
     beams: BeamPair | None = None
     pir: PirInput | None = None
+    wiegand: WiegandInput | None = None
+    feedback: FeedbackOutputs | None = None
 
 
 class _SerialPort(_Model):
@@ -363,6 +392,9 @@ _FIXES: dict[str, str] = {
     "id": 'add id = "front" (lowercase letters, digits, - and _)',
     "door": "name the door this scanner serves with door = <one of the door ids>",
     "direction": 'add direction = "in" or "out"',
+    "kind": 'add kind = "face" (a face terminal) or "card" (a card reader)',
+    "d0": "add d0 = <the GPIO the reader's D0 line reaches through the level shifter>",
+    "d1": "add d1 = <the GPIO the reader's D1 line reaches through the level shifter>",
     "model": 'add model = "Raspberry Pi 4 Model B"',
 }
 
@@ -457,6 +489,14 @@ def _pins_in_use(profile: BoardProfile) -> list[tuple[int, KeyPath]]:
         if door.beams is not None:
             uses.append((door.beams.a, (*base, "beams", "a")))
             uses.append((door.beams.b, (*base, "beams", "b")))
+        if door.wiegand is not None:
+            uses.append((door.wiegand.d0, (*base, "wiegand", "d0")))
+            uses.append((door.wiegand.d1, (*base, "wiegand", "d1")))
+        if door.feedback is not None:
+            for name in ("green", "red", "buzzer"):
+                pin: int | None = getattr(door.feedback, name)
+                if pin is not None:
+                    uses.append((pin, (*base, "feedback", name)))
     return uses
 
 

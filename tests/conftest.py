@@ -15,7 +15,7 @@ from gpiozero.pins.mock import MockFactory
 from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
 from dashboard.service import Central, serve_in_thread
 from tests.support.mosquitto import MosquittoBroker, free_port
-from tests.support.probe import MqttProbe
+from tests.support.probe import MqttProbe, wait_retained_keys
 from yizhan.settings import BrokerSettings
 
 
@@ -73,6 +73,14 @@ def central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[Running
     service = Central(settings)
     service.start()
     assert service.link.wait_connected(10), "central could not reach the private broker"
+    publisher = service.credentials.publisher
+    assert publisher is not None
+    with publisher.published:
+        assert publisher.published.wait_for(lambda: publisher.publications > 0, 10)
+    # Other tests' centrals left their own keys retained on this shared broker, with
+    # version numbers as low as this one's: a gateway of this test must be handed this
+    # central's keys, so wait until the broker holds them.
+    wait_retained_keys(broker_settings.url, service)
     server = service.http_server()
     serve_in_thread(server)
     base_url = f"http://127.0.0.1:{settings.http.port}"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -22,7 +24,19 @@ from tests.support.waiting import wait_until
 from yizhan.settings import BrokerSettings
 
 LOCK_PIN = PINS["relay"]
-CODE = "YZ-TEST-0001"
+
+
+def worker_token(central: RunningCentral) -> tuple[str, str]:
+    """Enroll a worker through the API and return their id and current token."""
+    enrolled = central.http.post(
+        "/api/workers", json={"display_name": "李明", "platform": "meituan"}
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    worker_id = enrolled.json()["worker_id"]
+    link = central.http.post(f"/api/workers/{worker_id}/pass-links").json()
+    tokens = central.http.get(f"/api/pass/{link['secret']}/tokens", params={"count": 0})
+    assert tokens.status_code == 200, tokens.text
+    return worker_id, tokens.json()["tokens"][0]["token"]
 
 
 @pytest.fixture()
@@ -42,24 +56,30 @@ def radar() -> Iterator[VirtualRadar]:
 
 @pytest.fixture()
 def gateway(
+    central: RunningCentral,
     broker_settings: BrokerSettings,
     mock_pins: MockFactory,
     scanners: tuple[VirtualScanner, VirtualScanner],
     radar: VirtualRadar,
+    tmp_path: Path,
 ) -> Iterator[Gateway]:
     entry, exit_ = scanners
     settings = GatewaySettings(
         station_id="cs-0001",
-        gateway_id="gw-1",
+        # A gateway id of its own: the shared broker keeps a persistent session per
+        # client, with keys that other tests' centrals published while it was away.
+        gateway_id=f"gw-{uuid.uuid4().hex[:8]}",
         broker=broker_settings,
         doors={DOOR: DoorSettings(unlock_s=0.2)},
-        allowlist={CODE: "w-0001"},
+        state_dir=tmp_path / "gateway",
     )
     board = simulated_board(entry.port, exit_.port, radar.port)
     service = Gateway(settings, board, pin_factory=mock_pins)
     service.start()
     assert service.link.wait_connected(10)
     assert service.devices.wait_serial_open(5)
+    # The central's public key arrives retained; from then on the gateway decides alone.
+    wait_until(lambda: service.access.trust.keys_version, 10, "the central's keys")
     yield service
     service.stop()
 
@@ -97,23 +117,24 @@ def test_a_scan_travels_from_the_serial_port_to_the_api(
     probe: MqttProbe,
 ) -> None:
     entry, _ = scanners
+    worker_id, token = worker_token(central)
     relay = mock_pins.pin(LOCK_PIN)
     relay.clear_states()
     catcher = EventCatcher()
     gateway.add_listener(catcher)
 
-    entry.scan(CODE)
+    entry.scan(token)
 
     # Fail-safe maglock: the relay drops (released) and is energised again when the
     # unlock time ends with nobody opening the door.
     wait_until(lambda: [s.state for s in relay.states] == [True, False, True], 5, "relay pulse")
     event = catcher.wait_count(1)[0]
     assert isinstance(event, AccessEvent)
-    assert (event.worker_id, event.decision, event.direction) == ("w-0001", "granted", "in")
+    assert (event.worker_id, event.decision, event.direction) == (worker_id, "granted", "in")
 
     # The event went through the real broker at QoS 1 on its documented topic.
     message = probe.wait_for(lambda m: m.topic.endswith("/event/access"))
-    assert message.topic == "yz/v1/st/cs-0001/gw/gw-1/event/access"
+    assert message.topic == f"yz/v1/st/cs-0001/gw/{gateway.settings.gateway_id}/event/access"
     assert message.qos == 1
     assert json.loads(message.payload)["event_id"] == event.event_id
 
@@ -144,7 +165,7 @@ def test_an_unknown_code_is_denied_and_the_door_stays_locked(
 
     event = catcher.wait_count(1)[0]
     assert isinstance(event, AccessEvent)
-    assert (event.decision, event.reason) == ("denied", "unknown_credential")
+    assert (event.decision, event.reason) == ("denied", "malformed")
     assert [s.state for s in relay.states] == [True], "the lock must stay energised"
     wait_until(lambda: central.service.store.event_payload(event.event_id), 10, "denied row")
     assert central.http.get("/api/stations").json()[0]["occupancy"] == 0
@@ -156,13 +177,14 @@ def test_garbage_on_the_serial_line_is_skipped_and_the_next_scan_works(
     scanners: tuple[VirtualScanner, VirtualScanner],
 ) -> None:
     entry, exit_ = scanners
+    _, token = worker_token(central)
     catcher = EventCatcher()
     gateway.add_listener(catcher)
 
     entry.send_raw(b"\x00\xff\x13garbage\x07\r\n\x1b[2J\r" + b"\xaa" * 2000 + b"\r")
-    entry.scan(CODE)
+    entry.scan(token)
     catcher.wait_count(1)
-    exit_.scan(CODE)
+    exit_.scan(token)
 
     events = catcher.wait_count(2)
     assert [getattr(e, "direction", None) for e in events] == [Direction.IN, Direction.OUT]

@@ -1,33 +1,14 @@
-"""The gateway's pure parts: the allow-list decision, command freshness, event stamping."""
+"""The gateway's pure parts: command freshness, event stamping."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from contract.payloads import AccessEvent, Command, Decision, Direction, Reason, ReplyStatus
+from contract.payloads import AccessEvent, Command, ReplyStatus
 from gateway.commands import CommandGate
-from gateway.decision import decide_allowlist
 from gateway.events import EventStamper
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-
-
-def test_a_listed_code_is_granted_with_its_worker() -> None:
-    decision = decide_allowlist("C1", Direction.IN, {"C1": "w-1"})
-    assert (decision.decision, decision.reason, decision.worker_id) == (
-        Decision.GRANTED,
-        Reason.GRANTED,
-        "w-1",
-    )
-
-
-def test_an_unknown_code_is_denied() -> None:
-    decision = decide_allowlist("C2", Direction.IN, {"C1": "w-1"})
-    assert (decision.granted, decision.reason) == (False, Reason.UNKNOWN_CREDENTIAL)
-
-
-def test_leaving_is_never_refused() -> None:
-    assert decide_allowlist("anything", Direction.OUT, {}).granted
 
 
 def command(issued: datetime, ttl: float = 30, request_id: str = "r1") -> Command:

@@ -125,7 +125,10 @@ def test_the_cli_exits_2_with_the_message(
 def test_the_shipped_examples_load() -> None:
     deploy = Path(__file__).resolve().parent.parent / "deploy" / "config"
     gateway = load_gateway_settings(deploy / "gateway.toml")
-    assert gateway.allowlist == {"YZ-TRIAL-0001": "w-0001"}
+    policy = gateway.policy.policy()
+    assert policy.location is not None
+    assert (policy.location.station_number, policy.capacity) == (4242, 12)
+    assert policy.hours.always_open
     assert load_board(gateway, deploy).doors[0].id == "front"
     central = load_settings(CentralSettings, deploy / "central.toml", environ={})
     assert central.stations[0].capacity == 12

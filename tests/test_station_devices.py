@@ -7,7 +7,8 @@ checks is what the gateway publishes and what the relay does.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 import pytest
@@ -22,45 +23,16 @@ from contract.payloads import (
 )
 from gateway.config import DoorSettings, GatewaySettings
 from gateway.service import Gateway
+from gateway.trust_store import FILE_NAME, write_trust_file
 from hardware.sim.radar import Presence, VirtualRadar
 from hardware.sim.scanner import VirtualScanner
 from hardware.sim.station import DOOR, FIRE_PIN, PINS, TAMPER_PIN, DoorHands, simulated_board
+from tests.support.events import Events
 from tests.support.probe import MqttProbe
+from tests.support.tokens import TokenMint
 from yizhan.settings import BrokerSettings
 
-CODE = "YZ-TEST-0001"
 E = TypeVar("E", bound=EventPayload)
-
-
-class Events:
-    """Every event the gateway emits, with a way to wait for one that matches."""
-
-    def __init__(self) -> None:
-        self.seen: list[EventPayload] = []
-        self._changed = threading.Condition()
-
-    def __call__(self, event: EventPayload) -> None:
-        with self._changed:
-            self.seen.append(event)
-            self._changed.notify_all()
-
-    def of(self, kind: type[E]) -> list[E]:
-        """Every event of one kind so far, in order."""
-        return [e for e in self.seen if isinstance(e, kind)]
-
-    def wait_for(
-        self, kind: type[E], where: Callable[[E], bool] = lambda e: True, timeout: float = 5
-    ) -> E:
-        """The first event of `kind` that satisfies `where`, waiting for it if need be."""
-
-        def found() -> list[E]:
-            return [e for e in self.of(kind) if where(e)]
-
-        with self._changed:
-            assert self._changed.wait_for(found, timeout), (
-                f"no matching {kind.__name__}; saw {[type(e).__name__ for e in self.seen]}"
-            )
-            return found()[0]
 
 
 def wait_alarm(events: Events, kind: str, active: bool) -> AlarmEvent:
@@ -78,32 +50,37 @@ class Rig(NamedTuple):
     events: Events
     entry: VirtualScanner
     radar: VirtualRadar
+    mint: TokenMint
 
 
 @pytest.fixture()
-def station(broker_settings: BrokerSettings, mock_pins: MockFactory) -> Iterator[Rig]:
+def station(
+    broker_settings: BrokerSettings, mock_pins: MockFactory, tmp_path: Path
+) -> Iterator[Rig]:
     entry, exit_, radar = VirtualScanner(), VirtualScanner(), VirtualRadar(period_s=0.05)
     settings = GatewaySettings(
         station_id="cs-0001",
         gateway_id="gw-1",
         broker=broker_settings,
         doors={DOOR: DoorSettings(unlock_s=1.0, held_open_s=0.3, forced_debounce_s=0.1)},
-        allowlist={CODE: "w-0001"},
+        state_dir=tmp_path,
     )
     gateway = Gateway(settings, simulated_board(entry.port, exit_.port, radar.port), mock_pins)
+    mint = TokenMint()
+    assert gateway.access.trust_store.apply(mint.keys())
     events = Events()
     gateway.add_listener(events)
     gateway.start()
     assert gateway.devices.wait_serial_open(5)
-    yield Rig(gateway, events, entry, radar)
+    yield Rig(gateway, events, entry, radar, mint)
     gateway.stop()
     for device in (entry, exit_, radar):
         device.close()
 
 
 def test_a_door_held_open_raises_and_clears_the_alarm(station: Rig, mock_pins: MockFactory) -> None:
-    _, events, entry, _ = station
-    entry.scan(CODE)
+    _, events, entry, _, mint = station
+    entry.scan(mint.token())
     wait_door(events, "unlocked", "grant")
     mock_pins.pin(PINS["contact"]).drive_high()
     wait_alarm(events, "held_open", True)
@@ -115,7 +92,7 @@ def test_a_door_held_open_raises_and_clears_the_alarm(station: Rig, mock_pins: M
 def test_a_forced_door_raises_an_alarm_that_reaches_the_broker(
     station: Rig, mock_pins: MockFactory, probe: MqttProbe
 ) -> None:
-    _, events, _, _ = station
+    _, events, _, _, _ = station
     mock_pins.pin(PINS["contact"]).drive_high()
     raised = wait_alarm(events, "forced", True)
     message = probe.wait_for(lambda m: m.topic == "yz/v1/st/cs-0001/gw/gw-1/event/alarm")
@@ -127,7 +104,7 @@ def test_a_forced_door_raises_an_alarm_that_reaches_the_broker(
 def test_fire_releases_the_door_and_holds_it_until_cleared(
     station: Rig, mock_pins: MockFactory
 ) -> None:
-    _, events, _, _ = station
+    _, events, _, _, _ = station
     relay = mock_pins.pin(PINS["relay"])
     assert relay.state is True, "fail-safe lock is energised while secured"
     mock_pins.pin(FIRE_PIN).drive_low()
@@ -141,13 +118,13 @@ def test_fire_releases_the_door_and_holds_it_until_cleared(
 
 
 def test_tamper_is_reported(station: Rig, mock_pins: MockFactory) -> None:
-    _, events, _, _ = station
+    _, events, _, _, _ = station
     mock_pins.pin(TAMPER_PIN).drive_high()
     wait_alarm(events, "tamper", True)
 
 
 def test_beams_count_people_in_and_out(station: Rig, mock_pins: MockFactory) -> None:
-    _, events, _, _ = station
+    _, events, _, _, _ = station
     hands = DoorHands(mock_pins, threading.Event(), pace=0.5)
 
     hands.walk_through_beams(inwards=True)
@@ -163,7 +140,7 @@ def test_beams_count_people_in_and_out(station: Rig, mock_pins: MockFactory) -> 
 def test_the_exit_button_releases_the_door_and_counts_someone_out(
     station: Rig, mock_pins: MockFactory
 ) -> None:
-    _, events, _, _ = station
+    _, events, _, _, _ = station
     mock_pins.pin(PINS["rex"]).drive_low()
     mock_pins.pin(PINS["rex"]).drive_high()
     wait_door(events, "unlocked", "rex")
@@ -172,7 +149,7 @@ def test_the_exit_button_releases_the_door_and_counts_someone_out(
 
 
 def test_the_radar_reports_presence_changes(station: Rig) -> None:
-    _, events, _, radar = station
+    _, events, _, radar, _ = station
 
     events.wait_for(PresenceEvent, lambda e: not e.present)
     radar.set_presence(Presence(stationary_cm=120, stationary_energy=70))
@@ -184,13 +161,16 @@ def test_the_radar_reports_presence_changes(station: Rig) -> None:
     assert [e.present for e in events.of(PresenceEvent)] == [False, True, False]
 
 
-def test_the_door_opens_with_no_broker_at_all(mock_pins: MockFactory) -> None:
+def test_the_door_opens_with_no_broker_at_all(mock_pins: MockFactory, tmp_path: Path) -> None:
+    # The keys come from the state directory, as after a reboot with the network down.
+    mint = TokenMint()
+    write_trust_file(tmp_path / FILE_NAME, {"keys": mint.keys()})
     entry, exit_, radar = VirtualScanner(), VirtualScanner(), VirtualRadar()
     settings = GatewaySettings(
         station_id="cs-0001",
         gateway_id="gw-1",
         broker=BrokerSettings(url="mqtt://127.0.0.1:9"),  # nothing listens on the discard port
-        allowlist={CODE: "w-0001"},
+        state_dir=tmp_path,
     )
     gateway = Gateway(settings, simulated_board(entry.port, exit_.port, radar.port), mock_pins)
     events = Events()
@@ -198,7 +178,7 @@ def test_the_door_opens_with_no_broker_at_all(mock_pins: MockFactory) -> None:
     gateway.start()
     try:
         assert gateway.devices.wait_serial_open(5)
-        entry.scan(CODE)
+        entry.scan(mint.token())
         wait_door(events, "unlocked", "grant")
         assert mock_pins.pin(PINS["relay"]).state is False
         assert not gateway.link.connected

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.payloads import utc_now
 from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
+from dashboard.credentials import Credentials
 from dashboard.service import Central, serve_in_thread
-from hardware.sim.station import SimulatedStation, Traffic
+from dashboard.workers import WorkerInput, WorkerStatus
+from gateway.config import PolicySettings, ThrottleSettings
+from hardware.sim.station import SimulatedStation, TokenSource, Traffic
 from yizhan.embedded_broker import EmbeddedBroker
 from yizhan.settings import BrokerSettings
 from yizhan.stopping import stop_on_signals
@@ -70,6 +75,63 @@ def demo_stations(count: int, seed: int | None) -> list[StationSettings]:
     return stations
 
 
+WORKERS_PER_STATION = 30
+PLATFORMS = ("meituan", "eleme", "sf_express", "jd_logistics", "didi", "truck_freight")
+
+
+def demo_workers(credentials: Credentials, station_id: str) -> list[int]:
+    """The numbers of the station's simulated workers, enrolled in the central if new.
+
+    They are found again by name on the next run, so a kept demo database does not grow.
+    """
+    prefix = f"演示 {station_id} "
+    known = {
+        worker.display_name: worker.number
+        for worker in credentials.store.workers(WorkerStatus.ACTIVE, limit=100_000)
+        if worker.display_name.startswith(prefix)
+    }
+    wanted = [f"{prefix}{n:03d}" for n in range(1, WORKERS_PER_STATION + 1)]
+    missing = [name for name in wanted if name not in known]
+    if missing:
+        enrolled = credentials.enroll(
+            [
+                WorkerInput(
+                    display_name=name,
+                    platform=PLATFORMS[n % len(PLATFORMS)],
+                    groups=["delivery"],
+                    scope=f"station:{station_id}",
+                )
+                for n, name in enumerate(missing)
+            ]
+        )
+        known.update((worker.display_name, worker.number) for worker in enrolled)
+    return [known[name] for name in wanted]
+
+
+def token_source(credentials: Credentials) -> TokenSource:
+    """What a worker's phone shows now, asked of the central's credential service."""
+
+    def current(worker_number: int) -> str | None:
+        worker = credentials.store.get(worker_number)
+        tokens = credentials.tokens(worker, utc_now(), ahead=0)
+        return tokens[0].token if tokens else None
+
+    return current
+
+
+def gateway_policy(station: StationSettings, mean_arrival_s: float) -> PolicySettings:
+    """The station's gateway policy, as the central knows the station."""
+    # Simulated people arrive faster than real ones when asked to; the door's throttle
+    # limit scales with them, so that the demo's few forged codes do not lock the door.
+    speed_up = max(1.0, Traffic().mean_arrival_s / mean_arrival_s)
+    return PolicySettings(
+        station_number=station.number,
+        region_code=station.region_code,
+        capacity=station.capacity,
+        throttle=ThrottleSettings(per_door=math.ceil(ThrottleSettings().per_door * speed_up)),
+    )
+
+
 def free_port(host: str, preferred: int) -> int:
     """`preferred` if nothing listens there, else any free port."""
     for port in (preferred, 0):
@@ -101,10 +163,15 @@ def run_demo(options: DemoOptions) -> None:
         stations=demo_stations(options.stations, options.seed),
     )
     central = Central(settings)
+    credentials = central.credentials
+    workers = {station.id: demo_workers(credentials, station.id) for station in settings.stations}
     simulated = [
         SimulatedStation(
             station.id,
             broker_settings,
+            workers=workers[station.id],
+            token_for=token_source(credentials),
+            policy=gateway_policy(station, options.mean_arrival_s),
             traffic=Traffic(mean_arrival_s=options.mean_arrival_s),
             seed=None if options.seed is None else options.seed + n,
         )
@@ -116,6 +183,12 @@ def run_demo(options: DemoOptions) -> None:
         for station in simulated:
             station.start()
         serve_in_thread(server)
+        first = settings.stations[0].id
+        _, secret = credentials.store.create_pass_link(workers[first][0])
+        print(
+            f"pass of a worker at {first} (open it on a phone): {credentials.pass_url(secret)}",
+            flush=True,
+        )
         print(
             f"yizhan demo: {len(simulated)} stations; dashboard at "
             f"http://{options.http_host}:{options.http_port}/ ; Ctrl-C stops",

@@ -1,20 +1,26 @@
 """A station site for fault tests, all real: a private Mosquitto, the central and gateways as
 separate `yizhan` processes, scanners on pseudo-terminals, SQLite files on disk.
 
-Each scan carries a code of its own that the gateway's allow-list maps to a worker id of
-its own, so the expected set of access events is known exactly: one per code scanned.
-`check_exact` compares the central's database with it.
+Each scan is a real signed QR token for a worker number of its own, issued by a site key
+that the gateway trusts from its state directory, so the expected set of access events
+is known exactly: one per token scanned, each naming its worker. `check_exact` compares
+the central's database with it.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
+from contract.credential_payloads import PublicKeyEntry, PublicKeys
+from contract.payloads import utc_now
+from contract.tokens import SigningKey, issue_token
 from hardware.profile import BoardProfile
 from hardware.sim.scanner import VirtualScanner
 from tests.support.mosquitto import MosquittoBroker, free_port
@@ -23,6 +29,32 @@ from tests.support.service_process import ServiceProcess
 
 STATION = "cs-0001"
 RELAY_PIN = 17
+SITE_KEY_ID = 200
+"""Apart from the ids of the central's own keys, whose (older) list the gateway ignores."""
+
+
+def write_trust(state_dir: Path, key: SigningKey) -> None:
+    """Give a gateway the site key, as if the central had published it (a newer list)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    keys = PublicKeys(
+        version=1_000_000,
+        issued_at=utc_now(),
+        keys=[
+            PublicKeyEntry(
+                key_id=key.key_id,
+                public_key=base64.b64encode(key.public_key_bytes()).decode(),
+            )
+        ],
+    )
+    document = {"format": 1, "keys": json.loads(keys.to_json())}
+    (state_dir / "trust.json").write_text(json.dumps(document), encoding="utf-8")
+
+
+def token_for(key: SigningKey, worker_number: int) -> str:
+    """A fresh token of one worker, as the phone page shows it."""
+    return issue_token(
+        key, worker_number=worker_number, not_before=utc_now() - timedelta(seconds=1)
+    )
 
 
 def read_only(path: Path) -> sqlite3.Connection:
@@ -37,7 +69,8 @@ class SiteGateway:
     gateway_id: str
     directory: Path
     broker_port: int
-    codes_per_run: int
+    first_worker: int
+    key: SigningKey
     replay_rate: float
     scanner: VirtualScanner = field(default_factory=VirtualScanner)
     scanned: list[str] = field(default_factory=list)
@@ -48,16 +81,11 @@ class SiteGateway:
         """The gateway's outbox file."""
         return self.directory / f"{self.gateway_id}-outbox.db"
 
-    def code(self, n: int) -> str:
-        """The n-th code of this gateway."""
-        return f"YZ-{self.gateway_id}-{n:05d}"
-
     def write_config(self) -> Path:
-        """The gateway's TOML file, with an allow-list entry for every code it will see."""
+        """The gateway's TOML file and board profile; its state directory trusts the key."""
         path = self.directory / f"{self.gateway_id}.toml"
-        allow = "\n".join(
-            f'"{self.code(n)}" = "w-{self.gateway_id}-{n:05d}"' for n in range(self.codes_per_run)
-        )
+        state = self.directory / f"{self.gateway_id}-state"
+        write_trust(state, self.key)
         board = self.directory / f"{self.gateway_id}-board.toml"
         # One door with its relay and one entry scanner on the test's pty.
         board.write_text(
@@ -90,6 +118,7 @@ direction = "in"
 station_id = "{STATION}"
 gateway_id = "{self.gateway_id}"
 profile = "{board}"
+state_dir = "{state}"
 
 [broker]
 url = "mqtt://127.0.0.1:{self.broker_port}"
@@ -102,9 +131,6 @@ unlock_s = 0.05
 [outbox]
 path = "{self.outbox}"
 replay_rate = {self.replay_rate}
-
-[allowlist]
-{allow}
 """,
             encoding="utf-8",
         )
@@ -122,7 +148,7 @@ replay_rate = {self.replay_rate}
         self.process.start()
 
     def scan(self, count: int, interval_s: float = 0.0) -> None:
-        """`count` people scan new codes, one every `interval_s` (at once when 0)."""
+        """`count` workers scan fresh tokens, one every `interval_s` (at once when 0)."""
         start = len(self.scanned)
         began = time.monotonic()
         for n in range(start, start + count):
@@ -131,9 +157,9 @@ replay_rate = {self.replay_rate}
                 delay = began + (n - start) * interval_s - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            code = self.code(n)
-            self.scanner.scan(code)
-            self.scanned.append(code)
+            worker = self.first_worker + n
+            self.scanner.scan(token_for(self.key, worker))
+            self.scanned.append(f"w{worker}")
 
     def committed(self) -> int:
         """How many events the gateway has committed to its outbox (next seq - 1)."""
@@ -172,15 +198,18 @@ class Site:
         cls,
         directory: Path,
         gateway_ids: list[str],
-        codes_per_run: int,
         replay_rate: float = 200.0,
         relay: bool = False,
         gap_after_s: float = 30.0,
     ) -> Site:
         """Write the configs; `start()` runs everything."""
         directory.mkdir(parents=True, exist_ok=True)
-        broker = MosquittoBroker(directory, free_port(), persistence=True)
-        http_port = free_port()
+        ports: set[int] = set()
+        while len(ports) < 3:
+            # Nothing listens on these yet, so one port could come back twice.
+            ports.add(free_port())
+        broker_port, http_port, relay_port = sorted(ports)
+        broker = MosquittoBroker(directory, broker_port, persistence=True)
         database = directory / "central.db"
         config = directory / "central.toml"
         config.write_text(
@@ -205,11 +234,12 @@ gap_after_s = {gap_after_s}
             encoding="utf-8",
         )
         central = ServiceProcess("central", config, directory / "central.log", ready="central on")
-        tcp_relay = TcpRelay(free_port(), broker.port) if relay else None
+        tcp_relay = TcpRelay(relay_port, broker.port) if relay else None
         gateway_port = tcp_relay.port if tcp_relay else broker.port
+        key = SigningKey.generate(SITE_KEY_ID)
         gateways = [
-            SiteGateway(gid, directory, gateway_port, codes_per_run, replay_rate)
-            for gid in gateway_ids
+            SiteGateway(gid, directory, gateway_port, 100_000 * (n + 1), key, replay_rate)
+            for n, gid in enumerate(gateway_ids)
         ]
         return cls(directory, broker, central, database, http_port, gateways, tcp_relay)
 
@@ -276,7 +306,7 @@ gap_after_s = {gap_after_s}
                     (gateway.gateway_id,),
                 ).fetchall()
                 workers = [json.loads(p)["worker_id"] for k, _, p in rows if k == "access"]
-                expected = [f"w-{c.removeprefix('YZ-')}" for c in gateway.scanned]
+                expected = gateway.scanned
                 duplicated = [w for w, n in Counter(workers).items() if n > 1]
                 assert not duplicated, f"{gateway.gateway_id}: stored twice: {duplicated[:5]}"
                 missing = sorted(set(expected) - set(workers))

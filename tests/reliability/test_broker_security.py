@@ -20,12 +20,13 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from contract.payloads import AccessEvent, Command, utc_now
+from contract.tokens import SigningKey
 from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings
 from dashboard.service import Central
 from gateway.config import DoorSettings, GatewaySettings
 from gateway.service import Gateway
 from hardware.sim.scanner import VirtualScanner
-from tests.reliability.site import one_door_board
+from tests.reliability.site import SITE_KEY_ID, one_door_board, token_for, write_trust
 from tests.support.mosquitto import INSTALL_HINT, free_port, run_as_current_user, wait_for_port
 from tests.support.waiting import wait_until
 from yizhan.broker_admin import add_account, central_acl, gateway_acl, gateway_username
@@ -217,6 +218,8 @@ def test_a_gateway_reads_only_its_own_commands(secure_broker: SecureBroker) -> N
 def test_central_and_gateway_work_end_to_end_with_their_accounts(
     secure_broker: SecureBroker, tmp_path: Path, mock_pins: MockFactory
 ) -> None:
+    key = SigningKey.generate(SITE_KEY_ID)
+    write_trust(tmp_path / "state", key)
     central = Central(
         CentralSettings(
             broker=secure_broker.settings("central.central-1"),
@@ -232,7 +235,7 @@ def test_central_and_gateway_work_end_to_end_with_their_accounts(
             # Gateways come over TLS, as in the field.
             broker=secure_broker.settings("cs-0001.gw-1", tls=True),
             doors={"main": DoorSettings(unlock_s=0.05)},
-            allowlist={"YZ-1": "w-1"},
+            state_dir=tmp_path / "state",
         ),
         one_door_board(scanner.port),
         pin_factory=mock_pins,
@@ -243,9 +246,9 @@ def test_central_and_gateway_work_end_to_end_with_their_accounts(
         assert central.link.wait_connected(10), "the central's account was refused"
         assert gateway.link.wait_connected(10), "the gateway's account (over TLS) was refused"
         assert gateway.devices.wait_serial_open(5)
-        scanner.scan("YZ-1")
+        scanner.scan(token_for(key, 4242))
         (entry,) = wait_until(lambda: central.store.entries(5), 10, "access event stored")
-        assert (entry.worker_id, entry.gateway_id) == ("w-1", "gw-1")
+        assert (entry.worker_id, entry.gateway_id, entry.decision) == ("w4242", "gw-1", "granted")
         wait_until(lambda: central.store.stations()[0].online, 10, "availability read")
     finally:
         gateway.stop()

@@ -1,7 +1,7 @@
 """Fault tests with real processes: nothing missing, nothing stored twice.
 
 Each scenario runs a private Mosquitto, the central and gateways as separate `yizhan`
-processes, and real pseudo-terminal scanners; it scans a known set of codes, breaks
+processes, and real pseudo-terminal scanners; it scans a known set of signed tokens, breaks
 something in the middle, and then compares the central's database with the scans,
 exactly (`Site.check_exact`).
 
@@ -78,7 +78,6 @@ def long_outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Background
     site = Site.build(
         tmp_path_factory.mktemp("partition"),
         ["gw-1"],
-        codes_per_run=OFFLINE_SCANS + 20,
         relay=True,
     )
     scenario = Background(site)
@@ -93,7 +92,7 @@ def site_dir(tmp_path: Path) -> Path:
 
 
 def test_kill_9_of_a_gateway_mid_burst(long_outage: Background, site_dir: Path) -> None:
-    site = Site.build(site_dir, ["gw-1", "gw-2"], codes_per_run=800)
+    site = Site.build(site_dir, ["gw-1", "gw-2"])
     try:
         site.start()
         victim, bystander = site.gateways
@@ -120,7 +119,7 @@ def test_kill_9_of_a_gateway_mid_burst(long_outage: Background, site_dir: Path) 
 
 
 def test_kill_9_of_the_central_mid_burst(long_outage: Background, site_dir: Path) -> None:
-    site = Site.build(site_dir, ["gw-1"], codes_per_run=3000, replay_rate=2000)
+    site = Site.build(site_dir, ["gw-1"], replay_rate=2000)
     try:
         site.start()
         (gateway,) = site.gateways
@@ -145,7 +144,7 @@ def test_kill_9_of_the_central_mid_burst(long_outage: Background, site_dir: Path
 
 @pytest.mark.timeout(BROKER_OUTAGE_S + 240)
 def test_mosquitto_stopped_for_a_minute_mid_burst(long_outage: Background, site_dir: Path) -> None:
-    site = Site.build(site_dir, ["gw-1", "gw-2"], codes_per_run=1200)
+    site = Site.build(site_dir, ["gw-1", "gw-2"])
     try:
         site.start()
         scans = [threading.Thread(target=g.scan, args=(300, 0.005)) for g in site.gateways]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -24,12 +25,15 @@ REPLY = "yz/v1/st/cs-0001/gw/gw-5/reply"
 
 
 @pytest.fixture()
-def gateway(broker_settings: BrokerSettings, mock_pins: MockFactory) -> Iterator[Gateway]:
+def gateway(
+    broker_settings: BrokerSettings, mock_pins: MockFactory, tmp_path: Path
+) -> Iterator[Gateway]:
     settings = GatewaySettings(
         station_id="cs-0001",
         gateway_id="gw-5",
         broker=broker_settings,
         doors={"main": DoorSettings(unlock_s=0.1)},
+        state_dir=tmp_path / "state",
     )
     service = Gateway(settings, one_door_board(), pin_factory=mock_pins)
     service.start()

@@ -6,9 +6,17 @@ import queue
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from contract.codec import Decoded, decode
+from contract.credential_payloads import PublicKeys
+from contract.payloads import utc_now
+from contract.topics import KEYS_TOPIC
 from yizhan.mqtt_link import Message, MqttLink
 from yizhan.settings import BrokerSettings
+
+if TYPE_CHECKING:
+    from dashboard.service import Central
 
 
 class MqttProbe:
@@ -48,3 +56,26 @@ class MqttProbe:
     def close(self) -> None:
         """Disconnect."""
         self.link.stop()
+
+
+def wait_retained_keys(broker_url: str, central: Central, timeout: float = 10.0) -> None:
+    """Wait until the broker holds the `yz/v1/keys` that `central` publishes.
+
+    A new subscriber is handed the retained copy at once; if that is still another
+    central's, this central's own publication reaches it live once the broker has it.
+    """
+    wanted = {entry.public_key for entry in central.credentials.keys.published_entries(utc_now())}
+
+    def current(message: Message) -> bool:
+        decoded = decode(message.topic, message.payload)
+        return (
+            isinstance(decoded, Decoded)
+            and isinstance(decoded.payload, PublicKeys)
+            and wanted <= {entry.public_key for entry in decoded.payload.keys}
+        )
+
+    probe = MqttProbe(broker_url, [KEYS_TOPIC])
+    try:
+        probe.wait_for(current, timeout)
+    finally:
+        probe.close()

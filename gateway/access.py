@@ -1,0 +1,147 @@
+"""The gateway's access path: one place that holds what decisions need between scans.
+
+`gateway.access_rules.decide` is pure; this module keeps its inputs: the station policy,
+the trust data from the central (`TrustStore`), the `AccessState` (replay cache,
+anti-passback, throttle) and the local head count (`LocalOccupancy`). It also reads the
+retained messages that feed them.
+
+Threads: every scanner and reader reports on its own thread, and the MQTT link on
+another. One lock serialises decisions, so two scans of one token at two doors cannot
+both pass the replay check, and the lock is held while the door is released, so a grant
+the door refuses (lockdown) is never remembered as a used token or a person inside.
+Lock order: decision lock → door lock, and decision lock → count lock; the door's own
+callbacks (an exit-button crossing) take only the count lock, so no cycle can form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from contract.codec import Decoded, decode
+from contract.credential_payloads import CredentialMap, PublicKeys, Revocations
+from contract.payloads import Decision, Direction, Reason, StationOccupancy
+from contract.topics import KEYS_TOPIC, REVOCATIONS_TOPIC, credentials_topic, occupancy_topic
+from firmware_bridge.wiegand import WiegandCard
+from gateway.access_rules import (
+    AccessDecision,
+    AccessRequest,
+    AccessState,
+    CardCredential,
+    FaceCredential,
+    Presented,
+    StationPolicy,
+    TrustData,
+    decide,
+)
+from gateway.occupancy import LocalOccupancy
+from gateway.trust_store import TrustStore
+
+log = logging.getLogger(__name__)
+
+Grant = Callable[[], bool]
+"""Releases the door; False when the door refuses (lockdown)."""
+
+
+def wiegand_credential(kind: str, card: WiegandCard) -> FaceCredential | CardCredential:
+    """What a Wiegand frame presents: every data bit as one decimal number.
+
+    Face terminals send the person id they matched; card readers the card. The whole
+    data field (facility code and card number together for 26 bits) is used, so two
+    cards that differ only in facility code are never taken for one another; the
+    central's map holds the same decimal number.
+    """
+    if kind == "face":
+        return FaceCredential(str(card.value))
+    return CardCredential(str(card.value))
+
+
+class AccessDesk:
+    """Decides at the doors of one gateway and remembers what the next decision needs."""
+
+    def __init__(self, station_id: str, policy: StationPolicy, trust: TrustStore) -> None:
+        self.station_id = station_id
+        self.policy = policy
+        self.trust_store = trust
+        self._state = AccessState()
+        self._occupancy = LocalOccupancy()
+        self.central_occupancy: int | None = None
+        """The count in the central's last `occupancy/1` message; None before the first."""
+        self._decide_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._credentials_topic = credentials_topic(station_id)
+        self._occupancy_topic = occupancy_topic(station_id)
+
+    @property
+    def topics(self) -> list[str]:
+        """The retained topics this desk reads: keys, revocations, map and occupancy."""
+        return [KEYS_TOPIC, REVOCATIONS_TOPIC, self._credentials_topic, self._occupancy_topic]
+
+    @property
+    def trust(self) -> TrustData:
+        """The trust data decisions use now."""
+        return self.trust_store.trust
+
+    @property
+    def occupancy(self) -> int:
+        """The gateway's head count."""
+        with self._count_lock:
+            return self._occupancy.count
+
+    @property
+    def state(self) -> AccessState:
+        """The replay, anti-passback and throttle memory as of the last decision."""
+        return self._state
+
+    def present(
+        self,
+        credential: Presented,
+        door_id: str,
+        direction: Direction,
+        now: datetime,
+        grant: Grant,
+    ) -> AccessDecision:
+        """Decide one presentation, release the door on a grant, and remember the outcome."""
+        request = AccessRequest(credential, door_id, direction, now)
+        with self._decide_lock:
+            decision = decide(request, self.policy, self.trust, self._state, self.occupancy)
+            if decision.granted and not grant():
+                decision = dataclasses.replace(
+                    decision,
+                    decision=Decision.DENIED,
+                    reason=Reason.LOCKDOWN,
+                    token_id=None,
+                    token_until=None,
+                )
+            self._state = self._state.after(decision, self.policy)
+            with self._count_lock:
+                self._occupancy = self._occupancy.after_access(decision.decision, direction)
+        return decision
+
+    def someone_left(self) -> None:
+        """An exit without a credential (the exit button): one fewer inside."""
+        with self._count_lock:
+            self._occupancy = self._occupancy.left()
+
+    def handle(self, topic: str, payload: bytes) -> bool:
+        """Take a retained message if it is one of this desk's topics; True if it was.
+
+        Bad payloads are logged and ignored: the last good copy stays in force.
+        """
+        if topic not in self.topics:
+            return False
+        result = decode(topic, payload)
+        if not isinstance(result, Decoded):
+            log.warning("ignored %s: %s", topic, result.reason)
+            return True
+        message = result.payload
+        if isinstance(message, StationOccupancy):
+            with self._count_lock:
+                self._occupancy = self._occupancy.corrected(message.occupancy)
+                self.central_occupancy = message.occupancy
+        elif isinstance(message, PublicKeys | Revocations | CredentialMap):
+            self.trust_store.apply(message)
+        return True

@@ -1,0 +1,61 @@
+"""A gateway that heard the central's keys once opens the door with the broker gone, and
+again after a reboot with the broker still gone: the keys and the revocation list it
+keeps on disk are enough."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gpiozero.pins.mock import MockFactory
+
+from hardware.sim.station import PINS
+from tests.conftest import RunningCentral
+from tests.gateway_access.support import (
+    current_token,
+    enroll,
+    running_door,
+    wait_trust,
+    worker_id_of_secret,
+)
+from tests.support.mosquitto import MosquittoBroker
+from tests.support.waiting import wait_until
+
+
+def test_a_token_opens_the_door_with_the_broker_down_and_after_a_reboot(
+    central: RunningCentral, own_broker: MosquittoBroker, mock_pins: MockFactory, tmp_path: Path
+) -> None:
+    state = tmp_path / "gateway-state"
+    first, second = enroll(central, scope="station:cs-0001"), enroll(central, scope="any")
+    banned = enroll(central)
+    relay = mock_pins.pin(PINS["relay"])
+
+    with running_door(own_broker.url, state, mock_pins) as door:
+        gateway = door.gateway
+        wait_trust(gateway, "the central's keys", lambda t: t.keys_version > 0)
+        banned_token = current_token(central, banned)
+        banned_number = int(worker_id_of_secret(central, banned)[1:])
+        assert central.http.post(f"/api/workers/w{banned_number}/revoke").status_code == 200
+        wait_trust(gateway, "the revocation", lambda t: banned_number in t.revocations.workers)
+        assert (state / "trust.json").is_file()
+
+        own_broker.stop()
+        wait_until(lambda: not gateway.link.connected, 10, "the gateway to lose the broker")
+        # Issued by the central after the gateway last heard from it.
+        token = current_token(central, first)
+        relay.clear_states()
+        decision = door.scan_in(token)
+        assert (decision.decision, decision.reason) == ("granted", "granted")
+        assert decision.worker_id == worker_id_of_secret(central, first)
+        assert [s.state for s in relay.states][:2] == [True, False], "the lock was released"
+
+    # Reboot: a new gateway process on the same state directory, the broker still down.
+    with running_door(own_broker.url, state, mock_pins) as door:
+        assert not door.gateway.link.connected
+        assert door.gateway.access.trust.keys_version > 0, "the keys came from the disk"
+        relay.clear_states()
+        decision = door.scan_in(current_token(central, second))
+        assert (decision.decision, decision.reason) == ("granted", "granted")
+        assert door.unlocks()[0].cause == "grant"
+        assert False in [s.state for s in relay.states]
+        refused = door.scan_in(banned_token)
+        assert (refused.decision, refused.reason) == ("denied", "revoked")
