@@ -277,6 +277,16 @@ class Command(Payload):
     ttl_s: float = Field(default=30.0, gt=0, le=86_400)
     command: str = Field(min_length=1, max_length=64)
     args: dict[str, Any] = Field(default_factory=dict)
+    sender: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The operator whose key signed the command (commands that can open a door).",
+    )
+    signature: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Base64 Ed25519 signature over the canonical command without this field.",
+    )
 
 
 class ReplyStatus(StrEnum):
@@ -288,6 +298,8 @@ class ReplyStatus(StrEnum):
     REPLAYED = "replayed"
     UNKNOWN_COMMAND = "unknown_command"
     BAD_ARGS = "bad_args"
+    UNAUTHORISED = "unauthorised"
+    """A command that can open a door came without a valid operator signature."""
 
 
 class CommandReply(Payload):

@@ -5,6 +5,9 @@ yz/v1/st/{station}/gw/{gateway}/event/{kind}    gateway → central   QoS 1
 yz/v1/st/{station}/gw/{gateway}/availability    gateway (and its last will), retained
 yz/v1/st/{station}/gw/{gateway}/command         central or maintainer → gateway, QoS 1
 yz/v1/st/{station}/gw/{gateway}/reply           gateway → whoever asked, QoS 1
+yz/v1/st/{station}/gw/{gateway}/config/desired  central or maintainer, retained
+yz/v1/st/{station}/gw/{gateway}/config/reported gateway, retained
+yz/v1/st/{station}/gw/{gateway}/health          gateway, retained, every 30 s
 yz/v1/st/{station}/occupancy                    central, retained
 yz/v1/st/{station}/credentials                  central, retained (face ids and cards)
 yz/v1/keys                                      central, retained (token public keys)
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from contract.credential_payloads import CredentialMap, PublicKeys, Revocations
+from contract.maintenance_payloads import ConfigDesired, ConfigReport, Health
 from contract.payloads import (
     AccessEvent,
     AlarmEvent,
@@ -117,6 +121,33 @@ TOPICS: tuple[TopicSpec, ...] = (
         summary="The gateway's answer to a command, echoing its request id.",
     ),
     TopicSpec(
+        name="config/desired",
+        pattern=f"{_GATEWAY}/config/desired",
+        model=ConfigDesired,
+        qos=1,
+        retain=True,
+        publisher=Publisher.OPERATOR,
+        summary="Settings the gateway should run with, signed by an operator key.",
+    ),
+    TopicSpec(
+        name="config/reported",
+        pattern=f"{_GATEWAY}/config/reported",
+        model=ConfigReport,
+        qos=1,
+        retain=True,
+        publisher=Publisher.GATEWAY,
+        summary="What the gateway applied, and why it refused the rest.",
+    ),
+    TopicSpec(
+        name="health",
+        pattern=f"{_GATEWAY}/health",
+        model=Health,
+        qos=1,
+        retain=True,
+        publisher=Publisher.GATEWAY,
+        summary="Uptime, temperature, load, memory, disk, outbox, clock, broker and devices.",
+    ),
+    TopicSpec(
         name="occupancy",
         pattern=ROOT + "/st/{station_id}/occupancy",
         model=StationOccupancy,
@@ -170,7 +201,7 @@ _TOPIC_RE = re.compile(
     r"^yz/v1/(?:(?P<root_leaf>keys|revocations)"
     r"|st/(?P<station_id>[a-z0-9][a-z0-9_-]{0,63})"
     r"(?:/gw/(?P<gateway_id>[a-z0-9][a-z0-9_-]{0,63})"
-    r"/(?P<gw_leaf>event/[a-z]+|availability|command|reply)"
+    r"/(?P<gw_leaf>event/[a-z]+|availability|command|reply|config/desired|config/reported|health)"
     r"|/(?P<st_leaf>occupancy|credentials)))$"
     r"|^yz/v1/central/(?P<central_id>[a-z0-9][a-z0-9_-]{0,63})/availability$"
 )

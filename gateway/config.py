@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field, field_validator, model_validator
 
 from contract.payloads import SLUG_PATTERN
+from contract.signing import load_public_key
 from contract.tokens import MAX_STATION_NUMBER, StationLocation
 from gateway.access_rules import (
     ALWAYS_OPEN,
@@ -175,6 +177,40 @@ class PolicySettings(Section):
         )
 
 
+class MaintenanceSettings(Section):
+    """Who may sign door-opening commands, and how often health is reported."""
+
+    operators: dict[str, str] = Field(
+        default_factory=dict,
+        description="Operator name → Ed25519 public key (base64) that signs door-opening "
+        "commands and desired config; made by `yizhan operator new`.",
+    )
+    health_interval_s: float = Field(default=30.0, ge=1, le=3600)
+
+    @field_validator("operators")
+    @classmethod
+    def _keys_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, key in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+                raise ValueError(f"operator name {name!r}: letters, digits, . _ - only")
+            try:
+                load_public_key(key)
+            except ValueError as exc:
+                raise ValueError(f"operator {name!r}: {exc}") from None
+        return value
+
+    def operator_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Name → public key, as `contract.signing.verify` takes them."""
+        return {name: load_public_key(key) for name, key in self.operators.items()}
+
+
+class HomeAssistantSettings(Section):
+    """Home Assistant MQTT discovery: doors, occupancy and sensors as entities."""
+
+    enabled: bool = False
+    discovery_prefix: str = Field(default="homeassistant", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+
 DEFAULT_STATE_DIR: Final = Path("/var/lib/yizhan")
 
 
@@ -193,6 +229,8 @@ class GatewaySettings(Section):
     )
     outbox: OutboxSettings = OutboxSettings()
     policy: PolicySettings = PolicySettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
+    home_assistant: HomeAssistantSettings = HomeAssistantSettings()
     state_dir: Path = Field(
         default=DEFAULT_STATE_DIR,
         description="Where the gateway keeps the central's keys, revocations and map.",

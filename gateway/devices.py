@@ -9,6 +9,8 @@ a `DeviceListener`; the gateway service decides what that means.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,9 +18,9 @@ from functools import partial
 from typing import Any, Protocol
 
 from contract.payloads import Reason
-from firmware_bridge.beams import BeamPair, BeamResult, MotionEvent, PirSensor
-from firmware_bridge.grow_commands import ScannerStreamDecoder
-from firmware_bridge.ld2410 import Ld2410Decoder, RadarReport
+from firmware_bridge.beams import Beam, BeamPair, BeamResult, MotionEvent, PirSensor
+from firmware_bridge.grow_commands import GrowReply, ScannerStreamDecoder
+from firmware_bridge.ld2410 import CommandAck, Ld2410Decoder, RadarReport
 from firmware_bridge.qr_lines import ScannedCode
 from firmware_bridge.serial_loop import SerialLoop
 from firmware_bridge.wiegand import WiegandCard, WiegandParityError, WiegandReader, WiegandResult
@@ -83,6 +85,16 @@ class StationDevices:
         self.doors: dict[str, DoorIO] = {}
         self.feedback: dict[str, DoorFeedback] = {}
         self.serial: list[SerialLoop[Any]] = []
+        self.loops: dict[str, SerialLoop[Any]] = {}
+        """Serial device name (`scanner-in`, `radar-radar`) → its reader."""
+        self.beams: dict[str, BeamPair] = {}
+        self.pirs: dict[str, PirSensor] = {}
+        self.presence: dict[str, _PresenceLatch] = {}
+        """Presence sensor device name (`main-pir`, `radar-radar`) → its latest state."""
+        self.last_frame: dict[str, float] = {}
+        """Serial device name → monotonic time of its last frame (health reports)."""
+        self._replies: dict[str, queue.Queue[object]] = {}
+        self._ask_lock = threading.Lock()
         try:
             self._open_gpio(timings, pin_factory)
             self._open_serial()
@@ -111,10 +123,13 @@ class StationDevices:
                     pin_factory=pin_factory,
                 )
                 self._closers.append(pair.close)
+                self.beams[door.id] = pair
             if door.pir is not None:
                 latch = _PresenceLatch(f"{door.id}-pir", door.id, self._listener.presence_changed)
+                self.presence[f"{door.id}-pir"] = latch
                 pir = PirSensor(door.pir.pin, latch.motion, pin_factory=pin_factory)
                 self._closers.append(pir.close)
+                self.pirs[f"{door.id}-pir"] = pir
             if door.wiegand is not None:
                 reader = WiegandReader(
                     door.wiegand.d0,
@@ -147,30 +162,69 @@ class StationDevices:
 
     def _open_serial(self) -> None:
         for scanner in self.board.scanners:
-            self.serial.append(
+            name = f"scanner-{scanner.id}"
+            self._add_loop(
+                name,
                 SerialLoop(
                     scanner.port,
                     scanner.baud,
                     ScannerStreamDecoder(clock=time.monotonic),
                     partial(self._scanner_frame, scanner),
-                    name=f"scanner-{scanner.id}",
-                )
+                    name=name,
+                ),
             )
         for radar in self.board.radars:
             latch = _PresenceLatch(radar.id, radar.zone or "rest", self._listener.presence_changed)
-            self.serial.append(
+            self.presence[f"radar-{radar.id}"] = latch
+            self._add_loop(
+                f"radar-{radar.id}",
                 SerialLoop(
                     radar.port,
                     radar.baud,
                     Ld2410Decoder(),
                     partial(self._radar_frame, radar, latch),
                     name=f"radar-{radar.id}",
-                )
+                ),
             )
 
+    def _add_loop(self, name: str, loop: SerialLoop[Any]) -> None:
+        self.serial.append(loop)
+        self.loops[name] = loop
+        self._replies[name] = queue.Queue()
+
+    def ask(self, name: str, command: bytes, timeout: float) -> object | None:
+        """Send a command frame to serial device `name` and return its first reply frame
+        (a scanner's `GrowReply`, a radar's `CommandAck`), or None after `timeout`.
+
+        One question at a time per gateway: replies carry no request id, so two callers
+        must not wait on one port together.
+        """
+        with self._ask_lock:
+            replies = self._replies[name]
+            while not replies.empty():  # an old answer nobody waited for
+                replies.get_nowait()
+            try:
+                self.loops[name].write(command)
+            except OSError as exc:
+                log.warning("%s: cannot send a command: %s", name, exc)
+                return None
+            try:
+                return replies.get(timeout=timeout)
+            except queue.Empty:
+                return None
+
+    def _reply(self, name: str, frame: object) -> None:
+        replies = self._replies.get(name)
+        if replies is not None:
+            replies.put(frame)
+
     def _scanner_frame(self, scanner: ScannerPort, frame: object) -> None:
+        name = f"scanner-{scanner.id}"
+        self.last_frame[name] = time.monotonic()
         if isinstance(frame, ScannedCode):
             self._listener.code_scanned(scanner, frame)
+        elif isinstance(frame, GrowReply):
+            self._reply(name, frame)
 
     def _wiegand_frame(self, door_id: str, reader: WiegandInput, frame: WiegandResult) -> None:
         if isinstance(frame, WiegandParityError):
@@ -185,8 +239,26 @@ class StationDevices:
         )
 
     def _radar_frame(self, radar: RadarPort, latch: _PresenceLatch, frame: object) -> None:
+        name = f"radar-{radar.id}"
+        self.last_frame[name] = time.monotonic()
         if isinstance(frame, RadarReport):
             latch.update(frame.presence)
+        elif isinstance(frame, CommandAck):
+            self._reply(name, frame)
+
+    def inputs(self) -> dict[str, dict[str, Any]]:
+        """Every input read now: door contacts, exit buttons, fire, tamper, beams, PIRs."""
+        readings: dict[str, dict[str, Any]] = {}
+        for door_id, io in self.doors.items():
+            readings[f"door-{door_id}"] = io.status()
+        for door_id, pair in self.beams.items():
+            readings[f"beams-{door_id}"] = {
+                "a_broken": pair.detector.is_broken(Beam.A),
+                "b_broken": pair.detector.is_broken(Beam.B),
+            }
+        for name, pir in self.pirs.items():
+            readings[name] = {"motion": bool(pir.motion_detected)}
+        return readings
 
     def show(self, door_id: str, reason: Reason) -> None:
         """Show a decision on the door's LEDs and buzzer, if it has any."""

@@ -55,6 +55,7 @@ __all__ = [
     "HeldOpenCleared",
     "HeldOpenRaised",
     "LockPolarity",
+    "LockRequested",
     "LockState",
     "LockdownEnded",
     "LockdownOff",
@@ -232,6 +233,17 @@ class LockdownOff:
 
 
 @dataclass(frozen=True)
+class LockRequested:
+    """An operator asked to secure the door now: a running grant or remote unlock ends.
+
+    An exit-button window stays open, as in lockdown: leaving is never cut short, and
+    fire keeps the lock released.
+    """
+
+    now: float
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed; lets timers fire. Nothing else happened."""
 
@@ -250,6 +262,7 @@ DoorInput = (
     | TamperCleared
     | LockdownOn
     | LockdownOff
+    | LockRequested
     | Tick
 )
 
@@ -273,6 +286,7 @@ class RelockCause(StrEnum):
     DOOR_CLOSED = "door_closed"
     LOCKDOWN = "lockdown"
     FIRE_CLEARED = "fire_cleared"
+    REMOTE = "remote"
 
 
 @dataclass(frozen=True)
@@ -560,6 +574,10 @@ class DoorController:
                 if self._lockdown:
                     self._lockdown = False
                     self._events.append(LockdownEnded(now))
+            case LockRequested():
+                if self._grant_until is not None:
+                    self._grant_until = None
+                    self._reconcile(now, UnlockCause.GRANT, RelockCause.REMOTE)
             case Tick():
                 pass
         return self._flush()

@@ -41,6 +41,7 @@ from gateway.door_controller import (
     LockdownOff,
     LockdownOn,
     LockPolarity,
+    LockRequested,
     LockState,
     RemoteUnlockRequested,
     RexPressed,
@@ -247,6 +248,55 @@ class DoorIO:
         """Enter or leave lockdown."""
         self._feed(LockdownOn(self._clock()) if on else LockdownOff(self._clock()))
 
+    def lock_now(self) -> None:
+        """End a running grant or remote unlock at once (an exit-button window stays)."""
+        self._feed(LockRequested(self._clock()))
+
+    def set_timing(self, timing: DoorTiming) -> None:
+        """Use new timings from the next grant or door opening on (set live by a maintainer)."""
+        with self._cond:
+            self._controller.timing = timing
+            self._cond.notify_all()
+
+    @property
+    def timing(self) -> DoorTiming:
+        """The timings in force."""
+        with self._cond:
+            return self._controller.timing
+
+    def status(self) -> dict[str, bool | str]:
+        """A snapshot for health reports and self-tests."""
+        with self._cond:
+            c = self._controller
+            return {
+                "lock": c.lock_state.value,
+                "open": c.door_open,
+                "lockdown": c.lockdown,
+                "fire": c.fire_active,
+                "tamper": c.tamper_active,
+                "held_open": c.held_open_alarm,
+                "forced_open": c.forced_open_alarm,
+            }
+
+    def pulse_relay(self, seconds: float) -> bool:
+        """Release the lock for `seconds` as a self-test, only when the door is closed,
+        secured, not in lockdown and no fire is active; False (nothing moved) otherwise."""
+        with self._cond:
+            c = self._controller
+            if c.door_open or c.lockdown or c.fire_active or c.lock_state is not LockState.SECURED:
+                return False
+            step = c.handle(RemoteUnlockRequested(self._clock(), seconds))
+            self._apply(step)
+            self._cond.notify_all()
+            return True
+
+    def wait_secured(self, timeout: float) -> bool:
+        """Block until the lock is secured (True) or `timeout` passes (False)."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._closed or self._controller.lock_state is LockState.SECURED, timeout
+            )
+
     def set_fire(self, active: bool) -> None:
         """Report the fire input; used directly when the fire input is board-wide."""
         self._feed(FireAlarmActivated(self._clock()) if active else FireAlarmCleared(self._clock()))
@@ -344,6 +394,8 @@ class DoorIO:
     def _apply(self, step: DoorStep) -> None:
         for effect in step.effects:
             self._relay.value = self._relay_level(effect.state)
+        if step.effects:
+            self._cond.notify_all()  # for wait_secured
         if self._on_event is None:
             return
         for event in step.events:

@@ -1,63 +1,265 @@
 """Maintenance commands: what each command does on this gateway, by name.
 
 A command reaches `MaintenanceCommands.run` only after `CommandGate` found it fresh and
-new. Each handler returns a `Outcome` that becomes the reply; a handler never raises for a
-person's mistake (unknown door, bad argument): it answers `bad_args` saying what was wrong.
+new. Commands that can let someone in (unlock, lockdown off, set_config, self_test, which
+releases the lock for a moment, and restart, during which a fail-safe lock is released)
+must also carry a valid operator signature (`contract.signing`): a leaked broker password
+alone cannot open a door. Each handler returns an `Outcome` that becomes the reply; a
+handler never raises for a person's mistake: it answers `bad_args` saying what was wrong.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from contract.payloads import ReplyStatus
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from contract.payloads import Command, ReplyStatus
+from contract.signing import verify
+from gateway.devices import StationDevices
 from gateway.door_io import DoorIO
+from gateway.self_test import run_self_test
 from yizhan import __version__
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The reply to one command."""
+    """The reply to one command, and what to do once the reply is on its way."""
 
     status: ReplyStatus
     message: str
     data: dict[str, Any] = field(default_factory=dict)
+    after: Callable[[], None] | None = None
+
+
+class GatewayControl(Protocol):
+    """What the commands need of the gateway they run on."""
+
+    devices: StationDevices
+
+    def apply_config(
+        self, changes: Mapping[str, Any], version: int | None = None
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Apply live settings; return applied and refused keys."""
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Versions, uptime, outbox depth, last errors."""
+
+    def reload_trust(self) -> dict[str, int]:
+        """Ask the broker for keys, revocations and map again; versions held now."""
+
+    def request_restart(self) -> None:
+        """Stop so that the supervisor starts the service again."""
+
+    def restart_note(self) -> str:
+        """What a restart does where this gateway runs, for the reply."""
+
+
+class BadArgsError(ValueError):
+    """A command's arguments are wrong; the message says how."""
 
 
 Handler = Callable[[Mapping[str, Any]], Outcome]
 
 
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """One command: its handler, the arguments it takes, whether it must be signed."""
+
+    handler: Handler
+    args: tuple[str, ...] = ()
+    signed: Callable[[Mapping[str, Any]], bool] = lambda args: False
+    summary: str = ""
+
+
+def _always(args: Mapping[str, Any]) -> bool:
+    return True
+
+
+def _lockdown_off(args: Mapping[str, Any]) -> bool:
+    return args.get("on") is not True
+
+
 class MaintenanceCommands:
     """The command table of one gateway."""
 
-    def __init__(self, doors: Mapping[str, DoorIO]) -> None:
-        self._doors = doors
-        self._handlers: dict[str, Handler] = {"ping": self._ping, "unlock": self._unlock}
+    def __init__(
+        self, gateway: GatewayControl, operators: Mapping[str, Ed25519PublicKey] | None = None
+    ) -> None:
+        self._gateway = gateway
+        self._operators = dict(operators or {})
+        self._table: dict[str, Spec] = {
+            "ping": Spec(self._ping, summary="answers pong"),
+            "unlock": Spec(self._unlock, ("door", "seconds"), _always, "releases a door"),
+            "lock": Spec(self._lock, ("door",), summary="ends a running unlock at once"),
+            "lockdown": Spec(self._lockdown, ("on", "door"), _lockdown_off, "refuses every grant"),
+            "set_config": Spec(self._set_config, ("settings",), _always, "changes live settings"),
+            "reload_trust": Spec(self._reload_trust, summary="fetches keys and revocations again"),
+            "self_test": Spec(self._self_test, (), _always, "cycles relays, asks every device"),
+            "diagnostics": Spec(self._diagnostics, summary="versions, uptime, outbox, errors"),
+            "log_level": Spec(self._log_level, ("level", "logger"), summary="changes log level"),
+            "restart": Spec(self._restart, (), _always, "stops; systemd starts it again"),
+        }
+
+    @property
+    def doors(self) -> Mapping[str, DoorIO]:
+        """The gateway's doors by id."""
+        return self._gateway.devices.doors
 
     @property
     def names(self) -> list[str]:
         """Every command this gateway knows."""
-        return sorted(self._handlers)
+        return sorted(self._table)
 
-    def run(self, name: str, args: Mapping[str, Any]) -> Outcome:
-        """Carry out one admitted command."""
-        handler = self._handlers.get(name)
-        if handler is None:
+    def needs_signature(self, command: Command) -> bool:
+        """Whether `command` can open a door and so must be signed."""
+        spec = self._table.get(command.command)
+        return spec is not None and spec.signed(command.args)
+
+    def run(self, command: Command) -> Outcome:
+        """Check, authorise and carry out one admitted command."""
+        spec = self._table.get(command.command)
+        if spec is None:
             return Outcome(
                 ReplyStatus.UNKNOWN_COMMAND,
-                f"unknown command {name!r}; this gateway knows: {', '.join(self.names)}",
+                f"unknown command {command.command!r}; this gateway knows: "
+                + ", ".join(self.names),
             )
-        return handler(args)
+        unknown = sorted(set(command.args) - set(spec.args))
+        if unknown:
+            takes = ", ".join(spec.args) or "no arguments"
+            return Outcome(
+                ReplyStatus.BAD_ARGS,
+                f"{command.command} does not take {', '.join(map(repr, unknown))}; "
+                f"it takes {takes}",
+            )
+        if spec.signed(command.args):
+            problem = verify(command, self._operators)
+            if problem is not None:
+                return Outcome(
+                    ReplyStatus.UNAUTHORISED,
+                    f"{command.command} can open a door, so {problem}; not carried out",
+                )
+        try:
+            return spec.handler(command.args)
+        except BadArgsError as exc:
+            return Outcome(ReplyStatus.BAD_ARGS, str(exc))
+
+    # -- argument helpers --
+
+    def _doors_of(self, args: Mapping[str, Any], default_all: bool) -> list[str]:
+        door_id = args.get("door")
+        if door_id is None:
+            first = next(iter(self.doors), None)
+            return list(self.doors) if default_all or first is None else [first]
+        if not isinstance(door_id, str) or door_id not in self.doors:
+            raise BadArgsError(f"no door {door_id!r}; doors: {', '.join(self.doors) or 'none'}")
+        return [door_id]
+
+    # -- handlers --
 
     def _ping(self, args: Mapping[str, Any]) -> Outcome:
         return Outcome(ReplyStatus.OK, "pong", {"version": __version__})
 
     def _unlock(self, args: Mapping[str, Any]) -> Outcome:
-        door_id = args.get("door", next(iter(self._doors), ""))
-        if not isinstance(door_id, str) or door_id not in self._doors:
-            known = ", ".join(self._doors) or "none"
-            return Outcome(ReplyStatus.BAD_ARGS, f"no door {door_id!r}; doors: {known}")
-        if not self._doors[door_id].remote_unlock():
+        (door_id,) = self._doors_of(args, default_all=False)
+        seconds = args.get("seconds")
+        if seconds is not None and (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 < seconds <= 60
+        ):
+            raise BadArgsError(f"seconds must be a number above 0 and at most 60, not {seconds!r}")
+        if not self.doors[door_id].remote_unlock(None if seconds is None else float(seconds)):
             return Outcome(ReplyStatus.ERROR, f"door {door_id!r} is in lockdown; not released")
         return Outcome(ReplyStatus.OK, f"door {door_id!r} released")
+
+    def _lock(self, args: Mapping[str, Any]) -> Outcome:
+        door_ids = self._doors_of(args, default_all=True)
+        for door_id in door_ids:
+            self.doors[door_id].lock_now()
+        states = {d: self.doors[d].status()["lock"] for d in door_ids}
+        held = [d for d, state in states.items() if state != "secured"]
+        message = f"locked {', '.join(door_ids)}"
+        if held:
+            message += f"; still released by the exit button or fire: {', '.join(held)}"
+        return Outcome(ReplyStatus.OK, message, {"lock": states})
+
+    def _lockdown(self, args: Mapping[str, Any]) -> Outcome:
+        on = args.get("on")
+        if not isinstance(on, bool):
+            raise BadArgsError(f"on must be true or false, not {on!r}")
+        door_ids = self._doors_of(args, default_all=True)
+        for door_id in door_ids:
+            self.doors[door_id].set_lockdown(on)
+        what = "lockdown on: grants refused at" if on else "lockdown off at"
+        return Outcome(ReplyStatus.OK, f"{what} {', '.join(door_ids)}", {"doors": door_ids})
+
+    def _set_config(self, args: Mapping[str, Any]) -> Outcome:
+        settings = args.get("settings")
+        if not isinstance(settings, dict) or not settings:
+            raise BadArgsError('settings must be an object like {"policy.capacity": 20}')
+        applied, refused = self._gateway.apply_config(settings)
+        data = {"applied": applied, "refused": refused}
+        if not applied:
+            return Outcome(ReplyStatus.BAD_ARGS, _refusals(refused), data)
+        message = f"applied {', '.join(applied)}"
+        if refused:
+            message += "; " + _refusals(refused)
+        return Outcome(ReplyStatus.OK, message, data)
+
+    def _reload_trust(self, args: Mapping[str, Any]) -> Outcome:
+        versions = self._gateway.reload_trust()
+        held = ", ".join(f"{k} v{v}" for k, v in sorted(versions.items())) or "nothing yet"
+        return Outcome(
+            ReplyStatus.OK,
+            f"asked the broker for keys, revocations and the station map again; held: {held}",
+            {"versions": versions},
+        )
+
+    def _self_test(self, args: Mapping[str, Any]) -> Outcome:
+        result = run_self_test(self._gateway.devices)
+        status = ReplyStatus.OK if result.ok else ReplyStatus.ERROR
+        return Outcome(
+            status, result.summary(), {"devices": result.devices, "skipped": result.skipped}
+        )
+
+    def _diagnostics(self, args: Mapping[str, Any]) -> Outcome:
+        data = self._gateway.diagnostics()
+        return Outcome(
+            ReplyStatus.OK,
+            f"version {data['version']}, up {data['uptime_s']:.0f} s, "
+            f"outbox {data['outbox_depth']} waiting, {len(data['recent_errors'])} recent errors",
+            data,
+        )
+
+    def _log_level(self, args: Mapping[str, Any]) -> Outcome:
+        level = args.get("level")
+        if not isinstance(level, str) or level.upper() not in LOG_LEVELS:
+            raise BadArgsError(f"level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+        name = args.get("logger") or ""
+        if not isinstance(name, str) or len(name) > 128:
+            raise BadArgsError(f"logger must be a name like 'gateway.access', not {name!r}")
+        logger = logging.getLogger(name or None)
+        before = logging.getLevelName(logger.getEffectiveLevel())
+        logger.setLevel(level.upper())
+        shown = name or "root"
+        return Outcome(
+            ReplyStatus.OK,
+            f"log level of {shown} set to {level.upper()} (was {before})",
+            {"logger": shown, "level": level.upper(), "was": before},
+        )
+
+    def _restart(self, args: Mapping[str, Any]) -> Outcome:
+        return Outcome(
+            ReplyStatus.OK, self._gateway.restart_note(), after=self._gateway.request_restart
+        )
+
+
+def _refusals(refused: Mapping[str, str]) -> str:
+    return "refused " + "; ".join(f"{key}: {why}" for key, why in refused.items())

@@ -9,11 +9,16 @@ broker link to them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import platform
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from contract.codec import Decoded, decode
+from contract.maintenance_payloads import ConfigDesired, ConfigReport, DeviceHealth, Health
 from contract.payloads import (
     AccessEvent,
     Availability,
@@ -24,9 +29,11 @@ from contract.payloads import (
     Direction,
     EventPayload,
     ReplyStatus,
+    StationOccupancy,
     utc_now,
 )
-from contract.topics import gateway_topic
+from contract.signing import verify
+from contract.topics import gateway_topic, occupancy_topic
 from firmware_bridge.beams import BeamResult
 from firmware_bridge.qr_lines import ScannedCode
 from firmware_bridge.wiegand import WiegandCard
@@ -36,8 +43,12 @@ from gateway.access_rules import AccessDecision, Presented, QrCredential
 from gateway.commands import CommandGate
 from gateway.config import GatewaySettings, check_doors
 from gateway.devices import StationDevices
+from gateway.diagnostics import RecentErrors, host_figures, process_id
 from gateway.door_controller import DoorEvent
 from gateway.events import EventStamper
+from gateway.ha_discovery import Discovery
+from gateway.health import HealthReporter
+from gateway.live_config import LiveConfig
 from gateway.maintenance import MaintenanceCommands
 from gateway.outbox import Outbox
 from gateway.trust_store import TrustStore
@@ -49,6 +60,10 @@ from yizhan.mqtt_link import Message, Retained
 log = logging.getLogger(__name__)
 
 EventListener = Callable[[EventPayload], None]
+
+RESTART_EXIT_CODE = 75
+"""What `yizhan gateway` exits with after a `restart` command (EX_TEMPFAIL); the unit's
+`Restart=always` starts it again."""
 
 
 class Gateway:
@@ -73,23 +88,56 @@ class Gateway:
         )
         self._availability_topic = self._topic("availability")
         self._command_topic = self._topic("command")
+        self._desired_topic = self._topic("config/desired")
+        self._reported_topic = self._topic("config/reported")
+        self._occupancy_topic = occupancy_topic(settings.station_id)
+        self._started = time.monotonic()
+        self.clock_offset_s: float | None = None
+        """Gateway clock minus the central's, from its last live occupancy message."""
+        self.recent_errors = RecentErrors()
+        self.live = LiveConfig(settings, [door.id for door in board.doors])
         self.access = AccessDesk(
             settings.station_id,
-            settings.policy.policy(),
+            self.live.policy(),
             TrustStore(settings.state_dir, settings.station_id),
         )
+        self.discovery = Discovery(
+            settings.home_assistant.discovery_prefix,
+            settings.station_id,
+            settings.gateway_id,
+            self._topic("health"),
+            self._availability_topic,
+        )
+        self._board = board
+        extra = [(self._desired_topic, 1)]
+        if settings.home_assistant.enabled:
+            extra.append((self.discovery.status_topic, 1))
         self.uplink = Uplink(
             settings,
             self.outbox,
             self.stamper,
-            subscriptions=[(self._command_topic, 1), *((t, 1) for t in self.access.topics)],
+            subscriptions=[
+                (self._command_topic, 1),
+                *((t, 1) for t in self.access.topics),
+                *extra,
+            ],
             on_message=self._on_message,
             will=Retained(self._availability_topic, self._availability(online=False)),
             birth=lambda: Retained(self._availability_topic, self._availability(online=True)),
         )
         self.link = self.uplink.link
-        self.devices = StationDevices(board, self, settings.timings(), pin_factory)
-        self.commands = MaintenanceCommands(self.devices.doors)
+        timings = {door.id: self.live.timing(door.id) for door in board.doors}
+        self.devices = StationDevices(board, self, timings, pin_factory)
+        self.commands = MaintenanceCommands(self, settings.maintenance.operator_keys())
+        self._operators = settings.maintenance.operator_keys()
+        self._work: queue.Queue[Command | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._work_loop, name="commands", daemon=True)
+        self.restart_requested = threading.Event()
+        self.on_restart: Callable[[], None] | None = None
+        """Called after a `restart` command was answered; `yizhan gateway` stops then."""
+        self.health = HealthReporter(
+            self.link, self._topic("health"), self.health_report, self.live.health_interval_s
+        )
 
     def add_listener(self, listener: EventListener) -> None:
         """Be told of every event this gateway emits (for the simulator and tests)."""
@@ -97,13 +145,25 @@ class Gateway:
 
     def start(self) -> None:
         """Open the serial devices and connect; the doors work even while the broker is away."""
+        logging.getLogger().addHandler(self.recent_errors)
         self.devices.start()
+        self._worker.start()
         self.uplink.start()
+        # Queued until connected; retained, so they are current for anyone who looks.
+        self._report_config()
+        if self.settings.home_assistant.enabled:
+            self.announce_to_home_assistant()
+        self.health.start()
 
     def stop(self) -> None:
         """Close the devices, say offline and disconnect."""
+        self.health.stop()
+        self._work.put(None)
+        if self._worker.is_alive() and self._worker is not threading.current_thread():
+            self._worker.join(timeout=10)
         self.devices.close()
         self.uplink.stop(goodbye=Retained(self._availability_topic, self._availability(False)))
+        logging.getLogger().removeHandler(self.recent_errors)
 
     def emit(self, model: type[EventPayload], **fields: Any) -> EventPayload:
         """Stamp an event, store it in the outbox (published at QoS 1 from there), tell
@@ -144,6 +204,7 @@ class Gateway:
 
     def door_event(self, door_id: str, event: DoorEvent) -> None:
         """Report a door's state change and alarms."""
+        self.health.poke()
         for wire in wire_events.from_door(door_id, event):
             if wire.model is CrossingEvent and wire.fields["source"] is CrossingSource.REX:
                 self.access.someone_left()
@@ -157,13 +218,24 @@ class Gateway:
 
     def presence_changed(self, sensor_id: str, zone: str, present: bool) -> None:
         """Report a presence sensor's change of mind."""
+        self.health.poke()
         wire = wire_events.presence(sensor_id, zone, present)
         self.emit(wire.model, **wire.fields)
 
     # -- commands --
 
     def _on_message(self, message: Message) -> None:
+        if message.topic == self._occupancy_topic and not message.retain:
+            self._note_central_clock(message.payload)
         if self.access.handle(message.topic, message.payload):
+            return
+        if message.topic == self._desired_topic:
+            self._desired_config(message.payload)
+            return
+        if message.topic == self.discovery.status_topic:
+            if message.payload.strip().lower() == b"online":
+                log.info("Home Assistant is online; announcing entities again")
+                self.announce_to_home_assistant()
             return
         if message.topic != self._command_topic:
             return
@@ -173,9 +245,17 @@ class Gateway:
             reason = getattr(result, "reason", "not a command")
             log.warning("ignored a command that failed validation: %s", reason)
             return
-        # Runs on the link's thread: every step below returns at once (door timers run
-        # in their own threads, publishes are queued).
-        self._run_command(result.payload)
+        # Commands run in order on their own thread: a self-test waits on serial replies
+        # and must not hold up the link's network thread.
+        self._work.put(result.payload)
+
+    def _work_loop(self) -> None:
+        while (command := self._work.get()) is not None:
+            try:
+                self._run_command(command)
+            except Exception as exc:  # a bug in one command must not end command handling
+                log.exception("command %s failed", command.request_id)
+                self._reply(command, ReplyStatus.ERROR, f"the gateway failed: {exc}")
 
     def _run_command(self, command: Command) -> None:
         verdict = self._gate.admit(command, self._clock())
@@ -183,8 +263,157 @@ class Gateway:
             log.warning("refused command %s: %s", command.request_id, verdict.message)
             self._reply(command, verdict.status, verdict.message)
             return
-        outcome = self.commands.run(command.command, command.args)
+        outcome = self.commands.run(command)
+        if outcome.status is ReplyStatus.UNAUTHORISED:
+            log.warning("refused command %s: %s", command.request_id, outcome.message)
         self._reply(command, outcome.status, outcome.message, outcome.data)
+        if outcome.after is not None:
+            outcome.after()
+
+    # -- maintenance (GatewayControl) --
+
+    def apply_config(
+        self, changes: Mapping[str, Any], version: int | None = None
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Apply live settings key by key, put them in force, report them (retained)."""
+        applied, refused = self.live.apply(changes, version)
+        if applied:
+            self.access.policy = self.live.policy()
+            for door_id, door in self.devices.doors.items():
+                door.set_timing(self.live.timing(door_id))
+            log.info("live settings changed: %s", applied)
+        self._report_config()
+        self.health.poke()
+        return applied, refused
+
+    def _desired_config(self, payload: bytes) -> None:
+        result = decode(self._desired_topic, payload)
+        if not isinstance(result, Decoded) or not isinstance(result.payload, ConfigDesired):
+            if payload:  # an empty payload clears the retained copy; nothing to do
+                log.warning("ignored desired config: %s", getattr(result, "reason", "?"))
+            return
+        desired = result.payload
+        if self.live.version is not None and desired.version <= self.live.version:
+            log.info("desired config v%d already applied (or older)", desired.version)
+            return
+        problem = verify(desired, self._operators)
+        if problem is not None:
+            log.warning("refused desired config v%d: %s", desired.version, problem)
+            self.live.refused = {key: f"not applied: {problem}" for key in desired.settings}
+            self._report_config()
+            return
+        self.apply_config(desired.settings, desired.version)
+
+    def _report_config(self) -> None:
+        report = ConfigReport(
+            station_id=self.settings.station_id,
+            gateway_id=self.settings.gateway_id,
+            at=self._clock(),
+            version=self.live.version,
+            applied=self.live.values(),
+            refused=self.live.refused,
+        )
+        self.link.publish(self._reported_topic, report.to_json(), qos=1, retain=True)
+
+    def _note_central_clock(self, payload: bytes) -> None:
+        result = decode(self._occupancy_topic, payload)
+        if isinstance(result, Decoded) and isinstance(result.payload, StationOccupancy):
+            offset = (self._clock() - result.payload.at).total_seconds()
+            self.clock_offset_s = round(offset, 3)
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Versions, uptime, outbox depth and the last warnings and errors."""
+        stats = self.outbox.stats()
+        return {
+            "version": __version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(terse=True),
+            "pid": process_id(),
+            "uptime_s": round(time.monotonic() - self._started, 1),
+            "connected": self.link.connected,
+            "outbox_depth": stats.pending,
+            "outbox_dropped": stats.dropped,
+            "config_version": self.live.version,
+            "trust_versions": self.access.trust_store.versions(),
+            "log_level": logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+            "recent_errors": self.recent_errors.recent(),
+        }
+
+    def reload_trust(self) -> dict[str, int]:
+        """Subscribe again to keys, revocations and map, so the broker resends them."""
+        self.link.subscribe_again(self.access.topics)
+        return self.access.trust_store.versions()
+
+    def request_restart(self) -> None:
+        """Stop so that the supervisor (systemd, or the demo) starts the gateway again."""
+        log.warning("restart requested by a maintenance command")
+        self.restart_requested.set()
+        if self.on_restart is not None:
+            self.on_restart()
+
+    def restart_note(self) -> str:
+        """What a restart does here."""
+        if self.on_restart is None:
+            return "restart requested, but nothing here restarts this gateway; not restarting"
+        return (
+            f"restarting: the gateway stops cleanly and exits with code {RESTART_EXIT_CODE}; "
+            "systemd starts it again within seconds"
+        )
+
+    def health_report(self, broker_rtt_ms: float | None) -> Health:
+        """The `health/1` payload as of now."""
+        now_mono = time.monotonic()
+        devices: dict[str, DeviceHealth] = {}
+        for name, loop in self.devices.loops.items():
+            last = self.devices.last_frame.get(name)
+            age = None if last is None else round(now_mono - last, 1)
+            is_open = loop.wait_open(0)
+            kind = "scanner" if name.startswith("scanner-") else "radar"
+            # A radar reports ten times a second; a scanner speaks only when scanning.
+            answering = is_open and (kind == "scanner" or (age is not None and age < 5))
+            state: dict[str, Any] = {}
+            if name in self.devices.presence:
+                state["present"] = self.devices.presence[name].present
+            devices[name] = DeviceHealth(
+                kind=kind,
+                ok=answering,
+                detail="port open" if is_open else "port not open",
+                last_frame_age_s=age,
+                state=state,
+            )
+        for reading, levels in self.devices.inputs().items():
+            kind = reading.split("-", 1)[0]
+            state = dict(levels)
+            if reading.endswith("-pir"):
+                kind = "pir"
+                latch = self.devices.presence.get(reading)
+                state["present"] = None if latch is None else latch.present
+            ok = True
+            if kind == "door":
+                ok = self.devices.doors[reading.removeprefix("door-")].running
+            devices[reading] = DeviceHealth(kind=kind, ok=ok, state=state)
+        figures = host_figures(self.settings.state_dir)
+        return Health(
+            station_id=self.settings.station_id,
+            gateway_id=self.settings.gateway_id,
+            at=self._clock(),
+            version=__version__,
+            config_version=self.live.version,
+            uptime_s=round(now_mono - self._started, 1),
+            outbox_depth=self.outbox.stats().pending,
+            clock_offset_s=self.clock_offset_s,
+            broker_rtt_ms=broker_rtt_ms,
+            occupancy=self.access.occupancy,
+            devices=devices,
+            **figures,
+        )
+
+    def announce_to_home_assistant(self) -> None:
+        """Publish every discovery config (retained), then a fresh health report."""
+        for topic, payload in self.discovery.messages(self._board):
+            self.link.publish(topic, payload, qos=1, retain=True)
+        if self.link.connected:
+            self.health.poke()
 
     def _reply(
         self,

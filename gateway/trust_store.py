@@ -131,6 +131,11 @@ class TrustStore:
         self.trust = trust
         """What decisions use now."""
 
+    def versions(self) -> dict[str, int]:
+        """Part (`keys`, `revocations`, `credentials`) → the version held now."""
+        with self._lock:
+            return {part: payload.version for part, payload in self._payloads.items()}
+
     def apply(self, payload: TrustPayload) -> bool:
         """Take a pushed payload if it is newer than the one held; True if it was taken.
 

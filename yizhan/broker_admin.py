@@ -28,6 +28,7 @@ from contract.topics import (
     REVOCATIONS_TOPIC,
     ROOT,
     credentials_topic,
+    occupancy_topic,
 )
 
 PBKDF2_ITERATIONS = 101
@@ -57,16 +58,25 @@ def gateway_username(station_id: str, gateway_id: str) -> str:
     return f"{station_id}.{gateway_id}"
 
 
-def gateway_acl(station_id: str, gateway_id: str) -> list[str]:
-    """What one gateway may do: write its own events, availability and replies; read
-    its own commands, the centrals' availability and the credentials it decides by."""
+def gateway_acl(
+    station_id: str, gateway_id: str, home_assistant_prefix: str = "homeassistant"
+) -> list[str]:
+    """What one gateway may do: write its own events, availability, replies, reported
+    config, health and Home Assistant discovery; read its own commands and desired config,
+    the centrals' availability, its station's occupancy and the credentials it decides by."""
     own = f"{ROOT}/st/{station_id}/gw/{gateway_id}"
     return [
         f"topic write {own}/event/+",
         f"topic write {own}/availability",
         f"topic write {own}/reply",
         f"topic write {own}/reply/#",
+        f"topic write {own}/config/reported",
+        f"topic write {own}/health",
         f"topic read {own}/command",
+        f"topic read {own}/config/desired",
+        f"topic read {occupancy_topic(station_id)}",
+        f"topic write {home_assistant_prefix}/+/yz_{station_id}_{gateway_id}/+/config",
+        f"topic read {home_assistant_prefix}/status",
         f"topic read {ALL_CENTRALS}",
         f"topic read {KEYS_TOPIC}",
         f"topic read {REVOCATIONS_TOPIC}",
@@ -86,6 +96,9 @@ def central_acl(central_id: str) -> list[str]:
         f"topic read {ROOT}/st/+/gw/+/reply",
         f"topic write {ROOT}/st/+/occupancy",
         f"topic write {ROOT}/st/+/gw/+/command",
+        f"topic write {ROOT}/st/+/gw/+/config/desired",
+        f"topic read {ROOT}/st/+/gw/+/config/reported",
+        f"topic read {ROOT}/st/+/gw/+/health",
         f"topic write {KEYS_TOPIC}",
         f"topic write {REVOCATIONS_TOPIC}",
         f"topic write {ROOT}/st/+/credentials",
@@ -94,8 +107,18 @@ def central_acl(central_id: str) -> list[str]:
 
 
 def maintainer_acl() -> list[str]:
-    """A person with `mosquitto_sub`/`mosquitto_pub`: read everything, send commands."""
-    return [f"topic read {ROOT}/#", f"topic write {ROOT}/st/+/gw/+/command"]
+    """A person with `mosquitto_sub`/`mosquitto_pub`: read everything, send commands and
+    desired config."""
+    return [
+        f"topic read {ROOT}/#",
+        f"topic write {ROOT}/st/+/gw/+/command",
+        f"topic write {ROOT}/st/+/gw/+/config/desired",
+    ]
+
+
+def viewer_acl() -> list[str]:
+    """Someone who watches (a wall display, a support desk): read everything, write nothing."""
+    return [f"topic read {ROOT}/#"]
 
 
 @dataclass(frozen=True, slots=True)

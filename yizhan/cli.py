@@ -1,4 +1,5 @@
-"""The `yizhan` command: `demo`, `central`, `gateway`, `workers` and `keys`."""
+"""The `yizhan` command: `demo`, `central`, `gateway`, `broker`, `workers`, `keys`, and the
+maintainer's `operator`, `command` and `desired-config`."""
 
 from __future__ import annotations
 
@@ -84,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         "add-maintainer", help="an account that reads everything and sends commands"
     )
     add_maintainer.add_argument("--name", required=True, help="username")
-    for sub in (add_gateway, add_central, add_maintainer):
+    add_viewer = accounts.add_parser(
+        "add-viewer", help="an account that reads everything and may publish nothing"
+    )
+    add_viewer.add_argument("--name", required=True, help="username")
+    for sub in (add_gateway, add_central, add_maintainer, add_viewer):
         sub.add_argument(
             "--dir",
             type=Path,
@@ -93,8 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     from dashboard.workers_args import add_parsers
+    from yizhan import operator_tool
 
     add_parsers(commands)
+    operator_tool.add_parsers(commands)
     return parser
 
 
@@ -111,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             return _central(args.config)
         if args.command == "broker":
             return _broker(args)
+        if args.command in ("operator", "command", "desired-config"):
+            return _operator(args)
         if args.command in ("workers", "keys"):
             from dashboard.workers_cli import run
 
@@ -166,14 +175,27 @@ def _central(config: Path | None) -> int:
     return 0
 
 
+def _operator(args: argparse.Namespace) -> int:
+    from yizhan import operator_tool
+
+    try:
+        print(operator_tool.run(args), flush=True)
+    except ValueError as exc:
+        print(f"yizhan: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _gateway(config: Path) -> int:
     from gateway.config import load_board, load_gateway_settings
-    from gateway.service import Gateway
+    from gateway.service import RESTART_EXIT_CODE, Gateway
 
     settings = load_gateway_settings(config)
     board = load_board(settings, config.parent)
     stop = stop_on_signals()
     gateway = Gateway(settings, board)
+    # A `restart` command: answer, then leave the main loop like a stop signal would.
+    gateway.on_restart = stop.set
     try:
         gateway.start()
         # "running" means the scanners are open: what they send from now on is read.
@@ -185,6 +207,9 @@ def _gateway(config: Path) -> int:
     finally:
         systemd.notify("STOPPING=1")
         gateway.stop()
+    if gateway.restart_requested.is_set():
+        print(f"yizhan: restarting on request (exit code {RESTART_EXIT_CODE})", flush=True)
+        return RESTART_EXIT_CODE
     return 0
 
 
@@ -198,6 +223,8 @@ def _broker(args: argparse.Namespace) -> int:
         elif args.action == "add-central":
             username = f"central.{args.central_id}"
             acl = admin.central_acl(args.central_id)
+        elif args.action == "add-viewer":
+            username, acl = args.name, admin.viewer_acl()
         else:
             username, acl = args.name, admin.maintainer_acl()
         account = admin.add_account(args.dir, username, acl)

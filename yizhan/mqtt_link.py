@@ -146,14 +146,16 @@ class MqttLink:
             return
         self._expect_ack(info.mid, _ignore)
 
-    def publish_acked(self, topic: str, payload: bytes, on_acked: AckHandler) -> bool:
+    def publish_acked(
+        self, topic: str, payload: bytes, on_acked: AckHandler, retain: bool = False
+    ) -> bool:
         """Publish at QoS 1 and call `on_acked()` (on paho's thread) once the broker has it.
 
         Returns False when paho refused the message outright (then `on_acked` is never
         called). A message handed over stays with paho across reconnects and is sent again
         until acknowledged, within this process's lifetime.
         """
-        info = self._client.publish(topic, payload, qos=1)
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             log.error("publish to %s failed: %s", topic, mqtt.error_string(info.rc))
             return False
@@ -221,6 +223,11 @@ class MqttLink:
         self._connected.set()
         if self._on_connected is not None:
             self._on_connected()
+
+    def subscribe_again(self, topics: Iterable[str]) -> None:
+        """Subscribe again, so the broker sends the retained copies of `topics` once more."""
+        for topic in topics:
+            self._client.subscribe(topic, qos=1)
 
     def announce(self) -> None:
         """Publish the birth message again (when a central asks who is there)."""

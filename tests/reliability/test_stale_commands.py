@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from contract.payloads import Command, utc_now
 from gateway.config import DoorSettings, GatewaySettings
 from gateway.service import Gateway
 from tests.reliability.site import RELAY_PIN, one_door_board
+from tests.support.operators import command, maintenance_settings
 from tests.support.probe import MqttProbe
 from tests.support.waiting import wait_until
 from yizhan.mqtt_link import Message
@@ -34,6 +33,7 @@ def gateway(
         broker=broker_settings,
         doors={"main": DoorSettings(unlock_s=0.1)},
         state_dir=tmp_path / "state",
+        maintenance=maintenance_settings(),
     )
     service = Gateway(settings, one_door_board(), pin_factory=mock_pins)
     service.start()
@@ -47,12 +47,7 @@ def gateway(
 
 
 def unlock(request_id: str, age_s: float, ttl_s: float = 30) -> bytes:
-    return Command(
-        request_id=request_id,
-        issued_at=utc_now() - timedelta(seconds=age_s),
-        ttl_s=ttl_s,
-        command="unlock",
-    ).to_json()
+    return command("unlock", request_id, age_s=age_s, ttl_s=ttl_s)
 
 
 def reply_to(request_id: str) -> Callable[[Message], bool]:

@@ -1,0 +1,146 @@
+"""Operator keys and signed payloads for `mosquitto_pub`: `yizhan operator` and `yizhan command`.
+
+An operator key file is JSON with the operator's `name` and the raw Ed25519 private key
+in base64, readable by its owner only. Gateways list the public half under
+`[maintenance.operators]`. `yizhan command` prints one `command/1` payload (signed when
+given a key) and `yizhan desired-config` one `config/1` payload, ready for `-m "$(...)"`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from contract.maintenance_payloads import ConfigDesired
+from contract.payloads import Command, utc_now
+from contract.signing import sign
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class OperatorKey:
+    """An operator's name and private signing key."""
+
+    name: str
+    private_key: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> str:
+        """The public half in base64, as gateways list it."""
+        return base64.b64encode(self.private_key.public_key().public_bytes_raw()).decode()
+
+    def save(self, path: Path) -> None:
+        """Write the key file, readable by its owner only."""
+        raw = self.private_key.private_bytes_raw()
+        document = {"name": self.name, "private_key": base64.b64encode(raw).decode()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            json.dump(document, out)
+
+    @classmethod
+    def generate(cls, name: str) -> OperatorKey:
+        """A fresh key for `name`."""
+        if not _NAME.match(name):
+            raise ValueError(f"operator name {name!r}: letters, digits, '.', '_' and '-' only")
+        return cls(name, Ed25519PrivateKey.generate())
+
+    @classmethod
+    def load(cls, path: Path) -> OperatorKey:
+        """Read a key file; raises `ValueError` saying what is wrong with it."""
+        try:
+            document = json.loads(path.read_text("utf-8"))
+            raw = base64.b64decode(document["private_key"], validate=True)
+            return cls(str(document["name"]), Ed25519PrivateKey.from_private_bytes(raw))
+        except OSError as exc:
+            raise ValueError(f"cannot read operator key {path}: {exc.strerror}") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path} is not an operator key file: {exc}") from exc
+
+
+def parse_value(text: str) -> Any:
+    """A `key=value` value: JSON when it parses (numbers, true, lists), else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_pairs(pairs: list[str]) -> dict[str, Any]:
+    """`["door=main", "seconds=3"]` → `{"door": "main", "seconds": 3}`."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected key=value, got {pair!r}")
+        out[key] = parse_value(value)
+    return out
+
+
+def add_parsers(commands: Any) -> None:
+    """`yizhan operator new`, `yizhan command` and `yizhan desired-config`."""
+    operator = commands.add_parser("operator", help="make an operator signing key")
+    actions = operator.add_subparsers(dest="action", required=True)
+    new = actions.add_parser("new", help="create a key file and print its public key")
+    new.add_argument("--name", required=True, help="the operator's name, as gateways list it")
+    new.add_argument("--out", type=Path, required=True, help="key file to write (mode 0600)")
+
+    command = commands.add_parser("command", help="print a command/1 payload for mosquitto_pub")
+    command.add_argument("name", help="ping, unlock, lock, lockdown, set_config, …")
+    command.add_argument("args", nargs="*", metavar="KEY=VALUE", help="arguments (JSON values)")
+    command.add_argument("--key", type=Path, help="sign with this operator key file")
+    command.add_argument("--request-id", help="default: the command name and the time")
+    command.add_argument("--ttl", type=float, default=30.0, help="seconds it stays valid")
+    command.add_argument("--reply-to", help="a topic below the gateway's reply topic")
+
+    desired = commands.add_parser("desired-config", help="print a signed config/1 payload")
+    desired.add_argument("settings", nargs="+", metavar="KEY=VALUE")
+    desired.add_argument("--station", required=True)
+    desired.add_argument("--gateway", required=True)
+    desired.add_argument("--key", type=Path, required=True, help="operator key file")
+    desired.add_argument("--version", type=int, help="default: the current Unix time")
+
+
+def run(args: argparse.Namespace) -> str:
+    """The text to print for one of these sub-commands; raises `ValueError` on bad input."""
+    if args.command == "operator":
+        key = OperatorKey.generate(args.name)
+        key.save(args.out)
+        return (
+            f"# wrote {args.out}; keep it private. On each gateway, in gateway.toml:\n"
+            f"[maintenance.operators]\n{key.name} = {json.dumps(key.public_key)}"
+        )
+    if args.command == "command":
+        pairs = parse_pairs(args.args)
+        command_args = {"settings": pairs} if args.name == "set_config" else pairs
+        payload = Command(
+            request_id=args.request_id or f"{args.name}-{time.time_ns() // 1_000_000}",
+            reply_to=args.reply_to,
+            issued_at=utc_now(),
+            ttl_s=args.ttl,
+            command=args.name,
+            args=command_args,
+        )
+        if args.key is not None:
+            key = OperatorKey.load(args.key)
+            payload = sign(payload, key.name, key.private_key)
+        return payload.to_json().decode()
+    key = OperatorKey.load(args.key)
+    desired = ConfigDesired(
+        station_id=args.station,
+        gateway_id=args.gateway,
+        version=args.version or int(time.time()),
+        issued_at=utc_now(),
+        settings=parse_pairs(args.settings),
+    )
+    return sign(desired, key.name, key.private_key).to_json().decode()
