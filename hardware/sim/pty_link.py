@@ -30,10 +30,14 @@ class PtyLink:
             view = view[written:]
 
     def close(self) -> None:
-        """Close both ends."""
-        for fd in (self._device_fd, self._driver_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        """Close both ends. Safe to call twice: a second close of a number the OS has
+        since given to another file (a socket) would break that file."""
+        fds = (self._device_fd, self._driver_fd)
+        self._device_fd = self._driver_fd = -1
+        for fd in fds:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def __enter__(self) -> PtyLink:
         return self
