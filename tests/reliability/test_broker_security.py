@@ -9,6 +9,7 @@ that the broker keeps the right to read the test's private files).
 from __future__ import annotations
 
 import queue
+import threading
 import shutil
 import subprocess
 import uuid
@@ -29,12 +30,26 @@ from hardware.sim.scanner import VirtualScanner
 from tests.reliability.site import SITE_KEY_ID, one_door_board, token_for, write_trust
 from tests.support.mosquitto import INSTALL_HINT, free_port, run_as_current_user, wait_for_port
 from tests.support.waiting import wait_until
-from yizhan.broker_admin import add_account, central_acl, gateway_acl, gateway_username
+from yizhan.broker_admin import (
+    add_account,
+    central_acl,
+    gateway_acl,
+    gateway_username,
+    maintainer_acl,
+    viewer_acl,
+)
 from yizhan.mqtt_link import Message, MqttLink
 from yizhan.settings import BrokerSettings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf"
-PASSWORD = {"cs-0001.gw-1": "pw-gw-1", "cs-0002.gw-1": "pw-other", "central.central-1": "pw-c"}
+PASSWORD = {
+    "cs-0001.gw-1": "pw-gw-1",
+    "cs-0002.gw-1": "pw-other",
+    "central.central-1": "pw-c",
+    "alice": "pw-maintainer",
+    "bob": "pw-maintainer-2",
+    "wall": "pw-viewer",
+}
 
 
 @dataclass
@@ -92,6 +107,9 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
     add_account(
         directory, "central.central-1", central_acl("central-1"), PASSWORD["central.central-1"]
     )
+    add_account(directory, "alice", maintainer_acl(), PASSWORD["alice"])
+    add_account(directory, "bob", maintainer_acl(), PASSWORD["bob"])
+    add_account(directory, "wall", viewer_acl(), PASSWORD["wall"])
     port, tls_port = free_port(), free_port()
     config = SHIPPED.read_text("utf-8")
     for old, new in (
@@ -270,3 +288,47 @@ def test_tls_refuses_a_broker_signed_by_another_ca(
     finally:
         trusting.close()
         stranger.close()
+
+
+def test_only_maintainers_and_centrals_can_command_a_gateway(secure_broker: SecureBroker) -> None:
+    """A viewer's or a gateway's credentials cannot publish a command or desired config:
+    the broker drops them. Each forbidden publish is acknowledged by the broker (MQTT 3.1.1
+    has no way to say no), so once acknowledged it has been routed or dropped; a reader that
+    may read everything then sees only the central's and the maintainer's commands."""
+    topic = "yz/v1/st/cs-0001/gw/gw-1/command"
+    desired = "yz/v1/st/cs-0001/gw/gw-1/config/desired"
+    reader = Client(secure_broker.settings("bob"), [topic, desired])
+    senders = {name: Client(secure_broker.settings(name)) for name in ("wall", "cs-0001.gw-1")}
+    senders["cs-0002.gw-1"] = Client(secure_broker.settings("cs-0002.gw-1", tls=True))
+    central = Client(secure_broker.settings("central.central-1"))
+    maintainer = Client(secure_broker.settings("alice"))
+    everyone = [reader, central, maintainer, *senders.values()]
+
+    def command(request_id: str) -> bytes:
+        return Command(request_id=request_id, issued_at=utc_now(), command="ping").to_json()
+
+    try:
+        assert all(client.link.wait_connected(10) for client in everyone)
+
+        def subscribed() -> bool:
+            maintainer.link.publish(topic, command("warm-up"))
+            return not reader.messages.empty()
+
+        wait_until(subscribed, 10, "reader subscribed")
+        acked = []
+        for name, client in senders.items():
+            for where, payload in ((topic, command(f"from-{name}")), (desired, b"{}")):
+                done = threading.Event()
+                assert client.link.publish_acked(where, payload, done.set)
+                acked.append(done)
+        assert all(done.wait(10) for done in acked), "the broker did not acknowledge"
+        central.link.publish(topic, command("from-central"), qos=1)
+        maintainer.link.publish(desired, b'{"from": "alice"}', qos=1)
+        seen: list[bytes] = []
+        while len([p for p in seen if b"from-central" in p or b'"alice"' in p]) < 2:
+            seen.append(reader.next_on("yz/v1/st/").payload)
+        forged = [p for p in seen if b"from-wall" in p or b"from-cs-" in p or p == b"{}"]
+        assert not forged, f"a forbidden publish got through: {forged}"
+    finally:
+        for client in everyone:
+            client.close()
