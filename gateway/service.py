@@ -135,6 +135,11 @@ class Gateway:
         self.restart_requested = threading.Event()
         self.on_restart: Callable[[], None] | None = None
         """Called after a `restart` command was answered; `yizhan gateway` stops then."""
+        self.restart_how = (
+            f"restarting: the gateway stops cleanly and exits with code {RESTART_EXIT_CODE}; "
+            "systemd starts it again within seconds"
+        )
+        """What the reply to `restart` says happens, where this gateway runs."""
         self.health = HealthReporter(
             self.link, self._topic("health"), self.health_report, self.live.health_interval_s
         )
@@ -355,10 +360,7 @@ class Gateway:
         """What a restart does here."""
         if self.on_restart is None:
             return "restart requested, but nothing here restarts this gateway; not restarting"
-        return (
-            f"restarting: the gateway stops cleanly and exits with code {RESTART_EXIT_CODE}; "
-            "systemd starts it again within seconds"
-        )
+        return self.restart_how
 
     def health_report(self, broker_rtt_ms: float | None) -> Health:
         """The `health/1` payload as of now."""

@@ -14,9 +14,10 @@ from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings, St
 from dashboard.credentials import Credentials
 from dashboard.service import Central, serve_in_thread
 from dashboard.workers import WorkerInput, WorkerStatus
-from gateway.config import PolicySettings, ThrottleSettings
+from gateway.config import MaintenanceSettings, PolicySettings, ThrottleSettings
 from hardware.sim.station import SimulatedStation, TokenSource, Traffic
 from yizhan.embedded_broker import EmbeddedBroker
+from yizhan.operator_tool import OperatorKey
 from yizhan.settings import BrokerSettings
 from yizhan.stopping import stop_on_signals
 
@@ -144,6 +145,21 @@ def free_port(host: str, preferred: int) -> int:
     raise OSError(f"no free port on {host}")
 
 
+OPERATOR_NAME = "demo-operator"
+
+
+def demo_operator(directory: Path) -> tuple[Path, MaintenanceSettings]:
+    """The demo's operator key (made once, beside the database) and gateway settings
+    that trust it, so signed commands in docs/maintenance.md work against the demo."""
+    path = directory / "operator.key"
+    try:
+        key = OperatorKey.load(path)
+    except ValueError:
+        key = OperatorKey.generate(OPERATOR_NAME)
+        key.save(path)
+    return path, MaintenanceSettings(operators={key.name: key.public_key})
+
+
 def run_demo(options: DemoOptions) -> None:
     """Run until Ctrl-C or SIGTERM, then stop every part in order."""
     stop = stop_on_signals()
@@ -156,6 +172,7 @@ def run_demo(options: DemoOptions) -> None:
         print(f"embedded MQTT broker on {broker_url}", flush=True)
     broker_settings = BrokerSettings(url=broker_url)
     options.database.parent.mkdir(parents=True, exist_ok=True)
+    operator_path, maintenance = demo_operator(options.database.parent)
     settings = CentralSettings(
         broker=broker_settings,
         http=HttpSettings(host=options.http_host, port=options.http_port),
@@ -174,6 +191,7 @@ def run_demo(options: DemoOptions) -> None:
             policy=gateway_policy(station, options.mean_arrival_s),
             traffic=Traffic(mean_arrival_s=options.mean_arrival_s),
             seed=None if options.seed is None else options.seed + n,
+            maintenance=maintenance,
         )
         for n, station in enumerate(settings.stations)
     ]
@@ -189,6 +207,7 @@ def run_demo(options: DemoOptions) -> None:
             f"pass of a worker at {first} (open it on a phone): {credentials.pass_url(secret)}",
             flush=True,
         )
+        print(f"operator key for signed commands: {operator_path}", flush=True)
         print(
             f"yizhan demo: {len(simulated)} stations; dashboard at "
             f"http://{options.http_host}:{options.http_port}/ ; Ctrl-C stops",

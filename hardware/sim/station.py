@@ -27,7 +27,7 @@ from gpiozero.pins.mock import MockFactory
 
 from contract.payloads import AccessEvent, DoorEvent, DoorState, EventPayload, utc_now
 from contract.tokens import SigningKey, issue_token
-from gateway.config import DoorSettings, GatewaySettings, PolicySettings
+from gateway.config import DoorSettings, GatewaySettings, MaintenanceSettings, PolicySettings
 from gateway.service import Gateway
 from hardware.profile import BoardProfile
 from hardware.sim.radar import Presence, VirtualRadar
@@ -184,6 +184,8 @@ class SimulatedStation:
     door: DoorSettings = field(default_factory=lambda: DoorSettings(unlock_s=3.0))
     state_dir: Path | None = None
     """Where the gateway keeps its trust data; a temporary directory when None."""
+    maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
+    """Operator keys that may sign door-opening commands, health interval."""
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -207,18 +209,39 @@ class SimulatedStation:
             doors={DOOR: self.door},
             policy=self.policy,
             state_dir=state_dir,
+            maintenance=self.maintenance,
         )
-        board = simulated_board(self.entry_scanner.port, self.exit_scanner.port, self.radar.port)
-        self.gateway = Gateway(settings, board, pin_factory=self.pin_factory)
+        self._settings = settings
+        self._board = simulated_board(
+            self.entry_scanner.port, self.exit_scanner.port, self.radar.port
+        )
         self._unlocked = threading.Event()
         self._answered = threading.Event()
         self._granted = False
-        self.gateway.add_listener(self._watch)
+        self.gateway = self._new_gateway()
         self.hands = DoorHands(self.pin_factory, self._unlocked, pace=1.0)
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._play, name=f"sim-{self.station_id}", daemon=True
         )
+
+    def _new_gateway(self) -> Gateway:
+        gateway = Gateway(self._settings, self._board, pin_factory=self.pin_factory)
+        gateway.add_listener(self._watch)
+        # A `restart` command restarts the gateway in this process, as systemd would.
+        gateway.on_restart = lambda: threading.Thread(target=self.restart_gateway).start()
+        gateway.restart_how = (
+            "restarting: the simulated gateway stops cleanly and starts again in the demo"
+        )
+        return gateway
+
+    def restart_gateway(self) -> None:
+        """Stop the gateway and start a fresh one on the same devices and state."""
+        if self._stop.is_set():
+            return
+        self.gateway.stop()
+        self.gateway = self._new_gateway()
+        self.gateway.start()
 
     def _watch(self, event: EventPayload) -> None:
         if isinstance(event, DoorEvent) and event.state is DoorState.UNLOCKED:

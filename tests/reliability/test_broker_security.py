@@ -9,9 +9,9 @@ that the broker keeps the right to read the test's private files).
 from __future__ import annotations
 
 import queue
-import threading
 import shutil
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
