@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from contract.credential_payloads import CredentialMap, PublicKeys, Revocations
+from contract.maintenance_payloads import ConfigDesired, ConfigReport, Health
 from contract.payloads import (
     AccessEvent,
     AlarmEvent,
@@ -55,6 +56,28 @@ def sample_payload(model: type[Payload], station_id: str, gateway_id: str) -> Pa
             "at": now,
             "status": "ok",
             "message": "pong",
+        },
+        ConfigDesired: {
+            "station_id": station_id,
+            "gateway_id": gateway_id,
+            "version": 1,
+            "issued_at": now,
+            "settings": {"policy.capacity": 8},
+        },
+        ConfigReport: {
+            "station_id": station_id,
+            "gateway_id": gateway_id,
+            "at": now,
+            "applied": {"policy.capacity": 8},
+        },
+        Health: {
+            "station_id": station_id,
+            "gateway_id": gateway_id,
+            "at": now,
+            "version": "0.1.0",
+            "uptime_s": 1.0,
+            "outbox_depth": 0,
+            "occupancy": 0,
         },
         StationOccupancy: {"station_id": station_id, "occupancy": 1, "capacity": 8, "at": now},
         PublicKeys: {
