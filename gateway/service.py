@@ -126,6 +126,10 @@ class Gateway:
             birth=lambda: Retained(self._availability_topic, self._availability(online=True)),
         )
         self.link = self.uplink.link
+        # Before the devices: a door open at boot reports at once, and pokes the reporter.
+        self.health = HealthReporter(
+            self.link, self._topic("health"), self.health_report, self.live.health_interval_s
+        )
         timings = {door.id: self.live.timing(door.id) for door in board.doors}
         self.devices = StationDevices(board, self, timings, pin_factory)
         self.commands = MaintenanceCommands(self, settings.maintenance.operator_keys())
@@ -140,9 +144,6 @@ class Gateway:
             "systemd starts it again within seconds"
         )
         """What the reply to `restart` says happens, where this gateway runs."""
-        self.health = HealthReporter(
-            self.link, self._topic("health"), self.health_report, self.live.health_interval_s
-        )
 
     def add_listener(self, listener: EventListener) -> None:
         """Be told of every event this gateway emits (for the simulator and tests)."""
