@@ -80,15 +80,25 @@ def test_every_command_is_documented() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo(mosquitto: MosquittoBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+    """A broker of this module's own: the page changes retained state and the demo's
+    central session, which later tests on the shared broker must not inherit."""
+    private = MosquittoBroker(tmp_path_factory.mktemp("maintenance-broker"), free_port())
+    private.start()
+    yield private
+    private.stop()
+
+
+@pytest.fixture(scope="module")
+def demo(broker: MosquittoBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert shutil.which("mosquitto_sub") and shutil.which("mosquitto_pub"), INSTALL_HINT
     workdir = tmp_path_factory.mktemp("maintenance-demo")
     process = DemoProcess(
-        ["--broker", mosquitto.url, "--http", f"127.0.0.1:{free_port()}", "--stations", "1"],
+        ["--broker", broker.url, "--http", f"127.0.0.1:{free_port()}", "--stations", "1"],
         workdir,
     )
     process.wait_for_line("dashboard at")
-    probe = MqttProbe(mosquitto.url, [f"{BASE}/availability"])
+    probe = MqttProbe(broker.url, [f"{BASE}/availability"])
     probe.wait_for(lambda m: b'"online":true' in m.payload)
     probe.close()
     yield workdir
@@ -114,12 +124,12 @@ def normal(message: str) -> str:
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.line[60:120])
 def test_documented_line_gets_the_documented_reply(
-    example: Example, demo: Path, mosquitto: MosquittoBroker
+    example: Example, demo: Path, broker: MosquittoBroker
 ) -> None:
     line = example.line
     if line.startswith("mosquitto_sub"):
         # The reply topic needs something to answer: a ping until the line has printed.
-        publisher = MqttProbe(mosquitto.url)
+        publisher = MqttProbe(broker.url)
         done = threading.Event()
 
         def feed() -> None:
@@ -130,7 +140,7 @@ def test_documented_line_gets_the_documented_reply(
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
         try:
-            result = run(line, mosquitto.port, demo)
+            result = run(line, broker.port, demo)
         finally:
             done.set()
             feeder.join()
@@ -143,9 +153,9 @@ def test_documented_line_gets_the_documented_reply(
     assert example.expected is not None, f"no documented reply after {line}"
     expected = example.expected
     if "/config/desired" in line:
-        probe = MqttProbe(mosquitto.url, [f"{BASE}/config/reported"])
+        probe = MqttProbe(broker.url, [f"{BASE}/config/reported"])
         try:
-            result = run(line, mosquitto.port, demo)
+            result = run(line, broker.port, demo)
             assert result.returncode == 0, result.stderr
             pairs = dict(p.split("=", 1) for p in re.findall(r" (\S+=\S+)", line.split("--key")[1]))
             wanted = {k: expected["applied"][k] for k in pairs}
@@ -160,14 +170,21 @@ def test_documented_line_gets_the_documented_reply(
         assert report["refused"] == expected["refused"]
         return
 
-    probe = MqttProbe(mosquitto.url, [f"{BASE}/reply/#"])
+    probe = MqttProbe(broker.url, [f"{BASE}/reply/#", f"{BASE}/availability"])
     prefix = expected["request_id"].rsplit("-", 1)[0] + "-"
     try:
-        result = run(line, mosquitto.port, demo)
+        result = run(line, broker.port, demo)
         assert result.returncode == 0, result.stderr
         message = probe.wait_for(
-            lambda m: json.loads(m.payload)["request_id"].startswith(prefix), 20
+            lambda m: (
+                "/reply" in m.topic and json.loads(m.payload)["request_id"].startswith(prefix)
+            ),
+            20,
         )
+        if "command restart" in line:
+            # It comes back: offline (its goodbye), then online again.
+            probe.wait_for(lambda m: b'"online":false' in m.payload, 20)
+            probe.wait_for(lambda m: b'"online":true' in m.payload, 20)
     finally:
         probe.close()
     reply = validate_published(message.topic, message.payload)

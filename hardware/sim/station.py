@@ -218,9 +218,10 @@ class SimulatedStation:
         self._unlocked = threading.Event()
         self._answered = threading.Event()
         self._granted = False
+        self._lifecycle = threading.Lock()
+        self._stop = threading.Event()
         self.gateway = self._new_gateway()
         self.hands = DoorHands(self.pin_factory, self._unlocked, pace=1.0)
-        self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._play, name=f"sim-{self.station_id}", daemon=True
         )
@@ -237,11 +238,14 @@ class SimulatedStation:
 
     def restart_gateway(self) -> None:
         """Stop the gateway and start a fresh one on the same devices and state."""
-        if self._stop.is_set():
-            return
-        self.gateway.stop()
-        self.gateway = self._new_gateway()
-        self.gateway.start()
+        # One at a time with `stop`: a restart racing the end of the demo must neither
+        # stop a gateway twice nor start one after the station stopped.
+        with self._lifecycle:
+            if self._stop.is_set():
+                return
+            self.gateway.stop()
+            self.gateway = self._new_gateway()
+            self.gateway.start()
 
     def _watch(self, event: EventPayload) -> None:
         if isinstance(event, DoorEvent) and event.state is DoorState.UNLOCKED:
@@ -266,7 +270,8 @@ class SimulatedStation:
         self._stop.set()
         self.hands.stop()
         self._thread.join(timeout=10)
-        self.gateway.stop()
+        with self._lifecycle:
+            self.gateway.stop()
         for device in (self.entry_scanner, self.exit_scanner, self.radar):
             device.close()
         self.pin_factory.reset()
