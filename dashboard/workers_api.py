@@ -9,7 +9,6 @@ several problems lists each of them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from importlib import resources
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from contract.payloads import format_utc, utc_now
 from contract.tokens import ROTATION_PERIOD_S, worker_number_of
 from dashboard.credentials import Credentials
+from dashboard.errors import ApiError
 from dashboard.nearby import nearby_stations
 from dashboard.pass_tokens import MAX_AHEAD
 from dashboard.store import Store
@@ -42,23 +42,6 @@ PAGE_POLICY = {
     "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
     "style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'",
 }
-
-
-class ApiError(Exception):
-    """An error answered as JSON."""
-
-    def __init__(self, status: int, detail: str, errors: Sequence[dict[str, Any]] = ()) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.errors = list(errors)
-
-    def response(self) -> JSONResponse:
-        """The JSON answer."""
-        body: dict[str, Any] = {"detail": self.detail}
-        if self.errors:
-            body["errors"] = self.errors
-        return JSONResponse(body, status_code=self.status)
 
 
 class WorkerOut(BaseModel):
@@ -335,13 +318,3 @@ def _default(value: object) -> str:
     if isinstance(value, datetime):
         return format_utc(value)
     raise TypeError(type(value).__name__)
-
-
-def install_error_handler(app: Any) -> None:
-    """Answer `ApiError` as JSON (call once on the application)."""
-
-    async def handle(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        return exc.response()
-
-    app.add_exception_handler(ApiError, handle)
