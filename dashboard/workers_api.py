@@ -14,7 +14,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ValidationError
@@ -118,7 +118,7 @@ def workers_router(credentials: Credentials, stations: Store) -> APIRouter:
     def list_workers(
         status: WorkerStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     ) -> list[WorkerOut]:
         """Workers, oldest enrollment first."""
         return [WorkerOut(**w.public()) for w in store.workers(status, limit, offset)]
@@ -212,7 +212,7 @@ def workers_router(credentials: Credentials, stations: Store) -> APIRouter:
         return [asdict(link) for link in store.pass_links(load(worker_id).number)]
 
     @router.delete("/api/pass-links/{link_id}")
-    def revoke_pass_link(link_id: int) -> dict[str, Any]:
+    def revoke_pass_link(link_id: Annotated[int, Path(ge=1, le=2**62)]) -> dict[str, Any]:
         """Make a link stop working at once."""
         try:
             return asdict(store.revoke_pass_link(link_id))
