@@ -689,8 +689,7 @@ class Store:
             """,
             [(sid, gid, received_at) for sid, gid in by_gateway],
         )
-        for (sid, gid), seqs in by_gateway.items():
-            sequences.track_many(db, sid, gid, seqs, now)
+        sequences.track_batch(db, by_gateway, now)
         for event in events:
             if isinstance(event, DropReport):
                 sequences.forget(db, event.station_id, event.gateway_id, event.seq_ranges)
@@ -834,29 +833,82 @@ class Store:
                 moving[event.station_id].append(event)
         if not moving:
             return
-        counts = self._load_counts(db, sorted(moving))
+        station_ids = sorted(moving)
+        counts = self._load_counts(db, station_ids)
+        changed: list[str] = []
+        learned: list[tuple[str, str]] = []
         for sid, station_events in moving.items():
             state = counts[sid]
             for event in station_events:
                 state.apply(event)
-            if state.learned_beam_doors:
-                db.executemany(
-                    "INSERT INTO doors (station_id, door_id, beams) VALUES (?, ?, 1) "
-                    "ON CONFLICT (station_id, door_id) DO UPDATE SET beams = 1",
-                    [(sid, door) for door in sorted(state.learned_beam_doors)],
-                )
+            learned += [(sid, door) for door in sorted(state.learned_beam_doors)]
             if state.changed_zones:
-                self._write_zones(db, sid, state, result)
+                changed.append(sid)
+        db.executemany(
+            "INSERT INTO doors (station_id, door_id, beams) VALUES (?, ?, 1) "
+            "ON CONFLICT (station_id, door_id) DO UPDATE SET beams = 1",
+            learned,
+        )
+        if changed:
+            self._write_counts(db, {sid: counts[sid] for sid in changed}, result)
+
+    def _write_counts(
+        self, db: Connection, states: dict[str, StationCounts], result: BatchResult
+    ) -> None:
+        """Store changed zone counts and station totals; open or resolve `station_full`
+        where a station crossed its capacity. A few statements for any number of stations."""
+        db.executemany(
+            "INSERT INTO station_zones (station_id, zone, occupancy) VALUES (?, ?, ?) "
+            "ON CONFLICT (station_id, zone) DO UPDATE SET occupancy = excluded.occupancy",
+            [
+                (sid, zone, state.zones[zone])
+                for sid, state in states.items()
+                for zone in sorted(state.changed_zones)
+            ],
+        )
+        db.executemany(
+            "UPDATE stations SET occupancy = ? WHERE id = ?",
+            [(state.total, sid) for sid, state in states.items()],
+        )
+        marks = ", ".join("?" * len(states))
+        capacities = {
+            r[0]: r[1]
+            for r in db.execute(
+                f"SELECT id, capacity FROM stations WHERE id IN ({marks})", list(states)
+            )
+        }
+        full_open = {
+            r[0]
+            for r in db.execute(
+                "SELECT station_id FROM alerts WHERE kind = 'station_full' "
+                f"AND resolved_at IS NULL AND station_id IN ({marks})",
+                list(states),
+            )
+        }
+        for sid, state in states.items():
+            capacity = capacities.get(sid)
+            total = state.total
+            result.occupancy[sid] = (total, capacity)
+            result.zones[sid] = dict(state.zones)
+            full = capacity is not None and total >= capacity
+            if full and sid not in full_open:
+                change = alert_rules.open_alert(
+                    db,
+                    AlertKind.STATION_FULL,
+                    sid,
+                    None,
+                    None,
+                    f"station {sid} is full: {total} of {capacity} places taken",
+                )
+                if change is not None:
+                    result.alerts.append(change)
+            elif not full and sid in full_open:
+                result.alerts += alert_rules.resolve_condition(db, AlertKind.STATION_FULL, sid)
 
     def _write_zones(
         self, db: Connection, station_id: str, state: StationCounts, result: BatchResult
     ) -> None:
-        db.executemany(
-            "INSERT INTO station_zones (station_id, zone, occupancy) VALUES (?, ?, ?) "
-            "ON CONFLICT (station_id, zone) DO UPDATE SET occupancy = excluded.occupancy",
-            [(station_id, zone, state.zones[zone]) for zone in sorted(state.changed_zones)],
-        )
-        self._sync_total(db, station_id, result)
+        self._write_counts(db, {station_id: state}, result)
 
     def _sync_total(
         self, db: Connection, station_id: str, result: BatchResult | None = None

@@ -48,8 +48,11 @@ def test_the_central_exports_occupancy_visits_and_gateway_health(
         def values(match: str) -> list[float]:
             return [v for series in victoria.export(match) for v in series["values"]]  # type: ignore[attr-defined]
 
-        occupancy = '{__name__="occupancy_count",station="cs-0001",zone="all"}'
-        wait_until(lambda: 2 in values(occupancy), 15, "occupancy 2 exported")
+        wait_until(
+            lambda: 2 in values('{__name__="occupancy_count",station="cs-0001",zone="all"}'),
+            15,
+            "occupancy 2 exported",
+        )
         wait_until(lambda: sum(values('{__name__="visits_entries"}')) == 2, 15, "two visits")
         online = wait_until(
             lambda: victoria.export('{__name__="gateway_online",gateway="gw-1"}'), 15, "health"
