@@ -132,3 +132,9 @@ def test_the_shipped_examples_load() -> None:
     assert load_board(gateway, deploy).doors[0].id == "front"
     central = load_settings(CentralSettings, deploy / "central.toml", environ={})
     assert central.stations[0].capacity == 12
+
+
+def test_an_unknown_time_zone_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD_GATEWAY + '\n[policy]\ntime_zone = "Mars/Olympus"\n')
+    with pytest.raises(ConfigError, match=r"policy\.time_zone: .*unknown time zone 'Mars/Olympus'"):
+        load_gateway_settings(path)

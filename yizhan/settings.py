@@ -12,10 +12,12 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,6 +29,18 @@ from pydantic import (
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 ENV_PREFIX = "YIZHAN_"
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
+"""An IANA time zone name such as `Asia/Shanghai`, checked against the zone database."""
 
 
 class ConfigError(Exception):
