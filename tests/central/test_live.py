@@ -23,7 +23,7 @@ def read_events(response: httpx.Response, out: queue.Queue[tuple[str, dict[str, 
                 kind = line.removeprefix("event: ")
             elif line.startswith("data: "):
                 out.put((kind, json.loads(line.removeprefix("data: "))))
-    except (httpx.ReadError, httpx.StreamClosed, httpx.RemoteProtocolError):
+    except (httpx.TransportError, httpx.StreamError):
         # The test closed the stream under this reader: its end.
         return
 
