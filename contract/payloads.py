@@ -325,6 +325,11 @@ class StationOccupancy(Payload):
     occupancy: int = Field(ge=0)
     capacity: int | None = Field(default=None, ge=0)
     at: UtcTime
+    zones: dict[Slug, Annotated[int, Field(ge=0)]] | None = Field(
+        default=None,
+        description="People per zone (`rest`, `sleeping`, `showers`, `charging`); they add "
+        "up to `occupancy`. Added in 1.1 of the schema; older readers may ignore it.",
+    )
 
 
 EVENT_MODELS: tuple[type[EventPayload], ...] = (

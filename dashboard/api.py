@@ -1,35 +1,41 @@
-"""The REST API and the operator page, as one FastAPI application."""
+"""The REST API, the live stream, `/metrics` and the operator page, as one FastAPI app.
+
+Routes by area: stations and occupancy in `stations_api`, workers and passes in
+`workers_api`, the public feed in `feed`; entries, quarantine, alerts, gateways, the
+live stream and health here. Every error is JSON (`dashboard.errors`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from datetime import datetime
 from importlib import resources
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import FastAPI, Query
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from fastapi import FastAPI, Path, Query, Response
+from fastapi.responses import HTMLResponse, StreamingResponse
+from pydantic import AwareDatetime, BaseModel, Field
 
+from contract.payloads import format_utc
+from dashboard.alerts import AlertChange, AlertKind, AlertStateError, AlertStatus
+from dashboard.errors import ApiError, install_error_handlers
+from dashboard.feed import feed_router
+from dashboard.live import LiveHub
 from dashboard.metrics import IngestMetrics
-from dashboard.store import Store
+from dashboard.prom import exposition
+from dashboard.stations_api import stations_router
+from dashboard.store import BatchResult, EntryFilter, EntryRow, Store, encode_cursor
 from yizhan import __version__
 
-
-class StationOut(BaseModel):
-    """A station on the map: where it is, how full, and whether it is reachable."""
-
-    id: str
-    name: str
-    lat: float | None
-    lon: float | None
-    capacity: int | None
-    occupancy: int
-    online: bool
+STREAM_KINDS = frozenset({"occupancy", "door", "alert", "gateway"})
 
 
 class EntryOut(BaseModel):
-    """One access decision at a door."""
+    """One access decision at a door; `worker_id` is the pseudonymous worker id."""
 
     event_id: str
     station_id: str
@@ -61,11 +67,35 @@ class AlertOut(BaseModel):
 
     id: int
     kind: str
+    status: str
     station_id: str | None
     gateway_id: str | None
+    subject: str | None
     opened_at: str
+    acknowledged_at: str | None
+    acknowledged_by: str | None
     resolved_at: str | None
+    resolved_by: str | None
     detail: str
+
+
+class Operator(BaseModel):
+    """Who acts on an alert."""
+
+    by: str = Field(min_length=1, max_length=100)
+
+
+class GatewayOut(BaseModel):
+    """A gateway's health as the central sees it."""
+
+    station_id: str
+    gateway_id: str
+    online: bool
+    version: str | None
+    last_seen: str | None
+    offline_reason: str | None
+    """`will` (its last will arrived) or `silent` (nothing heard in time), when offline."""
+    clock_offset_s: float | None
 
 
 class Health(BaseModel):
@@ -77,14 +107,39 @@ class Health(BaseModel):
     ingest: dict[str, object]
 
 
-def create_app(
-    store: Store, metrics: IngestMetrics, broker_connected: Callable[[], bool]
-) -> FastAPI:
-    """Build the application over a store; `broker_connected()` reports the MQTT link."""
-    app = FastAPI(title="yizhan central", version=__version__)
-    page = resources.files("dashboard").joinpath("static/index.html").read_text("utf-8")
+ENTRY_COLUMNS = list(EntryOut.model_fields)
 
-    @app.get("/healthz")
+
+def create_app(
+    store: Store,
+    metrics: IngestMetrics,
+    broker_connected: Callable[[], bool],
+    live: LiveHub | None = None,
+    changed: Callable[[BatchResult], None] | None = None,
+    feed_ttl_s: int = 30,
+    feed_language: str = "zh",
+    extra_metrics: Callable[[], dict[str, float]] | None = None,
+) -> FastAPI:
+    """Build the application over a store; `broker_connected()` reports the MQTT link,
+    `changed` hears of changes made through the API (to publish them)."""
+    app = FastAPI(
+        title="yizhan central",
+        version=__version__,
+        description="Stations, occupancy, entries, alerts, gateways, live stream and feed.",
+    )
+    install_error_handlers(app)
+    hub = live or LiveHub()
+    notify = changed or (lambda result: None)
+    page = resources.files("dashboard").joinpath("static/index.html").read_text("utf-8")
+    scrape = exposition(
+        metrics,
+        store,
+        lambda: {"live_subscribers": hub.subscribers, **(extra_metrics() if extra_metrics else {})},
+    )
+    app.include_router(stations_router(store, notify))
+    app.include_router(feed_router(store, feed_ttl_s, feed_language))
+
+    @app.get("/healthz", tags=["operations"])
     def healthz() -> Health:
         """Is the service up, is it connected to the broker, what has ingest seen."""
         return Health(
@@ -94,20 +149,106 @@ def create_app(
             ingest=metrics.snapshot(),
         )
 
-    @app.get("/api/stations")
-    def stations() -> list[StationOut]:
-        """Every station with its live occupancy and online state."""
-        return [StationOut(**asdict(row)) for row in store.stations()]
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus() -> Response:
+        """Counters and gauges in the Prometheus text format."""
+        return Response(scrape(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    @app.get("/api/entries")
+    def entry_filter(
+        station_id: str | None,
+        gateway_id: str | None,
+        door_id: str | None,
+        decision: Literal["granted", "denied"] | None,
+        direction: Literal["in", "out"] | None,
+        worker_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> EntryFilter:
+        return EntryFilter(
+            station_id=station_id,
+            gateway_id=gateway_id,
+            door_id=door_id,
+            decision=decision,
+            direction=direction,
+            worker_id=worker_id,
+            since=None if since is None else format_utc(since),
+            until=None if until is None else format_utc(until),
+        )
+
+    def page_of(where: EntryFilter, limit: int, cursor: str | None) -> list[EntryRow]:
+        try:
+            return store.entries(limit, where=where, cursor=cursor)
+        except ValueError as exc:
+            raise ApiError(
+                422, str(exc), [{"where": "query.cursor", "problem": str(exc)}]
+            ) from None
+
+    @app.get("/api/entries", tags=["entries"])
     def entries(
+        response: Response,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         station_id: str | None = None,
+        gateway_id: str | None = None,
+        door_id: str | None = None,
+        decision: Literal["granted", "denied"] | None = None,
+        direction: Literal["in", "out"] | None = None,
+        worker_id: str | None = None,
+        since: AwareDatetime | None = None,
+        until: AwareDatetime | None = None,
+        cursor: Annotated[str | None, Query(max_length=400)] = None,
     ) -> list[EntryOut]:
-        """Access decisions, newest first."""
-        return [EntryOut(**asdict(row)) for row in store.entries(limit, station_id)]
+        """Access decisions, newest first. A full page answers `X-Next-Cursor`: pass it as
+        `cursor` for the next page."""
+        where = entry_filter(
+            station_id, gateway_id, door_id, decision, direction, worker_id, since, until
+        )
+        rows = page_of(where, limit, cursor)
+        if len(rows) == limit:
+            response.headers["X-Next-Cursor"] = encode_cursor(rows[-1])
+        return [EntryOut(**asdict(row)) for row in rows]
 
-    @app.get("/api/quarantine")
+    @app.get("/api/entries.csv", tags=["entries"], response_class=StreamingResponse)
+    def entries_csv(
+        station_id: str | None = None,
+        gateway_id: str | None = None,
+        door_id: str | None = None,
+        decision: Literal["granted", "denied"] | None = None,
+        direction: Literal["in", "out"] | None = None,
+        worker_id: str | None = None,
+        since: AwareDatetime | None = None,
+        until: AwareDatetime | None = None,
+        max_rows: Annotated[int, Query(ge=1, le=5_000_000)] = 1_000_000,
+    ) -> StreamingResponse:
+        """The same entries as CSV (UTF-8, header row), streamed page by page."""
+        where = entry_filter(
+            station_id, gateway_id, door_id, decision, direction, worker_id, since, until
+        )
+
+        def rows() -> Iterator[str]:
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(ENTRY_COLUMNS)
+            cursor: str | None = None
+            sent = 0
+            while sent < max_rows:
+                page = store.entries(min(1000, max_rows - sent), where=where, cursor=cursor)
+                for row in page:
+                    writer.writerow([getattr(row, c) for c in ENTRY_COLUMNS])
+                sent += len(page)
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+                if len(page) < 1000:
+                    return
+                cursor = encode_cursor(page[-1])
+
+        return StreamingResponse(
+            rows(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="entries.csv"'},
+        )
+
+    @app.get("/api/quarantine", tags=["operations"])
     def quarantine(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         code: str | None = None,
@@ -115,14 +256,91 @@ def create_app(
         """Messages that failed validation, newest first, with the reason."""
         return [QuarantineOut(**asdict(row)) for row in store.quarantine(limit, code)]
 
-    @app.get("/api/alerts")
+    @app.get("/api/alerts", tags=["alerts"])
     def alerts(
         include_resolved: bool = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        kind: AlertKind | None = None,
+        station_id: str | None = None,
+        status: AlertStatus | None = None,
     ) -> list[AlertOut]:
-        """Open alerts (all alerts with `include_resolved=true`), newest first."""
-        rows = store.alerts(open_only=not include_resolved, limit=limit)
+        """Unresolved alerts (all with `include_resolved=true`), newest first."""
+        rows = store.alerts(
+            open_only=not include_resolved and status is not AlertStatus.RESOLVED,
+            limit=limit,
+            kind=None if kind is None else kind.value,
+            station_id=station_id,
+            status=None if status is None else status.value,
+        )
         return [AlertOut(**asdict(row)) for row in rows]
+
+    def alert_out(alert_id: int) -> AlertOut:
+        try:
+            return AlertOut(**asdict(store.alert(alert_id)))
+        except LookupError:
+            raise ApiError(404, f"no alert {alert_id}") from None
+
+    @app.get("/api/alerts/{alert_id}", tags=["alerts"])
+    def get_alert(alert_id: Annotated[int, Path(ge=1, le=2**62)]) -> AlertOut:
+        """One alert with its history: who acknowledged and resolved it, and when."""
+        return alert_out(alert_id)
+
+    def transition(alert_id: int, action: Callable[[int, str], AlertChange], by: str) -> AlertOut:
+        try:
+            change = action(alert_id, by)
+        except LookupError:
+            raise ApiError(404, f"no alert {alert_id}") from None
+        except AlertStateError as exc:
+            raise ApiError(409, str(exc)) from None
+        notify(BatchResult(alerts=[change]))
+        return alert_out(alert_id)
+
+    @app.post("/api/alerts/{alert_id}/acknowledge", tags=["alerts"])
+    def acknowledge(alert_id: Annotated[int, Path(ge=1, le=2**62)], who: Operator) -> AlertOut:
+        """An operator takes the alert; 409 if it is already resolved."""
+        return transition(alert_id, store.acknowledge_alert, who.by)
+
+    @app.post("/api/alerts/{alert_id}/resolve", tags=["alerts"])
+    def resolve(alert_id: Annotated[int, Path(ge=1, le=2**62)], who: Operator) -> AlertOut:
+        """An operator closes the alert; 409 if it is already resolved."""
+        return transition(alert_id, store.resolve_alert, who.by)
+
+    @app.get("/api/gateways", tags=["gateways"])
+    def gateways(station_id: str | None = None) -> list[GatewayOut]:
+        """Every gateway: online or not and why, version, last seen, clock offset."""
+        return [GatewayOut(**asdict(row)) for row in store.gateways(station_id)]
+
+    @app.get(
+        "/api/stream",
+        tags=["live"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def stream(
+        kinds: Annotated[str | None, Query(max_length=200)] = None,
+        station_id: Annotated[list[str] | None, Query(max_length=1000)] = None,
+    ) -> StreamingResponse:
+        """Server-sent events: `occupancy`, `door`, `alert` and `gateway` changes as they
+        happen. `kinds=occupancy,alert` narrows the kinds, `station_id` (repeatable) the
+        stations. Starts with a `snapshot` event of every station's count."""
+        wanted: frozenset[str] | None = None
+        if kinds:
+            wanted = frozenset(k.strip() for k in kinds.split(",") if k.strip())
+            unknown = wanted - STREAM_KINDS
+            if unknown:
+                raise ApiError(422, f"unknown kinds: {', '.join(sorted(unknown))}")
+        stations = frozenset(station_id) if station_id else None
+        snapshot = [
+            [s.id, s.occupancy, s.capacity, s.online]
+            for s in store.stations()
+            if stations is None or s.id in stations
+        ]
+        first = "event: snapshot\ndata: " + json.dumps({"stations": snapshot}) + "\n\n"
+        return StreamingResponse(
+            hub.stream(wanted, stations, first),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:

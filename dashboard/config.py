@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from contract.payloads import SLUG_PATTERN
+from dashboard.stations import HOURS_PATTERN, StationInput
 from yizhan.settings import BrokerSettings, Section, TimeZoneName, load_settings
 
 
@@ -18,9 +19,59 @@ class HttpSettings(Section):
 
 
 class DatabaseSettings(Section):
-    """Where events are kept."""
+    """Where events are kept: a SQLite file (the default) or a PostgreSQL server."""
 
     path: Path = Path("yizhan.db")
+    """The SQLite file, when `url` is not set."""
+    url: str | None = Field(
+        default=None,
+        pattern=r"^(sqlite:///.+|postgres(ql)?://.*)$",
+        description="`sqlite:///PATH` or `postgresql://user@host:port/db`; wins over `path`.",
+    )
+
+    @property
+    def resolved_url(self) -> str:
+        """The database URL to open."""
+        return self.url if self.url is not None else f"sqlite:///{self.path}"
+
+
+class RetentionSettings(Section):
+    """How long entry logs are kept."""
+
+    entries_days: float = Field(default=180, gt=0, description="Entries and events older go.")
+    purge_interval_s: float = Field(default=3600, gt=0)
+
+
+class OccupancySettings(Section):
+    """How counts are corrected by presence."""
+
+    empty_reset_s: float = Field(
+        default=600,
+        gt=0,
+        description="Every presence sensor of a zone seeing nobody this long resets it to 0.",
+    )
+
+
+class InfluxSettings(Section):
+    """Optional export of time series to an InfluxDB 2 write API."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    token: str = ""
+    org: str = "yizhan"
+    bucket: str = "yizhan"
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    flush_interval_ms: int = Field(default=1000, ge=10, le=60_000)
+    buffer_points: int = Field(
+        default=100_000, ge=100, description="Points kept while the server is down."
+    )
+    health_interval_s: float = Field(default=30, gt=0)
+
+
+class FeedSettings(Section):
+    """The public availability feed."""
+
+    ttl_s: int = Field(default=30, ge=0, le=3600)
+    language: str = "zh"
 
 
 class StationSettings(Section):
@@ -35,6 +86,30 @@ class StationSettings(Section):
     """The station number tokens name it by (`contract.tokens.Scope.station`)."""
     region_code: int | None = Field(default=None, ge=100000, le=999999)
     """GB/T 2260 six-digit code of the district the station is in, for region scopes."""
+    address: str | None = Field(default=None, max_length=500)
+    opening_hours: str | None = Field(default=None, pattern=HOURS_PATTERN)
+    zones: dict[str, int | None] = Field(default_factory=dict)
+    amenities: list[str] = Field(default_factory=list)
+    doors: list[dict[str, object]] = Field(default_factory=list)
+    gateways: list[str] = Field(default_factory=list)
+
+    def station_input(self) -> StationInput:
+        """The station as the store keeps it."""
+        return StationInput.model_validate(
+            {
+                "id": self.id,
+                "name": self.name,
+                "lat": self.lat,
+                "lon": self.lon,
+                "capacity": self.capacity,
+                "address": self.address,
+                "opening_hours": self.opening_hours,
+                "zones": self.zones,
+                "amenities": self.amenities,
+                "doors": self.doors,
+                "gateways": self.gateways,
+            }
+        )
 
 
 class CredentialSettings(Section):
@@ -65,6 +140,18 @@ class AlertSettings(Section):
         gt=0,
         description="How long a gap in a gateway's sequence numbers may stay open.",
     )
+    offline_after_s: float = Field(
+        default=90.0, gt=0, description="A gateway heard nothing from this long is offline."
+    )
+    sensor_silent_after_s: float = Field(
+        default=3600.0, gt=0, description="A presence sensor silent this long raises an alert."
+    )
+    clock_skew_s: float = Field(
+        default=30.0, gt=0, description="A gateway clock further off than this raises an alert."
+    )
+    check_interval_s: float = Field(
+        default=5.0, gt=0, le=60, description="How often time-driven rules are checked."
+    )
 
 
 class CentralSettings(Section):
@@ -80,6 +167,10 @@ class CentralSettings(Section):
     alerts: AlertSettings = AlertSettings()
     http: HttpSettings = HttpSettings()
     database: DatabaseSettings = DatabaseSettings()
+    retention: RetentionSettings = RetentionSettings()
+    occupancy: OccupancySettings = OccupancySettings()
+    influx: InfluxSettings = InfluxSettings()
+    feed: FeedSettings = FeedSettings()
     stations: list[StationSettings] = Field(default_factory=list)
     credentials: CredentialSettings = CredentialSettings()
 
@@ -90,6 +181,10 @@ class CentralSettings(Section):
             if station.id in seen:
                 raise ValueError(f"station id {station.id!r} appears twice in [[stations]]")
             seen.add(station.id)
+            try:
+                station.station_input()
+            except ValueError as exc:
+                raise ValueError(f"station {station.id!r}: {exc}") from None
         numbers = [station.number for station in self.stations if station.number is not None]
         if len(numbers) != len(set(numbers)):
             raise ValueError("a station number appears twice in [[stations]]")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from contract.payloads import utc_now
 from dashboard.config import CentralSettings
 from dashboard.credential_publisher import CredentialPublisher, Publish
+from dashboard.db import Database
 from dashboard.pass_tokens import IssuedToken, token_series
 from dashboard.signing_keys import KeyManager
 from dashboard.worker_store import StationLocationRow, WorkerStore
@@ -28,10 +29,11 @@ class Credentials:
         publish: Publish | None = None,
         station_ids: Callable[[], list[str]] | None = None,
         connected: Callable[[], bool] | None = None,
+        database: Database | None = None,
     ) -> None:
         self.settings = settings
         self.zone = ZoneInfo(settings.credentials.time_zone)
-        self.store = WorkerStore(settings.database.path)
+        self.store = WorkerStore(database or Database(settings.database.resolved_url))
         self.store.sync_stations(
             StationLocationRow(s.id, s.number, s.region_code) for s in settings.stations
         )

@@ -15,8 +15,11 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 
-from contract.codec import Decoded, Rejected, decode
+from pydantic import ValidationError
+
+from contract.codec import MAX_PAYLOAD_BYTES, Decoded, Rejected, decode
 from contract.payloads import Availability, EventPayload
+from contract.topics import parse_topic
 from dashboard.metrics import IngestMetrics
 from dashboard.store import BatchResult, Quarantined, Store
 from yizhan.mqtt_link import Message
@@ -34,6 +37,25 @@ BatchListener = Callable[[BatchResult], None]
 Acknowledge = Callable[[Sequence[Message]], None]
 
 _STOP = object()
+
+
+def fast_decode(topic: str, raw: bytes) -> Decoded | None:
+    """The common case in one step: a valid payload parsed straight from its bytes by the
+    model (about half the cost of `decode`). None for anything else, which `decode` then
+    looks at again to name the exact reason."""
+    address = parse_topic(topic)
+    if address is None or len(raw) > MAX_PAYLOAD_BYTES:
+        return None
+    try:
+        payload = address.spec.model.model_validate_json(raw)
+    except ValidationError:
+        return None
+    if (
+        getattr(payload, "station_id", address.station_id) != address.station_id
+        or getattr(payload, "gateway_id", address.gateway_id) != address.gateway_id
+    ):
+        return None
+    return Decoded(address, payload)
 
 
 def _no_ack(messages: Sequence[Message]) -> None:
@@ -127,7 +149,9 @@ class Ingest:
         accepted: list[EventPayload | Availability] = []
         quarantined: list[Quarantined] = []
         for message in messages:
-            result = decode(message.topic, message.payload)
+            result = fast_decode(message.topic, message.payload) or decode(
+                message.topic, message.payload
+            )
             if isinstance(result, Rejected):
                 log.warning("quarantined message on %s: %s", result.topic, result.reason)
                 quarantined.append(

@@ -15,30 +15,14 @@ All functions here run inside the store's write transaction.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
 from contract.payloads import format_utc, utc_now
+from dashboard.db import Connection
 
 MIGRATION = """
-CREATE TABLE seq_high (
-    station_id TEXT NOT NULL,
-    gateway_id TEXT NOT NULL,
-    high INTEGER NOT NULL,
-    PRIMARY KEY (station_id, gateway_id)
-);
-CREATE TABLE seq_missing (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    station_id TEXT NOT NULL,
-    gateway_id TEXT NOT NULL,
-    first INTEGER NOT NULL,
-    last INTEGER NOT NULL,
-    noticed_at REAL NOT NULL,
-    alert_id INTEGER REFERENCES alerts (id)
-);
-CREATE INDEX seq_missing_by_gateway ON seq_missing (station_id, gateway_id, first);
 CREATE TABLE alerts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {serial},
     kind TEXT NOT NULL,
     station_id TEXT,
     gateway_id TEXT,
@@ -47,38 +31,129 @@ CREATE TABLE alerts (
     detail TEXT NOT NULL
 );
 CREATE INDEX alerts_open ON alerts (resolved_at, kind, station_id, gateway_id);
+CREATE TABLE seq_high (
+    station_id TEXT NOT NULL,
+    gateway_id TEXT NOT NULL,
+    high INTEGER NOT NULL,
+    PRIMARY KEY (station_id, gateway_id)
+);
+CREATE TABLE seq_missing (
+    id {serial},
+    station_id TEXT NOT NULL,
+    gateway_id TEXT NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    noticed_at {real} NOT NULL,
+    alert_id {bigint} REFERENCES alerts (id)
+);
+CREATE INDEX seq_missing_by_gateway ON seq_missing (station_id, gateway_id, first);
 """
 
 GAP_ALERT = "seq_gap"
 
 
-def track(db: sqlite3.Connection, station_id: str, gateway_id: str, seq: int, now: float) -> None:
+def track(db: Connection, station_id: str, gateway_id: str, seq: int, now: float) -> None:
     """Account for one newly stored event's sequence number."""
+    track_many(db, station_id, gateway_id, [seq], now)
+
+
+def track_many(
+    db: Connection, station_id: str, gateway_id: str, seqs: Iterable[int], now: float
+) -> None:
+    """Account for newly stored events of one gateway, in arrival order.
+
+    The high mark is read and written once per call, not once per event: a batch of a
+    thousand in-order events costs two statements.
+    """
     row = db.execute(
         "SELECT high FROM seq_high WHERE station_id = ? AND gateway_id = ?",
         (station_id, gateway_id),
     ).fetchone()
-    if row is None:
-        db.execute("INSERT INTO seq_high VALUES (?, ?, ?)", (station_id, gateway_id, seq))
+    high = None if row is None else int(row[0])
+    start = high
+    gaps: list[tuple[str, str, int, int, float]] = []
+    for seq in seqs:
+        if high is None:
+            high = seq
+        elif seq > high:
+            if seq > high + 1:
+                gaps.append((station_id, gateway_id, high + 1, seq - 1, now))
+            high = seq
+        else:
+            # Late arrival: write the gaps seen so far first, so this one can fill them.
+            _insert_gaps(db, gaps)
+            gaps = []
+            forget(db, station_id, gateway_id, [(seq, seq)])
+    _insert_gaps(db, gaps)
+    if high is None or high == start:
         return
-    high = int(row[0])
-    if seq > high:
-        if seq > high + 1:
-            db.execute(
-                "INSERT INTO seq_missing (station_id, gateway_id, first, last, noticed_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (station_id, gateway_id, high + 1, seq - 1, now),
-            )
+    if start is None:
         db.execute(
-            "UPDATE seq_high SET high = ? WHERE station_id = ? AND gateway_id = ?",
-            (seq, station_id, gateway_id),
+            "INSERT INTO seq_high (station_id, gateway_id, high) VALUES (?, ?, ?)",
+            (station_id, gateway_id, high),
         )
     else:
-        forget(db, station_id, gateway_id, [(seq, seq)])
+        db.execute(
+            "UPDATE seq_high SET high = ? WHERE station_id = ? AND gateway_id = ?",
+            (high, station_id, gateway_id),
+        )
+
+
+def track_batch(db: Connection, by_gateway: dict[tuple[str, str], list[int]], now: float) -> None:
+    """`track_many` for every gateway of a batch, with one read of all their high marks
+    and one write per kind of change, so a batch from a thousand gateways costs a handful
+    of statements rather than two per gateway."""
+    if not by_gateway:
+        return
+    stations = sorted({sid for sid, _ in by_gateway})
+    marks = ", ".join("?" * len(stations))
+    highs = {
+        (r[0], r[1]): int(r[2])
+        for r in db.execute(
+            f"SELECT station_id, gateway_id, high FROM seq_high WHERE station_id IN ({marks})",
+            stations,
+        )
+    }
+    inserts: list[tuple[str, str, int]] = []
+    updates: list[tuple[int, str, str]] = []
+    gaps: list[tuple[str, str, int, int, float]] = []
+    late: list[tuple[str, str, int]] = []
+    for (sid, gid), seqs in by_gateway.items():
+        start = high = highs.get((sid, gid))
+        for seq in seqs:
+            if high is None:
+                high = seq
+            elif seq > high:
+                if seq > high + 1:
+                    gaps.append((sid, gid, high + 1, seq - 1, now))
+                high = seq
+            else:
+                late.append((sid, gid, seq))
+        if high is None or high == start:
+            continue
+        if start is None:
+            inserts.append((sid, gid, high))
+        else:
+            updates.append((high, sid, gid))
+    db.executemany("INSERT INTO seq_high (station_id, gateway_id, high) VALUES (?, ?, ?)", inserts)
+    db.executemany("UPDATE seq_high SET high = ? WHERE station_id = ? AND gateway_id = ?", updates)
+    _insert_gaps(db, gaps)
+    # Late arrivals (redelivery, out of order) fill gaps; gaps of this very batch are
+    # written first so that a late one can fill them too.
+    for sid, gid, seq in late:
+        forget(db, sid, gid, [(seq, seq)])
+
+
+def _insert_gaps(db: Connection, gaps: list[tuple[str, str, int, int, float]]) -> None:
+    db.executemany(
+        "INSERT INTO seq_missing (station_id, gateway_id, first, last, noticed_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        gaps,
+    )
 
 
 def forget(
-    db: sqlite3.Connection,
+    db: Connection,
     station_id: str,
     gateway_id: str,
     ranges: Iterable[tuple[int, int]],
@@ -110,12 +185,13 @@ def forget(
         ).fetchone()[0]
         if left == 0:
             db.execute(
-                "UPDATE alerts SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL",
+                "UPDATE alerts SET resolved_at = ?, status = 'resolved', resolved_by = 'system' "
+                "WHERE id = ? AND resolved_at IS NULL",
                 (format_utc(utc_now()), alert_id),
             )
 
 
-def raise_overdue(db: sqlite3.Connection, now: float, after_s: float) -> list[int]:
+def raise_overdue(db: Connection, now: float, after_s: float) -> list[int]:
     """Open (or extend) a `seq_gap` alert for every range missing longer than `after_s`.
 
     Returns the ids of alerts opened by this call.
@@ -146,12 +222,11 @@ def raise_overdue(db: sqlite3.Connection, now: float, after_s: float) -> list[in
                 f"{count} event(s) from {station_id}/{gateway_id} missing for over "
                 f"{after_s:g} s: seq {listed}"
             )
-            cursor = db.execute(
-                "INSERT INTO alerts (kind, station_id, gateway_id, opened_at, detail) "
-                "VALUES (?, ?, ?, ?, ?)",
+            alert_id = db.insert_id(
+                "INSERT INTO alerts (kind, station_id, gateway_id, opened_at, detail, status) "
+                "VALUES (?, ?, ?, ?, ?, 'open') RETURNING id",
                 (GAP_ALERT, station_id, gateway_id, format_utc(utc_now()), detail[:1000]),
             )
-            alert_id = int(cursor.lastrowid or 0)
             opened.append(alert_id)
         db.executemany(
             "UPDATE seq_missing SET alert_id = ? WHERE id = ?",

@@ -1,13 +1,18 @@
-"""The central service: broker link → ingest → store, occupancy published back, HTTP served.
+"""The central service: broker link → ingest → store, changes published back, HTTP served.
 
-The composition root of the central; the logic lives in `ingest`, `store`, `occupancy`
-and `api`.
+The composition root of the central; the logic lives in `ingest`, `store`, `occupancy`,
+`alerts` and the API modules. Every committed change (an ingest batch, a time-driven
+check, an operator's correction) goes to one place, `_changed`, which publishes the
+retained occupancy, feeds the live stream and hands points to the InfluxDB export.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import asdict
+from datetime import timedelta
 
 import uvicorn
 
@@ -16,10 +21,13 @@ from contract.topics import ROOT, TOPIC_BY_NAME, central_topic, occupancy_topic
 from dashboard.api import create_app
 from dashboard.config import CentralSettings
 from dashboard.credentials import Credentials
+from dashboard.db import Database
+from dashboard.influx import InfluxExport
 from dashboard.ingest import Ingest
+from dashboard.live import LiveHub
 from dashboard.metrics import IngestMetrics
-from dashboard.store import BatchResult, Store
-from dashboard.workers_api import install_error_handler, workers_router
+from dashboard.store import AlertThresholds, BatchResult, Store
+from dashboard.workers_api import workers_router
 from yizhan import __version__
 from yizhan.mqtt_link import Message, MqttLink, Retained
 
@@ -37,12 +45,23 @@ class Central:
 
     def __init__(self, settings: CentralSettings) -> None:
         self.settings = settings
-        self.store = Store(settings.database.path)
-        for station in settings.stations:
-            self.store.upsert_station(
-                station.id, station.name, station.lat, station.lon, station.capacity
-            )
+        self.database = Database(settings.database.resolved_url)
+        alerts = settings.alerts
+        self.store = Store(
+            self.database,
+            AlertThresholds(
+                gap_after_s=alerts.gap_after_s,
+                offline_after_s=alerts.offline_after_s,
+                sensor_silent_after_s=alerts.sensor_silent_after_s,
+                clock_skew_s=alerts.clock_skew_s,
+                empty_reset_s=settings.occupancy.empty_reset_s,
+            ),
+        )
+        if settings.stations:
+            self.store.put_stations([station.station_input() for station in settings.stations])
         self.metrics = IngestMetrics()
+        self.live = LiveHub()
+        self.influx = InfluxExport(settings.influx) if settings.influx.url else None
         status_topic = central_topic(settings.central_id)
         self.link = MqttLink(
             # A stable id and a persistent session: while this replica is down the broker
@@ -56,24 +75,33 @@ class Central:
             clean_session=False,
             manual_ack=True,
         )
-        self.ingest = Ingest(
-            self.store, self.metrics, self._publish_occupancy, acknowledge=self.link.ack
+        self.ingest = Ingest(self.store, self.metrics, self._changed, acknowledge=self.link.ack)
+        self.app = create_app(
+            self.store,
+            self.metrics,
+            lambda: self.link.connected,
+            live=self.live,
+            changed=self._changed,
+            feed_ttl_s=settings.feed.ttl_s,
+            feed_language=settings.feed.language,
+            extra_metrics=self._extra_metrics,
         )
-        self.app = create_app(self.store, self.metrics, lambda: self.link.connected)
         self._stopping = threading.Event()
-        self._alerts = threading.Thread(target=self._watch_gaps, name="gap-alerts", daemon=True)
+        self._alerts = threading.Thread(target=self._watch, name="checks", daemon=True)
         # Worker credentials: keys, revocations and face/card maps go out retained.
         self.credentials = Credentials(
             settings,
             publish=lambda topic, raw: self.link.publish(topic, raw, qos=1, retain=True),
             station_ids=lambda: [station.id for station in self.store.stations()],
             connected=lambda: self.link.connected,
+            database=self.database,
         )
-        install_error_handler(self.app)
         self.app.include_router(workers_router(self.credentials, self.store))
 
     def start(self) -> None:
         """Start ingest and connect to the broker (in the background)."""
+        if self.influx is not None:
+            self.influx.start()
         self.ingest.start()
         self._alerts.start()
         self.link.start()
@@ -92,6 +120,8 @@ class Central:
         self.link.stop(goodbye=status)
         if self._alerts.is_alive():
             self._alerts.join(timeout=5)
+        if self.influx is not None:
+            self.influx.stop()
         self.store.close()
 
     def _submit(self, message: Message) -> None:
@@ -108,16 +138,37 @@ class Central:
             version=__version__,
         ).to_json()
 
-    def _watch_gaps(self) -> None:
-        after = self.settings.alerts.gap_after_s
-        # Check a few times per threshold, so an alert is at most a quarter late.
-        interval = min(max(after / 4, 0.2), 10.0)
+    def _watch(self) -> None:
+        interval = self.settings.alerts.check_interval_s
+        # Gap alerts are checked a few times per threshold, so one is at most a quarter late.
+        interval = min(interval, max(self.settings.alerts.gap_after_s / 4, 0.2))
+        retention = self.settings.retention
+        next_purge = time.monotonic()
+        next_health = time.monotonic()
         while not self._stopping.wait(interval):
             try:
-                for alert_id in self.store.raise_gap_alerts(after):
-                    log.warning("sequence gap alert %d opened", alert_id)
+                self._changed(self.store.check())
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + retention.purge_interval_s
+                    cutoff = utc_now() - timedelta(days=retention.entries_days)
+                    gone = self.store.purge(cutoff)
+                    if gone:
+                        log.info("retention: deleted %d events older than %s", gone, cutoff)
+                if self.influx is not None and time.monotonic() >= next_health:
+                    next_health = time.monotonic() + self.settings.influx.health_interval_s
+                    self.influx.gateways(self.store.gateways())
             except Exception:
-                log.exception("checking sequence gaps failed")
+                log.exception("time-driven checks failed")
+
+    def _extra_metrics(self) -> dict[str, float]:
+        if self.influx is None:
+            return {}
+        counters = self.influx.counters
+        return {
+            "influx_points_written": counters.written,
+            "influx_points_dropped": counters.dropped,
+            "influx_points_queued": self.influx.queued,
+        }
 
     def http_server(self, host: str | None = None, port: int | None = None) -> uvicorn.Server:
         """A uvicorn server for the API; `run()` it in the main thread or `serve_in_thread`."""
@@ -131,13 +182,29 @@ class Central:
         )
         return uvicorn.Server(config)
 
-    def _publish_occupancy(self, batch: BatchResult) -> None:
+    def _changed(self, batch: BatchResult) -> None:
+        """Publish what a committed batch, check or correction changed."""
         now = utc_now()
-        for station_id, (occupancy, capacity) in batch.occupancy.items():
+        for change in batch.occupancy_changes():
             message = StationOccupancy(
-                station_id=station_id, occupancy=occupancy, capacity=capacity, at=now
+                station_id=change.station_id,
+                occupancy=change.occupancy,
+                capacity=change.capacity,
+                zones=change.zones,
+                at=now,
             )
-            self.link.publish(occupancy_topic(station_id), message.to_json(), qos=1, retain=True)
+            self.link.publish(
+                occupancy_topic(change.station_id), message.to_json(), qos=1, retain=True
+            )
+            self.live.publish("occupancy", asdict(change))
+        for door in batch.doors:
+            self.live.publish("door", asdict(door))
+        for alert in batch.alerts:
+            self.live.publish("alert", asdict(alert))
+        for gateway in batch.gateways:
+            self.live.publish("gateway", asdict(gateway))
+        if self.influx is not None:
+            self.influx.batch(batch)
 
 
 def serve_in_thread(server: uvicorn.Server, timeout: float = 10.0) -> threading.Thread:

@@ -1,38 +1,48 @@
-"""SQLite storage of stations, gateways, events, quarantined messages and alerts.
+"""Storage of stations, gateways, events, entries, quarantined messages, counts and alerts.
 
-One writer (the ingest thread) and many readers (API requests), each thread with its
-own connection; WAL lets readers see committed data while a batch is being written.
+One implementation over `dashboard.db`, for SQLite and PostgreSQL alike. Ingest writes a
+whole batch in one transaction with a few `executemany` calls (events, entries, gateway
+last-seen), so the cost per event is a row, not a round trip; counts, alerts and
+sequence tracking are worked out per batch and per station.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from contract.payloads import (
     AccessEvent,
+    AlarmEvent,
     Availability,
+    DoorEvent,
     DropReport,
     EventPayload,
+    PresenceEvent,
     format_utc,
     utc_now,
 )
+from dashboard import alerts as alert_rules
 from dashboard import sequences
-from dashboard.occupancy import apply_delta, occupancy_delta
+from dashboard.alerts import AlertChange, AlertKind
+from dashboard.db import Connection, Database
+from dashboard.occupancy import DEFAULT_ZONE, SensorState, StationCounts, presence_resets
+from dashboard.stations import DoorSpec, StationInput
 
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE stations (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
-        lat REAL,
-        lon REAL,
+        lat {real},
+        lon {real},
         capacity INTEGER,
         occupancy INTEGER NOT NULL DEFAULT 0,
         registered INTEGER NOT NULL DEFAULT 1
@@ -50,7 +60,7 @@ MIGRATIONS: tuple[str, ...] = (
         kind TEXT NOT NULL,
         station_id TEXT NOT NULL,
         gateway_id TEXT NOT NULL,
-        seq INTEGER NOT NULL,
+        seq {bigint} NOT NULL,
         at TEXT NOT NULL,
         received_at TEXT NOT NULL,
         payload TEXT NOT NULL
@@ -59,7 +69,7 @@ MIGRATIONS: tuple[str, ...] = (
         event_id TEXT PRIMARY KEY REFERENCES events (event_id),
         station_id TEXT NOT NULL,
         gateway_id TEXT NOT NULL,
-        seq INTEGER NOT NULL,
+        seq {bigint} NOT NULL,
         at TEXT NOT NULL,
         door_id TEXT NOT NULL,
         direction TEXT NOT NULL,
@@ -70,13 +80,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX entries_newest ON entries (at DESC, event_id);
     CREATE TABLE rejections (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id {serial},
         received_at TEXT NOT NULL,
         topic TEXT NOT NULL,
         code TEXT NOT NULL,
         reason TEXT NOT NULL,
         size INTEGER NOT NULL,
-        sample BLOB NOT NULL
+        sample {blob} NOT NULL
     );
     """,
     """
@@ -84,16 +94,78 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE quarantine RENAME COLUMN sample TO payload;
     """,
     sequences.MIGRATION,
+    """
+    ALTER TABLE stations ADD COLUMN address TEXT;
+    ALTER TABLE stations ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'Asia/Shanghai';
+    ALTER TABLE stations ADD COLUMN opening_hours TEXT;
+    ALTER TABLE stations ADD COLUMN amenities TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE stations ADD COLUMN accepting INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE stations ADD COLUMN updated_at TEXT;
+    CREATE TABLE station_zones (
+        station_id TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        capacity INTEGER,
+        occupancy INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (station_id, zone)
+    );
+    INSERT INTO station_zones (station_id, zone, occupancy)
+        SELECT id, 'rest', occupancy FROM stations;
+    CREATE TABLE doors (
+        station_id TEXT NOT NULL,
+        door_id TEXT NOT NULL,
+        zone TEXT NOT NULL DEFAULT 'rest',
+        beams INTEGER NOT NULL DEFAULT 0,
+        gateway_id TEXT,
+        configured INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (station_id, door_id)
+    );
+    CREATE TABLE sensors (
+        station_id TEXT NOT NULL,
+        sensor_id TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        present INTEGER NOT NULL,
+        changed_at {real} NOT NULL,
+        last_seen {real} NOT NULL,
+        silent INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (station_id, sensor_id)
+    );
+    CREATE TABLE occupancy_corrections (
+        id {serial},
+        station_id TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        before_count INTEGER NOT NULL,
+        after_count INTEGER NOT NULL,
+        corrected_by TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX corrections_by_station ON occupancy_corrections (station_id, id);
+    ALTER TABLE alerts ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+    ALTER TABLE alerts ADD COLUMN subject TEXT;
+    ALTER TABLE alerts ADD COLUMN acknowledged_at TEXT;
+    ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT;
+    ALTER TABLE alerts ADD COLUMN resolved_by TEXT;
+    UPDATE alerts SET status = 'resolved', resolved_by = 'system'
+        WHERE resolved_at IS NOT NULL;
+    ALTER TABLE gateways ADD COLUMN offline_reason TEXT;
+    ALTER TABLE gateways ADD COLUMN clock_offset_s {real};
+    CREATE INDEX gateways_silent ON gateways (offline_reason);
+    CREATE INDEX entries_by_station ON entries (station_id, at);
+    CREATE INDEX events_by_time ON events (at);
+    """,
 )
 """Schema changes in order; a database records how many it has applied."""
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
 """How much of a quarantined payload is kept: all of any payload within the size limit."""
 
+_ID_CHUNK = 500
+"""Event ids looked up per statement when checking a batch for duplicates."""
+
 
 @dataclass(frozen=True, slots=True)
 class StationRow:
-    """A station as the API shows it."""
+    """A station as the API and the map show it."""
 
     id: str
     name: str
@@ -102,6 +174,32 @@ class StationRow:
     capacity: int | None
     occupancy: int
     online: bool
+    registered: bool = True
+    address: str | None = None
+    time_zone: str = "Asia/Shanghai"
+    opening_hours: str | None = None
+    amenities: tuple[str, ...] = ()
+    accepting: bool = True
+    last_seen: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneRow:
+    """One zone's count and capacity."""
+
+    zone: str
+    occupancy: int
+    capacity: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StationDetail:
+    """A station with its zones, doors and gateways."""
+
+    station: StationRow
+    zones: list[ZoneRow]
+    doors: list[DoorSpec]
+    gateways: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +217,20 @@ class EntryRow:
     worker_id: str | None
     decision: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    """Which entries to list."""
+
+    station_id: str | None = None
+    gateway_id: str | None = None
+    door_id: str | None = None
+    decision: str | None = None
+    direction: str | None = None
+    worker_id: str | None = None
+    since: str | None = None
+    until: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,73 +267,126 @@ class AlertRow:
     opened_at: str
     resolved_at: str | None
     detail: str
+    status: str = "open"
+    subject: str | None = None
+    acknowledged_at: str | None = None
+    acknowledged_by: str | None = None
+    resolved_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class BatchResult:
-    """What one committed batch changed."""
+class GatewayRow:
+    """A gateway's health as the central sees it."""
 
-    stored: int
-    duplicates: int
-    occupancy: dict[str, tuple[int, int | None]]
+    station_id: str
+    gateway_id: str
+    online: bool
+    version: str | None
+    last_seen: str | None
+    offline_reason: str | None
+    clock_offset_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionRow:
+    """An audited change of a count by an operator or by presence."""
+
+    id: int
+    station_id: str
+    zone: str
+    before: int
+    after: int
+    by: str
+    reason: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoorChange:
+    """A door's lock or contact changed (for the live stream)."""
+
+    station_id: str
+    gateway_id: str
+    door_id: str
+    state: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyChange:
+    """A station's new counts."""
+
+    station_id: str
+    occupancy: int
+    capacity: int | None
+    zones: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertThresholds:
+    """When the store's checks and ingest raise alerts."""
+
+    gap_after_s: float = 300.0
+    offline_after_s: float = 90.0
+    sensor_silent_after_s: float = 3600.0
+    clock_skew_s: float = 30.0
+    empty_reset_s: float = 600.0
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one committed batch (or one check) changed."""
+
+    stored: int = 0
+    duplicates: int = 0
+    occupancy: dict[str, tuple[int, int | None]] = field(default_factory=dict)
     """Station id → (new occupancy, capacity), for stations whose count changed."""
     quarantined: int = 0
+    zones: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Station id → zone → count, for stations whose count changed."""
+    doors: list[DoorChange] = field(default_factory=list)
+    alerts: list[AlertChange] = field(default_factory=list)
+    visits: dict[str, int] = field(default_factory=dict)
+    """Station id → granted entries in this batch."""
+    gateways: list[GatewayRow] = field(default_factory=list)
+    """Gateways whose online state changed."""
+
+    def occupancy_changes(self) -> list[OccupancyChange]:
+        """The changed counts, one per station."""
+        return [
+            OccupancyChange(sid, total, cap, self.zones.get(sid, {DEFAULT_ZONE: total}))
+            for sid, (total, cap) in self.occupancy.items()
+        ]
+
+
+class StationNotFoundError(LookupError):
+    """No station with that id."""
 
 
 class Store:
     """The central's database. Safe to share between threads."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
-        with self._connection() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            self._migrate(db)
+    def __init__(
+        self, where: Path | str | Database, thresholds: AlertThresholds | None = None
+    ) -> None:
+        if isinstance(where, Database):
+            self.db = where
+        elif isinstance(where, Path):
+            self.db = Database.for_path(where)
+        else:
+            self.db = Database(where)
+        self.thresholds = thresholds or AlertThresholds()
+        self.db.migrate("schema_version", MIGRATIONS)
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        # NORMAL is durable across process crashes in WAL mode; only a power cut of the
-        # central's own machine may lose the last transactions.
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        return db
-
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = self._connect()
-            self._local.db = db
-        yield db
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock, self._connection() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = db.execute("SELECT max(version) FROM schema_version").fetchone()
-        applied = row[0] or 0
-        for version, script in enumerate(MIGRATIONS[applied:], start=applied + 1):
-            db.executescript(
-                f"BEGIN; {script}; INSERT INTO schema_version VALUES ({version}); COMMIT;"
-            )
+    def _connection(self) -> AbstractContextManager[Connection]:
+        """A borrowed connection (kept for tools that query the tables directly)."""
+        return self.db.connection()
 
     def close(self) -> None:
-        """Close this thread's connection (others close with their threads)."""
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        """Close idle connections."""
+        self.db.close()
+
+    # --- stations ----------------------------------------------------------------------
 
     def upsert_station(
         self,
@@ -231,17 +396,162 @@ class Store:
         lon: float | None,
         capacity: int | None,
     ) -> None:
-        """Register a station or update its description; its count is left alone."""
-        with self._transaction() as db:
+        """Register a station or update its place and capacity; counts are left alone."""
+        with self.db.transaction() as db:
             db.execute(
                 """
-                INSERT INTO stations (id, name, lat, lon, capacity, registered)
-                VALUES (?, ?, ?, ?, ?, 1)
+                INSERT INTO stations (id, name, lat, lon, capacity, registered, updated_at)
+                VALUES (?, ?, ?, ?, ?, 1, ?)
                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, lat = excluded.lat,
-                    lon = excluded.lon, capacity = excluded.capacity, registered = 1
+                    lon = excluded.lon, capacity = excluded.capacity, registered = 1,
+                    updated_at = excluded.updated_at
                 """,
-                (station_id, name, lat, lon, capacity),
+                (station_id, name, lat, lon, capacity, format_utc(utc_now())),
             )
+            db.execute(
+                "INSERT INTO station_zones (station_id, zone) VALUES (?, ?) "
+                "ON CONFLICT (station_id, zone) DO NOTHING",
+                (station_id, DEFAULT_ZONE),
+            )
+
+    def put_station(self, station: StationInput) -> bool:
+        """Create or replace a station's description; True when it is new.
+
+        Counts are kept; zones no longer named lose their count.
+        """
+        with self.db.transaction() as db:
+            return self._put_station(db, station)
+
+    def put_stations(self, stations: Sequence[StationInput]) -> int:
+        """Create or replace many stations in one transaction; how many were new."""
+        with self.db.transaction() as db:
+            return sum(self._put_station(db, s) for s in stations)
+
+    def _put_station(self, db: Connection, s: StationInput) -> bool:
+        existed = db.execute("SELECT registered FROM stations WHERE id = ?", (s.id,)).fetchone()
+        db.execute(
+            """
+            INSERT INTO stations (id, name, lat, lon, capacity, registered, address,
+                time_zone, opening_hours, amenities, accepting, updated_at)
+            VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, lat = excluded.lat,
+                lon = excluded.lon, capacity = excluded.capacity, registered = 1,
+                address = excluded.address, time_zone = excluded.time_zone,
+                opening_hours = excluded.opening_hours, amenities = excluded.amenities,
+                accepting = excluded.accepting, updated_at = excluded.updated_at
+            """,
+            (
+                s.id,
+                s.name,
+                s.lat,
+                s.lon,
+                s.capacity,
+                s.address,
+                s.time_zone,
+                s.opening_hours,
+                json.dumps([a.value for a in s.amenities]),
+                s.accepting,
+                format_utc(utc_now()),
+            ),
+        )
+        zones = s.zone_capacities()
+        kept = {
+            r[0] for r in db.execute("SELECT zone FROM station_zones WHERE station_id = ?", (s.id,))
+        }
+        for zone in kept - set(zones):
+            db.execute("DELETE FROM station_zones WHERE station_id = ? AND zone = ?", (s.id, zone))
+        db.executemany(
+            "INSERT INTO station_zones (station_id, zone, capacity) VALUES (?, ?, ?) "
+            "ON CONFLICT (station_id, zone) DO UPDATE SET capacity = excluded.capacity",
+            [(s.id, zone, cap) for zone, cap in zones.items()],
+        )
+        db.execute("DELETE FROM doors WHERE station_id = ? AND configured = 1", (s.id,))
+        db.executemany(
+            "INSERT INTO doors (station_id, door_id, zone, beams, gateway_id, configured) "
+            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (station_id, door_id) DO UPDATE SET "
+            "zone = excluded.zone, beams = excluded.beams, gateway_id = excluded.gateway_id, "
+            "configured = 1",
+            [(s.id, d.id, d.zone.value, d.beams, d.gateway_id) for d in s.doors],
+        )
+        gateways = list(s.gateways) + [d.gateway_id for d in s.doors if d.gateway_id]
+        db.executemany(
+            "INSERT INTO gateways (station_id, gateway_id, online) VALUES (?, ?, 0) "
+            "ON CONFLICT (station_id, gateway_id) DO NOTHING",
+            [(s.id, g) for g in dict.fromkeys(gateways)],
+        )
+        self._sync_total(db, s.id)
+        return existed is None or not existed[0]
+
+    def delete_station(self, station_id: str) -> None:
+        """Forget a station's description, zones, doors, gateways and sensors.
+
+        Its events and entries stay until retention removes them.
+        """
+        with self.db.transaction() as db:
+            if db.execute("SELECT 1 FROM stations WHERE id = ?", (station_id,)).fetchone() is None:
+                raise StationNotFoundError(station_id)
+            for table in ("station_zones", "doors", "gateways", "sensors"):
+                db.execute(f"DELETE FROM {table} WHERE station_id = ?", (station_id,))
+            db.execute("DELETE FROM stations WHERE id = ?", (station_id,))
+
+    _STATION_SELECT = """
+        SELECT s.id, s.name, s.lat, s.lon, s.capacity, s.occupancy, s.registered,
+            s.address, s.time_zone, s.opening_hours, s.amenities, s.accepting,
+            coalesce(g.online, 0) AS online, g.last_seen
+        FROM stations s LEFT JOIN (
+            SELECT station_id, max(online) AS online, max(last_seen) AS last_seen
+            FROM gateways GROUP BY station_id
+        ) g ON g.station_id = s.id
+    """
+
+    def stations(self) -> list[StationRow]:
+        """Every station, with whether any of its gateways is online."""
+        with self.db.connection() as db:
+            rows = db.execute(self._STATION_SELECT + " ORDER BY s.id").fetchall()
+        return [_station_row(r) for r in rows]
+
+    def station(self, station_id: str) -> StationDetail:
+        """One station with zones, doors and gateways; `StationNotFoundError`."""
+        with self.db.connection() as db:
+            row = db.execute(self._STATION_SELECT + " WHERE s.id = ?", (station_id,)).fetchone()
+            if row is None:
+                raise StationNotFoundError(station_id)
+            zones = [
+                ZoneRow(r[0], r[1], r[2])
+                for r in db.execute(
+                    "SELECT zone, occupancy, capacity FROM station_zones WHERE station_id = ? "
+                    "ORDER BY zone",
+                    (station_id,),
+                )
+            ]
+            doors = [
+                DoorSpec(id=r[0], zone=r[1], beams=bool(r[2]), gateway_id=r[3])
+                for r in db.execute(
+                    "SELECT door_id, zone, beams, gateway_id FROM doors WHERE station_id = ? "
+                    "ORDER BY door_id",
+                    (station_id,),
+                )
+            ]
+            gateways = [
+                r[0]
+                for r in db.execute(
+                    "SELECT gateway_id FROM gateways WHERE station_id = ? ORDER BY gateway_id",
+                    (station_id,),
+                )
+            ]
+        return StationDetail(_station_row(row), zones, doors, gateways)
+
+    def zone_counts(self) -> dict[str, dict[str, int]]:
+        """Station id → zone → count, for every station."""
+        counts: dict[str, dict[str, int]] = defaultdict(dict)
+        with self.db.connection() as db:
+            for sid, zone, occupancy in db.execute(
+                "SELECT station_id, zone, occupancy FROM station_zones"
+            ):
+                counts[sid][zone] = occupancy
+        return dict(counts)
+
+    # --- ingest ------------------------------------------------------------------------
 
     def record(
         self,
@@ -253,132 +563,575 @@ class Store:
         Quarantined messages of the same batch are kept in the same transaction, so that
         once it commits every message of the batch can be acknowledged to the broker.
         """
-        stored = duplicates = 0
-        touched: set[str] = set()
-        received_at = format_utc(utc_now())
-        now = time.time()
-        with self._transaction() as db:
-            kept = self._quarantine(db, quarantined, received_at)
-            for event in events:
-                self._ensure_station(db, event.station_id)
-                if isinstance(event, Availability):
-                    self._record_availability(db, event, received_at)
-                    continue
-                if not self._insert_event(db, event, received_at):
-                    duplicates += 1
-                    continue
-                stored += 1
-                self._touch_gateway(db, event.station_id, event.gateway_id, received_at)
-                sequences.track(db, event.station_id, event.gateway_id, event.seq, now)
-                if isinstance(event, DropReport):
-                    sequences.forget(db, event.station_id, event.gateway_id, event.seq_ranges)
-                delta = occupancy_delta(event)
-                if delta:
-                    row = db.execute(
-                        "SELECT occupancy FROM stations WHERE id = ?", (event.station_id,)
-                    ).fetchone()
-                    new = apply_delta(row[0], delta)
-                    if new != row[0]:
-                        db.execute(
-                            "UPDATE stations SET occupancy = ? WHERE id = ?",
-                            (new, event.station_id),
-                        )
-                        touched.add(event.station_id)
-            occupancy = {
-                row["id"]: (row["occupancy"], row["capacity"])
-                for station_id in touched
-                for row in db.execute(
-                    "SELECT id, occupancy, capacity FROM stations WHERE id = ?", (station_id,)
+        received = utc_now()
+        received_at = format_utc(received)
+        now = received.timestamp()
+        result = BatchResult()
+        items = list(events)
+        with self.db.transaction() as db:
+            result.quarantined = self._quarantine(db, quarantined, received_at)
+            new, result.duplicates = self._new_events(db, items)
+            result.stored = len(new)
+            self._ensure_stations(db, {e.station_id for e in items})
+            self._insert_events(db, new, received_at)
+            self._track_gateways(db, new, received_at, now, result)
+            for message in items:
+                if isinstance(message, Availability):
+                    self._record_availability(db, message, received, result)
+            self._apply_occupancy(db, new, result)
+            self._apply_signals(db, new, received, result)
+        return result
+
+    def _new_events(
+        self, db: Connection, items: list[EventPayload | Availability]
+    ) -> tuple[list[EventPayload], int]:
+        seen: set[str] = set()
+        unique: list[EventPayload] = []
+        duplicates = 0
+        for event in items:
+            if isinstance(event, Availability):
+                continue
+            if event.event_id in seen:
+                duplicates += 1
+                continue
+            seen.add(event.event_id)
+            unique.append(event)
+        stored: set[str] = set()
+        ids = [e.event_id for e in unique]
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            stored.update(
+                r[0]
+                for r in db.execute(
+                    f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk
                 )
-            }
-        return BatchResult(stored, duplicates, occupancy, kept)
+            )
+        new = [e for e in unique if e.event_id not in stored]
+        return new, duplicates + len(unique) - len(new)
 
-    def raise_gap_alerts(self, after_s: float) -> list[int]:
-        """Open alerts for sequence gaps older than `after_s`; the ids of new alerts."""
-        with self._transaction() as db:
-            return sequences.raise_overdue(db, time.time(), after_s)
-
-    def _ensure_station(self, db: sqlite3.Connection, station_id: str) -> None:
+    def _ensure_stations(self, db: Connection, station_ids: set[str]) -> None:
         # An event from a station nobody registered is kept, never dropped; the station
         # shows up unregistered so an operator can describe it.
-        db.execute(
-            "INSERT OR IGNORE INTO stations (id, name, registered) VALUES (?, ?, 0)",
-            (station_id, station_id),
+        rows = [(sid, sid) for sid in sorted(station_ids)]
+        db.executemany(
+            "INSERT INTO stations (id, name, registered) VALUES (?, ?, 0) "
+            "ON CONFLICT (id) DO NOTHING",
+            rows,
+        )
+        db.executemany(
+            "INSERT INTO station_zones (station_id, zone) VALUES (?, 'rest') "
+            "ON CONFLICT (station_id, zone) DO NOTHING",
+            [(sid,) for sid, _ in rows],
         )
 
-    def _insert_event(self, db: sqlite3.Connection, event: EventPayload, received_at: str) -> bool:
-        kind = event.SCHEMA.split("/", 1)[0]
-        cursor = db.execute(
-            """
-            INSERT OR IGNORE INTO events
-                (event_id, kind, station_id, gateway_id, seq, at, received_at, payload)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            (
-                event.event_id,
-                kind,
-                event.station_id,
-                event.gateway_id,
-                event.seq,
-                format_utc(event.at),
-                received_at,
-                event.model_dump_json(by_alias=True),
-            ),
-        )
-        if cursor.rowcount == 0:
-            return False
-        if isinstance(event, AccessEvent):
-            db.execute(
-                """
-                INSERT INTO entries (event_id, station_id, gateway_id, seq, at, door_id,
-                    direction, credential, worker_id, decision, reason)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+    def _insert_events(self, db: Connection, events: list[EventPayload], received_at: str) -> None:
+        rows = []
+        entries = []
+        for event in events:
+            at = format_utc(event.at)
+            rows.append(
                 (
                     event.event_id,
+                    event.SCHEMA.split("/", 1)[0],
                     event.station_id,
                     event.gateway_id,
                     event.seq,
-                    format_utc(event.at),
-                    event.door_id,
-                    event.direction.value,
-                    event.credential.value,
-                    event.worker_id,
-                    event.decision.value,
-                    event.reason.value,
-                ),
+                    at,
+                    received_at,
+                    event.model_dump_json(by_alias=True),
+                )
             )
-        return True
-
-    def _record_availability(
-        self, db: sqlite3.Connection, message: Availability, received_at: str
-    ) -> None:
-        db.execute(
-            """
-            INSERT INTO gateways (station_id, gateway_id, online, version, last_seen)
-            VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (station_id, gateway_id) DO UPDATE SET online = excluded.online,
-                version = coalesce(excluded.version, gateways.version),
-                last_seen = excluded.last_seen
-            """,
-            (message.station_id, message.gateway_id, message.online, message.version, received_at),
+            if isinstance(event, AccessEvent):
+                entries.append(
+                    (
+                        event.event_id,
+                        event.station_id,
+                        event.gateway_id,
+                        event.seq,
+                        at,
+                        event.door_id,
+                        event.direction.value,
+                        event.credential.value,
+                        event.worker_id,
+                        event.decision.value,
+                        event.reason.value,
+                    )
+                )
+        db.executemany(
+            "INSERT INTO events (event_id, kind, station_id, gateway_id, seq, at, received_at, "
+            "payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            rows,
+        )
+        db.executemany(
+            "INSERT INTO entries (event_id, station_id, gateway_id, seq, at, door_id, "
+            "direction, credential, worker_id, decision, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            entries,
         )
 
-    def _touch_gateway(
-        self, db: sqlite3.Connection, station_id: str, gateway_id: str, received_at: str
+    def _track_gateways(
+        self,
+        db: Connection,
+        events: list[EventPayload],
+        received_at: str,
+        now: float,
+        result: BatchResult,
     ) -> None:
-        db.execute(
+        by_gateway: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for event in events:
+            by_gateway[(event.station_id, event.gateway_id)].append(event.seq)
+        db.executemany(
             """
             INSERT INTO gateways (station_id, gateway_id, online, last_seen)
             VALUES (?, ?, 1, ?)
             ON CONFLICT (station_id, gateway_id) DO UPDATE SET last_seen = excluded.last_seen
             """,
-            (station_id, gateway_id, received_at),
+            [(sid, gid, received_at) for sid, gid in by_gateway],
+        )
+        sequences.track_batch(db, by_gateway, now)
+        for event in events:
+            if isinstance(event, DropReport):
+                sequences.forget(db, event.station_id, event.gateway_id, event.seq_ranges)
+        if not by_gateway:
+            return
+        # A gateway marked offline for silence is back as soon as anything arrives.
+        silent = db.execute(
+            "SELECT station_id, gateway_id FROM gateways WHERE offline_reason = 'silent'"
+        ).fetchall()
+        for sid, gid in silent:
+            if (sid, gid) in by_gateway:
+                self._set_online(db, sid, gid, True, None, result)
+
+    def _set_online(
+        self,
+        db: Connection,
+        station_id: str,
+        gateway_id: str,
+        online: bool,
+        reason: str | None,
+        result: BatchResult,
+    ) -> None:
+        db.execute(
+            "UPDATE gateways SET online = ?, offline_reason = ? "
+            "WHERE station_id = ? AND gateway_id = ?",
+            (online, reason, station_id, gateway_id),
+        )
+        if online:
+            result.alerts += alert_rules.resolve_condition(
+                db, AlertKind.GATEWAY_OFFLINE, station_id, gateway_id
+            )
+        else:
+            why = (
+                "its last will (connection lost)"
+                if reason == "will"
+                else (f"nothing heard for over {self.thresholds.offline_after_s:g} s")
+            )
+            change = alert_rules.open_alert(
+                db,
+                AlertKind.GATEWAY_OFFLINE,
+                station_id,
+                gateway_id,
+                None,
+                f"gateway {station_id}/{gateway_id} is offline: {why}",
+            )
+            if change is not None:
+                result.alerts.append(change)
+        row = db.execute(
+            "SELECT station_id, gateway_id, online, version, last_seen, offline_reason, "
+            "clock_offset_s FROM gateways WHERE station_id = ? AND gateway_id = ?",
+            (station_id, gateway_id),
+        ).fetchone()
+        result.gateways.append(_gateway_row(row))
+
+    def _record_availability(
+        self, db: Connection, message: Availability, received: datetime, result: BatchResult
+    ) -> None:
+        received_at = format_utc(received)
+        offset = None
+        if message.at is not None:
+            # A birth message goes out the moment the gateway connects, so the difference
+            # to our clock is its clock's error (plus a little network delay).
+            offset = round((message.at - received).total_seconds(), 3)
+        db.execute(
+            """
+            INSERT INTO gateways (station_id, gateway_id, online, version, last_seen,
+                clock_offset_s)
+            VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (station_id, gateway_id) DO UPDATE SET
+                version = coalesce(excluded.version, gateways.version),
+                last_seen = excluded.last_seen,
+                clock_offset_s = coalesce(excluded.clock_offset_s, gateways.clock_offset_s)
+            """,
+            (
+                message.station_id,
+                message.gateway_id,
+                message.online,
+                message.version,
+                received_at,
+                offset,
+            ),
+        )
+        self._set_online(
+            db,
+            message.station_id,
+            message.gateway_id,
+            message.online,
+            None if message.online else "will",
+            result,
+        )
+        if offset is not None:
+            self._check_skew(db, message.station_id, message.gateway_id, offset, result)
+
+    def _check_skew(
+        self, db: Connection, station_id: str, gateway_id: str, offset: float, result: BatchResult
+    ) -> None:
+        if abs(offset) > self.thresholds.clock_skew_s:
+            change = alert_rules.open_alert(
+                db,
+                AlertKind.CLOCK_SKEW,
+                station_id,
+                gateway_id,
+                None,
+                f"gateway {station_id}/{gateway_id} clock is {offset:+.1f} s off "
+                f"(more than {self.thresholds.clock_skew_s:g} s)",
+            )
+            if change is not None:
+                result.alerts.append(change)
+        else:
+            result.alerts += alert_rules.resolve_condition(
+                db, AlertKind.CLOCK_SKEW, station_id, gateway_id
+            )
+
+    def _load_counts(self, db: Connection, station_ids: Sequence[str]) -> dict[str, StationCounts]:
+        counts = {sid: StationCounts() for sid in station_ids}
+        marks = ", ".join("?" * len(station_ids))
+        for sid, zone, occupancy in db.execute(
+            f"SELECT station_id, zone, occupancy FROM station_zones WHERE station_id IN ({marks})",
+            station_ids,
+        ):
+            counts[sid].zones[zone] = occupancy
+        for sid, door_id, zone, beams in db.execute(
+            f"SELECT station_id, door_id, zone, beams FROM doors WHERE station_id IN ({marks})",
+            station_ids,
+        ):
+            counts[sid].door_zone[door_id] = zone
+            if beams:
+                counts[sid].beam_doors.add(door_id)
+        return counts
+
+    def _apply_occupancy(
+        self, db: Connection, events: list[EventPayload], result: BatchResult
+    ) -> None:
+        moving: dict[str, list[EventPayload]] = defaultdict(list)
+        for event in events:
+            if isinstance(event, AccessEvent):
+                if event.decision.value == "granted" and event.direction.value == "in":
+                    result.visits[event.station_id] = result.visits.get(event.station_id, 0) + 1
+                moving[event.station_id].append(event)
+            elif event.SCHEMA == "crossing/1":
+                moving[event.station_id].append(event)
+        if not moving:
+            return
+        station_ids = sorted(moving)
+        counts = self._load_counts(db, station_ids)
+        changed: list[str] = []
+        learned: list[tuple[str, str]] = []
+        for sid, station_events in moving.items():
+            state = counts[sid]
+            for event in station_events:
+                state.apply(event)
+            learned += [(sid, door) for door in sorted(state.learned_beam_doors)]
+            if state.changed_zones:
+                changed.append(sid)
+        db.executemany(
+            "INSERT INTO doors (station_id, door_id, beams) VALUES (?, ?, 1) "
+            "ON CONFLICT (station_id, door_id) DO UPDATE SET beams = 1",
+            learned,
+        )
+        if changed:
+            self._write_counts(db, {sid: counts[sid] for sid in changed}, result)
+
+    def _write_counts(
+        self, db: Connection, states: dict[str, StationCounts], result: BatchResult
+    ) -> None:
+        """Store changed zone counts and station totals; open or resolve `station_full`
+        where a station crossed its capacity. A few statements for any number of stations."""
+        db.executemany(
+            "INSERT INTO station_zones (station_id, zone, occupancy) VALUES (?, ?, ?) "
+            "ON CONFLICT (station_id, zone) DO UPDATE SET occupancy = excluded.occupancy",
+            [
+                (sid, zone, state.zones[zone])
+                for sid, state in states.items()
+                for zone in sorted(state.changed_zones)
+            ],
+        )
+        db.executemany(
+            "UPDATE stations SET occupancy = ? WHERE id = ?",
+            [(state.total, sid) for sid, state in states.items()],
+        )
+        marks = ", ".join("?" * len(states))
+        capacities = {
+            r[0]: r[1]
+            for r in db.execute(
+                f"SELECT id, capacity FROM stations WHERE id IN ({marks})", list(states)
+            )
+        }
+        full_open = {
+            r[0]
+            for r in db.execute(
+                "SELECT station_id FROM alerts WHERE kind = 'station_full' "
+                f"AND resolved_at IS NULL AND station_id IN ({marks})",
+                list(states),
+            )
+        }
+        for sid, state in states.items():
+            capacity = capacities.get(sid)
+            total = state.total
+            result.occupancy[sid] = (total, capacity)
+            result.zones[sid] = dict(state.zones)
+            full = capacity is not None and total >= capacity
+            if full and sid not in full_open:
+                change = alert_rules.open_alert(
+                    db,
+                    AlertKind.STATION_FULL,
+                    sid,
+                    None,
+                    None,
+                    f"station {sid} is full: {total} of {capacity} places taken",
+                )
+                if change is not None:
+                    result.alerts.append(change)
+            elif not full and sid in full_open:
+                result.alerts += alert_rules.resolve_condition(db, AlertKind.STATION_FULL, sid)
+
+    def _write_zones(
+        self, db: Connection, station_id: str, state: StationCounts, result: BatchResult
+    ) -> None:
+        self._write_counts(db, {station_id: state}, result)
+
+    def _sync_total(
+        self, db: Connection, station_id: str, result: BatchResult | None = None
+    ) -> None:
+        zones = {
+            r[0]: r[1]
+            for r in db.execute(
+                "SELECT zone, occupancy FROM station_zones WHERE station_id = ?", (station_id,)
+            )
+        }
+        total = sum(zones.values())
+        row = db.execute(
+            "SELECT occupancy, capacity FROM stations WHERE id = ?", (station_id,)
+        ).fetchone()
+        if row is None:
+            return
+        before, capacity = row
+        if before != total:
+            db.execute("UPDATE stations SET occupancy = ? WHERE id = ?", (total, station_id))
+        if result is None:
+            return
+        result.occupancy[station_id] = (total, capacity)
+        result.zones[station_id] = zones
+        if capacity is not None and total >= capacity:
+            change = alert_rules.open_alert(
+                db,
+                AlertKind.STATION_FULL,
+                station_id,
+                None,
+                None,
+                f"station {station_id} is full: {total} of {capacity} places taken",
+            )
+            if change is not None:
+                result.alerts.append(change)
+        else:
+            result.alerts += alert_rules.resolve_condition(db, AlertKind.STATION_FULL, station_id)
+
+    def _apply_signals(
+        self, db: Connection, events: list[EventPayload], received: datetime, result: BatchResult
+    ) -> None:
+        sensors = []
+        future: dict[tuple[str, str], float] = {}
+        for event in events:
+            ahead = (event.at - received).total_seconds()
+            if ahead > self.thresholds.clock_skew_s:
+                # Late delivery is normal after an outage; an event from the future is not.
+                future[(event.station_id, event.gateway_id)] = ahead
+            if isinstance(event, AlarmEvent):
+                self._apply_alarm(db, event, result)
+            elif isinstance(event, DoorEvent):
+                result.doors.append(
+                    DoorChange(
+                        event.station_id,
+                        event.gateway_id,
+                        event.door_id,
+                        event.state.value,
+                        format_utc(event.at),
+                    )
+                )
+            elif isinstance(event, PresenceEvent):
+                at = event.at.timestamp()
+                sensors.append(
+                    (event.station_id, event.sensor_id, event.zone, event.present, at, at)
+                )
+        for (sid, gid), ahead in future.items():
+            self._check_skew(db, sid, gid, ahead, result)
+        if not sensors:
+            return
+        was_silent = {
+            (r[0], r[1])
+            for r in db.execute("SELECT station_id, sensor_id FROM sensors WHERE silent = 1")
+        }
+        db.executemany(
+            """
+            INSERT INTO sensors (station_id, sensor_id, zone, present, changed_at, last_seen)
+            VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (station_id, sensor_id) DO UPDATE SET zone = excluded.zone,
+                changed_at = CASE WHEN sensors.present = excluded.present
+                    THEN sensors.changed_at ELSE excluded.changed_at END,
+                present = excluded.present, last_seen = excluded.last_seen, silent = 0
+            """,
+            sensors,
+        )
+        for sid, sensor_id, *_ in sensors:
+            if (sid, sensor_id) in was_silent:
+                was_silent.discard((sid, sensor_id))
+                result.alerts += alert_rules.resolve_condition(
+                    db, AlertKind.SENSOR_SILENT, sid, subject=sensor_id, any_gateway=True
+                )
+
+    def _apply_alarm(self, db: Connection, event: AlarmEvent, result: BatchResult) -> None:
+        kind = AlertKind(event.alarm.value)
+        subject = event.door_id
+        if event.active:
+            where = f"door {subject}" if subject else "the station"
+            change = alert_rules.open_alert(
+                db,
+                kind,
+                event.station_id,
+                event.gateway_id,
+                subject,
+                f"{event.alarm.value.replace('_', ' ')} at {where} of {event.station_id}",
+            )
+            if change is not None:
+                result.alerts.append(change)
+        else:
+            result.alerts += alert_rules.resolve_condition(
+                db, kind, event.station_id, event.gateway_id, subject
+            )
+
+    # --- periodic checks ---------------------------------------------------------------
+
+    def raise_gap_alerts(self, after_s: float) -> list[int]:
+        """Open alerts for sequence gaps older than `after_s`; the ids of new alerts."""
+        with self.db.transaction() as db:
+            return sequences.raise_overdue(db, time.time(), after_s)
+
+    def check(self, now: float | None = None) -> BatchResult:
+        """Time-driven rules: silent gateways and sensors, presence resets, gap alerts."""
+        now = time.time() if now is None else now
+        t = self.thresholds
+        result = BatchResult()
+        with self.db.transaction() as db:
+            for alert_id in sequences.raise_overdue(db, now, t.gap_after_s):
+                row = db.execute(
+                    "SELECT id, kind, status, station_id, gateway_id, subject, detail "
+                    "FROM alerts WHERE id = ?",
+                    (alert_id,),
+                ).fetchone()
+                result.alerts.append(AlertChange(*row))
+            cutoff = format_utc(datetime.fromtimestamp(now - t.offline_after_s, UTC))
+            for sid, gid in db.execute(
+                "SELECT station_id, gateway_id FROM gateways WHERE online = 1 AND last_seen < ?",
+                (cutoff,),
+            ).fetchall():
+                self._set_online(db, sid, gid, False, "silent", result)
+            for sid, sensor_id in db.execute(
+                "SELECT station_id, sensor_id FROM sensors WHERE silent = 0 AND last_seen < ?",
+                (now - t.sensor_silent_after_s,),
+            ).fetchall():
+                db.execute(
+                    "UPDATE sensors SET silent = 1 WHERE station_id = ? AND sensor_id = ?",
+                    (sid, sensor_id),
+                )
+                change = alert_rules.open_alert(
+                    db,
+                    AlertKind.SENSOR_SILENT,
+                    sid,
+                    None,
+                    sensor_id,
+                    f"presence sensor {sensor_id} at {sid} silent for over "
+                    f"{t.sensor_silent_after_s:g} s",
+                )
+                if change is not None:
+                    result.alerts.append(change)
+            self._presence_resets(db, now, result)
+        return result
+
+    def _presence_resets(self, db: Connection, now: float, result: BatchResult) -> None:
+        candidates = db.execute(
+            "SELECT DISTINCT z.station_id FROM station_zones z JOIN sensors s "
+            "ON s.station_id = z.station_id AND s.zone = z.zone "
+            "WHERE z.occupancy > 0 AND s.present = 0 AND s.changed_at <= ?",
+            (now - self.thresholds.empty_reset_s,),
+        ).fetchall()
+        for (sid,) in candidates:
+            sensors = [
+                SensorState(r[0], bool(r[1]), float(r[2]))
+                for r in db.execute(
+                    "SELECT zone, present, changed_at FROM sensors WHERE station_id = ?", (sid,)
+                )
+            ]
+            counts = self._load_counts(db, [sid])[sid]
+            zones = presence_resets(sensors, counts.zones, now, self.thresholds.empty_reset_s)
+            for zone in zones:
+                self._audit(db, sid, zone, counts.zones[zone], 0, "presence", "sensors saw nobody")
+                counts.set_zone(zone, 0)
+            if counts.changed_zones:
+                self._write_zones(db, sid, counts, result)
+
+    # --- occupancy corrections ---------------------------------------------------------
+
+    def correct_occupancy(
+        self, station_id: str, zone: str, count: int, by: str, reason: str
+    ) -> BatchResult:
+        """Set a zone's count by hand, with an audit record; `StationNotFoundError`,
+        `KeyError` for a zone the station does not have."""
+        result = BatchResult()
+        with self.db.transaction() as db:
+            if db.execute("SELECT 1 FROM stations WHERE id = ?", (station_id,)).fetchone() is None:
+                raise StationNotFoundError(station_id)
+            counts = self._load_counts(db, [station_id])[station_id]
+            if zone not in counts.zones:
+                raise KeyError(zone)
+            before = counts.zones[zone]
+            self._audit(db, station_id, zone, before, count, by, reason)
+            counts.set_zone(zone, count)
+            counts.changed_zones.add(zone)
+            self._write_zones(db, station_id, counts, result)
+        return result
+
+    def _audit(
+        self, db: Connection, sid: str, zone: str, before: int, after: int, by: str, why: str
+    ) -> None:
+        db.execute(
+            "INSERT INTO occupancy_corrections (station_id, zone, before_count, after_count, "
+            "corrected_by, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (sid, zone, before, after, by, why, format_utc(utc_now())),
         )
 
-    def _quarantine(
-        self, db: sqlite3.Connection, messages: Iterable[Quarantined], received_at: str
-    ) -> int:
+    def corrections(self, station_id: str, limit: int = 100) -> list[CorrectionRow]:
+        """A station's audited count changes, newest first."""
+        with self.db.connection() as db:
+            rows = db.execute(
+                "SELECT id, station_id, zone, before_count, after_count, corrected_by, reason, "
+                "at FROM occupancy_corrections WHERE station_id = ? ORDER BY id DESC LIMIT ?",
+                (station_id, limit),
+            ).fetchall()
+        return [CorrectionRow(*r) for r in rows]
+
+    # --- reads -------------------------------------------------------------------------
+
+    def _quarantine(self, db: Connection, messages: Iterable[Quarantined], received_at: str) -> int:
         rows = [
             (
                 received_at,
@@ -397,40 +1150,38 @@ class Store:
         )
         return len(rows)
 
-    def stations(self) -> list[StationRow]:
-        """Every station, with whether any of its gateways is online."""
-        with self._connection() as db:
-            rows = db.execute(
-                """
-                SELECT s.id, s.name, s.lat, s.lon, s.capacity, s.occupancy,
-                    coalesce(max(g.online), 0) AS online
-                FROM stations s LEFT JOIN gateways g ON g.station_id = s.id
-                GROUP BY s.id ORDER BY s.id
-                """
-            ).fetchall()
-        return [
-            StationRow(
-                id=r["id"],
-                name=r["name"],
-                lat=r["lat"],
-                lon=r["lon"],
-                capacity=r["capacity"],
-                occupancy=r["occupancy"],
-                online=bool(r["online"]),
-            )
-            for r in rows
-        ]
-
-    def entries(self, limit: int, station_id: str | None = None) -> list[EntryRow]:
-        """Access decisions, newest first."""
-        query = "SELECT * FROM entries"
+    def entries(
+        self,
+        limit: int,
+        station_id: str | None = None,
+        where: EntryFilter | None = None,
+        cursor: str | None = None,
+    ) -> list[EntryRow]:
+        """Access decisions, newest first; `cursor` continues after a previous page."""
+        where = where or EntryFilter(station_id=station_id)
+        clauses: list[str] = []
         params: list[object] = []
-        if station_id is not None:
-            query += " WHERE station_id = ?"
-            params.append(station_id)
-        query += " ORDER BY at DESC, seq DESC LIMIT ?"
+        for column in ("station_id", "gateway_id", "door_id", "decision", "direction", "worker_id"):
+            value = getattr(where, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if where.since is not None:
+            clauses.append("at >= ?")
+            params.append(where.since)
+        if where.until is not None:
+            clauses.append("at < ?")
+            params.append(where.until)
+        if cursor is not None:
+            at, event_id = decode_cursor(cursor)
+            clauses.append("(at < ? OR (at = ? AND event_id < ?))")
+            params += [at, at, event_id]
+        query = "SELECT * FROM entries"
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        query += " ORDER BY at DESC, event_id DESC LIMIT ?"
         params.append(limit)
-        with self._connection() as db:
+        with self.db.connection() as db:
             rows = db.execute(query, params).fetchall()
         return [EntryRow(**dict(row)) for row in rows]
 
@@ -443,7 +1194,7 @@ class Store:
             params.append(code)
         query += " ORDER BY id DESC LIMIT ?"
         params.append(limit)
-        with self._connection() as db:
+        with self.db.connection() as db:
             rows = db.execute(query, params).fetchall()
         return [
             QuarantineRow(
@@ -458,25 +1209,136 @@ class Store:
             for r in rows
         ]
 
-    def alerts(self, open_only: bool = True, limit: int = 100) -> list[AlertRow]:
+    def alerts(
+        self,
+        open_only: bool = True,
+        limit: int = 100,
+        kind: str | None = None,
+        station_id: str | None = None,
+        status: str | None = None,
+    ) -> list[AlertRow]:
         """Alerts, newest first; only unresolved ones unless `open_only` is False."""
-        query = "SELECT * FROM alerts"
+        clauses: list[str] = []
+        params: list[object] = []
         if open_only:
-            query += " WHERE resolved_at IS NULL"
+            clauses.append("resolved_at IS NULL")
+        for column, value in (("kind", kind), ("station_id", station_id), ("status", status)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        query = "SELECT * FROM alerts"
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
         query += " ORDER BY id DESC LIMIT ?"
-        with self._connection() as db:
-            rows = db.execute(query, (limit,)).fetchall()
+        params.append(limit)
+        with self.db.connection() as db:
+            rows = db.execute(query, params).fetchall()
         return [AlertRow(**dict(row)) for row in rows]
+
+    def alert(self, alert_id: int) -> AlertRow:
+        """One alert; `LookupError` if there is none."""
+        with self.db.connection() as db:
+            row = db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        if row is None:
+            raise LookupError(alert_id)
+        return AlertRow(**dict(row))
+
+    def acknowledge_alert(self, alert_id: int, by: str) -> AlertChange:
+        """An operator takes an alert (`LookupError`, `AlertStateError`)."""
+        with self.db.transaction() as db:
+            return alert_rules.acknowledge(db, alert_id, by)
+
+    def resolve_alert(self, alert_id: int, by: str) -> AlertChange:
+        """An operator resolves an alert (`LookupError`, `AlertStateError`)."""
+        with self.db.transaction() as db:
+            return alert_rules.resolve(db, alert_id, by)
+
+    def gateways(self, station_id: str | None = None) -> list[GatewayRow]:
+        """Every gateway's health, by station."""
+        query = (
+            "SELECT station_id, gateway_id, online, version, last_seen, offline_reason, "
+            "clock_offset_s FROM gateways"
+        )
+        params: list[object] = []
+        if station_id is not None:
+            query += " WHERE station_id = ?"
+            params.append(station_id)
+        with self.db.connection() as db:
+            rows = db.execute(query + " ORDER BY station_id, gateway_id", params).fetchall()
+        return [_gateway_row(r) for r in rows]
 
     def event_count(self) -> int:
         """How many distinct events are stored."""
-        with self._connection() as db:
+        with self.db.connection() as db:
             return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def event_payload(self, event_id: str) -> dict[str, object] | None:
         """The stored payload of one event, as it arrived."""
-        with self._connection() as db:
+        with self.db.connection() as db:
             row = db.execute(
                 "SELECT payload FROM events WHERE event_id = ?", (event_id,)
             ).fetchone()
         return None if row is None else dict(json.loads(row[0]))
+
+    # --- retention ---------------------------------------------------------------------
+
+    def purge(self, before: datetime) -> int:
+        """Delete entries, events and quarantined messages older than `before`; how many
+        events went."""
+        cutoff = format_utc(before)
+        with self.db.transaction() as db:
+            db.execute("DELETE FROM entries WHERE at < ?", (cutoff,))
+            gone = db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount
+            db.execute("DELETE FROM quarantine WHERE received_at < ?", (cutoff,))
+            db.execute("DELETE FROM occupancy_corrections WHERE at < ?", (cutoff,))
+        return int(gone)
+
+
+def encode_cursor(row: EntryRow) -> str:
+    """An opaque cursor that continues after `row`."""
+    return base64.urlsafe_b64encode(f"{row.at}|{row.event_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """The (at, event_id) a cursor continues after; `ValueError` if it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("not a cursor from this API") from None
+    at, sep, event_id = raw.partition("|")
+    if not sep or not at or not event_id:
+        raise ValueError("not a cursor from this API")
+    return at, event_id
+
+
+def _station_row(r: object) -> StationRow:
+    row = dict(r)  # type: ignore[call-overload]
+    return StationRow(
+        id=row["id"],
+        name=row["name"],
+        lat=row["lat"],
+        lon=row["lon"],
+        capacity=row["capacity"],
+        occupancy=row["occupancy"],
+        online=bool(row["online"]),
+        registered=bool(row["registered"]),
+        address=row["address"],
+        time_zone=row["time_zone"],
+        opening_hours=row["opening_hours"],
+        amenities=tuple(json.loads(row["amenities"])),
+        accepting=bool(row["accepting"]),
+        last_seen=row["last_seen"],
+    )
+
+
+def _gateway_row(r: Sequence[object]) -> GatewayRow:
+    sid, gid, online, version, last_seen, reason, offset = r
+    return GatewayRow(
+        str(sid),
+        str(gid),
+        bool(online),
+        None if version is None else str(version),
+        None if last_seen is None else str(last_seen),
+        None if reason is None else str(reason),
+        None if offset is None else float(str(offset)),
+    )

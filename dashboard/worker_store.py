@@ -1,6 +1,7 @@
-"""SQLite storage of workers, their face ids and cards, pass links and signing keys.
+"""Storage of workers, their face ids and cards, pass links and signing keys.
 
-It shares the central's database file with `dashboard.store` but keeps its own tables
+It shares the central's database (SQLite or PostgreSQL, through `dashboard.db`) with
+`dashboard.store` but keeps its own tables
 and its own migration counter (`worker_schema_version`), so the two evolve separately.
 Every write transaction counts up one revision number; the credential publisher watches
 it to notice changes made by another process (the `yizhan workers` CLI).
@@ -11,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from contract.payloads import format_utc, utc_now
 from contract.tokens import MAX_WORKER_NUMBER
+from dashboard.db import Connection, Database, Row
 from dashboard.workers import (
     REFUSED_STATUSES,
     Platform,
@@ -35,7 +35,7 @@ from dashboard.workers import (
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE workers (
-        number INTEGER PRIMARY KEY,
+        number {bigint} PRIMARY KEY,
         enrolled INTEGER NOT NULL UNIQUE,
         display_name TEXT NOT NULL,
         platform TEXT NOT NULL,
@@ -50,7 +50,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE worker_credentials (
         kind TEXT NOT NULL CHECK (kind IN ('face', 'card')),
         external_id TEXT NOT NULL,
-        worker_number INTEGER NOT NULL REFERENCES workers (number) ON DELETE CASCADE,
+        worker_number {bigint} NOT NULL REFERENCES workers (number) ON DELETE CASCADE,
         PRIMARY KEY (kind, external_id)
     );
     CREATE INDEX worker_credentials_by_worker ON worker_credentials (worker_number);
@@ -64,8 +64,8 @@ MIGRATIONS: tuple[str, ...] = (
         region_code INTEGER
     );
     CREATE TABLE pass_links (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        worker_number INTEGER NOT NULL REFERENCES workers (number) ON DELETE CASCADE,
+        id {serial},
+        worker_number {bigint} NOT NULL REFERENCES workers (number) ON DELETE CASCADE,
         secret_hash TEXT NOT NULL UNIQUE,
         created_at TEXT NOT NULL,
         revoked_at TEXT
@@ -163,60 +163,28 @@ def _stored_time(value: datetime | None) -> str | None:
 class WorkerStore:
     """Workers, credentials, pass links and key rows. Safe to share between threads."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
-        with self.connection() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            self._migrate(db)
+    def __init__(self, where: Path | Database) -> None:
+        self.db = where if isinstance(where, Database) else Database.for_path(where)
+        self.db.migrate("worker_schema_version", MIGRATIONS)
 
     # --- connections -----------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        return db
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A borrowed connection, for reads."""
+        with self.db.connection() as db:
+            yield db
 
     @contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection, for reads."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = self._connect()
-            self._local.db = db
-        yield db
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """A write transaction that also counts up the revision number."""
-        with self._write_lock, self.connection() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("UPDATE credential_revision SET revision = revision + 1")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        db.execute("CREATE TABLE IF NOT EXISTS worker_schema_version (version INTEGER NOT NULL)")
-        row = db.execute("SELECT max(version) FROM worker_schema_version").fetchone()
-        applied = row[0] or 0
-        for version, script in enumerate(MIGRATIONS[applied:], start=applied + 1):
-            db.executescript(
-                f"BEGIN; {script}; INSERT INTO worker_schema_version VALUES ({version}); COMMIT;"
-            )
+        with self.db.transaction() as db:
+            yield db
+            db.execute("UPDATE credential_revision SET revision = revision + 1")
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        """Close idle connections."""
+        self.db.close()
 
     def revision(self) -> int:
         """Counts up with every committed change, from any process."""
@@ -225,22 +193,16 @@ class WorkerStore:
 
     def next_version(self, name: str) -> int:
         """The next version number of a published document (kept across restarts)."""
-        with self._write_lock, self.connection() as db:
-            # Not a `transaction()`: publishing must not look like a data change.
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute(
-                    "INSERT INTO credential_versions VALUES (?, 1) "
-                    "ON CONFLICT (name) DO UPDATE SET version = version + 1",
-                    (name,),
-                )
-                version = db.execute(
-                    "SELECT version FROM credential_versions WHERE name = ?", (name,)
-                ).fetchone()[0]
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        # Not a `transaction()`: publishing must not look like a data change.
+        with self.db.transaction() as db:
+            db.execute(
+                "INSERT INTO credential_versions (name, version) VALUES (?, 1) "
+                "ON CONFLICT (name) DO UPDATE SET version = credential_versions.version + 1",
+                (name,),
+            )
+            version = db.execute(
+                "SELECT version FROM credential_versions WHERE name = ?", (name,)
+            ).fetchone()[0]
         return int(version)
 
     # --- stations --------------------------------------------------------------------
@@ -248,7 +210,7 @@ class WorkerStore:
     def sync_stations(self, locations: Iterable[StationLocationRow]) -> None:
         """Replace the station numbers and region codes with the configured ones."""
         rows = [(loc.station_id, loc.number, loc.region_code) for loc in locations]
-        with self._write_lock, self.connection() as db:
+        with self.connection() as db:
             current = {
                 (r["station_id"], r["number"], r["region_code"])
                 for r in db.execute("SELECT * FROM station_locations")
@@ -257,7 +219,10 @@ class WorkerStore:
             return
         with self.transaction() as db:
             db.execute("DELETE FROM station_locations")
-            db.executemany("INSERT INTO station_locations VALUES (?, ?, ?)", rows)
+            db.executemany(
+                "INSERT INTO station_locations (station_id, number, region_code) VALUES (?, ?, ?)",
+                rows,
+            )
 
     def station_locations(self) -> list[StationLocationRow]:
         """Every configured station's number and region code."""
@@ -311,7 +276,7 @@ class WorkerStore:
             return [self._load(db, number) for number in numbers]
 
     def _conflicts(
-        self, db: sqlite3.Connection, inputs: Sequence[WorkerInput], exclude: int | None = None
+        self, db: Connection, inputs: Sequence[WorkerInput], exclude: int | None = None
     ) -> list[tuple[int, str, str]]:
         problems: list[tuple[int, str, str]] = []
         claimed: dict[tuple[str, str], int] = {}
@@ -344,21 +309,21 @@ class WorkerStore:
                         problems.append((index, column, f"{value} already belongs to w{holder[0]}"))
         return problems
 
-    def _fresh_number(self, db: sqlite3.Connection) -> int:
+    def _fresh_number(self, db: Connection) -> int:
         # Random, not sequential: the number says nothing about when someone enrolled.
         while True:
             number = secrets.randbelow(MAX_WORKER_NUMBER) + 1
             if db.execute("SELECT 1 FROM workers WHERE number = ?", (number,)).fetchone() is None:
                 return number
 
-    def _group_number(self, db: sqlite3.Connection, name: str) -> int:
+    def _group_number(self, db: Connection, name: str) -> int:
         row = db.execute("SELECT number FROM worker_groups WHERE name = ?", (name,)).fetchone()
         if row is not None:
             return int(row[0])
         top = db.execute("SELECT coalesce(max(number), 0) FROM worker_groups").fetchone()[0]
         if top >= MAX_GROUP_NUMBER:
             raise EnrollmentError([(0, "groups", f"no room for group {name!r}: 255 in use")])
-        db.execute("INSERT INTO worker_groups VALUES (?, ?)", (name, top + 1))
+        db.execute("INSERT INTO worker_groups (name, number) VALUES (?, ?)", (name, top + 1))
         return int(top) + 1
 
     def group_numbers(self) -> dict[str, int]:
@@ -367,20 +332,20 @@ class WorkerStore:
             return {r["name"]: r["number"] for r in db.execute("SELECT * FROM worker_groups")}
 
     def _insert_credentials(
-        self, db: sqlite3.Connection, number: int, faces: Sequence[str], cards: Sequence[str]
+        self, db: Connection, number: int, faces: Sequence[str], cards: Sequence[str]
     ) -> None:
         db.executemany(
-            "INSERT INTO worker_credentials VALUES (?, ?, ?)",
+            "INSERT INTO worker_credentials (kind, external_id, worker_number) VALUES (?, ?, ?)",
             [("face", face, number) for face in faces] + [("card", c, number) for c in cards],
         )
 
-    def _load(self, db: sqlite3.Connection, number: int) -> Worker:
+    def _load(self, db: Connection, number: int) -> Worker:
         row = db.execute("SELECT * FROM workers WHERE number = ?", (number,)).fetchone()
         if row is None:
             raise UnknownWorkerError(number)
         return self._worker(db, row)
 
-    def _worker(self, db: sqlite3.Connection, row: sqlite3.Row) -> Worker:
+    def _worker(self, db: Connection, row: Row) -> Worker:
         creds = db.execute(
             "SELECT kind, external_id FROM worker_credentials WHERE worker_number = ? "
             "ORDER BY external_id",
@@ -553,15 +518,14 @@ class WorkerStore:
             worker = self._load(db, number)
             if worker.status is not WorkerStatus.ACTIVE:
                 raise EnrollmentError([(0, "status", f"worker is {worker.status.value}")])
-            cursor = db.execute(
-                "INSERT INTO pass_links (worker_number, secret_hash, created_at) VALUES (?, ?, ?)",
+            link_id = db.insert_id(
+                "INSERT INTO pass_links (worker_number, secret_hash, created_at) "
+                "VALUES (?, ?, ?) RETURNING id",
                 (number, hash_secret(secret), format_utc(utc_now())),
             )
-            link_id = cursor.lastrowid
-            assert link_id is not None
             return self._link(db, link_id), secret
 
-    def _link(self, db: sqlite3.Connection, link_id: int) -> PassLinkRow:
+    def _link(self, db: Connection, link_id: int) -> PassLinkRow:
         row = db.execute("SELECT * FROM pass_links WHERE id = ?", (link_id,)).fetchone()
         if row is None:
             raise LookupError(link_id)
@@ -620,7 +584,8 @@ class WorkerStore:
         """Add a key and schedule others' retirement, in one transaction."""
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO signing_keys VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO signing_keys (key_id, public_key, created_at, signs_from, retire_at) "
+                "VALUES (?, ?, ?, ?, ?)",
                 (
                     row.key_id,
                     row.public_key,

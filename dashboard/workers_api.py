@@ -9,13 +9,12 @@ several problems lists each of them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ValidationError
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from contract.payloads import format_utc, utc_now
 from contract.tokens import ROTATION_PERIOD_S, worker_number_of
 from dashboard.credentials import Credentials
+from dashboard.errors import ApiError
 from dashboard.nearby import nearby_stations
 from dashboard.pass_tokens import MAX_AHEAD
 from dashboard.store import Store
@@ -42,23 +42,6 @@ PAGE_POLICY = {
     "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
     "style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'",
 }
-
-
-class ApiError(Exception):
-    """An error answered as JSON."""
-
-    def __init__(self, status: int, detail: str, errors: Sequence[dict[str, Any]] = ()) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.errors = list(errors)
-
-    def response(self) -> JSONResponse:
-        """The JSON answer."""
-        body: dict[str, Any] = {"detail": self.detail}
-        if self.errors:
-            body["errors"] = self.errors
-        return JSONResponse(body, status_code=self.status)
 
 
 class WorkerOut(BaseModel):
@@ -135,7 +118,7 @@ def workers_router(credentials: Credentials, stations: Store) -> APIRouter:
     def list_workers(
         status: WorkerStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     ) -> list[WorkerOut]:
         """Workers, oldest enrollment first."""
         return [WorkerOut(**w.public()) for w in store.workers(status, limit, offset)]
@@ -229,7 +212,7 @@ def workers_router(credentials: Credentials, stations: Store) -> APIRouter:
         return [asdict(link) for link in store.pass_links(load(worker_id).number)]
 
     @router.delete("/api/pass-links/{link_id}")
-    def revoke_pass_link(link_id: int) -> dict[str, Any]:
+    def revoke_pass_link(link_id: Annotated[int, Path(ge=1, le=2**62)]) -> dict[str, Any]:
         """Make a link stop working at once."""
         try:
             return asdict(store.revoke_pass_link(link_id))
@@ -335,13 +318,3 @@ def _default(value: object) -> str:
     if isinstance(value, datetime):
         return format_utc(value)
     raise TypeError(type(value).__name__)
-
-
-def install_error_handler(app: Any) -> None:
-    """Answer `ApiError` as JSON (call once on the application)."""
-
-    async def handle(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        return exc.response()
-
-    app.add_exception_handler(ApiError, handle)

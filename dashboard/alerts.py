@@ -1,0 +1,166 @@
+"""Alerts and their lifecycle: open → acknowledged → resolved, with who and when.
+
+An alert is about one condition at one place: its `kind`, station, gateway and
+`subject` (a door, a sensor, an alarm). While one is unresolved, the same condition
+does not open another. Conditions that clear by themselves (an alarm cleared, a gateway
+back online, a station with room again, a gap filled) resolve their alert as `system`;
+an operator acknowledges ("I am on it") and may resolve any alert by hand.
+
+All functions here run inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from contract.payloads import format_utc, utc_now
+from dashboard.db import Connection
+
+
+class AlertKind(StrEnum):
+    """What an alert is about."""
+
+    HELD_OPEN = "held_open"
+    FORCED = "forced"
+    TAMPER = "tamper"
+    FIRE = "fire"
+    GATEWAY_OFFLINE = "gateway_offline"
+    STATION_FULL = "station_full"
+    SENSOR_SILENT = "sensor_silent"
+    SEQ_GAP = "seq_gap"
+    CLOCK_SKEW = "clock_skew"
+
+
+class AlertStatus(StrEnum):
+    """Where an alert is in its lifecycle."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+SYSTEM = "system"
+"""Who resolved an alert whose condition cleared by itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    """An alert that was opened or changed state, for the live stream."""
+
+    id: int
+    kind: str
+    status: str
+    station_id: str | None
+    gateway_id: str | None
+    subject: str | None
+    detail: str
+
+
+class AlertStateError(Exception):
+    """The alert cannot make that transition (already resolved)."""
+
+
+def open_alert(
+    db: Connection,
+    kind: AlertKind,
+    station_id: str | None,
+    gateway_id: str | None,
+    subject: str | None,
+    detail: str,
+) -> AlertChange | None:
+    """Open an alert unless the same condition already has an unresolved one."""
+    existing = db.execute(
+        "SELECT id FROM alerts WHERE resolved_at IS NULL AND kind = ? "
+        "AND coalesce(station_id, '') = ? AND coalesce(gateway_id, '') = ? "
+        "AND coalesce(subject, '') = ?",
+        (kind.value, station_id or "", gateway_id or "", subject or ""),
+    ).fetchone()
+    if existing is not None:
+        return None
+    alert_id = db.insert_id(
+        "INSERT INTO alerts (kind, station_id, gateway_id, subject, opened_at, detail, status) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'open') RETURNING id",
+        (kind.value, station_id, gateway_id, subject, format_utc(utc_now()), detail[:1000]),
+    )
+    return AlertChange(alert_id, kind.value, "open", station_id, gateway_id, subject, detail)
+
+
+def resolve_condition(
+    db: Connection,
+    kind: AlertKind,
+    station_id: str | None,
+    gateway_id: str | None = None,
+    subject: str | None = None,
+    any_gateway: bool = False,
+) -> list[AlertChange]:
+    """Resolve (as `system`) the unresolved alerts of a condition that has cleared."""
+    query = (
+        "SELECT id, kind, station_id, gateway_id, subject, detail FROM alerts "
+        "WHERE resolved_at IS NULL AND kind = ? AND coalesce(station_id, '') = ? "
+        "AND coalesce(subject, '') = ?"
+    )
+    params: list[object] = [kind.value, station_id or "", subject or ""]
+    if not any_gateway:
+        query += " AND coalesce(gateway_id, '') = ?"
+        params.append(gateway_id or "")
+    rows = db.execute(query, params).fetchall()
+    changes = []
+    for row in rows:
+        _set_resolved(db, int(row[0]), SYSTEM)
+        changes.append(AlertChange(int(row[0]), row[1], "resolved", row[2], row[3], row[4], row[5]))
+    return changes
+
+
+def _set_resolved(db: Connection, alert_id: int, by: str) -> None:
+    db.execute(
+        "UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_by = ? "
+        "WHERE id = ? AND resolved_at IS NULL",
+        (format_utc(utc_now()), by, alert_id),
+    )
+
+
+def acknowledge(db: Connection, alert_id: int, by: str) -> AlertChange:
+    """An operator takes an open alert; `LookupError`, or `AlertStateError` if resolved."""
+    row = _load(db, alert_id)
+    if row["status"] == AlertStatus.RESOLVED:
+        raise AlertStateError(f"alert {alert_id} is already resolved")
+    if row["status"] == AlertStatus.OPEN:
+        db.execute(
+            "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?, "
+            "acknowledged_by = ? WHERE id = ?",
+            (format_utc(utc_now()), by, alert_id),
+        )
+    return _change(_load(db, alert_id))
+
+
+def resolve(db: Connection, alert_id: int, by: str) -> AlertChange:
+    """An operator resolves an alert; `LookupError`, or `AlertStateError` if resolved."""
+    row = _load(db, alert_id)
+    if row["status"] == AlertStatus.RESOLVED:
+        raise AlertStateError(f"alert {alert_id} is already resolved")
+    _set_resolved(db, alert_id, by)
+    return _change(_load(db, alert_id))
+
+
+def _load(db: Connection, alert_id: int) -> dict[str, object]:
+    row = db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    if row is None:
+        raise LookupError(alert_id)
+    return dict(row)
+
+
+def _change(row: dict[str, object]) -> AlertChange:
+    def text(key: str) -> str | None:
+        value = row[key]
+        return None if value is None else str(value)
+
+    return AlertChange(
+        int(str(row["id"])),
+        str(row["kind"]),
+        str(row["status"]),
+        text("station_id"),
+        text("gateway_id"),
+        text("subject"),
+        str(row["detail"]),
+    )

@@ -1,0 +1,101 @@
+"""A central over each database: every API test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dashboard.config import (
+    AlertSettings,
+    CentralSettings,
+    DatabaseSettings,
+    HttpSettings,
+    OccupancySettings,
+    StationSettings,
+)
+from dashboard.service import Central, serve_in_thread
+from tests.conftest import RunningCentral
+from tests.support.mosquitto import free_port
+from tests.support.postgres import PostgresServer
+from yizhan.settings import BrokerSettings
+
+STATIONS = [
+    StationSettings(
+        id="cs-0001",
+        name="五一广场驿站",
+        lat=28.196,
+        lon=112.977,
+        capacity=12,
+        address="长沙市芙蓉区五一大道 1 号",
+        zones={"rest": None, "sleeping": 4},
+        amenities=["water", "charging"],
+        doors=[{"id": "main", "gateway_id": "gw-1"}, {"id": "dorm", "zone": "sleeping"}],
+    ),
+    StationSettings(id="cs-0002", name="岳麓山驿站", lat=28.183, lon=112.938, capacity=2),
+]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the run (a throwaway cluster unless one is configured)."""
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'central.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
+
+
+def central_settings(
+    tmp_path: Path, broker_url: str, database_url: str, **overrides: object
+) -> CentralSettings:
+    """Settings of a test central on the given broker and database."""
+    fields: dict[str, object] = dict(
+        central_id=f"test-{uuid.uuid4().hex[:8]}",
+        broker=BrokerSettings(url=broker_url),
+        http=HttpSettings(host="127.0.0.1", port=free_port()),
+        database=DatabaseSettings(path=tmp_path / "unused.db", url=database_url),
+        stations=STATIONS,
+        alerts=AlertSettings(check_interval_s=0.1),
+        occupancy=OccupancySettings(),
+    )
+    fields.update(overrides)
+    return CentralSettings.model_validate(fields)
+
+
+def run_central(settings: CentralSettings) -> Iterator[RunningCentral]:
+    """Start a central with its HTTP API; stop it afterwards."""
+    service = Central(settings)
+    service.start()
+    assert service.link.wait_connected(10), "central could not reach the private broker"
+    server = service.http_server()
+    serve_in_thread(server)
+    base_url = f"http://127.0.0.1:{settings.http.port}"
+    try:
+        with httpx.Client(base_url=base_url, timeout=10) as http:
+            yield RunningCentral(service, base_url, http)
+    finally:
+        server.should_exit = True
+        service.stop()
+
+
+@pytest.fixture()
+def any_central(
+    tmp_path: Path, broker_settings: BrokerSettings, database_url: str
+) -> Iterator[RunningCentral]:
+    """The real central on SQLite, then on PostgreSQL, with two described stations."""
+    settings = central_settings(tmp_path, broker_settings.url, database_url)
+    yield from run_central(settings)

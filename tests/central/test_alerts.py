@@ -1,0 +1,116 @@
+"""Alerts raised from events and from silence, and resolved when the condition clears."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from contract.payloads import AlarmEvent, Availability, PresenceEvent, utc_now
+from dashboard.stations import StationInput
+from dashboard.store import AlertThresholds, Store
+from tests.central.support import Gateway
+from tests.conftest import RunningCentral
+from tests.support.probe import MqttProbe
+from tests.support.waiting import wait_until
+
+from .test_occupancy import access
+
+
+def open_kinds(store: Store) -> dict[str, str | None]:
+    return {a.kind: a.subject for a in store.alerts()}
+
+
+def alarm(seq: int, kind: str, active: bool) -> AlarmEvent:
+    return AlarmEvent(
+        station_id="s",
+        gateway_id="g",
+        seq=seq,
+        at=utc_now(),
+        door_id="main",
+        alarm=kind,
+        active=active,
+    )
+
+
+def test_alarms_open_and_clear(tmp_path: Path) -> None:
+    store = Store(tmp_path / "c.db")
+    result = store.record([alarm(1, "held_open", True), alarm(2, "fire", True)])
+    assert {a.kind for a in result.alerts} == {"held_open", "fire"}
+    store.record([alarm(3, "held_open", True)])
+    assert len(store.alerts()) == 2, "one alert per condition, not one per event"
+    store.record([alarm(4, "held_open", False)])
+    assert open_kinds(store) == {"fire": "main"}
+    (cleared,) = store.alerts(open_only=False, kind="held_open")
+    assert (cleared.status, cleared.resolved_by) == ("resolved", "system")
+
+
+def test_full_station_opens_and_closes(tmp_path: Path) -> None:
+    store = Store(tmp_path / "c.db")
+    store.put_station(StationInput(id="s", name="S", capacity=2))
+    store.record([access("in"), access("in")])
+    assert "station_full" in open_kinds(store)
+    store.record([access("out")])
+    assert "station_full" not in open_kinds(store)
+
+
+def test_silent_gateway_and_sensor_and_clock_skew(tmp_path: Path) -> None:
+    store = Store(
+        tmp_path / "c.db",
+        AlertThresholds(offline_after_s=60, sensor_silent_after_s=600, clock_skew_s=30),
+    )
+    store.record(
+        [
+            Availability(
+                station_id="s", gateway_id="g", online=True, at=utc_now() + timedelta(minutes=5)
+            ),
+            PresenceEvent(
+                station_id="s", gateway_id="g", seq=1, at=utc_now(), sensor_id="radar", present=True
+            ),
+        ]
+    )
+    (skew,) = store.alerts(kind="clock_skew")
+    assert "+300" in skew.detail or "+299" in skew.detail
+    assert store.check(time.time() + 30).alerts == []
+    later = store.check(time.time() + 700)
+    assert {a.kind for a in later.alerts} == {"gateway_offline", "sensor_silent"}
+    assert [(g.online, g.offline_reason) for g in store.gateways()] == [(False, "silent")]
+    # Anything from the gateway brings it back; the sensor speaking resolves its alert;
+    # a birth message with a good clock resolves the skew.
+    result = store.record(
+        [
+            PresenceEvent(
+                station_id="s",
+                gateway_id="g",
+                seq=2,
+                at=utc_now(),
+                sensor_id="radar",
+                present=False,
+            ),
+            Availability(station_id="s", gateway_id="g", online=True, at=utc_now()),
+        ]
+    )
+    assert {(a.kind, a.status) for a in result.alerts} >= {
+        ("gateway_offline", "resolved"),
+        ("sensor_silent", "resolved"),
+        ("clock_skew", "resolved"),
+    }
+    assert store.alerts() == []
+
+
+def test_last_will_through_the_broker(any_central: RunningCentral, probe: MqttProbe) -> None:
+    gw = Gateway(probe, "cs-0002", "gw-9")
+    gw.availability(True)
+    gw.availability(False)
+
+    def offline() -> list[dict[str, object]]:
+        return [
+            a for a in any_central.http.get("/api/alerts").json() if a["kind"] == "gateway_offline"
+        ]
+
+    (alert,) = wait_until(offline, 10, "offline alert")
+    assert "last will" in str(alert["detail"])
+    gateway = any_central.http.get("/api/gateways", params={"station_id": "cs-0002"}).json()
+    assert gateway[0]["offline_reason"] == "will"
+    gw.availability(True, at=utc_now())
+    wait_until(lambda: not offline(), 10, "alert resolved on return")

@@ -1,0 +1,68 @@
+"""The public availability feed: GBFS-like documents, GeoJSON and nearest stations, with
+nothing personal in them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dashboard.stations import open_at
+from tests.central.support import Gateway
+from tests.conftest import RunningCentral
+from tests.support.probe import MqttProbe
+from tests.support.waiting import wait_until
+
+
+def test_feed_documents_and_nearest(any_central: RunningCentral, probe: MqttProbe) -> None:
+    http = any_central.http
+    gw = Gateway(probe)
+    gw.availability(True)
+    gw.access("in", worker="w424242")
+    wait_until(lambda: http.get("/api/stations/cs-0001").json()["occupancy"] == 1, 10, "one inside")
+    index = http.get("/feed/gbfs.json").json()
+    assert index["ttl"] == 30 and isinstance(index["last_updated"], int)
+    names = {f["name"] for f in index["data"]["zh"]["feeds"]}
+    assert names == {"station_information", "station_status", "stations_geojson"}
+
+    info = {
+        s["station_id"]: s
+        for s in http.get("/feed/station_information.json").json()["data"]["stations"]
+    }
+    assert info["cs-0001"]["amenities"] == ["water", "charging"]
+    assert info["cs-0001"]["opening_hours"] == "24/7"
+    status = {
+        s["station_id"]: s for s in http.get("/feed/station_status.json").json()["data"]["stations"]
+    }
+    assert status["cs-0001"]["num_places_available"] == 11
+    assert status["cs-0001"]["is_accepting_entries"] is True
+    assert status["cs-0001"]["last_reported"] > 0
+    assert status["cs-0002"]["is_accepting_entries"] is False, "no gateway online"
+
+    geo = http.get("/feed/stations.geojson")
+    assert geo.headers["content-type"].startswith("application/geo+json")
+    (feature,) = [f for f in geo.json()["features"] if f["id"] == "cs-0001"]
+    assert feature["geometry"]["coordinates"] == [112.977, 28.196]
+
+    near = http.get("/feed/nearest", params={"lat": 28.19, "lon": 112.97, "limit": 3}).json()
+    assert [s["station_id"] for s in near["data"]["stations"]] == ["cs-0001"]
+    assert near["data"]["stations"][0]["distance_km"] < 2
+    assert http.get("/feed/nearest", params={"lat": 95, "lon": 0}).status_code == 422
+    assert http.get("/feed/nearest", params={"lat": 28}).status_code == 422
+
+    for path in (
+        "/feed/station_information.json",
+        "/feed/station_status.json",
+        "/feed/stations.geojson",
+        "/feed/nearest?lat=28.19&lon=112.97",
+    ):
+        body = http.get(path).text
+        assert "w424242" not in body and "gw-1" not in body, path
+
+
+def test_opening_hours_in_the_station_time_zone() -> None:
+    # 21:30 in Changsha is 13:30 UTC.
+    evening = datetime(2026, 11, 23, 13, 30, tzinfo=UTC)
+    assert open_at(None, "Asia/Shanghai", evening)
+    assert open_at("20:00-08:00", "Asia/Shanghai", evening)
+    assert not open_at("06:00-21:00", "Asia/Shanghai", evening)
+    assert open_at("06:00-24:00", "Asia/Shanghai", evening)
+    assert not open_at("20:00-08:00", "Asia/Shanghai", datetime(2026, 11, 23, 4, 0, tzinfo=UTC))

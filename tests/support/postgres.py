@@ -1,0 +1,136 @@
+"""A PostgreSQL server for tests: a throwaway cluster from Debian's binaries, or one named
+by `YIZHAN_TEST_POSTGRES_URL` (for example `postgresql://postgres@127.0.0.1:5432/postgres`).
+
+Each test gets a database of its own, created from the server's template and dropped
+afterwards, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.mosquitto import free_port, wait_for_port
+
+INSTALL_HINT = (
+    "PostgreSQL is required for these tests and was not found. Install it with: "
+    "apt-get update && apt-get install -y postgresql (scripts/test does this for you), "
+    "or point YIZHAN_TEST_POSTGRES_URL at a server you may create databases on."
+)
+ENV_URL = "YIZHAN_TEST_POSTGRES_URL"
+
+
+def _binaries() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise RuntimeError(INSTALL_HINT)
+    return Path(found[-1]).parent
+
+
+@dataclass
+class PostgresServer:
+    """A server that tests may create databases on."""
+
+    admin_url: str
+    directory: Path | None = None
+    _as_user: list[str] | None = None
+    _bin: Path | None = None
+
+    @classmethod
+    def start(cls) -> PostgresServer:
+        """Use `YIZHAN_TEST_POSTGRES_URL`, or start a throwaway cluster on a free port."""
+        url = os.environ.get(ENV_URL)
+        if url:
+            return cls(url)
+        binaries = _binaries()
+        directory = Path(tempfile.mkdtemp(prefix="yizhan-pg-"))
+        as_user: list[str] = []
+        if os.geteuid() == 0:
+            # PostgreSQL refuses to run as root; Debian's package brings the postgres user.
+            try:
+                user = pwd.getpwnam("postgres")
+            except KeyError:
+                raise RuntimeError(INSTALL_HINT) from None
+            os.chown(directory, user.pw_uid, user.pw_gid)
+            runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+            as_user = [runuser, "-u", "postgres", "--"]
+        data = directory / "data"
+        subprocess.run(
+            [*as_user, str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "LC_ALL": "C.UTF-8"},
+        )
+        port = free_port()
+        options = (
+            f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 "
+            # A test cluster: durability buys nothing, speed does.
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=300"
+        )
+        subprocess.run(
+            [
+                *as_user,
+                str(binaries / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(directory / "server.log"),
+                "-w",
+                "start",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        if not wait_for_port(port, 30):
+            raise RuntimeError(f"PostgreSQL did not start; see {directory / 'server.log'}")
+        return cls(f"postgresql://postgres@127.0.0.1:{port}/postgres", directory, as_user, binaries)
+
+    def create_database(self) -> str:
+        """A new empty database; its URL."""
+        import psycopg
+
+        name = f"yz_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.admin_url, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        base, _, _ = self.admin_url.rpartition("/")
+        return f"{base}/{name}"
+
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by `create_database`, closing what still uses it."""
+        import psycopg
+
+        name = url.rpartition("/")[2]
+        with psycopg.connect(self.admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def stop(self) -> None:
+        """Stop a throwaway cluster and delete it; a configured server is left alone."""
+        if self.directory is None or self._bin is None:
+            return
+        subprocess.run(
+            [
+                *(self._as_user or []),
+                str(self._bin / "pg_ctl"),
+                "-D",
+                str(self.directory / "data"),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        shutil.rmtree(self.directory, ignore_errors=True)
