@@ -28,6 +28,7 @@ from dashboard.ingest import Ingest
 from dashboard.live import LiveHub
 from dashboard.metrics import IngestMetrics
 from dashboard.store import AlertThresholds, BatchResult, Store
+from dashboard.ui import install_ui
 from dashboard.workers_api import workers_router
 from yizhan import __version__
 from yizhan.mqtt_link import Message, MqttLink, Retained
@@ -100,6 +101,7 @@ class Central:
             database=self.database,
         )
         self.app.include_router(workers_router(self.credentials, self.store))
+        install_ui(self.app, settings.http.tile_url)
         self.app.include_router(
             commands_router(self.store, lambda topic, raw: self.link.publish(topic, raw, qos=1))
         )
