@@ -51,6 +51,10 @@ def test_the_map_shows_every_station_and_a_scan_within_a_second(
     page.select_option("#filter-amenity", "shower")
     expect(page.locator("#shown")).to_have_text("13")
     page.select_option("#filter-amenity", "")
+    # The district comes from the address: only cs-0001 has one (长沙市芙蓉区…).
+    page.select_option("#filter-district", "芙蓉区")
+    expect(page.locator("#shown")).to_have_text("1")
+    page.select_option("#filter-district", "")
     page.select_option("#filter-state", "offline")
     expect(page.locator("#shown")).to_have_text("40")
     page.select_option("#filter-state", "space")

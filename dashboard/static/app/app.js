@@ -56,6 +56,7 @@
     $("logout").addEventListener("click", logout);
     $("filter-state").addEventListener("change", refilter);
     $("filter-amenity").addEventListener("change", refilter);
+    $("filter-district").addEventListener("change", refilter);
     $("entries-filter").addEventListener("submit", (e) => { e.preventDefault(); loadEntries(false); });
     $("entries-more").addEventListener("click", () => loadEntries(true));
     window.addEventListener("hashchange", route);
@@ -92,6 +93,8 @@
       window.yzMap.load(rows, (id) => { location.hash = "#station/" + encodeURIComponent(id); });
       const amenities = $("filter-amenity");
       for (const amenity of window.yzMap.amenities()) amenities.append(new Option(amenity, amenity));
+      const districts = $("filter-district");
+      for (const district of window.yzMap.districts()) districts.append(new Option(district, district));
       await loadAlerts();
       listen();
     }
@@ -107,7 +110,11 @@
   }
 
   function refilter() {
-    window.yzMap.applyFilter({ state: $("filter-state").value, amenity: $("filter-amenity").value });
+    window.yzMap.applyFilter({
+      state: $("filter-state").value,
+      amenity: $("filter-amenity").value,
+      district: $("filter-district").value,
+    });
     $("shown").textContent = String(window.yzMap.count());
   }
 

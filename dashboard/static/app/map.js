@@ -6,7 +6,7 @@ window.yzMap = (function () {
   const stations = new Map(); // id -> {id, name, lat, lon, occupancy, capacity, online, amenities, marker, state}
   const alarmed = new Set();
   const pending = new Map();
-  let map, cluster, frame = 0, filter = { state: "", amenity: "" };
+  let map, cluster, frame = 0, filter = { state: "", amenity: "", district: "" };
   let drawn = false;
   let chunkDone = () => {};
   let bounds = null, fitted = false;
@@ -65,8 +65,16 @@ window.yzMap = (function () {
     return L.divIcon({ html: element, className: "", iconSize: [size, size] });
   }
 
+  // The district is read from the address (…区, …县, …市 after the city): stations carry
+  // no district field, and Chinese addresses name it in a fixed place.
+  function districtOf(address) {
+    const match = /(?:市|^)([^市省]{1,8}?(?:区|县|旗))/.exec(address || "");
+    return match ? match[1] : "";
+  }
+
   function visible(s) {
     if (filter.state && s.state !== filter.state) return false;
+    if (filter.district && s.district !== filter.district) return false;
     if (filter.amenity && !(s.amenities || []).includes(filter.amenity)) return false;
     return s.lat !== null && s.lon !== null;
   }
@@ -95,6 +103,7 @@ window.yzMap = (function () {
     for (const row of rows) {
       const s = Object.assign({}, row);
       s.state = stateOf(s);
+      s.district = districtOf(s.address);
       if (s.lat === null || s.lon === null) { stations.set(s.id, s); continue; }
       s.marker = L.marker([s.lat, s.lon], { icon: icon(s), title: s.name, keyboard: false });
       s.marker.yzStation = s;
@@ -170,6 +179,11 @@ window.yzMap = (function () {
     station(id) {
       const s = stations.get(id);
       return s ? { id: s.id, state: s.state, label: label(s), occupancy: s.occupancy } : null;
+    },
+    districts() {
+      const all = new Set();
+      for (const s of stations.values()) if (s.district) all.add(s.district);
+      return [...all].sort();
     },
     amenities() {
       const all = new Set();
