@@ -77,6 +77,7 @@ def test_an_acknowledged_alert_updates_a_second_browser(
     expect(watcher.locator(row)).to_have_attribute("data-status", "open")
     expect(watcher.locator(row)).to_have_class("fresh")
     expect(watcher.locator("#alert-count")).to_have_text("1")
+    assert watcher.evaluate("window.yzCues") == 1, "one cue for one new alert"
     # A viewer sees no buttons; the operator acknowledges.
     assert watcher.locator(f"{row} button").count() == 0
     operator.click(f"{row} button[data-action=acknowledge]")

@@ -155,6 +155,26 @@
     window.yzMap.setAlarms(alertRows.filter((a) => a.station_id && a.kind !== "station_full")
       .map((a) => a.station_id));
     renderAlerts(fresh);
+    if (fresh.size) cue();
+  }
+
+  // A short tone for a new alert (browsers allow it once the operator has clicked on the
+  // page, as at login); the row's flash and the header count are the visual cue.
+  let audio = null;
+  function cue() {
+    window.yzCues = (window.yzCues || 0) + 1;
+    try {
+      audio = audio || new AudioContext();
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      gain.gain.value = 0.1;
+      tone.frequency.value = 880;
+      tone.connect(gain).connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.25);
+    } catch (error) {
+      // No audio device: the visual cue remains.
+    }
   }
 
   function renderAlerts(fresh) {
