@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     from dashboard.workers_args import add_parsers
 
     add_parsers(commands)
+    from dashboard.operators_cli import add_parsers as add_operator_parsers
+
+    add_operator_parsers(commands)
     return parser
 
 
@@ -111,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             return _central(args.config)
         if args.command == "broker":
             return _broker(args)
+        if args.command == "operators":
+            from dashboard.operators_cli import run as run_operators
+
+            return run_operators(args)
         if args.command in ("workers", "keys"):
             from dashboard.workers_cli import run
 
