@@ -22,10 +22,12 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from contract.payloads import format_utc
 from dashboard.alerts import AlertChange, AlertKind, AlertStateError, AlertStatus
+from dashboard.auth import AuthMiddleware, auth_router
 from dashboard.errors import ApiError, install_error_handlers
 from dashboard.feed import feed_router
 from dashboard.live import LiveHub
 from dashboard.metrics import IngestMetrics
+from dashboard.operators import OperatorStore
 from dashboard.prom import exposition
 from dashboard.stations_api import stations_router
 from dashboard.store import BatchResult, EntryFilter, EntryRow, Store, encode_cursor
@@ -119,6 +121,7 @@ def create_app(
     feed_ttl_s: int = 30,
     feed_language: str = "zh",
     extra_metrics: Callable[[], dict[str, float]] | None = None,
+    secure_cookies: bool = False,
 ) -> FastAPI:
     """Build the application over a store; `broker_connected()` reports the MQTT link,
     `changed` hears of changes made through the API (to publish them)."""
@@ -128,6 +131,11 @@ def create_app(
         description="Stations, occupancy, entries, alerts, gateways, live stream and feed.",
     )
     install_error_handlers(app)
+    # Every route, including those added later by the service, sits behind the roles.
+    operators = OperatorStore(store.db)
+    app.state.operators = operators
+    app.add_middleware(AuthMiddleware, operators=operators)
+    app.include_router(auth_router(operators, secure_cookies))
     hub = live or LiveHub()
     notify = changed or (lambda result: None)
     page = resources.files("dashboard").joinpath("static/index.html").read_text("utf-8")

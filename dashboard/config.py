@@ -16,6 +16,10 @@ class HttpSettings(Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    secure_cookies: bool = False
+    """Mark the session cookies `Secure`: set it when the UI is served over HTTPS."""
+    tile_url: str = ""
+    """The map's base tile URL (`https://tile.example/{z}/{x}/{y}.png`); empty: no tiles."""
 
 
 class DatabaseSettings(Section):

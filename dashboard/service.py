@@ -19,6 +19,7 @@ import uvicorn
 from contract.payloads import CentralStatus, StationOccupancy, utc_now
 from contract.topics import ROOT, TOPIC_BY_NAME, central_topic, occupancy_topic
 from dashboard.api import create_app
+from dashboard.commands_api import commands_router
 from dashboard.config import CentralSettings
 from dashboard.credentials import Credentials
 from dashboard.db import Database
@@ -27,6 +28,7 @@ from dashboard.ingest import Ingest
 from dashboard.live import LiveHub
 from dashboard.metrics import IngestMetrics
 from dashboard.store import AlertThresholds, BatchResult, Store
+from dashboard.ui import install_ui
 from dashboard.workers_api import workers_router
 from yizhan import __version__
 from yizhan.mqtt_link import Message, MqttLink, Retained
@@ -85,7 +87,9 @@ class Central:
             feed_ttl_s=settings.feed.ttl_s,
             feed_language=settings.feed.language,
             extra_metrics=self._extra_metrics,
+            secure_cookies=settings.http.secure_cookies,
         )
+        self.operators = self.app.state.operators
         self._stopping = threading.Event()
         self._alerts = threading.Thread(target=self._watch, name="checks", daemon=True)
         # Worker credentials: keys, revocations and face/card maps go out retained.
@@ -97,6 +101,10 @@ class Central:
             database=self.database,
         )
         self.app.include_router(workers_router(self.credentials, self.store))
+        install_ui(self.app, settings.http.tile_url)
+        self.app.include_router(
+            commands_router(self.store, lambda topic, raw: self.link.publish(topic, raw, qos=1))
+        )
 
     def start(self) -> None:
         """Start ingest and connect to the broker (in the background)."""

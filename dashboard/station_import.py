@@ -90,7 +90,11 @@ def parse_csv(data: bytes) -> ParsedStations:
     except UnicodeDecodeError:
         return _whole("file is not UTF-8 text")
     reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        # A broken header (a bare newline in a quoted name, say) is bad input, not a crash.
+        return _whole(f"header is not valid CSV: {exc}")
     missing = [c for c in ("id", "name") if c not in header]
     if missing:
         return _whole(f"header lacks required column(s): {', '.join(missing)}")

@@ -174,7 +174,7 @@ class MaintenanceSettings(Section):
     operators: dict[str, str] = Field(
         default_factory=dict,
         description="Operator name → Ed25519 public key (base64) that signs door-opening "
-        "commands and desired config; made by `yizhan operator new`.",
+        "commands and desired config; made by `yizhan operator-key new`.",
     )
     health_interval_s: float = Field(default=30.0, ge=1, le=3600)
 

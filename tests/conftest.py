@@ -15,6 +15,7 @@ from gpiozero.pins.mock import MockFactory
 from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
 from dashboard.service import Central, serve_in_thread
 from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.operators import authorize
 from tests.support.probe import MqttProbe, wait_retained_keys
 from yizhan.settings import BrokerSettings
 
@@ -85,6 +86,7 @@ def central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[Running
     serve_in_thread(server)
     base_url = f"http://127.0.0.1:{settings.http.port}"
     with httpx.Client(base_url=base_url, timeout=10) as http:
+        authorize(http, service.operators)
         yield RunningCentral(service, base_url, http)
     server.should_exit = True
     service.stop()

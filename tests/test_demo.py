@@ -10,6 +10,7 @@ import httpx
 
 from tests.support.demo_process import DemoProcess
 from tests.support.mosquitto import INSTALL_HINT, MosquittoBroker, free_port
+from tests.support.operators import bearer
 from tests.support.schemas import validate_published
 
 
@@ -36,6 +37,8 @@ def test_demo_on_a_real_broker_publishes_only_documented_valid_payloads(
         tmp_path,
     )
     try:
+        login = demo.wait_for_line("dashboard login: admin / ")
+        password = login.split(" / ", 1)[1].split(" ", 1)[0]
         demo.wait_for_line("dashboard at")
         # Exactly what a maintainer would type, bounded by count and time for the test.
         sub = subprocess.run(
@@ -66,7 +69,10 @@ def test_demo_on_a_real_broker_publishes_only_documented_valid_payloads(
             document = validate_published(topic, payload.encode())
             families.add(document["schema"])
         assert {"access/1", "availability/1", "occupancy/1"} <= families
-        stations = httpx.get(f"http://127.0.0.1:{port}/api/stations", timeout=10).json()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            # The API refuses without a login, and the printed demo admin gets in.
+            assert http.get("/api/stations").status_code == 401
+            stations = http.get("/api/stations", headers=bearer(http, "admin", password)).json()
         assert [s["id"] for s in stations] == ["demo-01", "demo-02", "demo-03"]
         assert all(s["online"] for s in stations)
     finally:

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from yizhan import operator_tool
 
     add_parsers(commands)
+    from dashboard.operators_cli import add_parsers as add_operator_parsers
+
+    add_operator_parsers(commands)
     operator_tool.add_parsers(commands)
     return parser
 
@@ -118,8 +121,12 @@ def main(argv: list[str] | None = None) -> int:
             return _central(args.config)
         if args.command == "broker":
             return _broker(args)
-        if args.command in ("operator", "command", "desired-config"):
+        if args.command in ("operator-key", "command", "desired-config"):
             return _operator(args)
+        if args.command == "operators":
+            from dashboard.operators_cli import run as run_operators
+
+            return run_operators(args)
         if args.command in ("workers", "keys"):
             from dashboard.workers_cli import run
 

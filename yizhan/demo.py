@@ -201,6 +201,7 @@ def run_demo(options: DemoOptions) -> None:
         for station in simulated:
             station.start()
         serve_in_thread(server)
+        _demo_admin(central)
         first = settings.stations[0].id
         _, secret = credentials.store.create_pass_link(workers[first][0])
         print(
@@ -222,3 +223,20 @@ def run_demo(options: DemoOptions) -> None:
         if broker is not None:
             broker.stop()
         print("yizhan demo stopped", flush=True)
+
+
+def _demo_admin(central: Central) -> None:
+    """Create the demo's admin and print its password once; keep it if it exists."""
+    import secrets
+
+    from dashboard.operators import Role
+
+    if any(o.name == "admin" for o in central.operators.all()):
+        # Printed with the demo's other lines: stdout is flushed by the next one.
+        print(
+            "dashboard login: admin (password printed when the demo database was made)", flush=True
+        )
+        return
+    password = secrets.token_urlsafe(9)
+    central.operators.add("admin", password, Role.ADMIN)
+    print(f"dashboard login: admin / {password} (shown once)", flush=True)

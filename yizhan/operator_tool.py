@@ -1,4 +1,4 @@
-"""Operator keys and signed payloads for `mosquitto_pub`: `yizhan operator` and `yizhan command`.
+"""Operator keys and signed payloads for `mosquitto_pub`: `yizhan operator-key`, `yizhan command`.
 
 An operator key file is JSON with the operator's `name` and the raw Ed25519 private key
 in base64, readable by its owner only. Gateways list the public half under
@@ -88,8 +88,12 @@ def parse_pairs(pairs: list[str]) -> dict[str, Any]:
 
 
 def add_parsers(commands: Any) -> None:
-    """`yizhan operator new`, `yizhan command` and `yizhan desired-config`."""
-    operator = commands.add_parser("operator", help="make an operator signing key")
+    """`yizhan operator-key new`, `yizhan command` and `yizhan desired-config`.
+
+    (`yizhan operators` manages dashboard logins; an operator key signs commands.)"""
+    operator = commands.add_parser(
+        "operator-key", help="make a key that signs door-opening commands"
+    )
     actions = operator.add_subparsers(dest="action", required=True)
     new = actions.add_parser("new", help="create a key file and print its public key")
     new.add_argument("--name", required=True, help="the operator's name, as gateways list it")
@@ -113,7 +117,7 @@ def add_parsers(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> str:
     """The text to print for one of these sub-commands; raises `ValueError` on bad input."""
-    if args.command == "operator":
+    if args.command == "operator-key":
         key = OperatorKey.generate(args.name)
         key.save(args.out)
         return (

@@ -20,6 +20,7 @@ from dashboard.config import (
 from dashboard.service import Central, serve_in_thread
 from tests.conftest import RunningCentral
 from tests.support.mosquitto import free_port
+from tests.support.operators import authorize
 from tests.support.postgres import PostgresServer
 from yizhan.settings import BrokerSettings
 
@@ -86,6 +87,7 @@ def run_central(settings: CentralSettings) -> Iterator[RunningCentral]:
     base_url = f"http://127.0.0.1:{settings.http.port}"
     try:
         with httpx.Client(base_url=base_url, timeout=10) as http:
+            authorize(http, service.operators)
             yield RunningCentral(service, base_url, http)
     finally:
         server.should_exit = True

@@ -41,7 +41,9 @@ def stream(
     events: queue.Queue[tuple[str, dict[str, object]]] = queue.Queue()
     timeout = httpx.Timeout(10, read=30)
     with (
-        httpx.Client(base_url=central.base_url, timeout=timeout) as client,
+        httpx.Client(
+            base_url=central.base_url, timeout=timeout, headers=central.http.headers
+        ) as client,
         client.stream("GET", "/api/stream", params=params) as response,
     ):
         assert response.headers["content-type"].startswith("text/event-stream")

@@ -13,6 +13,7 @@ from dashboard.service import Central, serve_in_thread
 from tests.conftest import RunningCentral
 from tests.gateway_access.support import central_settings
 from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.operators import authorize
 from tests.support.probe import MqttProbe
 
 
@@ -41,6 +42,7 @@ def central(tmp_path: Path, own_broker: MosquittoBroker) -> Iterator[RunningCent
     serve_in_thread(server)
     base_url = f"http://127.0.0.1:{service.settings.http.port}"
     with httpx.Client(base_url=base_url, timeout=10) as http:
+        authorize(http, service.operators)
         yield RunningCentral(service, base_url, http)
     server.should_exit = True
     service.stop()

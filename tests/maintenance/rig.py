@@ -18,8 +18,8 @@ from hardware.sim.radar import VirtualRadar
 from hardware.sim.scanner import VirtualScanner
 from hardware.sim.station import DOOR, PINS, simulated_board
 from tests.support.events import Events
-from tests.support.operators import command, maintenance_settings
 from tests.support.probe import MqttProbe
+from tests.support.signing import command, maintenance_settings
 from tests.support.tokens import TokenMint
 from yizhan.mqtt_link import Message
 from yizhan.settings import BrokerSettings

@@ -15,8 +15,8 @@ from contract.payloads import DoorEvent
 from gateway.live_config import LiveConfig
 from hardware.sim.station import DOOR, PINS
 from tests.maintenance.rig import BASE, Rig, start_rig
-from tests.support.operators import STRANGER
 from tests.support.schemas import validate_published
+from tests.support.signing import STRANGER
 from tests.support.waiting import wait_until
 from yizhan.settings import BrokerSettings
 
@@ -105,7 +105,7 @@ def test_desired_config_is_applied_only_when_signed_and_newer(rig: Rig) -> None:
     from contract.maintenance_payloads import ConfigDesired
     from contract.payloads import utc_now
     from contract.signing import sign
-    from tests.support.operators import OPERATOR
+    from tests.support.signing import OPERATOR
 
     def desired(version: int, signed: bool, **settings: object) -> bytes:
         payload = ConfigDesired(

@@ -12,7 +12,7 @@ from contract.payloads import Command, utc_now
 from contract.signing import sign, verify
 from gateway.diagnostics import RecentErrors, cpu_temp_c, memory_available_mb
 from gateway.live_config import check_setting
-from tests.support.operators import OPERATOR, STRANGER
+from tests.support.signing import OPERATOR, STRANGER
 
 OPERATORS = {OPERATOR.name: OPERATOR.private_key.public_key()}
 

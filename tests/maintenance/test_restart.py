@@ -10,9 +10,9 @@ from contract.tokens import SigningKey
 from gateway.service import RESTART_EXIT_CODE
 from tests.reliability.site import STATION, SiteGateway
 from tests.support.mosquitto import MosquittoBroker
-from tests.support.operators import OPERATOR, command
 from tests.support.probe import MqttProbe
 from tests.support.service_process import ServiceProcess
+from tests.support.signing import OPERATOR, command
 
 
 def test_restart_replies_then_exits_with_the_restart_code(

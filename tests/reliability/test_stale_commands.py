@@ -12,8 +12,8 @@ from gpiozero.pins.mock import MockFactory
 from gateway.config import DoorSettings, GatewaySettings
 from gateway.service import Gateway
 from tests.reliability.site import RELAY_PIN, one_door_board
-from tests.support.operators import command, maintenance_settings
 from tests.support.probe import MqttProbe
+from tests.support.signing import command, maintenance_settings
 from tests.support.waiting import wait_until
 from yizhan.mqtt_link import Message
 from yizhan.settings import BrokerSettings

@@ -1,41 +1,31 @@
-"""An operator key for tests, and commands signed with it as `yizhan command --key` does."""
+"""Log a test's HTTP client in: every non-public route of the central needs a role."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+import secrets
 
-from contract.payloads import Command, utc_now
-from contract.signing import sign
-from gateway.config import MaintenanceSettings
-from yizhan.operator_tool import OperatorKey
+import httpx
 
-OPERATOR = OperatorKey.generate("test-operator")
-STRANGER = OperatorKey.generate("test-operator")
-"""Same name, another key: what a forger who knows the name would sign with."""
+from dashboard.operators import OperatorStore, Role
 
 
-def maintenance_settings(**extra: Any) -> MaintenanceSettings:
-    """Gateway settings that trust `OPERATOR`."""
-    return MaintenanceSettings(operators={OPERATOR.name: OPERATOR.public_key}, **extra)
+def add_operator(operators: OperatorStore, role: str = "admin") -> tuple[str, str]:
+    """A new operator with a random name and password; returns (name, password)."""
+    name = f"{role}-{secrets.token_hex(3)}"
+    password = secrets.token_urlsafe(12)
+    operators.add(name, password, Role.parse(role))
+    return name, password
 
 
-def command(
-    name: str,
-    request_id: str,
-    key: OperatorKey | None = OPERATOR,
-    age_s: float = 0.0,
-    ttl_s: float = 30.0,
-    **args: Any,
-) -> bytes:
-    """A `command/1` payload, signed by `key` unless it is None."""
-    payload = Command(
-        request_id=request_id,
-        issued_at=utc_now() - timedelta(seconds=age_s),
-        ttl_s=ttl_s,
-        command=name,
-        args=args,
-    )
-    if key is not None:
-        payload = sign(payload, key.name, key.private_key)
-    return payload.to_json()
+def bearer(http: httpx.Client, name: str, password: str) -> dict[str, str]:
+    """The Authorization header of a fresh bearer token for (name, password)."""
+    answer = http.post("/api/session/token", json={"name": name, "password": password})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def authorize(http: httpx.Client, operators: OperatorStore, role: str = "admin") -> str:
+    """Create an operator of `role` and make `http` send their bearer token; their name."""
+    name, password = add_operator(operators, role)
+    http.headers.update(bearer(http, name, password))
+    return name

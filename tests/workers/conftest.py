@@ -19,6 +19,7 @@ from dashboard.config import (
 from dashboard.service import Central, serve_in_thread
 from tests.conftest import RunningCentral
 from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.operators import authorize
 from tests.support.probe import MqttProbe
 from yizhan.settings import BrokerSettings
 
@@ -128,6 +129,7 @@ def central(settings: CentralSettings) -> Iterator[RunningCentral]:
     serve_in_thread(server)
     base_url = f"http://127.0.0.1:{settings.http.port}"
     with httpx.Client(base_url=base_url, timeout=10) as http:
+        authorize(http, service.operators)
         yield RunningCentral(service, base_url, http)
     server.should_exit = True
     service.stop()

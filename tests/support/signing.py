@@ -1,0 +1,41 @@
+"""An operator key for tests, and commands signed with it as `yizhan command --key` does."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from contract.payloads import Command, utc_now
+from contract.signing import sign
+from gateway.config import MaintenanceSettings
+from yizhan.operator_tool import OperatorKey
+
+OPERATOR = OperatorKey.generate("test-operator")
+STRANGER = OperatorKey.generate("test-operator")
+"""Same name, another key: what a forger who knows the name would sign with."""
+
+
+def maintenance_settings(**extra: Any) -> MaintenanceSettings:
+    """Gateway settings that trust `OPERATOR`."""
+    return MaintenanceSettings(operators={OPERATOR.name: OPERATOR.public_key}, **extra)
+
+
+def command(
+    name: str,
+    request_id: str,
+    key: OperatorKey | None = OPERATOR,
+    age_s: float = 0.0,
+    ttl_s: float = 30.0,
+    **args: Any,
+) -> bytes:
+    """A `command/1` payload, signed by `key` unless it is None."""
+    payload = Command(
+        request_id=request_id,
+        issued_at=utc_now() - timedelta(seconds=age_s),
+        ttl_s=ttl_s,
+        command=name,
+        args=args,
+    )
+    if key is not None:
+        payload = sign(payload, key.name, key.private_key)
+    return payload.to_json()

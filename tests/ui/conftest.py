@@ -1,0 +1,80 @@
+"""A central with a few dozen stations and Debian's Chromium, for the operator UI tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from dashboard.config import StationSettings
+from tests.central.conftest import STATIONS, central_settings, run_central
+from tests.conftest import RunningCentral
+from tests.support.mosquitto import MosquittoBroker, free_port
+from yizhan.settings import BrokerSettings
+
+CHROMIUM = Path("/usr/bin/chromium")
+INSTALL_HINT = (
+    "Chromium is required for the dashboard tests and was not found at /usr/bin/chromium. "
+    "Install it with: apt-get update && apt-get install -y chromium (scripts/test does this)."
+)
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+EXTRA = 38
+"""Stations besides the two described ones, spread over Changsha so that some cluster."""
+
+
+def spread_stations(count: int) -> list[StationSettings]:
+    """`count` stations on a grid around Changsha, every third one with a shower."""
+    return [
+        StationSettings(
+            id=f"cs-{n + 100:04d}",
+            name=f"驿站 {n + 100}",
+            lat=28.10 + (n % 7) * 0.03,
+            lon=112.85 + (n // 7) * 0.04,
+            capacity=10,
+            amenities=["water", "shower"] if n % 3 == 0 else ["water"],
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    assert CHROMIUM.exists(), INSTALL_HINT
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A broker for each test alone: no station or alert retained by other tests' runs."""
+    directory = tmp_path / "mosquitto"
+    directory.mkdir()
+    broker = MosquittoBroker(directory, free_port())
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture()
+def ui_central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[RunningCentral]:
+    """The real central on SQLite and the shared broker, with 40 stations."""
+    settings = central_settings(
+        tmp_path,
+        broker_settings.url,
+        f"sqlite:///{tmp_path / 'central.db'}",
+        stations=[*STATIONS, *spread_stations(EXTRA)],
+    )
+    yield from run_central(settings)

@@ -1,0 +1,34 @@
+"""Log a browser page in through the login form, as an operator would."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import RunningCentral
+from tests.support.operators import add_operator
+
+
+def logged_in_page(browser: Browser, central: RunningCentral, role: str, lang: str = "en") -> Page:
+    """A page of its own browser context, logged in as a new operator of `role`."""
+    name, password = add_operator(central.service.operators, role)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    # The first visit's language; the page's own switch decides after that.
+    context.add_init_script(
+        f"if (!localStorage.getItem('yz-lang')) localStorage.setItem('yz-lang', '{lang}')"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{central.base_url}/ui/")
+    expect(page.locator("#login-view")).to_be_visible()
+    assert not errors, errors
+    page.fill("#login input[name=name]", name)
+    page.fill("#login input[name=password]", password)
+    page.click("#login button[type=submit]")
+    expect(page.locator("#me")).to_have_text(f"{name} · {role}")
+    return page
+
+
+def csrf_of(page: Page) -> str:
+    """The page's CSRF cookie, as its script reads it."""
+    return next(c["value"] for c in page.context.cookies() if c["name"] == "yz_csrf")

@@ -1,0 +1,165 @@
+"""The operator dashboard in headless Chromium against the real central and Mosquitto.
+
+Stations are fed through the broker by a fake gateway (real MQTT client, real payloads);
+every wait is on a page condition, never a sleep.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+from playwright.sync_api import Browser, expect
+
+from tests.central.support import Gateway
+from tests.conftest import RunningCentral
+from tests.support.probe import MqttProbe
+from tests.ui.support import csrf_of, logged_in_page
+
+DRAWN = "() => window.yzMap && window.yzMap.drawn"
+
+
+def test_the_map_shows_every_station_and_a_scan_within_a_second(
+    browser: Browser, ui_central: RunningCentral, probe: MqttProbe
+) -> None:
+    stations = ui_central.http.get("/api/stations").json()
+    page = logged_in_page(browser, ui_central, "viewer")
+    page.wait_for_function(DRAWN)
+    assert page.evaluate("window.yzMap.count()") == len(stations) == 40
+    expect(page.locator("#shown")).to_have_text("40")
+    # Markers and clusters are on screen: the clusters' counts add up to what is not single.
+    on_screen = page.evaluate(
+        "document.querySelectorAll('.yz-marker').length + [...document.querySelectorAll("
+        "'.yz-cluster span:first-child')].reduce((n, e) => n + Number(e.textContent), 0)"
+    )
+    assert on_screen == 40
+    # The plain background and the scale: no tiles are configured.
+    expect(page.locator(".leaflet-control-scale")).to_be_visible()
+    assert page.locator(".leaflet-tile").count() == 0
+    expect(page.locator("#live-state")).to_have_text("Live")
+    assert page.evaluate("window.yzMap.station('cs-0001').label") == "0/12"
+
+    gateway = Gateway(probe, "cs-0001", "gw-1")
+    published = time.monotonic()
+    gateway.access("in")
+    page.wait_for_function("window.yzMap.station('cs-0001').label === '1/12'", timeout=1000)
+    assert time.monotonic() - published < 1.0
+    assert page.evaluate("window.yzMap.station('cs-0002').label") == "0/2", "only that marker"
+
+    # Filters: by amenity (every third extra station has a shower), then by state.
+    page.select_option("#filter-amenity", "shower")
+    expect(page.locator("#shown")).to_have_text("13")
+    page.select_option("#filter-amenity", "")
+    # The district comes from the address: only cs-0001 has one (长沙市芙蓉区…).
+    page.select_option("#filter-district", "芙蓉区")
+    expect(page.locator("#shown")).to_have_text("1")
+    page.select_option("#filter-district", "")
+    page.select_option("#filter-state", "offline")
+    expect(page.locator("#shown")).to_have_text("40")
+    page.select_option("#filter-state", "space")
+    expect(page.locator("#shown")).to_have_text("0")
+    page.context.close()
+
+
+def test_an_acknowledged_alert_updates_a_second_browser(
+    browser: Browser, ui_central: RunningCentral, probe: MqttProbe
+) -> None:
+    operator = logged_in_page(browser, ui_central, "operator")
+    watcher = logged_in_page(browser, ui_central, "viewer")
+    for page in (operator, watcher):
+        page.wait_for_function(DRAWN)
+        expect(page.locator("#live-state")).to_have_text("Live")
+        page.goto(page.url.split("#")[0] + "#alerts")
+    Gateway(probe, "cs-0001", "gw-1").alarm("held_open", True)
+    row = "#alerts tr[data-alert]"
+    expect(operator.locator(row)).to_have_count(1)
+    expect(watcher.locator(row)).to_have_attribute("data-status", "open")
+    expect(watcher.locator(row)).to_have_class("fresh")
+    expect(watcher.locator("#alert-count")).to_have_text("1")
+    assert watcher.evaluate("window.yzCues") == 1, "one cue for one new alert"
+    # A viewer sees no buttons; the operator acknowledges.
+    assert watcher.locator(f"{row} button").count() == 0
+    operator.click(f"{row} button[data-action=acknowledge]")
+    expect(watcher.locator(row)).to_have_attribute("data-status", "acknowledged")
+    alert = ui_central.http.get("/api/alerts").json()[0]
+    assert alert["acknowledged_by"] == operator.locator("#me").inner_text().split(" · ")[0]
+    # The station with the open alert shows as alarm on the map.
+    watcher.wait_for_function("window.yzMap.station('cs-0001').state === 'alarm'")
+    for page in (operator, watcher):
+        page.context.close()
+
+
+def test_a_viewer_cannot_unlock_and_an_operator_confirms_the_unlock(
+    browser: Browser, ui_central: RunningCentral, probe: MqttProbe
+) -> None:
+    viewer = logged_in_page(browser, ui_central, "viewer")
+    viewer.goto(viewer.url.split("#")[0] + "#station/cs-0001")
+    expect(viewer.locator("#station-doors li")).to_have_count(2)
+    assert viewer.locator("#station-doors button").count() == 0
+    # The API itself refuses, even with the viewer's valid session and CSRF token.
+    refused = viewer.request.post(
+        f"{ui_central.base_url}/api/stations/cs-0001/doors/main/unlock",
+        headers={"X-CSRF-Token": csrf_of(viewer)},
+    )
+    assert refused.status == 403
+
+    operator = logged_in_page(browser, ui_central, "operator")
+    operator.goto(operator.url.split("#")[0] + "#station/cs-0001")
+    operator.once("dialog", lambda dialog: dialog.accept())
+    operator.click("#station-doors button[data-door=main]")
+    expect(operator.locator("#station-message")).to_have_text("Unlock sent")
+    command = probe.wait_for(lambda m: m.topic.endswith("/st/cs-0001/gw/gw-1/command"))
+    assert b'"unlock"' in command.payload
+    audit = ui_central.http.get("/api/audit").json()
+    assert any(r["target"].endswith("/doors/main/unlock") and r["status"] == 200 for r in audit)
+    for page in (viewer, operator):
+        page.context.close()
+
+
+def test_the_csv_download_matches_the_filter(
+    browser: Browser, ui_central: RunningCentral, probe: MqttProbe
+) -> None:
+    one, two = Gateway(probe, "cs-0001", "gw-1"), Gateway(probe, "cs-0002", "gw-9")
+    one.access("in")
+    one.access("in", decision="denied", worker="w2002")
+    two.access("in")
+    one.access("out")
+    http = ui_central.http
+    wanted = {"station_id": "cs-0001", "decision": "granted"}
+    page = logged_in_page(browser, ui_central, "viewer")
+    page.goto(page.url.split("#")[0] + "#entries")
+    expect(page.locator("#entries tr")).to_have_count(4)
+    page.fill("#entries-filter input[name=station_id]", "cs-0001")
+    page.select_option("#entries-filter select[name=decision]", "granted")
+    page.click("#entries-filter button[type=submit]")
+    expect(page.locator("#entries tr")).to_have_count(2)
+    with page.expect_download() as download:
+        page.click("#entries-csv")
+    text = download.value.path().read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    expected = http.get("/api/entries", params=wanted).json()
+    assert [r["event_id"] for r in rows] == [e["event_id"] for e in expected]
+    assert {r["decision"] for r in rows} == {"granted"}
+    assert {r["station_id"] for r in rows} == {"cs-0001"}
+    page.context.close()
+
+
+def test_the_language_switch_changes_every_label(
+    browser: Browser, ui_central: RunningCentral
+) -> None:
+    page = logged_in_page(browser, ui_central, "viewer", lang="en")
+    nav = page.locator("#nav a")
+    expect(nav).to_have_text(["Map", "Alerts", "Entries"])
+    page.select_option("#lang", "zh-CN")
+    expect(nav).to_have_text(["地图", "告警", "通行记录"])
+    expect(page.locator("#logout")).to_have_text("退出登录")
+    # No label is left untranslated: each shown text is a catalogue entry.
+    untranslated = page.evaluate(
+        "[...document.querySelectorAll('[data-i18n]')]"
+        ".filter(e => e.textContent === e.dataset.i18n).map(e => e.dataset.i18n)"
+    )
+    assert untranslated == []
+    page.reload()
+    expect(nav).to_have_text(["地图", "告警", "通行记录"])
+    page.context.close()
