@@ -36,8 +36,16 @@ class UnlockSent(BaseModel):
     by: str
 
 
-def commands_router(store: Store, publish: Callable[[str, bytes], None]) -> APIRouter:
-    """`POST /api/stations/{station_id}/doors/{door_id}/unlock` (role operator)."""
+def commands_router(
+    store: Store,
+    publish: Callable[[str, bytes], None],
+    sign: Callable[[Command], Command],
+) -> APIRouter:
+    """`POST /api/stations/{station_id}/doors/{door_id}/unlock` (role operator).
+
+    Gateways open a door only for a command signed by an operator key they trust, so
+    every unlock is signed with the central's operator key before it is published.
+    """
     router = APIRouter(tags=["stations"])
 
     @router.post("/api/stations/{station_id}/doors/{door_id}/unlock")
@@ -66,7 +74,7 @@ def commands_router(store: Store, publish: Callable[[str, bytes], None]) -> APIR
             args={"door": door_id},
         )
         topic = gateway_topic(station_id, gateway_id, "command")
-        publish(topic, command.to_json())
+        publish(topic, sign(command).to_json())
         return UnlockSent(
             request_id=request_id,
             station_id=station_id,

@@ -158,6 +158,15 @@ class AlertSettings(Section):
     )
 
 
+class CommandSettings(Section):
+    """How the central signs door-opening commands (remote unlock from the dashboard)."""
+
+    operator_key: Path | None = None
+    """Operator key file (`yizhan operator-key new`); default `operator.key` in the key
+    directory, made on first start. Gateways must list its public key under
+    `[maintenance.operators]` to accept the central's unlocks."""
+
+
 class CentralSettings(Section):
     """Everything the central service needs to start."""
 
@@ -177,6 +186,7 @@ class CentralSettings(Section):
     feed: FeedSettings = FeedSettings()
     stations: list[StationSettings] = Field(default_factory=list)
     credentials: CredentialSettings = CredentialSettings()
+    commands: CommandSettings = CommandSettings()
 
     @model_validator(mode="after")
     def _unique_station_ids(self) -> CentralSettings:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
 
 import uvicorn
 
-from contract.payloads import CentralStatus, StationOccupancy, utc_now
+from contract.payloads import CentralStatus, Command, StationOccupancy, utc_now
+from contract.signing import sign
 from contract.topics import ROOT, TOPIC_BY_NAME, central_topic, occupancy_topic
 from dashboard.api import create_app
 from dashboard.commands_api import commands_router
@@ -32,6 +34,7 @@ from dashboard.ui import install_ui
 from dashboard.workers_api import workers_router
 from yizhan import __version__
 from yizhan.mqtt_link import Message, MqttLink, Retained
+from yizhan.operator_tool import OperatorKey
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,11 @@ class Central:
         self.app.include_router(workers_router(self.credentials, self.store))
         install_ui(self.app, settings.http.tile_url)
         self.app.include_router(
-            commands_router(self.store, lambda topic, raw: self.link.publish(topic, raw, qos=1))
+            commands_router(
+                self.store,
+                lambda topic, raw: self.link.publish(topic, raw, qos=1),
+                self._command_signer(),
+            )
         )
 
     def start(self) -> None:
@@ -114,6 +121,17 @@ class Central:
         self._alerts.start()
         self.link.start()
         self.credentials.start()
+
+    def _command_signer(self) -> Callable[[Command], Command]:
+        """Signs door commands with the central's operator key, made on first start."""
+        path = self.settings.commands.operator_key or self.settings.key_dir / "operator.key"
+        if path.exists():
+            key = OperatorKey.load(path)
+        else:
+            key = OperatorKey.generate(f"central-{self.settings.central_id}")
+            key.save(path)
+        self.operator_key = key
+        return lambda command: sign(command, key.name, key.private_key)
 
     def running(self) -> bool:
         """True while the ingest writer is alive."""

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.payloads import utc_now
-from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
+from dashboard.config import (
+    CentralSettings,
+    CommandSettings,
+    DatabaseSettings,
+    HttpSettings,
+    StationSettings,
+)
 from dashboard.credentials import Credentials
 from dashboard.service import Central, serve_in_thread
 from dashboard.workers import WorkerInput, WorkerStatus
@@ -174,6 +180,9 @@ def run_demo(options: DemoOptions) -> None:
     options.database.parent.mkdir(parents=True, exist_ok=True)
     operator_path, maintenance = demo_operator(options.database.parent)
     settings = CentralSettings(
+        # The dashboard's unlock button signs with the same operator key the simulated
+        # gateways trust, so it opens their doors.
+        commands=CommandSettings(operator_key=operator_path),
         broker=broker_settings,
         http=HttpSettings(host=options.http_host, port=options.http_port),
         database=DatabaseSettings(path=options.database),

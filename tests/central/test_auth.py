@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 import httpx
 
+from contract.payloads import Command
+from contract.signing import verify
 from contract.topics import ROOT
 from tests.conftest import RunningCentral
 from tests.support.operators import add_operator, bearer
@@ -59,6 +61,11 @@ def test_a_viewer_cannot_unlock_a_door_but_an_operator_can(
     command = probe.wait_for(lambda m: m.topic == body["topic"])
     payload = json.loads(command.payload)
     assert payload["command"] == "unlock" and payload["args"] == {"door": door}
+    # Gateways open doors only for signed commands: this one carries the central's key.
+    key = central.service.operator_key
+    signed = Command.model_validate(payload)
+    assert signed.sender == key.name
+    assert verify(signed, {key.name: key.private_key.public_key()}) is None
     assert body["topic"].startswith(f"{ROOT}/st/cs-0001/gw/")
     audit = central.http.get("/api/audit").json()
     actions = [(row["actor"], row["target"], row["status"]) for row in audit]
