@@ -131,6 +131,12 @@ class Central:
             key = OperatorKey.generate(f"central-{self.settings.central_id}")
             key.save(path)
         self.operator_key = key
+        log.info(
+            "remote unlocks are signed with operator key %s, public key %s; gateways list it "
+            "under [maintenance.operators]",
+            key.name,
+            key.public_key,
+        )
         return lambda command: sign(command, key.name, key.private_key)
 
     def running(self) -> bool:
