@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
-from dashboard.service import Central, serve_in_thread
 from tests.support.mosquitto import MosquittoBroker, free_port
-from tests.support.operators import authorize
 from tests.support.probe import MqttProbe, wait_retained_keys
+from tests.support.running_central import RunningCentral, run_central
 from yizhan.settings import BrokerSettings
 
 
@@ -48,15 +45,6 @@ def mock_pins() -> Iterator[MockFactory]:
         Device.pin_factory = saved
 
 
-@dataclass
-class RunningCentral:
-    """A central service with its HTTP API on a free port."""
-
-    service: Central
-    base_url: str
-    http: httpx.Client
-
-
 @pytest.fixture()
 def central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[RunningCentral]:
     """The real central service on a fresh SQLite file, connected to the private broker."""
@@ -71,25 +59,14 @@ def central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[Running
             StationSettings(id="cs-0001", name="五一广场驿站", lat=28.196, lon=112.977, capacity=12)
         ],
     )
-    service = Central(settings)
-    service.start()
-    assert service.link.wait_connected(10), "central could not reach the private broker"
-    publisher = service.credentials.publisher
-    assert publisher is not None
-    with publisher.published:
-        assert publisher.published.wait_for(lambda: publisher.publications > 0, 10)
     # Other tests' centrals left their own keys retained on this shared broker, with
     # version numbers as low as this one's: a gateway of this test must be handed this
     # central's keys, so wait until the broker holds them.
-    wait_retained_keys(broker_settings.url, service)
-    server = service.http_server()
-    serve_in_thread(server)
-    base_url = f"http://127.0.0.1:{settings.http.port}"
-    with httpx.Client(base_url=base_url, timeout=10) as http:
-        authorize(http, service.operators)
-        yield RunningCentral(service, base_url, http)
-    server.should_exit = True
-    service.stop()
+    yield from run_central(
+        settings,
+        retained_out=True,
+        ready=lambda service: wait_retained_keys(broker_settings.url, service),
+    )
 
 
 @pytest.fixture()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from contract.payloads import AccessEvent, utc_now
-from tests.conftest import RunningCentral
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
 
 TOPIC = "yz/v1/st/cs-0001/gw/gw-1/event/access"

@@ -18,8 +18,8 @@ from gateway.service import Gateway
 from hardware.sim.radar import VirtualRadar
 from hardware.sim.scanner import VirtualScanner
 from hardware.sim.station import DOOR, PINS, simulated_board
-from tests.conftest import RunningCentral
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
 from yizhan.settings import BrokerSettings
 

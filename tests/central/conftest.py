@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from dashboard.config import (
@@ -17,11 +16,9 @@ from dashboard.config import (
     OccupancySettings,
     StationSettings,
 )
-from dashboard.service import Central, serve_in_thread
-from tests.conftest import RunningCentral
 from tests.support.mosquitto import free_port
-from tests.support.operators import authorize
 from tests.support.postgres import PostgresServer
+from tests.support.running_central import RunningCentral, run_central
 from yizhan.settings import BrokerSettings
 
 STATIONS = [
@@ -75,23 +72,6 @@ def central_settings(
     )
     fields.update(overrides)
     return CentralSettings.model_validate(fields)
-
-
-def run_central(settings: CentralSettings) -> Iterator[RunningCentral]:
-    """Start a central with its HTTP API; stop it afterwards."""
-    service = Central(settings)
-    service.start()
-    assert service.link.wait_connected(10), "central could not reach the private broker"
-    server = service.http_server()
-    serve_in_thread(server)
-    base_url = f"http://127.0.0.1:{settings.http.port}"
-    try:
-        with httpx.Client(base_url=base_url, timeout=10) as http:
-            authorize(http, service.operators)
-            yield RunningCentral(service, base_url, http)
-    finally:
-        server.should_exit = True
-        service.stop()
 
 
 @pytest.fixture()

@@ -10,8 +10,8 @@ from contract.payloads import AlarmEvent, Availability, PresenceEvent, utc_now
 from dashboard.stations import StationInput
 from dashboard.store import AlertThresholds, Store
 from tests.central.support import Gateway
-from tests.conftest import RunningCentral
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
 
 from .test_occupancy import access

@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 from tests.central.support import Gateway
-from tests.conftest import RunningCentral
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
 
 

@@ -11,9 +11,9 @@ import httpx
 from contract.payloads import Command
 from contract.signing import verify
 from contract.topics import ROOT
-from tests.conftest import RunningCentral
 from tests.support.operators import add_operator, bearer
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral
 
 
 @contextmanager

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from dashboard.stations import open_at
 from tests.central.support import Gateway
-from tests.conftest import RunningCentral
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
 
 

@@ -11,10 +11,11 @@ import pytest
 from dashboard.config import InfluxSettings
 from dashboard.influx import InfluxExport, gateway_point
 from dashboard.store import BatchResult, GatewayRow
-from tests.central.conftest import central_settings, run_central
+from tests.central.conftest import central_settings
 from tests.central.support import Gateway
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.probe import MqttProbe
+from tests.support.running_central import run_central
 from tests.support.victoria import VictoriaMetrics
 from tests.support.waiting import wait_until
 

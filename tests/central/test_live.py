@@ -11,8 +11,8 @@ import httpx
 
 from contract.payloads import DoorEvent, utc_now
 from tests.central.support import Gateway
-from tests.conftest import RunningCentral
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral
 
 
 def read_events(response: httpx.Response, out: queue.Queue[tuple[str, dict[str, object]]]) -> None:

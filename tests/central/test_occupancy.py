@@ -15,11 +15,11 @@ from contract.topics import occupancy_topic
 from dashboard.occupancy import SensorState, StationCounts, presence_resets
 from dashboard.stations import StationInput
 from dashboard.store import Store
-from tests.central.conftest import central_settings, run_central
+from tests.central.conftest import central_settings
 from tests.central.support import Gateway
-from tests.conftest import RunningCentral
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral, run_central
 from tests.support.waiting import wait_until
 
 

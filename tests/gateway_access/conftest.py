@@ -6,15 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from dashboard.service import Central, serve_in_thread
-from tests.conftest import RunningCentral
 from tests.gateway_access.support import central_settings
 from tests.support.mosquitto import MosquittoBroker, free_port
-from tests.support.operators import authorize
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral, run_central
 
 
 @pytest.fixture()
@@ -31,21 +28,7 @@ def own_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
 @pytest.fixture()
 def central(tmp_path: Path, own_broker: MosquittoBroker) -> Iterator[RunningCentral]:
     """The real central on the test's broker; its retained keys are out when it is yielded."""
-    service = Central(central_settings(tmp_path, own_broker.url))
-    service.start()
-    assert service.link.wait_connected(10), "central could not reach its broker"
-    publisher = service.credentials.publisher
-    assert publisher is not None
-    with publisher.published:
-        assert publisher.published.wait_for(lambda: publisher.publications > 0, 10)
-    server = service.http_server()
-    serve_in_thread(server)
-    base_url = f"http://127.0.0.1:{service.settings.http.port}"
-    with httpx.Client(base_url=base_url, timeout=10) as http:
-        authorize(http, service.operators)
-        yield RunningCentral(service, base_url, http)
-    server.should_exit = True
-    service.stop()
+    yield from run_central(central_settings(tmp_path, own_broker.url), retained_out=True)
 
 
 @pytest.fixture()

@@ -27,9 +27,9 @@ from gateway.service import Gateway
 from hardware.sim.radar import VirtualRadar
 from hardware.sim.scanner import VirtualScanner
 from hardware.sim.station import DOOR, simulated_board
-from tests.conftest import RunningCentral
 from tests.support.events import Events
 from tests.support.mosquitto import free_port
+from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
 from yizhan.settings import BrokerSettings
 

@@ -11,7 +11,6 @@ from contract.payloads import DoorEvent, StationOccupancy, utc_now
 from gateway.config import PolicySettings
 from gateway.service import Gateway
 from hardware.sim.station import FEEDBACK_PINS, PINS
-from tests.conftest import RunningCentral
 from tests.gateway_access.support import (
     NUMBER,
     REGION,
@@ -23,6 +22,7 @@ from tests.gateway_access.support import (
 )
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
 
 ONE_PLACE = PolicySettings(station_number=NUMBER, region_code=REGION, capacity=1)

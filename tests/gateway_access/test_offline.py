@@ -9,7 +9,6 @@ from pathlib import Path
 from gpiozero.pins.mock import MockFactory
 
 from hardware.sim.station import PINS
-from tests.conftest import RunningCentral
 from tests.gateway_access.support import (
     current_token,
     enroll,
@@ -18,6 +17,7 @@ from tests.gateway_access.support import (
     worker_id_of_secret,
 )
 from tests.support.mosquitto import MosquittoBroker
+from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from contract.payloads import AccessEvent, DropReport, utc_now
 from dashboard.store import Store
-from tests.conftest import RunningCentral
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
 
 

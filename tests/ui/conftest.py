@@ -9,9 +9,9 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from dashboard.config import StationSettings
-from tests.central.conftest import STATIONS, central_settings, run_central
-from tests.conftest import RunningCentral
+from tests.central.conftest import STATIONS, central_settings
 from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.running_central import RunningCentral, run_central
 from yizhan.settings import BrokerSettings
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import RunningCentral
 from tests.support.operators import add_operator
+from tests.support.running_central import RunningCentral
 
 
 def logged_in_page(browser: Browser, central: RunningCentral, role: str, lang: str = "en") -> Page:

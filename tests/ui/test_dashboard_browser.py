@@ -13,8 +13,8 @@ import time
 from playwright.sync_api import Browser, expect
 
 from tests.central.support import Gateway
-from tests.conftest import RunningCentral
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral
 from tests.ui.support import csrf_of, logged_in_page
 
 DRAWN = "() => window.yzMap && window.yzMap.drawn"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from dashboard.config import (
@@ -16,11 +15,9 @@ from dashboard.config import (
     HttpSettings,
     StationSettings,
 )
-from dashboard.service import Central, serve_in_thread
-from tests.conftest import RunningCentral
 from tests.support.mosquitto import MosquittoBroker, free_port
-from tests.support.operators import authorize
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral, run_central
 from yizhan.settings import BrokerSettings
 
 STATIONS = [
@@ -117,22 +114,8 @@ def config_file(tmp_path: Path, settings: CentralSettings) -> Path:
 @pytest.fixture()
 def central(settings: CentralSettings) -> Iterator[RunningCentral]:
     """The real central on its own broker and SQLite file, with its HTTP API."""
-    service = Central(settings)
-    service.start()
-    assert service.link.wait_connected(10), "central could not reach its broker"
-    publisher = service.credentials.publisher
-    assert publisher is not None
-    with publisher.published:
-        # Tests start once the retained documents are on the broker.
-        assert publisher.published.wait_for(lambda: publisher.publications > 0, 10)
-    server = service.http_server()
-    serve_in_thread(server)
-    base_url = f"http://127.0.0.1:{settings.http.port}"
-    with httpx.Client(base_url=base_url, timeout=10) as http:
-        authorize(http, service.operators)
-        yield RunningCentral(service, base_url, http)
-    server.should_exit = True
-    service.stop()
+    # Tests start once the retained documents are on the broker.
+    yield from run_central(settings, retained_out=True)
 
 
 @pytest.fixture()

@@ -11,9 +11,9 @@ from contract.payloads import Reason
 from contract.tokens import TokenError, VerifiedToken, decode_token, verify_token
 from dashboard.config import CentralSettings
 from gateway.access_rules import CardCredential, FaceCredential, QrCredential
-from tests.conftest import RunningCentral
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral
 from tests.workers.support import FURONG, enroll, gate, gateway_trust, pass_secret, retained
 from yizhan.cli import main
 

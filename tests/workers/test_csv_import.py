@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dashboard.worker_csv import parse_workers_csv
-from tests.conftest import RunningCentral
+from tests.support.running_central import RunningCentral
 from tests.workers.support import enroll
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "workers.csv"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import RunningCentral
+from tests.support.running_central import RunningCentral
 from tests.workers.support import enroll
 
 

@@ -22,9 +22,9 @@ from contract.payloads import Availability, Reason
 from contract.tokens import decode_token
 from contract.topics import gateway_topic
 from gateway.access_rules import QrCredential
-from tests.conftest import RunningCentral
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
+from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
 from tests.workers.support import enroll, gate, gateway_trust
 

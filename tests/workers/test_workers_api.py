@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from tests.conftest import RunningCentral
+from tests.support.running_central import RunningCentral
 from tests.workers.support import enroll
 
 

@@ -1,0 +1,55 @@
+"""The real central service with its HTTP API, started and stopped for one test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+
+from dashboard.config import CentralSettings
+from dashboard.service import Central, serve_in_thread
+from tests.support.operators import authorize
+
+
+@dataclass
+class RunningCentral:
+    """A central service with its HTTP API on a free port, and a logged-in client."""
+
+    service: Central
+    base_url: str
+    http: httpx.Client
+
+
+def run_central(
+    settings: CentralSettings,
+    retained_out: bool = False,
+    ready: Callable[[Central], None] | None = None,
+) -> Iterator[RunningCentral]:
+    """Start a central, serve its API, yield it with an admin client, stop it afterwards.
+
+    `retained_out` waits until the central has published its retained credential
+    documents; `ready` runs once more before the API is served (a test's own readiness).
+    """
+    service = Central(settings)
+    service.start()
+    try:
+        assert service.link.wait_connected(10), "central could not reach its broker"
+        if retained_out:
+            publisher = service.credentials.publisher
+            assert publisher is not None
+            with publisher.published:
+                assert publisher.published.wait_for(lambda: publisher.publications > 0, 10)
+        if ready is not None:
+            ready(service)
+        server = service.http_server()
+        serve_in_thread(server)
+        base_url = f"http://127.0.0.1:{settings.http.port}"
+        try:
+            with httpx.Client(base_url=base_url, timeout=10) as http:
+                authorize(http, service.operators)
+                yield RunningCentral(service, base_url, http)
+        finally:
+            server.should_exit = True
+    finally:
+        service.stop()
