@@ -12,6 +12,7 @@ from gpiozero.pins.mock import MockFactory
 
 from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
 from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.postgres import PostgresServer
 from tests.support.probe import MqttProbe, wait_retained_keys
 from tests.support.running_central import RunningCentral, run_central
 from yizhan.settings import BrokerSettings
@@ -24,6 +25,33 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBro
     broker.start()
     yield broker
     broker.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the route coverage check last: it reads what every other test's requests reached."""
+    last = [item for item in items if item.name.startswith("test_every_route_is_reached")]
+    items[:] = [item for item in items if item not in last] + last
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the run (a throwaway cluster unless one is configured)."""
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind: a test that takes it runs once on SQLite and
+    once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'central.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
 
 
 @pytest.fixture()

@@ -1,4 +1,5 @@
-"""A central over each database: every API test runs on SQLite and on PostgreSQL."""
+"""A central over each database: every API test runs on SQLite and on PostgreSQL (the
+`database_url` fixture, shared by every test directory, is in `tests/conftest.py`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from dashboard.config import (
     StationSettings,
 )
 from tests.support.mosquitto import free_port
-from tests.support.postgres import PostgresServer
 from tests.support.running_central import RunningCentral, run_central
 from yizhan.settings import BrokerSettings
 
@@ -35,26 +35,6 @@ STATIONS = [
     ),
     StationSettings(id="cs-0002", name="岳麓山驿站", lat=28.183, lon=112.938, capacity=2),
 ]
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL server for the run (a throwaway cluster unless one is configured)."""
-    server = PostgresServer.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'central.db'}"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    url = server.create_database()
-    yield url
-    server.drop_database(url)
 
 
 def central_settings(

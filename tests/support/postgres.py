@@ -114,6 +114,13 @@ class PostgresServer:
         with psycopg.connect(self.admin_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def dump(self, url: str) -> bytes:
+        """Everything a database holds, as `pg_dump` writes it (schema and rows)."""
+        binary = self._bin or _binaries()
+        return subprocess.run(
+            [str(binary / "pg_dump"), "--dbname", url], check=True, capture_output=True
+        ).stdout
+
     def stop(self) -> None:
         """Stop a throwaway cluster and delete it; a configured server is left alone."""
         if self.directory is None or self._bin is None:

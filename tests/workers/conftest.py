@@ -1,5 +1,6 @@
 """A central with worker credentials on its own private broker, so that the retained
-keys, revocations and maps a test reads are that central's and no earlier test's."""
+keys, revocations and maps a test reads are that central's and no earlier test's; every
+test here runs once on SQLite and once on PostgreSQL (`database_url`, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -63,21 +64,22 @@ def own_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
     broker.stop()
 
 
-def central_settings(tmp_path: Path, broker_url: str) -> CentralSettings:
+def central_settings(tmp_path: Path, broker_url: str, database_url: str) -> CentralSettings:
     """Settings of the test central: three stations, keys rotate without a lead."""
     return CentralSettings(
         broker=BrokerSettings(url=broker_url),
         http=HttpSettings(host="127.0.0.1", port=free_port()),
-        database=DatabaseSettings(path=tmp_path / "central.db"),
+        # The path also places the key directory (next to it) when the URL is PostgreSQL.
+        database=DatabaseSettings(path=tmp_path / "central.db", url=database_url),
         stations=STATIONS,
         credentials=CredentialSettings(rotation_lead_s=0, rotation_overlap_s=600),
     )
 
 
 @pytest.fixture()
-def settings(tmp_path: Path, own_broker: MosquittoBroker) -> CentralSettings:
-    """The test central's settings."""
-    return central_settings(tmp_path, own_broker.url)
+def settings(tmp_path: Path, own_broker: MosquittoBroker, database_url: str) -> CentralSettings:
+    """The test central's settings, on each kind of database."""
+    return central_settings(tmp_path, own_broker.url, database_url)
 
 
 @pytest.fixture()
@@ -91,6 +93,7 @@ def config_file(tmp_path: Path, settings: CentralSettings) -> Path:
         f"port = {settings.http.port}",
         "[database]",
         f'path = "{settings.database.path}"',
+        f'url = "{settings.database.resolved_url}"',
         "[credentials]",
         "rotation_lead_s = 0",
         "rotation_overlap_s = 600",
@@ -113,7 +116,7 @@ def config_file(tmp_path: Path, settings: CentralSettings) -> Path:
 
 @pytest.fixture()
 def central(settings: CentralSettings) -> Iterator[RunningCentral]:
-    """The real central on its own broker and SQLite file, with its HTTP API."""
+    """The real central on its own broker and database, with its HTTP API."""
     # Tests start once the retained documents are on the broker.
     yield from run_central(settings, retained_out=True)
 

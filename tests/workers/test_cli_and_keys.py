@@ -13,6 +13,7 @@ from dashboard.config import CentralSettings
 from dashboard.credentials import Credentials
 from dashboard.signing_keys import KeyFileError
 from dashboard.worker_store import hash_secret
+from tests.support.postgres import PostgresServer
 from yizhan.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "workers.csv"
@@ -24,8 +25,21 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def database_bytes(settings: CentralSettings, request: pytest.FixtureRequest) -> bytes:
+    """All the test central's database holds: the SQLite files (with the WAL), or a dump."""
+    url = settings.database.resolved_url
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        return b"".join(file.read_bytes() for file in path.parent.glob(path.name + "*"))
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.dump(url)
+
+
 def test_add_list_revoke_and_pass_link(
-    config_file: Path, settings: CentralSettings, capsys: pytest.CaptureFixture[str]
+    config_file: Path,
+    settings: CentralSettings,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     cfg = ("--config", str(config_file))
     code, out, _ = run(
@@ -53,9 +67,8 @@ def test_add_list_revoke_and_pass_link(
     assert url.startswith(f"http://127.0.0.1:{settings.http.port}/pass/")
     secret = url.rsplit("/", 1)[1]
     assert len(secret) >= 32
-    # Only the hash is stored: the secret itself is nowhere in the database file.
-    files = settings.database.path.parent.glob(settings.database.path.name + "*")
-    db = b"".join(path.read_bytes() for path in files)
+    # Only the hash is stored: the secret itself is nowhere in the database.
+    db = database_bytes(settings, request)
     assert secret.encode() not in db
     assert hash_secret(secret).encode() in db
     code, out, _ = run(capsys, "workers", "revoke", *cfg, worker_id)
