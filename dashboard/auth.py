@@ -149,19 +149,29 @@ class AuthMiddleware:
             if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
                 await self._deny(send, 403, "missing or wrong X-CSRF-Token header")
                 return
-        status = {"code": 500}
+        code = 500
+        audited = False
+
+        async def audit() -> None:
+            nonlocal audited
+            audited = True
+            await run_in_threadpool(self.operators.audit, session.name, method, path, code)
 
         async def capture(message: Message) -> None:
+            nonlocal code
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                code = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Written before the answer's last byte leaves: a client that has its
+                # answer finds the action in the audit log.
+                await audit()
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
         finally:
-            await run_in_threadpool(
-                self.operators.audit, session.name, method, path, status["code"]
-            )
+            if not audited:
+                await audit()
 
     async def _session(self, scope: Scope) -> tuple[Session | None, bool]:
         bearer = _header(scope, b"authorization")
