@@ -236,3 +236,20 @@ def test_health_quarantine_and_metrics(any_central: RunningCentral, probe: MqttP
     assert 'yizhan_messages_quarantined_total{code="bad_json"} 1.0' in text
     assert 'yizhan_stations{state="online"}' in text
     assert "yizhan_people_present 1.0" in text
+
+
+def test_the_api_docs_and_the_operator_pages_are_served(any_central: RunningCentral) -> None:
+    http = any_central.http
+    schema = http.get("/openapi.json").json()
+    assert "/api/stations" in schema["paths"] and "/api/workers" in schema["paths"]
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        page = http.get(path)
+        assert page.status_code == 200 and "<html" in page.text.lower(), path
+    assert 'fetch("/api/stations")' in http.get("/").text, "the index page reads the stations"
+    moved = http.get("/ui", follow_redirects=False)
+    assert moved.status_code in (302, 307) and moved.headers["location"] == "/ui/"
+    assert "<html" in http.get("/ui/").text.lower()
+    assert set(http.get("/ui/config.json").json()) >= {"tile_url"}
+    catalogue = http.get("/ui/i18n/en.json").json()
+    assert isinstance(catalogue, dict) and catalogue
+    assert http.get("/ui/i18n/xx.json").status_code == 404

@@ -10,6 +10,7 @@ import httpx
 from dashboard.config import CentralSettings
 from dashboard.service import Central, serve_in_thread
 from tests.support.operators import authorize
+from tests.support.route_coverage import record_routes
 
 
 @dataclass
@@ -42,6 +43,7 @@ def run_central(
                 assert publisher.published.wait_for(lambda: publisher.publications > 0, 10)
         if ready is not None:
             ready(service)
+        record_routes(service.app, settings.database.resolved_url)
         server = service.http_server()
         serve_in_thread(server)
         base_url = f"http://127.0.0.1:{settings.http.port}"

@@ -1,0 +1,80 @@
+"""Which HTTP routes the tests reached, on which database.
+
+`run_central` installs `RouteRecorder` on every test central's application: each request
+that a route answers without an error (status below 400) is noted as (method, route
+template, backend). `tests/central/test_route_coverage.py`, run after every other test of
+the session, checks that each route of the application was reached on both backends.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BACKENDS = ("sqlite", "postgresql")
+
+reached: dict[tuple[str, str], set[str]] = defaultdict(set)
+"""(method, route path template) → the backends it answered successfully on, this session."""
+
+
+def backend_of(database_url: str) -> str:
+    """`sqlite` or `postgresql`, from a database URL."""
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
+def routes_of(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path template) the application routes, static mounts aside."""
+    found: list[tuple[str, str]] = []
+
+    def walk(routes: Iterable[BaseRoute], prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, Route):
+                # HEAD is answered by the GET route; it is not a route of its own.
+                methods = sorted((route.methods or set()) - {"HEAD"})
+                found.extend((method, prefix + route.path) for method in methods)
+            elif hasattr(route, "original_router"):
+                # FastAPI keeps an included router whole (`_IncludedRouter`) rather than
+                # copying its routes into the application's list.
+                included: Any = route
+                walk(included.original_router.routes, prefix + included.include_context.prefix)
+
+    walk(app.routes, "")
+    return found
+
+
+class RouteRecorder:
+    """ASGI middleware: notes which route answered a request, and whether it succeeded."""
+
+    def __init__(self, app: ASGIApp, backend: str) -> None:
+        self.app = app
+        self.backend = backend
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def noting(message: Message) -> None:
+            # The router has put the route that matched in the (shared) scope by now. The
+            # status line is the first message; a streamed answer (the live stream)
+            # counts from it, since such a route never finishes by itself.
+            route = scope.get("route")
+            started = message["type"] == "http.response.start"
+            if started and isinstance(route, Route) and message["status"] < 400:
+                reached[(scope["method"], route.path)].add(self.backend)
+            await send(message)
+
+        await self.app(scope, receive, noting)
+
+
+def record_routes(app: FastAPI, database_url: str) -> None:
+    """Note every successful request `app` answers, under the backend of `database_url`.
+
+    Called before the application serves its first request (middleware cannot be added
+    once it has started)."""
+    app.add_middleware(RouteRecorder, backend=backend_of(database_url))
