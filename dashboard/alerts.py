@@ -11,9 +11,11 @@ All functions here run inside the caller's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from contract.maintenance_payloads import DeviceHealth, Health
 from contract.payloads import format_utc, utc_now
 from dashboard.db import Connection
 
@@ -28,6 +30,7 @@ class AlertKind(StrEnum):
     GATEWAY_OFFLINE = "gateway_offline"
     STATION_FULL = "station_full"
     SENSOR_SILENT = "sensor_silent"
+    SENSOR_FAULTY = "sensor_faulty"
     SEQ_GAP = "seq_gap"
     CLOCK_SKEW = "clock_skew"
 
@@ -164,3 +167,69 @@ def _change(row: dict[str, object]) -> AlertChange:
         text("subject"),
         str(row["detail"]),
     )
+
+
+def fault_of(name: str, device: DeviceHealth) -> str | None:
+    """Why a device in a gateway's health report is faulty, or None when it is healthy.
+
+    Faulty is what the gateway itself says: `ok: false`. It says so when a serial device's
+    port is not open (unplugged, renamed, permissions), when a radar has sent no frame for
+    5 s although its port is open, and when a door's controller has stopped. A presence
+    sensor that states neither present nor absent (`present` other than true, false or
+    null) is faulty too: no firmware the gateway drives reports that.
+    """
+    present = device.state.get("present", None)
+    if present is not None and not isinstance(present, bool):
+        return f"{device.kind} {name} reports an impossible presence {present!r}"
+    if device.ok:
+        return None
+    why = device.detail or "not working"
+    if device.last_frame_age_s is not None:
+        why += f", last frame {device.last_frame_age_s:g} s ago"
+    return f"{device.kind} {name} faulty: {why}"
+
+
+def apply_device_health(db: Connection, reports: Iterable[Health]) -> list[AlertChange]:
+    """Open `sensor_faulty` for each faulty device, resolve it (as `system`) when the same
+    gateway reports the device healthy again. Reports are applied in the order given.
+
+    A device that vanishes from its gateway's reports (configured away) keeps its alert
+    until an operator resolves it: silence about a device is not evidence that it works.
+    """
+    # Few faulty alerts are unresolved at any time: one query for all of them beats one
+    # per device per report (10,000 gateways report every 30 s).
+    unresolved = {
+        (row[2], row[3], row[4]): row
+        for row in db.execute(
+            "SELECT id, kind, station_id, gateway_id, subject, detail FROM alerts "
+            "WHERE resolved_at IS NULL AND kind = ?",
+            (AlertKind.SENSOR_FAULTY.value,),
+        ).fetchall()
+    }
+    changes: list[AlertChange] = []
+    for report in reports:
+        for name, device in report.devices.items():
+            key = (report.station_id, report.gateway_id, name)
+            fault = fault_of(name, device)
+            row = unresolved.get(key)
+            if fault is None and row is not None:
+                _set_resolved(db, int(row[0]), SYSTEM)
+                changes.append(
+                    AlertChange(int(row[0]), row[1], "resolved", row[2], row[3], row[4], row[5])
+                )
+                del unresolved[key]
+            elif fault is not None and row is None:
+                change = open_alert(
+                    db, AlertKind.SENSOR_FAULTY, report.station_id, report.gateway_id, name, fault
+                )
+                if change is not None:
+                    changes.append(change)
+                    unresolved[key] = (
+                        change.id,
+                        change.kind,
+                        change.station_id,
+                        change.gateway_id,
+                        change.subject,
+                        change.detail,
+                    )
+    return changes

@@ -25,6 +25,7 @@ from dashboard.commands_api import commands_router
 from dashboard.config import CentralSettings
 from dashboard.credentials import Credentials
 from dashboard.db import Database
+from dashboard.device_health import DeviceHealthIngest
 from dashboard.influx import InfluxExport
 from dashboard.ingest import Ingest
 from dashboard.live import LiveHub
@@ -41,8 +42,12 @@ log = logging.getLogger(__name__)
 SUBSCRIPTIONS = (
     (f"{ROOT}/st/+/gw/+/event/+", 1),
     (TOPIC_BY_NAME["availability"].wildcard, 1),
+    (TOPIC_BY_NAME["health"].wildcard, 1),
 )
-"""What the central listens to: every gateway's events and availability."""
+"""What the central listens to: every gateway's events, availability and health."""
+
+HEALTH_SUFFIX = "/health"
+"""Health reports go to their own writer (`dashboard.device_health`), not the event ingest."""
 
 
 class Central:
@@ -81,6 +86,9 @@ class Central:
             manual_ack=True,
         )
         self.ingest = Ingest(self.store, self.metrics, self._changed, acknowledge=self.link.ack)
+        self.device_health = DeviceHealthIngest(
+            self.store, self.metrics, self._changed, acknowledge=self.link.ack
+        )
         self.app = create_app(
             self.store,
             self.metrics,
@@ -118,6 +126,7 @@ class Central:
         if self.influx is not None:
             self.influx.start()
         self.ingest.start()
+        self.device_health.start()
         self._alerts.start()
         self.link.start()
         self.credentials.start()
@@ -148,6 +157,7 @@ class Central:
         self._stopping.set()
         self.credentials.stop()
         self.ingest.stop()
+        self.device_health.stop()
         status = Retained(central_topic(self.settings.central_id), self._status(online=False))
         self.link.stop(goodbye=status)
         if self._alerts.is_alive():
@@ -159,6 +169,9 @@ class Central:
     def _submit(self, message: Message) -> None:
         if self._stopping.is_set():
             # Not acknowledged: the broker keeps it for this replica's next start.
+            return
+        if message.topic.endswith(HEALTH_SUFFIX):
+            self.device_health.submit(message)
             return
         self.ingest.submit(message)
 

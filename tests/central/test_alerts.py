@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from contract.maintenance_payloads import DeviceHealth, Health
 from contract.payloads import AlarmEvent, Availability, PresenceEvent, utc_now
+from contract.topics import gateway_topic
+from dashboard.alerts import fault_of
 from dashboard.stations import StationInput
 from dashboard.store import AlertThresholds, Store
 from tests.central.support import Gateway
@@ -114,3 +118,75 @@ def test_last_will_through_the_broker(any_central: RunningCentral, probe: MqttPr
     assert gateway[0]["offline_reason"] == "will"
     gw.availability(True, at=utc_now())
     wait_until(lambda: not offline(), 10, "alert resolved on return")
+
+
+def health(gateway_id: str, radar_ok: bool, **radar: object) -> Health:
+    """A gateway's health report with a radar and a door, as the gateway builds it."""
+    return Health(
+        station_id="cs-0002",
+        gateway_id=gateway_id,
+        at=utc_now(),
+        version="test",
+        uptime_s=60,
+        outbox_depth=0,
+        occupancy=0,
+        devices={
+            "radar-1": DeviceHealth(
+                kind="radar",
+                ok=radar_ok,
+                detail="port open" if radar_ok else "port not open",
+                last_frame_age_s=0.1 if radar_ok else None,
+                state=dict(radar) or {"present": False},
+            ),
+            "door-main": DeviceHealth(kind="door", ok=True, state={"open": 0}),
+        },
+    )
+
+
+def test_what_counts_as_faulty() -> None:
+    report = health("g", radar_ok=False)
+    assert fault_of("radar-1", report.devices["radar-1"]) == "radar radar-1 faulty: port not open"
+    assert fault_of("door-main", report.devices["door-main"]) is None
+    silent = DeviceHealth(kind="radar", ok=False, detail="port open", last_frame_age_s=7.5)
+    assert fault_of("radar-1", silent) == "radar radar-1 faulty: port open, last frame 7.5 s ago"
+    impossible = DeviceHealth(kind="pir", ok=True, state={"present": "maybe"})
+    assert "impossible presence 'maybe'" in str(fault_of("pir-1", impossible))
+    assert fault_of("pir-1", DeviceHealth(kind="pir", ok=True, state={"present": None})) is None
+
+
+def test_a_faulty_sensor_in_a_health_report_opens_an_alert_and_recovery_resolves_it(
+    any_central: RunningCentral, probe: MqttProbe
+) -> None:
+    # A gateway of this test alone: the broker is shared with other tests' centrals.
+    gateway_id = f"gw-h{uuid.uuid4().hex[:8]}"
+    topic = gateway_topic("cs-0002", gateway_id, "health")
+    # Gateways retain their reports; this one is not retained, so that no later test's
+    # central is handed it. The central treats both alike.
+    probe.publish(topic, health(gateway_id, radar_ok=False).to_json())
+
+    def faulty(status: str = "open") -> list[dict[str, object]]:
+        return [
+            a
+            for a in any_central.http.get(
+                "/api/alerts", params={"kind": "sensor_faulty", "include_resolved": "true"}
+            ).json()
+            if a["gateway_id"] == gateway_id and a["status"] == status
+        ]
+
+    (alert,) = wait_until(faulty, 10, "sensor_faulty alert")
+    assert (alert["station_id"], alert["subject"]) == ("cs-0002", "radar-1")
+    assert "port not open" in str(alert["detail"])
+    # The same fault in the next report is the same alert, not another.
+    probe.publish(topic, health(gateway_id, radar_ok=False).to_json())
+    probe.publish(topic, health(gateway_id, radar_ok=True).to_json())
+    (resolved,) = wait_until(lambda: faulty("resolved"), 10, "sensor_faulty resolved")
+    assert resolved["id"] == alert["id"] and resolved["resolved_by"] == "system"
+    assert faulty() == []
+    # A report that fails validation is quarantined like any other message.
+    probe.publish(topic, b'{"schema": "health/1", "station_id": "cs-0002"}')
+    quarantined = wait_until(
+        lambda: [q for q in any_central.http.get("/api/quarantine").json() if q["topic"] == topic],
+        10,
+        "quarantined health report",
+    )
+    assert quarantined[0]["code"] == "invalid"
