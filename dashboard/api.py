@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from contract.payloads import format_utc
+from dashboard import door_states
 from dashboard.alerts import AlertChange, AlertKind, AlertStateError, AlertStatus
 from dashboard.auth import AuthMiddleware, auth_router
 from dashboard.errors import ApiError, install_error_handlers
@@ -34,6 +35,8 @@ from dashboard.store import BatchResult, EntryFilter, EntryRow, Store, encode_cu
 from yizhan import __version__
 
 STREAM_KINDS = frozenset({"occupancy", "door", "alert", "gateway"})
+SNAPSHOT_ALERTS = 1000
+"""At most this many unresolved alerts (the newest) go in the live stream's snapshot."""
 
 
 class EntryOut(BaseModel):
@@ -330,7 +333,8 @@ def create_app(
     ) -> StreamingResponse:
         """Server-sent events: `occupancy`, `door`, `alert` and `gateway` changes as they
         happen. `kinds=occupancy,alert` narrows the kinds, `station_id` (repeatable) the
-        stations. Starts with a `snapshot` event of every station's count."""
+        stations. Starts with a `snapshot` event: every station's count, every door's last
+        known state and the unresolved alerts (the newest 1,000)."""
         wanted: frozenset[str] | None = None
         if kinds:
             wanted = frozenset(k.strip() for k in kinds.split(",") if k.strip())
@@ -343,7 +347,18 @@ def create_app(
             for s in store.stations()
             if stations is None or s.id in stations
         ]
-        first = "event: snapshot\ndata: " + json.dumps({"stations": snapshot}) + "\n\n"
+        first_data: dict[str, object] = {"stations": snapshot}
+        # The truth at connect time, so a new client need not wait for the next change:
+        # every door's last state and the unresolved alerts, unless `kinds` leaves them out.
+        if wanted is None or "door" in wanted:
+            first_data["doors"] = door_states.current(store.db, stations)
+        if wanted is None or "alert" in wanted:
+            first_data["alerts"] = [
+                asdict(alert)
+                for alert in store.alerts(limit=SNAPSHOT_ALERTS)
+                if stations is None or alert.station_id in stations
+            ]
+        first = "event: snapshot\ndata: " + json.dumps(first_data, ensure_ascii=False) + "\n\n"
         return StreamingResponse(
             hub.stream(wanted, stations, first),
             media_type="text/event-stream",

@@ -30,7 +30,7 @@ from contract.payloads import (
     utc_now,
 )
 from dashboard import alerts as alert_rules
-from dashboard import sequences
+from dashboard import door_states, sequences
 from dashboard.alerts import AlertChange, AlertKind
 from dashboard.db import Connection, Database
 from dashboard.occupancy import DEFAULT_ZONE, SensorState, StationCounts, presence_resets
@@ -377,6 +377,7 @@ class Store:
             self.db = Database(where)
         self.thresholds = thresholds or AlertThresholds()
         self.db.migrate("schema_version", MIGRATIONS)
+        door_states.migrate(self.db)
 
     def _connection(self) -> AbstractContextManager[Connection]:
         """A borrowed connection (kept for tools that query the tables directly)."""
@@ -492,6 +493,7 @@ class Store:
                 raise StationNotFoundError(station_id)
             for table in ("station_zones", "doors", "gateways", "sensors"):
                 db.execute(f"DELETE FROM {table} WHERE station_id = ?", (station_id,))
+            door_states.forget_station(db, station_id)
             db.execute("DELETE FROM stations WHERE id = ?", (station_id,))
 
     _STATION_SELECT = """
@@ -973,6 +975,9 @@ class Store:
                 sensors.append(
                     (event.station_id, event.sensor_id, event.zone, event.present, at, at)
                 )
+        if result.doors:
+            # In the batch's transaction: the live stream's snapshot reads them.
+            door_states.remember(db, result.doors)
         for (sid, gid), ahead in future.items():
             self._check_skew(db, sid, gid, ahead, result)
         if not sensors:

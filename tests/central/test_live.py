@@ -6,6 +6,8 @@ import json
 import queue
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -13,6 +15,7 @@ from contract.payloads import DoorEvent, utc_now
 from tests.central.support import Gateway
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral
+from tests.support.waiting import wait_until
 
 
 def read_events(response: httpx.Response, out: queue.Queue[tuple[str, dict[str, object]]]) -> None:
@@ -28,7 +31,7 @@ def read_events(response: httpx.Response, out: queue.Queue[tuple[str, dict[str, 
         return
 
 
-def next_of(events: queue.Queue[tuple[str, dict[str, object]]], kind: str) -> dict[str, object]:
+def next_of(events: queue.Queue[tuple[str, dict[str, Any]]], kind: str) -> dict[str, Any]:
     while True:
         got, data = events.get(timeout=10)
         if got == kind:
@@ -57,7 +60,7 @@ def test_occupancy_door_and_alert_changes_arrive_live(
 ) -> None:
     for events in stream(any_central, {}):
         snapshot = next_of(events, "snapshot")
-        assert ["cs-0001", 0, 12, False] in list(snapshot["stations"])  # type: ignore[call-overload]
+        assert ["cs-0001", 0, 12, False] in list(snapshot["stations"])
         gw = Gateway(probe)
         gw.access("in")
         occupancy = next_of(events, "occupancy")
@@ -89,3 +92,52 @@ def test_a_filtered_stream_and_a_bad_filter(any_central: RunningCentral, probe: 
         Gateway(probe, "cs-0002", "gw-2").access("in")
         occupancy = next_of(events, "occupancy")
         assert occupancy["station_id"] == "cs-0002"
+
+
+def door(gw: Gateway, state: str, at: datetime, door_id: str = "main") -> None:
+    gw.send(
+        DoorEvent(
+            station_id=gw.station_id,
+            gateway_id=gw.gateway_id,
+            seq=gw.seq + 1,
+            at=at,
+            door_id=door_id,
+            state=state,
+        )
+    )
+    gw.seq += 1
+
+
+def test_a_new_client_is_told_door_states_and_open_alerts_at_once(
+    any_central: RunningCentral, probe: MqttProbe
+) -> None:
+    gw = Gateway(probe)
+    now = utc_now()
+    door(gw, "opened", now)
+    # Delivered late (after an outage, say): older than what is known, so not the truth.
+    door(gw, "closed", now - timedelta(minutes=1))
+    door(Gateway(probe, "cs-0002", "gw-2"), "closed", now, door_id="front")
+    gw.alarm("held_open", True)
+    # The alarm was sent after the door events on the same connection: once its alert is
+    # listed, the door events before it are committed too.
+    wait_until(lambda: any_central.http.get("/api/alerts").json(), 10, "the held-open alert")
+    for events in stream(any_central, {}):
+        snapshot = next_of(events, "snapshot")
+        doors = {(d["station_id"], d["door_id"]): d for d in snapshot["doors"]}
+        assert set(doors) == {("cs-0001", "main"), ("cs-0002", "front")}
+        assert doors[("cs-0001", "main")]["state"] == "opened"
+        assert doors[("cs-0001", "main")]["gateway_id"] == "gw-1"
+        assert doors[("cs-0002", "front")]["state"] == "closed"
+        (alert,) = snapshot["alerts"]
+        assert (alert["kind"], alert["status"], alert["subject"]) == ("held_open", "open", "main")
+    # Narrowed to one station and to counts only: no doors or alerts of anyone else.
+    for events in stream(any_central, {"station_id": "cs-0002", "kinds": "occupancy,door"}):
+        snapshot = next_of(events, "snapshot")
+        assert [d["door_id"] for d in snapshot["doors"]] == ["front"]
+        assert "alerts" not in snapshot
+    # Once resolved, an alert is no longer part of the truth a new client is told.
+    gw.alarm("held_open", False)
+    wait_until(lambda: not any_central.http.get("/api/alerts").json(), 10, "alarm cleared")
+    for events in stream(any_central, {"kinds": "alert"}):
+        snapshot = next_of(events, "snapshot")
+        assert snapshot["alerts"] == [] and "doors" not in snapshot

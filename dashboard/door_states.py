@@ -1,0 +1,82 @@
+"""Each door's last known state, so that a client connecting to the live stream is told
+every door's state at once instead of waiting for the door to change.
+
+One row per door, written in the same transaction as the door events that change it. A
+late event (delivered after an outage) never overwrites a newer state: the row keeps the
+state with the latest gateway time. The table has its own migration counter
+(`door_states_schema_version`), so it evolves apart from the event tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from dashboard.db import Connection, Database
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE door_states (
+        station_id TEXT NOT NULL,
+        door_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (station_id, door_id)
+    );
+    """,
+)
+"""Schema changes in order, counted in `door_states_schema_version`."""
+
+COUNTER = "door_states_schema_version"
+
+
+class DoorState(Protocol):
+    """A door's state at a time (`dashboard.store.DoorChange` is one)."""
+
+    @property
+    def station_id(self) -> str: ...
+    @property
+    def gateway_id(self) -> str: ...
+    @property
+    def door_id(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def at(self) -> str: ...
+
+
+def migrate(database: Database) -> None:
+    """Create or update the table."""
+    database.migrate(COUNTER, MIGRATIONS)
+
+
+def remember(db: Connection, changes: Iterable[DoorState]) -> None:
+    """Keep each door's newest state, inside the caller's transaction."""
+    db.executemany(
+        "INSERT INTO door_states (station_id, door_id, gateway_id, state, at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (station_id, door_id) DO UPDATE SET "
+        "gateway_id = excluded.gateway_id, state = excluded.state, at = excluded.at "
+        # Times are the wire's fixed-width UTC text, so text order is time order.
+        "WHERE door_states.at <= excluded.at",
+        [(c.station_id, c.door_id, c.gateway_id, c.state, c.at) for c in changes],
+    )
+
+
+def current(database: Database, stations: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Every door's last known state (of `stations` only, when given), in the live
+    stream's `door` event shape."""
+    with database.connection() as db:
+        rows = db.execute(
+            "SELECT station_id, gateway_id, door_id, state, at FROM door_states "
+            "ORDER BY station_id, door_id"
+        ).fetchall()
+    keys = ("station_id", "gateway_id", "door_id", "state", "at")
+    return [
+        dict(zip(keys, row, strict=True)) for row in rows if stations is None or row[0] in stations
+    ]
+
+
+def forget_station(db: Connection, station_id: str) -> None:
+    """Drop a deleted station's doors, inside the caller's transaction."""
+    db.execute("DELETE FROM door_states WHERE station_id = ?", (station_id,))
