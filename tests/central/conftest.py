@@ -19,6 +19,7 @@ from dashboard.config import (
 )
 from tests.support.mosquitto import free_port
 from tests.support.running_central import RunningCentral, run_central
+from tests.support.victoria import VictoriaMetrics
 from yizhan.settings import BrokerSettings
 
 STATIONS = [
@@ -61,3 +62,13 @@ def any_central(
     """The real central on SQLite, then on PostgreSQL, with two described stations."""
     settings = central_settings(tmp_path, broker_settings.url, database_url)
     yield from run_central(settings)
+
+
+@pytest.fixture()
+def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """A private victoria-metrics, standing in for an InfluxDB 2 server."""
+    server = VictoriaMetrics(tmp_path / "vm", free_port())
+    server.directory.mkdir()
+    server.start()
+    yield server
+    server.stop()

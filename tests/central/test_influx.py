@@ -3,30 +3,18 @@ points written by influxdb-client are read back, and an outage is buffered and r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from dashboard.config import InfluxSettings
 from dashboard.influx import InfluxExport, gateway_point
 from dashboard.store import BatchResult, GatewayRow
 from tests.central.conftest import central_settings
 from tests.central.support import Gateway
-from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
 from tests.support.running_central import run_central
 from tests.support.victoria import VictoriaMetrics
 from tests.support.waiting import wait_until
-
-
-@pytest.fixture()
-def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
-    server = VictoriaMetrics(tmp_path / "vm", free_port())
-    server.directory.mkdir()
-    server.start()
-    yield server
-    server.stop()
 
 
 def settings(url: str) -> InfluxSettings:
