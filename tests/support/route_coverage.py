@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BACKENDS = ("sqlite", "postgresql")
@@ -50,9 +50,10 @@ def routes_of(app: FastAPI) -> list[tuple[str, str]]:
 class RouteRecorder:
     """ASGI middleware: notes which route answered a request, and whether it succeeded."""
 
-    def __init__(self, app: ASGIApp, backend: str) -> None:
+    def __init__(self, app: ASGIApp, backend: str, plain: list[Route]) -> None:
         self.app = app
         self.backend = backend
+        self.plain = plain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,7 +64,12 @@ class RouteRecorder:
             # The router has put the route that matched in the (shared) scope by now. The
             # status line is the first message; a streamed answer (the live stream)
             # counts from it, since such a route never finishes by itself.
-            route = scope.get("route")
+            route = scope.get("route") or next(
+                # FastAPI names the route in the scope for its own routes only; the
+                # application's plain Starlette routes (the API docs) are matched here.
+                (r for r in self.plain if r.matches(scope)[0] is Match.FULL),
+                None,
+            )
             started = message["type"] == "http.response.start"
             if started and isinstance(route, Route) and message["status"] < 400:
                 reached[(scope["method"], route.path)].add(self.backend)
@@ -77,4 +83,5 @@ def record_routes(app: FastAPI, database_url: str) -> None:
 
     Called before the application serves its first request (middleware cannot be added
     once it has started)."""
-    app.add_middleware(RouteRecorder, backend=backend_of(database_url))
+    plain = [route for route in app.routes if type(route) is Route]
+    app.add_middleware(RouteRecorder, backend=backend_of(database_url), plain=plain)
