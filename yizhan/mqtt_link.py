@@ -86,6 +86,7 @@ class MqttLink:
         self._manual_ack = manual_ack
         self._connected = threading.Event()
         self._generation = 0
+        self._subscribe_mid: int | None = None
         self._backoff = Backoff(broker.reconnect_min_s, broker.reconnect_max_s)
         # Broker acknowledgements may arrive before `publish()` has returned the mid, so
         # both sides of that race meet under this lock.
@@ -117,6 +118,7 @@ class MqttLink:
         self._client.max_queued_messages_set(0)
         self._client.max_inflight_messages_set(100)
         self._client.on_connect = self._handle_connect
+        self._client.on_subscribe = self._handle_subscribe
         self._client.on_connect_fail = self._handle_connect_fail
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
@@ -124,7 +126,7 @@ class MqttLink:
 
     @property
     def connected(self) -> bool:
-        """True while the broker has accepted this client."""
+        """True while the broker has accepted this client and its subscriptions."""
         return self._connected.is_set()
 
     def start(self) -> None:
@@ -135,7 +137,7 @@ class MqttLink:
         self._client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
-        """Block until connected (True) or the timeout passes (False)."""
+        """Block until connected and subscribed (True) or the timeout passes (False)."""
         return self._connected.wait(timeout)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
@@ -217,9 +219,31 @@ class MqttLink:
             self.client_id,
             flags.session_present,
         )
-        for topic, qos in self._subscriptions:
-            client.subscribe(topic, qos=qos)
         self.announce()
+        if not self._subscriptions:
+            self._ready()
+            return
+        # Ready only once the broker has confirmed the subscriptions: a message published
+        # the moment `wait_connected` returns must not overtake them and be missed.
+        _, self._subscribe_mid = client.subscribe(list(self._subscriptions))
+
+    def _handle_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: object,
+    ) -> None:
+        if mid != self._subscribe_mid:
+            return  # a `subscribe_again`
+        self._subscribe_mid = None
+        for (topic, _), reason in zip(self._subscriptions, reasons, strict=False):
+            if reason.is_failure:
+                log.error("broker refused the subscription to %s: %s", topic, reason)
+        self._ready()
+
+    def _ready(self) -> None:
         self._connected.set()
         if self._on_connected is not None:
             self._on_connected()
