@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
+import struct
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from yizhan.backoff import Backoff
 from yizhan.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
+
+_PUBACK = struct.Struct("!BBH")
+"""A PUBACK packet of MQTT 3.1.1: type, remaining length 2, packet id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +188,21 @@ class MqttLink:
         """
         if not self._manual_ack:
             return
+        generation = self._generation
+        pubacks = bytearray()
         for message in messages:
-            if message.qos > 0 and message.generation == self._generation:
+            if message.generation != generation:
+                continue
+            if message.qos == 1:
+                pubacks += _PUBACK.pack(mqtt.PUBACK, 2, message.mid)
+            elif message.qos == 2:
                 self._client.ack(message.mid, message.qos)
+        if pubacks:
+            # One write for the whole batch instead of one per message: a PUBACK is four
+            # fixed bytes in MQTT 3.1.1, so the stream is the same as paho's own
+            # `ack(mid, 1)` would produce, with a thousandth of the system calls (ours
+            # and the broker's). paho queues it like any other packet.
+            self._client._packet_queue(mqtt.PUBACK, bytes(pubacks), 0, 0)
 
     def stop(self, goodbye: Retained | None = None) -> None:
         """Say goodbye (a retained message the last will would not send), then disconnect."""
