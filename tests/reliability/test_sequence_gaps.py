@@ -90,7 +90,7 @@ def test_the_running_central_shows_a_gap_alert_through_its_api(
     # The fixture's central uses the default threshold; check it the way its thread does.
     assert len(central.service.store.raise_gap_alerts(after_s=0)) == 1
 
-    def gap_alerts(**params: str | bool) -> list[dict[str, object]]:
+    def gap_alerts(**params: bool) -> list[dict[str, object]]:
         # Only this gateway's: the shared broker may hold other tests' retained
         # gateway births and wills, which raise offline alerts of their own.
         alerts = central.http.get("/api/alerts", params=params).json()
