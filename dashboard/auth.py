@@ -159,8 +159,10 @@ class AuthMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
+            # A route may add what the path does not say (an alert note) as the detail.
+            detail = str(scope["state"].get("audit_detail", ""))[:600]
             await run_in_threadpool(
-                self.operators.audit, session.name, method, path, status["code"]
+                self.operators.audit, session.name, method, path, status["code"], detail
             )
 
     async def _session(self, scope: Scope) -> tuple[Session | None, bool]:

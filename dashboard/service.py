@@ -8,6 +8,7 @@ retained occupancy, feeds the live stream and hands points to the InfluxDB expor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ from datetime import timedelta
 
 import uvicorn
 
+from contract.maintenance_payloads import Health
 from contract.payloads import CentralStatus, Command, StationOccupancy, utc_now
 from contract.signing import sign
 from contract.topics import ROOT, TOPIC_BY_NAME, central_topic, occupancy_topic
@@ -25,10 +27,13 @@ from dashboard.commands_api import commands_router
 from dashboard.config import CentralSettings
 from dashboard.credentials import Credentials
 from dashboard.db import Database
+from dashboard.devices import DeviceReadings
+from dashboard.history import OccupancyHistory
 from dashboard.influx import InfluxExport
-from dashboard.ingest import Ingest
+from dashboard.ingest import Ingest, fast_decode
 from dashboard.live import LiveHub
 from dashboard.metrics import IngestMetrics
+from dashboard.station_page_api import station_page_router
 from dashboard.store import AlertThresholds, BatchResult, Store
 from dashboard.ui import install_ui
 from dashboard.workers_api import workers_router
@@ -41,8 +46,9 @@ log = logging.getLogger(__name__)
 SUBSCRIPTIONS = (
     (f"{ROOT}/st/+/gw/+/event/+", 1),
     (TOPIC_BY_NAME["availability"].wildcard, 1),
+    (TOPIC_BY_NAME["health"].wildcard, 1),
 )
-"""What the central listens to: every gateway's events and availability."""
+"""What the central listens to: every gateway's events, availability and health."""
 
 
 class Central:
@@ -81,6 +87,10 @@ class Central:
             manual_ack=True,
         )
         self.ingest = Ingest(self.store, self.metrics, self._changed, acknowledge=self.link.ack)
+        # Station pages: counts per minute and devices' last readings, both written by the
+        # periodic checks from memory, never by the ingest writer per event.
+        self.history = OccupancyHistory(self.database, settings.occupancy.history_step_s)
+        self.devices = DeviceReadings(self.database)
         self.app = create_app(
             self.store,
             self.metrics,
@@ -104,6 +114,7 @@ class Central:
             database=self.database,
         )
         self.app.include_router(workers_router(self.credentials, self.store))
+        self.app.include_router(station_page_router(self.store, self.history, self.devices))
         install_ui(self.app, settings.http.tile_url)
         self.app.include_router(
             commands_router(
@@ -148,6 +159,10 @@ class Central:
         self._stopping.set()
         self.credentials.stop()
         self.ingest.stop()
+        with contextlib.suppress(Exception):
+            # What the minute in progress saw, so a restart leaves no hole in the chart.
+            self.history.flush(everything=True)
+            self.devices.flush()
         status = Retained(central_topic(self.settings.central_id), self._status(online=False))
         self.link.stop(goodbye=status)
         if self._alerts.is_alive():
@@ -160,6 +175,15 @@ class Central:
         if self._stopping.is_set():
             # Not acknowledged: the broker keeps it for this replica's next start.
             return
+        if message.topic.endswith("/health"):
+            decoded = fast_decode(message.topic, message.payload)
+            if decoded is not None and isinstance(decoded.payload, Health):
+                # Only the newest report per gateway matters, and the broker retains it:
+                # kept in memory and acknowledged at once, written by the periodic checks.
+                self.devices.offer(decoded.payload)
+                self.link.ack([message])
+                return
+            # Anything else on the topic goes to ingest, which quarantines it with a reason.
         self.ingest.submit(message)
 
     def _status(self, online: bool) -> bytes:
@@ -180,6 +204,8 @@ class Central:
         while not self._stopping.wait(interval):
             try:
                 self._changed(self.store.check())
+                self.history.flush()
+                self.devices.flush()
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + retention.purge_interval_s
                     cutoff = utc_now() - timedelta(days=retention.entries_days)
@@ -217,6 +243,7 @@ class Central:
     def _changed(self, batch: BatchResult) -> None:
         """Publish what a committed batch, check or correction changed."""
         now = utc_now()
+        self.history.note(batch, now.timestamp())
         for change in batch.occupancy_changes():
             message = StationOccupancy(
                 station_id=change.station_id,

@@ -153,6 +153,35 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX entries_by_station ON entries (station_id, at);
     CREATE INDEX events_by_time ON events (at);
     """,
+    # What the station page shows beyond live counts: the count per minute (written once a
+    # minute from the changes ingest already made, never per event), every device's last
+    # reading from its gateway's health report, and what an operator wrote when acting on
+    # an alert.
+    """
+    CREATE TABLE occupancy_history (
+        station_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        occupancy INTEGER NOT NULL,
+        peak INTEGER NOT NULL,
+        capacity INTEGER,
+        PRIMARY KEY (station_id, at)
+    );
+    CREATE INDEX occupancy_history_at ON occupancy_history (at);
+    CREATE TABLE devices (
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        state TEXT NOT NULL,
+        last_frame_age_s {real},
+        read_at TEXT NOT NULL,
+        PRIMARY KEY (station_id, gateway_id, device_id)
+    );
+    ALTER TABLE alerts ADD COLUMN acknowledged_note TEXT;
+    ALTER TABLE alerts ADD COLUMN resolved_note TEXT;
+    """,
 )
 """Schema changes in order; a database records how many it has applied."""
 
@@ -231,6 +260,7 @@ class EntryFilter:
     worker_id: str | None = None
     since: str | None = None
     until: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +302,8 @@ class AlertRow:
     acknowledged_at: str | None = None
     acknowledged_by: str | None = None
     resolved_by: str | None = None
+    acknowledged_note: str | None = None
+    resolved_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,7 +522,7 @@ class Store:
         with self.db.transaction() as db:
             if db.execute("SELECT 1 FROM stations WHERE id = ?", (station_id,)).fetchone() is None:
                 raise StationNotFoundError(station_id)
-            for table in ("station_zones", "doors", "gateways", "sensors"):
+            for table in ("station_zones", "doors", "gateways", "sensors", "devices"):
                 db.execute(f"DELETE FROM {table} WHERE station_id = ?", (station_id,))
             db.execute("DELETE FROM stations WHERE id = ?", (station_id,))
 
@@ -1161,7 +1193,15 @@ class Store:
         where = where or EntryFilter(station_id=station_id)
         clauses: list[str] = []
         params: list[object] = []
-        for column in ("station_id", "gateway_id", "door_id", "decision", "direction", "worker_id"):
+        for column in (
+            "station_id",
+            "gateway_id",
+            "door_id",
+            "decision",
+            "direction",
+            "worker_id",
+            "reason",
+        ):
             value = getattr(where, column)
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -1243,15 +1283,17 @@ class Store:
             raise LookupError(alert_id)
         return AlertRow(**dict(row))
 
-    def acknowledge_alert(self, alert_id: int, by: str) -> AlertChange:
-        """An operator takes an alert (`LookupError`, `AlertStateError`)."""
+    def acknowledge_alert(self, alert_id: int, by: str, note: str | None = None) -> AlertChange:
+        """An operator takes an alert, with an optional note (`LookupError`,
+        `AlertStateError`)."""
         with self.db.transaction() as db:
-            return alert_rules.acknowledge(db, alert_id, by)
+            return alert_rules.acknowledge(db, alert_id, by, note)
 
-    def resolve_alert(self, alert_id: int, by: str) -> AlertChange:
-        """An operator resolves an alert (`LookupError`, `AlertStateError`)."""
+    def resolve_alert(self, alert_id: int, by: str, note: str | None = None) -> AlertChange:
+        """An operator resolves an alert, with an optional note (`LookupError`,
+        `AlertStateError`)."""
         with self.db.transaction() as db:
-            return alert_rules.resolve(db, alert_id, by)
+            return alert_rules.resolve(db, alert_id, by, note)
 
     def gateways(self, station_id: str | None = None) -> list[GatewayRow]:
         """Every gateway's health, by station."""
@@ -1283,14 +1325,15 @@ class Store:
     # --- retention ---------------------------------------------------------------------
 
     def purge(self, before: datetime) -> int:
-        """Delete entries, events and quarantined messages older than `before`; how many
-        events went."""
+        """Delete entries, events, quarantined messages, corrections and occupancy history
+        older than `before`; how many events went."""
         cutoff = format_utc(before)
         with self.db.transaction() as db:
             db.execute("DELETE FROM entries WHERE at < ?", (cutoff,))
             gone = db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount
             db.execute("DELETE FROM quarantine WHERE received_at < ?", (cutoff,))
             db.execute("DELETE FROM occupancy_corrections WHERE at < ?", (cutoff,))
+            db.execute("DELETE FROM occupancy_history WHERE at < ?", (cutoff,))
         return int(gone)
 
 

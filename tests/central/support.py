@@ -49,8 +49,9 @@ class Gateway:
         door: str = "main",
         worker: str | None = "w1001",
         at: datetime | None = None,
+        reason: str | None = None,
     ) -> EventPayload:
-        """A scan at a door."""
+        """A scan at a door (a denial says `expired` unless another `reason` is given)."""
         return self.send(
             AccessEvent.model_validate(
                 {
@@ -60,7 +61,7 @@ class Gateway:
                     "credential": "qr",
                     "worker_id": worker,
                     "decision": decision,
-                    "reason": "granted" if decision == "granted" else "expired",
+                    "reason": reason or ("granted" if decision == "granted" else "expired"),
                 }
             )
         )
