@@ -89,7 +89,10 @@ def station_page_router(
         row = station(station_id)
         now = utc_now()
         end = min(until or now, now)
-        start = since or end - DEFAULT_SPAN
+        try:
+            start = since or end - DEFAULT_SPAN
+        except OverflowError:
+            raise ApiError(422, "until is too early") from None
         if start >= end:
             raise ApiError(422, "since must be before until (and before now)")
         if end - start > MAX_SPAN:
