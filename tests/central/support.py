@@ -10,6 +10,7 @@ from contract.payloads import (
     AlarmEvent,
     Availability,
     CrossingEvent,
+    DoorEvent,
     EventPayload,
     PresenceEvent,
     utc_now,
@@ -82,6 +83,12 @@ class Gateway:
             PresenceEvent.model_validate(
                 {**self._fields(at), "sensor_id": sensor, "zone": zone, "present": present}
             )
+        )
+
+    def door(self, state: str, door: str = "main") -> EventPayload:
+        """A door's lock or contact changed."""
+        return self.send(
+            DoorEvent.model_validate({**self._fields(None), "door_id": door, "state": state})
         )
 
     def alarm(self, alarm: str, active: bool, door: str | None = "main") -> EventPayload:
