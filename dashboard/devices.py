@@ -8,11 +8,12 @@ Two sources, both already on the wire:
 - presence events (`presence/1`), which ingest already keeps per sensor in the `sensors`
   table for the presence resets.
 
-Health reports do not go through the event writer: `DeviceReadings.offer` keeps only the
-newest report per gateway in memory, and `flush` (from the periodic checks) replaces that
-gateway's devices in one transaction. Ten thousand gateways reporting every 30 s cost one
-write of a few hundred rows per check, never a write per message; a report lost with a
-crash is replaced by the next one (and the broker retains the latest).
+The event writer stores nothing for health reports (it only acknowledges them in order):
+`DeviceReadings.offer` keeps the newest report per gateway in memory as it arrives, and
+`flush` (from the periodic checks) replaces that gateway's devices in one transaction.
+Ten thousand gateways reporting every 30 s cost one write of a few hundred rows per
+check, never a write per message; a report lost with a crash is replaced by the next one
+(and the broker retains the latest).
 """
 
 from __future__ import annotations

@@ -178,12 +178,11 @@ class Central:
         if message.topic.endswith("/health"):
             decoded = fast_decode(message.topic, message.payload)
             if decoded is not None and isinstance(decoded.payload, Health):
-                # Only the newest report per gateway matters, and the broker retains it:
-                # kept in memory and acknowledged at once, written by the periodic checks.
+                # Only the newest report per gateway matters: kept in memory, written by
+                # the periodic checks, never by the event writer.
                 self.devices.offer(decoded.payload)
-                self.link.ack([message])
-                return
-            # Anything else on the topic goes to ingest, which quarantines it with a reason.
+        # Health reports too: ingest acknowledges every message in the order received (as
+        # MQTT asks), stores nothing for a valid report and quarantines an invalid one.
         self.ingest.submit(message)
 
     def _status(self, online: bool) -> bytes:
