@@ -58,6 +58,9 @@ class DeviceReadings:
         self.db = db
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], Health] = {}
+        # Which devices each gateway had at the last write: most reports name the same
+        # ones again, and then an upsert is all it takes (no delete).
+        self._written: dict[tuple[str, str], frozenset[str]] = {}
 
     def offer(self, report: Health) -> None:
         """Keep a gateway's report until the next flush; a newer one replaces it."""
@@ -73,15 +76,22 @@ class DeviceReadings:
             reports, self._pending = self._pending, {}
         if not reports:
             return 0
+        names = {key: frozenset(report.devices) for key, report in reports.items()}
+        changed = [key for key, kept in names.items() if self._written.get(key) != kept]
         try:
             with self.db.transaction() as db:
+                # A gateway whose devices changed (or that this process has not written
+                # yet) loses the ones it no longer reports.
                 db.executemany(
-                    "DELETE FROM devices WHERE station_id = ? AND gateway_id = ?",
-                    list(reports),
+                    "DELETE FROM devices WHERE station_id = ? AND gateway_id = ?", changed
                 )
                 db.executemany(
                     "INSERT INTO devices (station_id, gateway_id, device_id, kind, ok, detail, "
-                    "state, last_frame_age_s, read_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "state, last_frame_age_s, read_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (station_id, gateway_id, device_id) DO UPDATE SET "
+                    "kind = excluded.kind, ok = excluded.ok, detail = excluded.detail, "
+                    "state = excluded.state, last_frame_age_s = excluded.last_frame_age_s, "
+                    "read_at = excluded.read_at",
                     [
                         (
                             r.station_id,
@@ -103,6 +113,7 @@ class DeviceReadings:
                 for key, report in reports.items():
                     self._pending.setdefault(key, report)
             raise
+        self._written.update(names)
         return len(reports)
 
     def station(self, station_id: str) -> list[SensorReading]:
