@@ -7,6 +7,8 @@ Station and gateway ids are lower-case slugs so that they are safe inside MQTT t
 
 from __future__ import annotations
 
+import secrets
+import time
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -56,8 +58,17 @@ def utc_now() -> datetime:
 
 
 def new_event_id() -> str:
-    """A globally unique id for one event."""
-    return str(uuid.uuid4())
+    """A globally unique id for one event, in UUID version 7 layout (RFC 9562): the
+    first 48 bits are the Unix time in milliseconds, the rest random.
+
+    Ids that sort by creation time land at the end of the central's event-id indexes
+    instead of at random places in them, which keeps those inserts cheap as the tables
+    grow. Nothing may rely on the order: only uniqueness is part of the contract.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC variant
+    return str(uuid.UUID(int=value))
 
 
 class Direction(StrEnum):

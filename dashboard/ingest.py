@@ -1,11 +1,15 @@
 """Ingest: validate every message from the broker, store it in batches, then acknowledge.
 
-Messages arrive on paho's network thread and are only queued there; one writer thread
-decodes them and commits each batch in a single transaction, so a burst costs one disk
+Messages arrive on paho's network thread and are only queued there. The ingest thread
+takes them in batches and hands each to the writer process (`ingest_writer`), which
+decodes them and commits the batch in a single transaction, so a burst costs one disk
 sync per batch rather than one per event. Valid events and availability go to their
 tables, anything that fails validation goes to the quarantine with its reason, in the
 same transaction. Only after the commit are the messages acknowledged to the broker: a
 central killed mid-batch has acknowledged nothing of it, and the broker delivers it again.
+
+Acknowledging a batch and publishing what it changed happen on a third thread, in commit
+order, so the writer already stores the next batch meanwhile.
 """
 
 from __future__ import annotations
@@ -13,22 +17,19 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 
-from pydantic import ValidationError
-
-from contract.codec import MAX_PAYLOAD_BYTES, Decoded, Rejected, decode
-from contract.payloads import Availability, EventPayload
-from contract.topics import parse_topic
+from dashboard.ingest_writer import WriterProcess
 from dashboard.metrics import IngestMetrics
-from dashboard.store import BatchResult, Quarantined, Store
+from dashboard.store import BatchResult, Store
 from yizhan.mqtt_link import Message
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
 BATCH_WAIT_S = 0.02
-"""How long the writer waits for more messages before committing a partial batch."""
+"""How long the ingest waits for more messages before writing a batch of one."""
 
 RETRY_S = 1.0
 """How long to wait before writing a failed batch again."""
@@ -36,26 +37,11 @@ RETRY_S = 1.0
 BatchListener = Callable[[BatchResult], None]
 Acknowledge = Callable[[Sequence[Message]], None]
 
-_STOP = object()
+_Committed = tuple[list[Message], BatchResult | None]
 
 
-def fast_decode(topic: str, raw: bytes) -> Decoded | None:
-    """The common case in one step: a valid payload parsed straight from its bytes by the
-    model (about half the cost of `decode`). None for anything else, which `decode` then
-    looks at again to name the exact reason."""
-    address = parse_topic(topic)
-    if address is None or len(raw) > MAX_PAYLOAD_BYTES:
-        return None
-    try:
-        payload = address.spec.model.model_validate_json(raw)
-    except ValidationError:
-        return None
-    if (
-        getattr(payload, "station_id", address.station_id) != address.station_id
-        or getattr(payload, "gateway_id", address.gateway_id) != address.gateway_id
-    ):
-        return None
-    return Decoded(address, payload)
+class _StoppedBeforeCommitError(Exception):
+    """The central stopped while a batch could not be committed."""
 
 
 def _no_ack(messages: Sequence[Message]) -> None:
@@ -63,7 +49,7 @@ def _no_ack(messages: Sequence[Message]) -> None:
 
 
 class Ingest:
-    """Queue in, store out. `submit` from any thread; `start()` and `stop()` the writer."""
+    """Queue in, store out. `submit` from any thread; `start()` and `stop()` the rest."""
 
     def __init__(
         self,
@@ -72,99 +58,117 @@ class Ingest:
         on_batch: BatchListener,
         acknowledge: Acknowledge = _no_ack,
     ) -> None:
-        self._store = store
+        self._writer = WriterProcess(store.db.url, store.thresholds)
         self._metrics = metrics
         self._on_batch = on_batch
         self._acknowledge = acknowledge
-        self._queue: queue.Queue[Message | object] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
-        self._written = threading.Condition()
+        # A deque under one condition rather than a queue.Queue: the ingest thread takes
+        # a whole batch in one lock round instead of one per message.
+        self._pending: deque[Message] = deque()
+        self._changed = threading.Condition()
+        self._unfinished = 0
+        """Messages submitted and not yet acknowledged (or given up at stop)."""
+        self._committed: queue.Queue[_Committed | None] = queue.Queue(maxsize=2)
         self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
+        self._acker = threading.Thread(target=self._acknowledge_loop, name="ingest-ack")
 
     def start(self) -> None:
-        """Start the writer thread."""
+        """Start the writer process, then the threads that feed it and acknowledge."""
+        self._writer.start()
+        self._acker.start()
         self._thread.start()
 
     @property
     def running(self) -> bool:
-        """True while the writer thread is alive."""
-        return self._thread.is_alive()
+        """True while both threads are alive (the ingest thread replaces a writer process
+        that dies)."""
+        return self._thread.is_alive() and self._acker.is_alive()
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's id while it runs."""
+        return self._writer.pid
 
     def submit(self, message: Message) -> None:
         """Hand over a message as received; returns at once."""
-        self._queue.put(message)
+        with self._changed:
+            self._pending.append(message)
+            self._unfinished += 1
+            self._changed.notify_all()
 
     def stop(self) -> None:
-        """Write what is queued, then end the writer thread."""
+        """Write and acknowledge what is queued, then end the threads and the writer."""
         self._stopping.set()
-        self._queue.put(_STOP)
-        self._thread.join(timeout=30)
+        with self._changed:
+            self._changed.notify_all()
+        for thread in (self._thread, self._acker):
+            if thread.is_alive():
+                thread.join(timeout=30)
+        self._writer.stop()
 
     def wait_idle(self, timeout: float) -> bool:
-        """Block until everything submitted so far has been written (for tests and tools)."""
-        with self._written:
-            return self._written.wait_for(lambda: self._queue.unfinished_tasks == 0, timeout)
+        """Block until everything submitted so far has been written and acknowledged
+        (for tests and tools)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._unfinished == 0, timeout)
+
+    def _next_batch(self) -> list[Message] | None:
+        """Up to MAX_BATCH messages; waits a little for company when only one is there.
+        None when stopping and nothing is left."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._pending or self._stopping.is_set())
+            if len(self._pending) == 1 and not self._stopping.is_set():
+                self._changed.wait_for(lambda: len(self._pending) > 1, BATCH_WAIT_S)
+            if not self._pending:
+                return None
+            count = min(len(self._pending), MAX_BATCH)
+            return [self._pending.popleft() for _ in range(count)]
 
     def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            stopping = batch[0] is _STOP
-            while not stopping and len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get(timeout=BATCH_WAIT_S if len(batch) < 2 else 0)
-                except queue.Empty:
-                    break
-                batch.append(item)
-                stopping = item is _STOP
-            messages = [item for item in batch if isinstance(item, Message)]
-            try:
-                self._write_until_committed(messages)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
-                with self._written:
-                    self._written.notify_all()
-            if stopping:
-                return
+        try:
+            while (batch := self._next_batch()) is not None:
+                self._committed.put((batch, self._write_until_committed(batch)))
+        except _StoppedBeforeCommitError:
+            pass  # not acknowledged: the broker delivers the batch to the next start
+        finally:
+            self._committed.put(None)
 
-    def _write_until_committed(self, messages: list[Message]) -> None:
+    def _write_until_committed(self, messages: list[Message]) -> BatchResult | None:
+        """The batch's result once committed (None when it changed nothing)."""
         # A batch that cannot be committed (disk full, database locked) is retried, never
         # acknowledged: the broker keeps it, and the unacknowledged window stops it from
         # sending more meanwhile.
         while True:
             try:
-                outcome = self._write(messages)
-            except Exception:
+                return self._write(messages)
+            except Exception as error:
                 self._metrics.count_write_failure()
-                log.exception("writing a batch of %d messages failed; retrying", len(messages))
+                log.error(
+                    "writing a batch of %d messages failed; retrying: %s", len(messages), error
+                )
                 if self._stopping.wait(RETRY_S):
-                    return
-                continue
-            self._acknowledge(messages)
-            if outcome is not None:
-                self._on_batch(outcome)
-            return
+                    raise _StoppedBeforeCommitError from error
 
     def _write(self, messages: list[Message]) -> BatchResult | None:
-        accepted: list[EventPayload | Availability] = []
-        quarantined: list[Quarantined] = []
-        for message in messages:
-            result = fast_decode(message.topic, message.payload) or decode(
-                message.topic, message.payload
-            )
-            if isinstance(result, Rejected):
-                log.warning("quarantined message on %s: %s", result.topic, result.reason)
-                quarantined.append(
-                    Quarantined(result.topic, result.code, result.reason, message.payload)
-                )
-            elif isinstance(result, Decoded) and isinstance(
-                result.payload, EventPayload | Availability
-            ):
-                accepted.append(result.payload)
-        if not accepted and not quarantined:
-            return None
-        outcome = self._store.record(accepted, quarantined)
-        self._metrics.count_accepted(outcome.stored, outcome.duplicates)
-        for item in quarantined:
-            self._metrics.count_quarantined(item.code)
-        return outcome
+        outcome = self._writer.write([(m.topic, m.payload) for m in messages])
+        for note in outcome.quarantined:
+            log.warning("quarantined message on %s: %s", note.topic, note.reason)
+            self._metrics.count_quarantined(note.code)
+        if outcome.result is not None:
+            self._metrics.count_accepted(outcome.result.stored, outcome.result.duplicates)
+        return outcome.result
+
+    def _acknowledge_loop(self) -> None:
+        while (committed := self._committed.get()) is not None:
+            messages, result = committed
+            try:
+                self._acknowledge(messages)
+                if result is not None:
+                    self._on_batch(result)
+            except Exception:
+                log.exception("publishing the changes of a committed batch failed")
+            finally:
+                with self._changed:
+                    self._unfinished -= len(messages)
+                    self._changed.notify_all()

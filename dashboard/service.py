@@ -30,7 +30,8 @@ from dashboard.db import Database
 from dashboard.devices import DeviceReadings
 from dashboard.history import OccupancyHistory
 from dashboard.influx import InfluxExport
-from dashboard.ingest import Ingest, fast_decode
+from dashboard.ingest import Ingest
+from dashboard.ingest_writer import fast_decode
 from dashboard.live import LiveHub
 from dashboard.metrics import IngestMetrics
 from dashboard.station_page_api import station_page_router

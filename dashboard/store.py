@@ -12,7 +12,7 @@ import base64
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -589,11 +589,14 @@ class Store:
         self,
         events: Iterable[EventPayload | Availability],
         quarantined: Iterable[Quarantined] = (),
+        texts: Mapping[str, str] | None = None,
     ) -> BatchResult:
         """Store a batch in one transaction; an event id already stored is skipped.
 
         Quarantined messages of the same batch are kept in the same transaction, so that
         once it commits every message of the batch can be acknowledged to the broker.
+        `texts` maps event ids to their payloads as they arrived (already validated);
+        those are stored as they are, the others serialised from the model.
         """
         received = utc_now()
         received_at = format_utc(received)
@@ -605,7 +608,7 @@ class Store:
             new, result.duplicates = self._new_events(db, items)
             result.stored = len(new)
             self._ensure_stations(db, {e.station_id for e in items})
-            self._insert_events(db, new, received_at)
+            self._insert_events(db, new, received_at, texts or {})
             self._track_gateways(db, new, received_at, now, result)
             for message in items:
                 if isinstance(message, Availability):
@@ -657,7 +660,13 @@ class Store:
             [(sid,) for sid, _ in rows],
         )
 
-    def _insert_events(self, db: Connection, events: list[EventPayload], received_at: str) -> None:
+    def _insert_events(
+        self,
+        db: Connection,
+        events: list[EventPayload],
+        received_at: str,
+        texts: Mapping[str, str],
+    ) -> None:
         rows = []
         entries = []
         for event in events:
@@ -671,7 +680,7 @@ class Store:
                     event.seq,
                     at,
                     received_at,
-                    event.model_dump_json(by_alias=True),
+                    texts.get(event.event_id) or event.model_dump_json(by_alias=True),
                 )
             )
             if isinstance(event, AccessEvent):

@@ -27,6 +27,18 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBro
 
 
 @pytest.fixture()
+def own_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A broker for this test alone: no retained state or queued sessions left by other
+    tests, and the test may stop and start it."""
+    directory = tmp_path / "mosquitto"
+    directory.mkdir()
+    broker = MosquittoBroker(directory, free_port())
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture()
 def broker_settings(mosquitto: MosquittoBroker) -> BrokerSettings:
     """Settings that point a gateway or the central at the private broker."""
     return BrokerSettings(url=mosquitto.url)

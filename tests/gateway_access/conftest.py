@@ -9,20 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.gateway_access.support import central_settings
-from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral, run_central
-
-
-@pytest.fixture()
-def own_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    """A broker for this test alone, which the test may stop and start."""
-    directory = tmp_path / "mosquitto"
-    directory.mkdir()
-    broker = MosquittoBroker(directory, free_port())
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture()
