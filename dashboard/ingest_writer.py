@@ -16,6 +16,7 @@ only the pipe around it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import multiprocessing
 import threading
@@ -29,7 +30,7 @@ from pydantic import ValidationError
 
 from contract.codec import MAX_PAYLOAD_BYTES, Decoded, Rejected, decode
 from contract.payloads import Availability, EventPayload
-from contract.topics import parse_topic
+from contract.topics import TopicAddress, parse_topic
 from dashboard.db import Database
 from dashboard.store import AlertThresholds, BatchResult, Quarantined, Store
 
@@ -68,11 +69,17 @@ class WriteFailedError(RuntimeError):
     """The batch was not committed; the message says why (a traceback from the writer)."""
 
 
+@functools.lru_cache(maxsize=65536)
+def _address(topic: str) -> TopicAddress | None:
+    # A few topics per gateway, each seen over and over: parse each once.
+    return parse_topic(topic)
+
+
 def fast_decode(topic: str, raw: bytes) -> Decoded | None:
     """The common case in one step: a valid payload parsed straight from its bytes by the
     model (about half the cost of `decode`). None for anything else, which `decode` then
     looks at again to name the exact reason."""
-    address = parse_topic(topic)
+    address = _address(topic)
     if address is None or len(raw) > MAX_PAYLOAD_BYTES:
         return None
     try:

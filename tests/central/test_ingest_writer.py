@@ -8,9 +8,11 @@ from pathlib import Path
 
 from dashboard.ingest_writer import WriteFailedError, WriterProcess, write_batch
 from dashboard.store import AlertThresholds, Store
+from tests.central.conftest import central_settings
 from tests.central.support import Gateway
+from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
-from tests.support.running_central import RunningCentral
+from tests.support.running_central import RunningCentral, run_central
 from tests.support.waiting import wait_until
 
 
@@ -77,3 +79,41 @@ def test_a_batch_keeps_each_payload_as_it_arrived(tmp_path: Path) -> None:
         stored = db.execute("SELECT payload FROM events").fetchone()[0]
     assert stored == raw.decode()
     store.close()
+
+
+def test_every_stored_message_is_acknowledged_so_none_comes_back(
+    tmp_path: Path, own_broker: MosquittoBroker
+) -> None:
+    # Two lives of one central (same id, so the same persistent broker session), each on
+    # a database of its own: whatever the first stored but did not acknowledge, the
+    # broker would hand to the second before anything published after it started.
+    probe = MqttProbe(own_broker.url)
+    gateway = Gateway(probe)
+
+    def life(name: str, publish: int) -> tuple[list[str], list[str]]:
+        """Publish `publish` events to a central; what was sent and what it stored."""
+        directory = tmp_path / name
+        directory.mkdir()
+        settings = central_settings(
+            directory, own_broker.url, f"sqlite:///{directory / 'c.db'}", central_id="acks"
+        )
+        lifetime = run_central(settings)
+        running = next(lifetime)
+        try:
+            store = running.service.store
+            sent = [gateway.access().event_id for _ in range(publish)]
+            wait_until(lambda: store.event_count() == publish, 30, f"{publish} stored")
+            assert running.service.ingest.wait_idle(10)
+            with store.db.connection() as db:
+                stored = [row[0] for row in db.execute("SELECT event_id FROM events")]
+        finally:
+            lifetime.close()
+        return sent, stored
+
+    try:
+        first_sent, first_stored = life("first", 1500)
+        marker, second_stored = life("second", 1)
+    finally:
+        probe.close()
+    assert sorted(first_stored) == sorted(first_sent)
+    assert second_stored == marker

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import httpx
@@ -25,7 +25,7 @@ def run_central(
     settings: CentralSettings,
     retained_out: bool = False,
     ready: Callable[[Central], None] | None = None,
-) -> Iterator[RunningCentral]:
+) -> Generator[RunningCentral, None, None]:
     """Start a central, serve its API, yield it with an admin client, stop it afterwards.
 
     `retained_out` waits until the central has published its retained credential
