@@ -225,9 +225,12 @@ def test_the_station_page_shows_its_sensors_and_a_chart_of_the_day(
     radar = page.locator("#station-sensors tr[data-sensor=radar-1]")
     expect(radar.locator("td.reading")).to_contain_text("someone there: yes")
 
-    # Door changes arrive live while the page is open.
+    # Door changes and counts arrive live while the page is open.
     gateway.door("opened")
     expect(page.locator("#station-doors [data-door-state=main]")).to_have_text("Opened")
+    gateway.access("in")
+    expect(page.locator("#station-occupancy")).to_have_text("4 / 12")
+    expect(chart).to_have_attribute("data-last", "4")
 
     page.select_option("#lang", "zh-CN")
     expect(door.locator("td").nth(1)).to_have_text("门磁与门锁")

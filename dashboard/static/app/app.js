@@ -6,6 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const views = ["login-view", "map-view", "alerts-view", "entries-view", "station-view"];
   let me = null, mapReady = false, knownAlerts = null, entriesNext = null, shownStation = null;
+  let stationHistory = null;
 
   function csrf() {
     const match = document.cookie.match(/(?:^|; )yz_csrf=([^;]*)/);
@@ -134,6 +135,7 @@
     source.addEventListener("occupancy", (e) => {
       const change = JSON.parse(e.data);
       window.yzMap.update(change.station_id, { occupancy: change.occupancy, capacity: change.capacity });
+      if (change.station_id === shownStation && !$("station-view").hidden) stationCount(change);
     });
     source.addEventListener("gateway", (e) => {
       const change = JSON.parse(e.data);
@@ -340,8 +342,26 @@
   async function loadHistory(station) {
     const answer = await api("GET", "/api/stations/" + encodeURIComponent(station.id) + "/occupancy/history");
     if (!answer.ok) return;
-    window.yzChart.draw($("station-chart"), await answer.json(),
-      { t, language: window.yzI18n.language, timeZone: station.time_zone });
+    stationHistory = { history: await answer.json(), timeZone: station.time_zone };
+    drawHistory();
+  }
+
+  function drawHistory() {
+    window.yzChart.draw($("station-chart"), stationHistory.history,
+      { t, language: window.yzI18n.language, timeZone: stationHistory.timeZone });
+  }
+
+  // A live count change on the open station page: the number, and the chart's line now
+  // (the server writes the minute's sample later; the next visit fetches it).
+  function stationCount(change) {
+    $("station-occupancy").textContent = change.occupancy + (change.capacity ? " / " + change.capacity : "");
+    if (!stationHistory || stationHistory.history.station_id !== change.station_id) return;
+    const history = stationHistory.history;
+    const now = new Date().toISOString();
+    history.points.push({ at: now, occupancy: change.occupancy, peak: change.occupancy });
+    history.until = now;
+    history.capacity = change.capacity;
+    drawHistory();
   }
 
   // A reading is a small object ({"present": true}, {"lock": "secured", "open": false}):
