@@ -30,6 +30,7 @@ from contract.payloads import DoorEvent, utc_now
 from contract.topics import event_topic
 from dashboard.service import Central, serve_in_thread
 from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.operators import add_operator, bearer
 from yizhan.mqtt_link import MqttLink
 from yizhan.settings import BrokerSettings
 
@@ -39,7 +40,8 @@ STATIONS = 50
 class StreamReader:
     """Reads the SSE stream in a thread and stamps each door change as it arrives."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.headers = headers
         self.arrived: dict[str, float] = {}
         self.ready = threading.Event()
         self._stop = threading.Event()
@@ -47,7 +49,10 @@ class StreamReader:
         self._thread.start()
 
     def _read(self, url: str) -> None:
-        with httpx.Client(timeout=None) as client, client.stream("GET", url) as response:
+        with (
+            httpx.Client(timeout=None, headers=self.headers) as client,
+            client.stream("GET", url) as response,
+        ):
             kind = ""
             for line in response.iter_lines():
                 if self._stop.is_set():
@@ -83,7 +88,11 @@ def run(rate: float, seconds: float) -> dict[str, Any]:
             assert central.link.wait_connected(10)
             serve_in_thread(server)
             port = settings.http.port
-            reader = StreamReader(f"http://127.0.0.1:{port}/api/stream?kinds=door")
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+                # The live stream needs a login like every operator route.
+                name, password = add_operator(central.operators, "viewer")
+                headers = bearer(http, name, password)
+            reader = StreamReader(f"http://127.0.0.1:{port}/api/stream?kinds=door", headers)
             if not reader.ready.wait(10):
                 raise RuntimeError("live stream did not open")
             publisher.start()
