@@ -123,26 +123,30 @@ def _set_resolved(db: Connection, alert_id: int, by: str) -> None:
     )
 
 
-def acknowledge(db: Connection, alert_id: int, by: str) -> AlertChange:
-    """An operator takes an open alert; `LookupError`, or `AlertStateError` if resolved."""
+def acknowledge(db: Connection, alert_id: int, by: str, note: str | None = None) -> AlertChange:
+    """An operator takes an open alert, optionally saying what they do about it;
+    `LookupError`, or `AlertStateError` if resolved."""
     row = _load(db, alert_id)
     if row["status"] == AlertStatus.RESOLVED:
         raise AlertStateError(f"alert {alert_id} is already resolved")
     if row["status"] == AlertStatus.OPEN:
         db.execute(
             "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?, "
-            "acknowledged_by = ? WHERE id = ?",
-            (format_utc(utc_now()), by, alert_id),
+            "acknowledged_by = ?, acknowledged_note = ? WHERE id = ?",
+            (format_utc(utc_now()), by, note or None, alert_id),
         )
     return _change(_load(db, alert_id))
 
 
-def resolve(db: Connection, alert_id: int, by: str) -> AlertChange:
-    """An operator resolves an alert; `LookupError`, or `AlertStateError` if resolved."""
+def resolve(db: Connection, alert_id: int, by: str, note: str | None = None) -> AlertChange:
+    """An operator resolves an alert, optionally saying how; `LookupError`, or
+    `AlertStateError` if resolved."""
     row = _load(db, alert_id)
     if row["status"] == AlertStatus.RESOLVED:
         raise AlertStateError(f"alert {alert_id} is already resolved")
     _set_resolved(db, alert_id, by)
+    if note:
+        db.execute("UPDATE alerts SET resolved_note = ? WHERE id = ?", (note, alert_id))
     return _change(_load(db, alert_id))
 
 

@@ -16,11 +16,11 @@ from datetime import datetime
 from importlib import resources
 from typing import Annotated, Literal
 
-from fastapi import FastAPI, Path, Query, Response
+from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from contract.payloads import format_utc
+from contract.payloads import Reason, format_utc
 from dashboard import door_states
 from dashboard.alerts import AlertChange, AlertKind, AlertStateError, AlertStatus
 from dashboard.auth import AuthMiddleware, auth_router
@@ -82,12 +82,18 @@ class AlertOut(BaseModel):
     resolved_at: str | None
     resolved_by: str | None
     detail: str
+    acknowledged_note: str | None = None
+    """What the operator wrote when acknowledging."""
+    resolved_note: str | None = None
+    """What the operator wrote when resolving (none when the system resolved it)."""
 
 
 class Operator(BaseModel):
-    """Who acts on an alert."""
+    """Who acts on an alert, and optionally a note for the next operator (kept with the
+    alert and in the audit log)."""
 
     by: str = Field(min_length=1, max_length=100)
+    note: str | None = Field(default=None, max_length=500)
 
 
 class GatewayOut(BaseModel):
@@ -174,8 +180,10 @@ def create_app(
         worker_id: str | None,
         since: datetime | None,
         until: datetime | None,
+        reason: Reason | None,
     ) -> EntryFilter:
         return EntryFilter(
+            reason=None if reason is None else reason.value,
             station_id=station_id,
             gateway_id=gateway_id,
             door_id=door_id,
@@ -206,12 +214,14 @@ def create_app(
         worker_id: str | None = None,
         since: AwareDatetime | None = None,
         until: AwareDatetime | None = None,
+        reason: Reason | None = None,
         cursor: Annotated[str | None, Query(max_length=400)] = None,
     ) -> list[EntryOut]:
-        """Access decisions, newest first. A full page answers `X-Next-Cursor`: pass it as
+        """Access decisions, newest first; `reason` narrows to one decision reason (`full`,
+        `expired`, ...). A full page answers `X-Next-Cursor`: pass it as
         `cursor` for the next page."""
         where = entry_filter(
-            station_id, gateway_id, door_id, decision, direction, worker_id, since, until
+            station_id, gateway_id, door_id, decision, direction, worker_id, since, until, reason
         )
         rows = page_of(where, limit, cursor)
         if len(rows) == limit:
@@ -228,11 +238,12 @@ def create_app(
         worker_id: str | None = None,
         since: AwareDatetime | None = None,
         until: AwareDatetime | None = None,
+        reason: Reason | None = None,
         max_rows: Annotated[int, Query(ge=1, le=5_000_000)] = 1_000_000,
     ) -> StreamingResponse:
         """The same entries as CSV (UTF-8, header row), streamed page by page."""
         where = entry_filter(
-            station_id, gateway_id, door_id, decision, direction, worker_id, since, until
+            station_id, gateway_id, door_id, decision, direction, worker_id, since, until, reason
         )
 
         def rows() -> Iterator[str]:
@@ -296,9 +307,19 @@ def create_app(
         """One alert with its history: who acknowledged and resolved it, and when."""
         return alert_out(alert_id)
 
-    def transition(alert_id: int, action: Callable[[int, str], AlertChange], by: str) -> AlertOut:
+    def transition(
+        alert_id: int,
+        action: Callable[[int, str, str | None], AlertChange],
+        who: Operator,
+        request: Request,
+    ) -> AlertOut:
+        note = (who.note or "").strip() or None
+        if note is not None:
+            # The audit middleware writes this with the request, so the audit log says
+            # what was written as well as who acted.
+            request.state.audit_detail = f"note: {note}"
         try:
-            change = action(alert_id, by)
+            change = action(alert_id, who.by, note)
         except LookupError:
             raise ApiError(404, f"no alert {alert_id}") from None
         except AlertStateError as exc:
@@ -307,14 +328,20 @@ def create_app(
         return alert_out(alert_id)
 
     @app.post("/api/alerts/{alert_id}/acknowledge", tags=["alerts"])
-    def acknowledge(alert_id: Annotated[int, Path(ge=1, le=2**62)], who: Operator) -> AlertOut:
-        """An operator takes the alert; 409 if it is already resolved."""
-        return transition(alert_id, store.acknowledge_alert, who.by)
+    def acknowledge(
+        alert_id: Annotated[int, Path(ge=1, le=2**62)], who: Operator, request: Request
+    ) -> AlertOut:
+        """An operator takes the alert, with an optional `note`; 409 if it is already
+        resolved."""
+        return transition(alert_id, store.acknowledge_alert, who, request)
 
     @app.post("/api/alerts/{alert_id}/resolve", tags=["alerts"])
-    def resolve(alert_id: Annotated[int, Path(ge=1, le=2**62)], who: Operator) -> AlertOut:
-        """An operator closes the alert; 409 if it is already resolved."""
-        return transition(alert_id, store.resolve_alert, who.by)
+    def resolve(
+        alert_id: Annotated[int, Path(ge=1, le=2**62)], who: Operator, request: Request
+    ) -> AlertOut:
+        """An operator closes the alert, with an optional `note`; 409 if it is already
+        resolved."""
+        return transition(alert_id, store.resolve_alert, who, request)
 
     @app.get("/api/gateways", tags=["gateways"])
     def gateways(station_id: str | None = None) -> list[GatewayOut]:

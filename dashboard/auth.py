@@ -155,7 +155,9 @@ class AuthMiddleware:
         async def audit() -> None:
             nonlocal audited
             audited = True
-            await run_in_threadpool(self.operators.audit, session.name, method, path, code)
+            # A route may add what the path does not say (an alert note) as the detail.
+            detail = str(scope["state"].get("audit_detail", ""))[:600]
+            await run_in_threadpool(self.operators.audit, session.name, method, path, code, detail)
 
         async def capture(message: Message) -> None:
             nonlocal code

@@ -54,6 +54,11 @@ class OccupancySettings(Section):
         gt=0,
         description="Every presence sensor of a zone seeing nobody this long resets it to 0.",
     )
+    history_step_s: float = Field(
+        default=60,
+        ge=0.1,
+        description="Occupancy history keeps one sample per station and this many seconds.",
+    )
 
 
 class InfluxSettings(Section):

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from contract.codec import MAX_PAYLOAD_BYTES, Decoded, Rejected, decode
+from contract.maintenance_payloads import Health
 from contract.payloads import Availability, EventPayload
 from contract.topics import TopicAddress, parse_topic
 from dashboard.db import Database
@@ -95,9 +96,10 @@ def fast_decode(topic: str, raw: bytes) -> Decoded | None:
 
 
 def write_batch(store: Store, messages: Sequence[RawMessage]) -> WriteOutcome:
-    """Validate every message and store the batch in one transaction: events and
-    availability to their tables, everything else to the quarantine with its reason."""
-    accepted: list[EventPayload | Availability] = []
+    """Validate every message and store the batch in one transaction: events,
+    availability and health reports to their tables, everything else to the quarantine
+    with its reason."""
+    accepted: list[EventPayload | Availability | Health] = []
     quarantined: list[Quarantined] = []
     notes: list[QuarantineNote] = []
     texts: dict[str, str] = {}
@@ -107,7 +109,7 @@ def write_batch(store: Store, messages: Sequence[RawMessage]) -> WriteOutcome:
             quarantined.append(Quarantined(result.topic, result.code, result.reason, payload))
             notes.append(QuarantineNote(result.topic, result.code, result.reason))
         elif isinstance(result, Decoded) and isinstance(
-            result.payload, EventPayload | Availability
+            result.payload, EventPayload | Availability | Health
         ):
             accepted.append(result.payload)
             if isinstance(result.payload, EventPayload):

@@ -8,6 +8,7 @@ retained occupancy, feeds the live stream and hands points to the InfluxDB expor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -25,11 +26,12 @@ from dashboard.commands_api import commands_router
 from dashboard.config import CentralSettings
 from dashboard.credentials import Credentials
 from dashboard.db import Database
-from dashboard.device_health import DeviceHealthIngest
+from dashboard.history import OccupancyHistory
 from dashboard.influx import InfluxExport
 from dashboard.ingest import Ingest
 from dashboard.live import LiveHub
 from dashboard.metrics import IngestMetrics
+from dashboard.station_page_api import station_page_router
 from dashboard.store import AlertThresholds, BatchResult, Store
 from dashboard.ui import install_ui
 from dashboard.workers_api import workers_router
@@ -45,9 +47,6 @@ SUBSCRIPTIONS = (
     (TOPIC_BY_NAME["health"].wildcard, 1),
 )
 """What the central listens to: every gateway's events, availability and health."""
-
-HEALTH_SUFFIX = "/health"
-"""Health reports go to their own writer (`dashboard.device_health`), not the event ingest."""
 
 
 class Central:
@@ -86,9 +85,9 @@ class Central:
             manual_ack=True,
         )
         self.ingest = Ingest(self.store, self.metrics, self._changed, acknowledge=self.link.ack)
-        self.device_health = DeviceHealthIngest(
-            self.store, self.metrics, self._changed, acknowledge=self.link.ack
-        )
+        # Station pages' counts per minute: noted in memory from every change and written
+        # by the periodic checks, never by the ingest writer per event.
+        self.history = OccupancyHistory(self.database, settings.occupancy.history_step_s)
         self.app = create_app(
             self.store,
             self.metrics,
@@ -112,6 +111,7 @@ class Central:
             database=self.database,
         )
         self.app.include_router(workers_router(self.credentials, self.store))
+        self.app.include_router(station_page_router(self.store, self.history))
         install_ui(self.app, settings.http.tile_url)
         self.app.include_router(
             commands_router(
@@ -126,7 +126,6 @@ class Central:
         if self.influx is not None:
             self.influx.start()
         self.ingest.start()
-        self.device_health.start()
         self._alerts.start()
         self.link.start()
         self.credentials.start()
@@ -157,7 +156,9 @@ class Central:
         self._stopping.set()
         self.credentials.stop()
         self.ingest.stop()
-        self.device_health.stop()
+        with contextlib.suppress(Exception):
+            # What the minute in progress saw, so a restart leaves no hole in the chart.
+            self.history.flush(everything=True)
         status = Retained(central_topic(self.settings.central_id), self._status(online=False))
         self.link.stop(goodbye=status)
         if self._alerts.is_alive():
@@ -169,9 +170,6 @@ class Central:
     def _submit(self, message: Message) -> None:
         if self._stopping.is_set():
             # Not acknowledged: the broker keeps it for this replica's next start.
-            return
-        if message.topic.endswith(HEALTH_SUFFIX):
-            self.device_health.submit(message)
             return
         self.ingest.submit(message)
 
@@ -193,6 +191,7 @@ class Central:
         while not self._stopping.wait(interval):
             try:
                 self._changed(self.store.check())
+                self.history.flush()
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + retention.purge_interval_s
                     cutoff = utc_now() - timedelta(days=retention.entries_days)
@@ -230,6 +229,7 @@ class Central:
     def _changed(self, batch: BatchResult) -> None:
         """Publish what a committed batch, check or correction changed."""
         now = utc_now()
+        self.history.note(batch, now.timestamp())
         for change in batch.occupancy_changes():
             message = StationOccupancy(
                 station_id=change.station_id,

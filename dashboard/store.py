@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from contract.maintenance_payloads import Health
 from contract.payloads import (
     AccessEvent,
     AlarmEvent,
@@ -30,7 +31,7 @@ from contract.payloads import (
     utc_now,
 )
 from dashboard import alerts as alert_rules
-from dashboard import door_states, sequences
+from dashboard import devices, door_states, sequences
 from dashboard.alerts import AlertChange, AlertKind
 from dashboard.db import Connection, Database
 from dashboard.occupancy import DEFAULT_ZONE, SensorState, StationCounts, presence_resets
@@ -153,6 +154,35 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX entries_by_station ON entries (station_id, at);
     CREATE INDEX events_by_time ON events (at);
     """,
+    # What the station page shows beyond live counts: the count per minute (written once a
+    # minute from the changes ingest already made, never per event), every device's last
+    # reading from its gateway's health report, and what an operator wrote when acting on
+    # an alert.
+    """
+    CREATE TABLE occupancy_history (
+        station_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        occupancy INTEGER NOT NULL,
+        peak INTEGER NOT NULL,
+        capacity INTEGER,
+        PRIMARY KEY (station_id, at)
+    );
+    CREATE INDEX occupancy_history_at ON occupancy_history (at);
+    CREATE TABLE devices (
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        state TEXT NOT NULL,
+        last_frame_age_s {real},
+        read_at TEXT NOT NULL,
+        PRIMARY KEY (station_id, gateway_id, device_id)
+    );
+    ALTER TABLE alerts ADD COLUMN acknowledged_note TEXT;
+    ALTER TABLE alerts ADD COLUMN resolved_note TEXT;
+    """,
 )
 """Schema changes in order; a database records how many it has applied."""
 
@@ -231,6 +261,7 @@ class EntryFilter:
     worker_id: str | None = None
     since: str | None = None
     until: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +303,8 @@ class AlertRow:
     acknowledged_at: str | None = None
     acknowledged_by: str | None = None
     resolved_by: str | None = None
+    acknowledged_note: str | None = None
+    resolved_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,7 +524,7 @@ class Store:
         with self.db.transaction() as db:
             if db.execute("SELECT 1 FROM stations WHERE id = ?", (station_id,)).fetchone() is None:
                 raise StationNotFoundError(station_id)
-            for table in ("station_zones", "doors", "gateways", "sensors"):
+            for table in ("station_zones", "doors", "gateways", "sensors", "devices"):
                 db.execute(f"DELETE FROM {table} WHERE station_id = ?", (station_id,))
             door_states.forget_station(db, station_id)
             db.execute("DELETE FROM stations WHERE id = ?", (station_id,))
@@ -557,11 +590,14 @@ class Store:
 
     def record(
         self,
-        events: Iterable[EventPayload | Availability],
+        events: Iterable[EventPayload | Availability | Health],
         quarantined: Iterable[Quarantined] = (),
         texts: Mapping[str, str] | None = None,
     ) -> BatchResult:
         """Store a batch in one transaction; an event id already stored is skipped.
+
+        Gateway health reports in the batch update their devices' last readings and
+        `sensor_faulty` alerts, and count as hearing from the gateway.
 
         Quarantined messages of the same batch are kept in the same transaction, so that
         once it commits every message of the batch can be acknowledged to the broker.
@@ -579,22 +615,26 @@ class Store:
             result.stored = len(new)
             self._ensure_stations(db, {e.station_id for e in items})
             self._insert_events(db, new, received_at, texts or {})
-            self._track_gateways(db, new, received_at, now, result)
+            health = [m for m in items if isinstance(m, Health)]
+            self._track_gateways(db, new, health, received_at, now, result)
             for message in items:
                 if isinstance(message, Availability):
                     self._record_availability(db, message, received, result)
+            if health:
+                devices.write_reports(db, health)
+                result.alerts += alert_rules.apply_device_health(db, health)
             self._apply_occupancy(db, new, result)
             self._apply_signals(db, new, received, result)
         return result
 
     def _new_events(
-        self, db: Connection, items: list[EventPayload | Availability]
+        self, db: Connection, items: list[EventPayload | Availability | Health]
     ) -> tuple[list[EventPayload], int]:
         seen: set[str] = set()
         unique: list[EventPayload] = []
         duplicates = 0
         for event in items:
-            if isinstance(event, Availability):
+            if isinstance(event, Availability | Health):
                 continue
             if event.event_id in seen:
                 duplicates += 1
@@ -685,6 +725,7 @@ class Store:
         self,
         db: Connection,
         events: list[EventPayload],
+        health: list[Health],
         received_at: str,
         now: float,
         result: BatchResult,
@@ -692,26 +733,28 @@ class Store:
         by_gateway: dict[tuple[str, str], list[int]] = defaultdict(list)
         for event in events:
             by_gateway[(event.station_id, event.gateway_id)].append(event.seq)
+        # Health reports carry no sequence number, but they are news from the gateway.
+        heard = set(by_gateway) | {(h.station_id, h.gateway_id) for h in health}
         db.executemany(
             """
             INSERT INTO gateways (station_id, gateway_id, online, last_seen)
             VALUES (?, ?, 1, ?)
             ON CONFLICT (station_id, gateway_id) DO UPDATE SET last_seen = excluded.last_seen
             """,
-            [(sid, gid, received_at) for sid, gid in by_gateway],
+            [(sid, gid, received_at) for sid, gid in sorted(heard)],
         )
         sequences.track_batch(db, by_gateway, now)
         for event in events:
             if isinstance(event, DropReport):
                 sequences.forget(db, event.station_id, event.gateway_id, event.seq_ranges)
-        if not by_gateway:
+        if not heard:
             return
         # A gateway marked offline for silence is back as soon as anything arrives.
         silent = db.execute(
             "SELECT station_id, gateway_id FROM gateways WHERE offline_reason = 'silent'"
         ).fetchall()
         for sid, gid in silent:
-            if (sid, gid) in by_gateway:
+            if (sid, gid) in heard:
                 self._set_online(db, sid, gid, True, None, result)
 
     def _set_online(
@@ -1175,7 +1218,15 @@ class Store:
         where = where or EntryFilter(station_id=station_id)
         clauses: list[str] = []
         params: list[object] = []
-        for column in ("station_id", "gateway_id", "door_id", "decision", "direction", "worker_id"):
+        for column in (
+            "station_id",
+            "gateway_id",
+            "door_id",
+            "decision",
+            "direction",
+            "worker_id",
+            "reason",
+        ):
             value = getattr(where, column)
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -1257,15 +1308,17 @@ class Store:
             raise LookupError(alert_id)
         return AlertRow(**dict(row))
 
-    def acknowledge_alert(self, alert_id: int, by: str) -> AlertChange:
-        """An operator takes an alert (`LookupError`, `AlertStateError`)."""
+    def acknowledge_alert(self, alert_id: int, by: str, note: str | None = None) -> AlertChange:
+        """An operator takes an alert, with an optional note (`LookupError`,
+        `AlertStateError`)."""
         with self.db.transaction() as db:
-            return alert_rules.acknowledge(db, alert_id, by)
+            return alert_rules.acknowledge(db, alert_id, by, note)
 
-    def resolve_alert(self, alert_id: int, by: str) -> AlertChange:
-        """An operator resolves an alert (`LookupError`, `AlertStateError`)."""
+    def resolve_alert(self, alert_id: int, by: str, note: str | None = None) -> AlertChange:
+        """An operator resolves an alert, with an optional note (`LookupError`,
+        `AlertStateError`)."""
         with self.db.transaction() as db:
-            return alert_rules.resolve(db, alert_id, by)
+            return alert_rules.resolve(db, alert_id, by, note)
 
     def gateways(self, station_id: str | None = None) -> list[GatewayRow]:
         """Every gateway's health, by station."""
@@ -1297,14 +1350,15 @@ class Store:
     # --- retention ---------------------------------------------------------------------
 
     def purge(self, before: datetime) -> int:
-        """Delete entries, events and quarantined messages older than `before`; how many
-        events went."""
+        """Delete entries, events, quarantined messages, corrections and occupancy history
+        older than `before`; how many events went."""
         cutoff = format_utc(before)
         with self.db.transaction() as db:
             db.execute("DELETE FROM entries WHERE at < ?", (cutoff,))
             gone = db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount
             db.execute("DELETE FROM quarantine WHERE received_at < ?", (cutoff,))
             db.execute("DELETE FROM occupancy_corrections WHERE at < ?", (cutoff,))
+            db.execute("DELETE FROM occupancy_history WHERE at < ?", (cutoff,))
         return int(gone)
 
 

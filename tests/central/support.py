@@ -10,6 +10,7 @@ from contract.payloads import (
     AlarmEvent,
     Availability,
     CrossingEvent,
+    DoorEvent,
     EventPayload,
     PresenceEvent,
     utc_now,
@@ -49,8 +50,9 @@ class Gateway:
         door: str = "main",
         worker: str | None = "w1001",
         at: datetime | None = None,
+        reason: str | None = None,
     ) -> EventPayload:
-        """A scan at a door."""
+        """A scan at a door (a denial says `expired` unless another `reason` is given)."""
         return self.send(
             AccessEvent.model_validate(
                 {
@@ -60,7 +62,7 @@ class Gateway:
                     "credential": "qr",
                     "worker_id": worker,
                     "decision": decision,
-                    "reason": "granted" if decision == "granted" else "expired",
+                    "reason": reason or ("granted" if decision == "granted" else "expired"),
                 }
             )
         )
@@ -81,6 +83,12 @@ class Gateway:
             PresenceEvent.model_validate(
                 {**self._fields(at), "sensor_id": sensor, "zone": zone, "present": present}
             )
+        )
+
+    def door(self, state: str, door: str = "main") -> EventPayload:
+        """A door's lock or contact changed."""
+        return self.send(
+            DoorEvent.model_validate({**self._fields(None), "door_id": door, "state": state})
         )
 
     def alarm(self, alarm: str, active: bool, door: str | None = "main") -> EventPayload:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from dashboard.config import StationSettings
+from dashboard.config import OccupancySettings, StationSettings
 from tests.central.conftest import STATIONS, central_settings
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.running_central import RunningCentral, run_central
@@ -76,5 +76,7 @@ def ui_central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[Runn
         broker_settings.url,
         f"sqlite:///{tmp_path / 'central.db'}",
         stations=[*STATIONS, *spread_stations(EXTRA)],
+        # History samples every half second, so the chart has some without a minute's wait.
+        occupancy=OccupancySettings(history_step_s=0.5),
     )
     yield from run_central(settings)

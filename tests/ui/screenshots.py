@@ -1,8 +1,9 @@
 """Screenshots of the dashboard for the README: `python -m tests.ui.screenshots`.
 
 Starts a central (no broker needed) with the UI tests' stations, gives them counts, an
-alarm and a few entries, logs Chromium in, and writes the map, a station page and the
-alerts panel in English and Chinese to `docs/screenshots/` (1280×800 PNG).
+alarm, a few entries, sensors and a day of occupancy history, logs Chromium in, and writes
+the map, a station page and the alerts panel in English and Chinese to
+`docs/screenshots/` (1280 pixels wide; the station page as long as it is).
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from contract.payloads import AccessEvent, AlarmEvent, Availability, utc_now
+from contract.maintenance_payloads import DeviceHealth, Health
+from contract.payloads import AccessEvent, AlarmEvent, Availability, PresenceEvent, utc_now
 from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings
 from dashboard.operators import Role
 from dashboard.service import Central, serve_in_thread
+from dashboard.store import BatchResult
 from tests.central.conftest import STATIONS
 from tests.ui.conftest import ARGS, CHROMIUM, spread_stations
 
@@ -25,7 +30,8 @@ OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def populate(central: Central) -> None:
-    """Counts, gateways online, one alarm and a few entries, straight into the store."""
+    """Counts, gateways online, one alarm, a few entries, a gateway's health report and a
+    day of occupancy history, straight into the store."""
     rng = random.Random(3)
     events: list[object] = []
     for station in central.store.stations():
@@ -57,7 +63,68 @@ def populate(central: Central) -> None:
             active=True,
         )
     )
+    events.append(
+        PresenceEvent(
+            station_id="cs-0001",
+            gateway_id="gw-1",
+            seq=9998,
+            at=utc_now(),
+            sensor_id="radar-1",
+            present=True,
+        )
+    )
     central.store.record(events)  # type: ignore[arg-type]
+    health = Health(
+        station_id="cs-0001",
+        gateway_id="gw-1",
+        at=utc_now(),
+        version="0.1.0",
+        uptime_s=86_000,
+        outbox_depth=0,
+        occupancy=central.store.station("cs-0001").station.occupancy,
+        devices={
+            "scanner-main": DeviceHealth(kind="scanner", ok=True, detail="port open"),
+            "radar-1": DeviceHealth(
+                kind="radar", ok=True, last_frame_age_s=0.1, state={"present": True}
+            ),
+            "door-main": DeviceHealth(
+                kind="door", ok=True, state={"lock": "secured", "open": False}
+            ),
+            "beams-main": DeviceHealth(
+                kind="beams", ok=True, state={"a_broken": False, "b_broken": False}
+            ),
+            "wiegand-dorm": DeviceHealth(kind="wiegand", ok=False, detail="no frames"),
+        },
+    )
+    central.store.record([health])
+    day_of_history(central, "cs-0001", rng)
+    # One alert taken by an operator, with the note the next shift reads.
+    (held,) = central.store.alerts(kind="held_open")
+    central.store.acknowledge_alert(held.id, "operator", "值班员已前往查看 / guard on the way")
+
+
+def day_of_history(central: Central, station_id: str, rng: random.Random) -> None:
+    """A day of counts, one sample a minute where it changed: quiet at night, full around
+    lunch and busy in the evening (Beijing time), ending at the count the station has."""
+    station = central.store.station(station_id).station
+    capacity = station.capacity or 12
+    now = time.time()
+    count = 0
+    for minute in range(24 * 60, 0, -1):
+        at = now - minute * 60
+        hour = (datetime.fromtimestamp(at, UTC).hour + 8) % 24 + (at % 3600) / 3600
+        want = capacity * max(
+            0.1 if 1 <= hour < 6 else 0.25,
+            1.05 - abs(hour - 12.5) / 1.5,
+            0.8 - abs(hour - 19.5) / 2.5,
+        )
+        # People come and go a few at a time, not every minute.
+        step = max(-2, min(2, round(want - count))) if rng.random() < 0.2 else 0
+        if step:
+            count = max(0, min(capacity, count + step))
+            central.history.note(BatchResult(occupancy={station_id: (count, capacity)}), at)
+    central.history.note(BatchResult(occupancy={station_id: (station.occupancy, capacity)}), now)
+    central.history.flush(everything=True)
 
 
 def main() -> int:
@@ -95,7 +162,10 @@ def main() -> int:
                     page.goto(f"{base}/ui/#station/cs-0001")
                     expect(page.locator("#station-doors li")).to_have_count(2)
                     expect(page.locator("#station-gateways li")).to_have_count(1)
-                    page.screenshot(path=str(OUT / f"station-{lang}.png"))
+                    expect(page.locator("#station-sensors tr")).to_have_count(5)
+                    expect(page.locator("#station-chart svg path.line")).to_have_count(1)
+                    # The page is longer than the window: chart, sensors, doors, entries.
+                    page.screenshot(path=str(OUT / f"station-{lang}.png"), full_page=True)
                     page.goto(f"{base}/ui/#alerts")
                     expect(page.locator("#alerts tr[data-alert]").first).to_be_visible()
                     page.screenshot(path=str(OUT / f"alerts-{lang}.png"))

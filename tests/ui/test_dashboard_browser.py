@@ -9,12 +9,18 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Browser, expect
 
+from contract.maintenance_payloads import DeviceHealth, Health
+from contract.payloads import utc_now
+from contract.topics import gateway_topic
 from tests.central.support import Gateway
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral
+from tests.support.waiting import wait_until
 from tests.ui.support import csrf_of, logged_in_page
 
 DRAWN = "() => window.yzMap && window.yzMap.drawn"
@@ -163,3 +169,134 @@ def test_the_language_switch_changes_every_label(
     page.reload()
     expect(nav).to_have_text(["地图", "告警", "通行记录"])
     page.context.close()
+
+
+def test_the_station_page_shows_its_sensors_and_a_chart_of_the_day(
+    browser: Browser, ui_central: RunningCentral, probe: MqttProbe
+) -> None:
+    http = ui_central.http
+    gateway = Gateway(probe, "cs-0001", "gw-1")
+    for _ in range(3):
+        gateway.access("in")
+    gateway.presence(True, sensor="radar-1")
+    report = Health(
+        station_id="cs-0001",
+        gateway_id="gw-1",
+        at=utc_now(),
+        version="test",
+        uptime_s=5,
+        outbox_depth=0,
+        occupancy=3,
+        devices={
+            "door-main": DeviceHealth(kind="door", ok=True, state={"lock": "secured"}),
+            "scanner-main": DeviceHealth(kind="scanner", ok=False, detail="port not open"),
+        },
+    )
+    probe.publish(gateway_topic("cs-0001", "gw-1", "health"), report.to_json())
+
+    def ready() -> bool:
+        history = http.get("/api/stations/cs-0001/occupancy/history").json()["points"]
+        sensors = http.get("/api/stations/cs-0001/sensors").json()
+        return len(history) >= 2 and len(sensors) == 3
+
+    wait_until(ready, 10, "history written and sensors known")
+    page = logged_in_page(browser, ui_central, "viewer")
+    page.goto(page.url.split("#")[0] + "#station/cs-0001")
+    chart = page.locator("#station-chart svg")
+    expect(chart).to_have_attribute("data-last", "3")
+    assert int(chart.get_attribute("data-points") or 0) >= 2
+    expect(chart.locator("path.line")).to_have_count(1)
+    expect(chart.locator(".capacity-label")).to_have_text("capacity 12")
+    expect(chart.locator("title")).to_have_text("Occupancy, last 24 hours")
+    # Five time ticks over the day, in the station's zone (Asia/Shanghai, HH:MM).
+    ticks = chart.locator("text.time").all_text_contents()
+    shanghai = ZoneInfo("Asia/Shanghai")
+    now = datetime.now(shanghai)
+    recent = {(now - timedelta(minutes=m)).strftime("%H:%M") for m in (0, 1)}
+    assert len(ticks) == 5 and ticks[0] == ticks[4] in recent, ticks
+
+    sensors = page.locator("#station-sensors tr")
+    expect(sensors).to_have_count(3)
+    door = page.locator("#station-sensors tr[data-sensor=door-main]")
+    expect(door.locator("td").nth(1)).to_have_text("Door contact and lock")
+    expect(door.locator("td.reading")).to_have_text("lock: secured")
+    scanner = page.locator("#station-sensors tr[data-sensor=scanner-main]")
+    expect(scanner.locator("td.sensor-status")).to_have_text("Not answering")
+    radar = page.locator("#station-sensors tr[data-sensor=radar-1]")
+    expect(radar.locator("td.reading")).to_contain_text("someone there: yes")
+
+    # Door changes and counts arrive live while the page is open.
+    gateway.door("opened")
+    expect(page.locator("#station-doors [data-door-state=main]")).to_have_text("Opened")
+    gateway.access("in")
+    expect(page.locator("#station-occupancy")).to_have_text("4 / 12")
+    expect(chart).to_have_attribute("data-last", "4")
+
+    page.select_option("#lang", "zh-CN")
+    expect(door.locator("td").nth(1)).to_have_text("门磁与门锁")
+    expect(door.locator("td.reading")).to_have_text("门锁: 已上锁")
+    expect(page.locator("#station-chart svg title")).to_have_text("过去 24 小时人数")
+    page.context.close()
+
+
+def test_entries_filtered_by_reason_and_the_csv_of_exactly_that(
+    browser: Browser, ui_central: RunningCentral, probe: MqttProbe
+) -> None:
+    gateway = Gateway(probe, "cs-0001", "gw-1")
+    gateway.access("in")
+    gateway.access("in", decision="denied", reason="full")
+    gateway.access("in", decision="denied", reason="full", worker="w2002")
+    gateway.access("in", decision="denied", reason="expired")
+    page = logged_in_page(browser, ui_central, "viewer")
+    page.goto(page.url.split("#")[0] + "#entries")
+    expect(page.locator("#entries tr")).to_have_count(4)
+    page.select_option("#entries-filter select[name=reason]", "full")
+    page.click("#entries-filter button[type=submit]")
+    expect(page.locator("#entries tr")).to_have_count(2)
+    expect(page.locator("#entries tr td:nth-child(7)")).to_have_text(["Station full"] * 2)
+    expect(page.locator("#entries tr td:nth-child(6)")).to_have_text(["Denied"] * 2)
+    assert "reason=full" in (page.get_attribute("#entries-csv", "href") or "")
+    with page.expect_download() as download:
+        page.click("#entries-csv")
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
+    expected = ui_central.http.get("/api/entries", params={"reason": "full"}).json()
+    assert [r["event_id"] for r in rows] == [e["event_id"] for e in expected]
+    assert len(rows) == 2 and {r["reason"] for r in rows} == {"full"}
+    page.context.close()
+
+
+def test_a_resolution_with_a_note_reaches_a_second_browser(
+    browser: Browser, ui_central: RunningCentral, probe: MqttProbe
+) -> None:
+    operator = logged_in_page(browser, ui_central, "operator")
+    watcher = logged_in_page(browser, ui_central, "viewer", lang="zh-CN")
+    for page in (operator, watcher):
+        expect(page.locator("#live-state")).to_have_attribute("data-i18n", "map.live")
+        page.goto(page.url.split("#")[0] + "#alerts")
+    watcher.check("#alerts-resolved")
+    Gateway(probe, "cs-0001", "gw-1").alarm("forced", True)
+    row = "#alerts tr[data-alert]"
+    expect(watcher.locator(row)).to_have_attribute("data-status", "open")
+    expect(watcher.locator(f"{row} td").first).to_have_text("门被强行打开")
+    expect(operator.locator(f"{row} td").first).to_have_text("Door forced open")
+    name = operator.locator("#me").inner_text().split(" · ")[0]
+
+    operator.fill(f"{row} input[name=note]", "guard checking the door")
+    operator.click(f"{row} button[data-action=acknowledge]")
+    expect(watcher.locator(row)).to_have_attribute("data-status", "acknowledged")
+    expect(watcher.locator(f"{row} td.status")).to_have_text("已确认")
+    expect(watcher.locator(f"{row} .note")).to_have_text([f"{name}: guard checking the door"])
+
+    operator.fill(f"{row} input[name=note]", "lock bolt bent, replaced")
+    operator.click(f"{row} button[data-action=resolve]")
+    # The operator's open list empties; the watcher, showing resolved ones, keeps the row.
+    expect(operator.locator(row)).to_have_count(0)
+    expect(watcher.locator(row)).to_have_attribute("data-status", "resolved")
+    expect(watcher.locator(f"{row} .note")).to_have_text(
+        [f"{name}: guard checking the door", f"{name}: lock bolt bent, replaced"]
+    )
+    expect(watcher.locator("#alert-count")).to_have_text("")
+    alert = ui_central.http.get("/api/alerts", params={"status": "resolved"}).json()[0]
+    assert (alert["resolved_by"], alert["resolved_note"]) == (name, "lock bolt bent, replaced")
+    for page in (operator, watcher):
+        page.context.close()

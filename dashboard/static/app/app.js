@@ -5,7 +5,8 @@
   const t = (key) => window.yzI18n.t(key);
   const $ = (id) => document.getElementById(id);
   const views = ["login-view", "map-view", "alerts-view", "entries-view", "station-view"];
-  let me = null, mapReady = false, knownAlerts = null, entriesNext = null;
+  let me = null, mapReady = false, knownAlerts = null, entriesNext = null, shownStation = null;
+  let stationHistory = null;
 
   function csrf() {
     const match = document.cookie.match(/(?:^|; )yz_csrf=([^;]*)/);
@@ -51,7 +52,9 @@
     await window.yzI18n.use(window.yzI18n.language);
     $("lang").value = window.yzI18n.language;
     $("lang").addEventListener("change", (e) => window.yzI18n.use(e.target.value));
-    document.addEventListener("yz-language", () => { renderAlerts(); });
+    // Values from the API (kinds, reasons, states) are translated when drawn: draw again.
+    document.addEventListener("yz-language", () => { renderAlerts(); if (me) route(); });
+    $("alerts-resolved").addEventListener("change", loadAlerts);
     $("login").addEventListener("submit", login);
     $("logout").addEventListener("click", logout);
     $("filter-state").addEventListener("change", refilter);
@@ -119,7 +122,7 @@
   }
 
   function listen() {
-    const source = new EventSource("/api/stream?kinds=occupancy,alert,gateway");
+    const source = new EventSource("/api/stream?kinds=occupancy,alert,gateway,door");
     const live = $("live-state");
     source.onopen = () => { live.dataset.i18n = "map.live"; live.textContent = t("map.live"); };
     source.onerror = () => { live.dataset.i18n = "map.reconnecting"; live.textContent = t("map.reconnecting"); };
@@ -132,6 +135,7 @@
     source.addEventListener("occupancy", (e) => {
       const change = JSON.parse(e.data);
       window.yzMap.update(change.station_id, { occupancy: change.occupancy, capacity: change.capacity });
+      if (change.station_id === shownStation && !$("station-view").hidden) stationCount(change);
     });
     source.addEventListener("gateway", (e) => {
       const change = JSON.parse(e.data);
@@ -139,15 +143,30 @@
       if (change.station_id) window.yzMap.update(change.station_id, { online: change.online });
     });
     source.addEventListener("alert", () => { loadAlerts(); });
+    source.addEventListener("door", (e) => {
+      const change = JSON.parse(e.data);
+      if (change.station_id !== shownStation || $("station-view").hidden) return;
+      for (const state of document.querySelectorAll("#station-doors [data-door-state]")) {
+        if (state.dataset.doorState === change.door_id) {
+          state.dataset.i18n = "door.state." + change.state;
+          state.textContent = t("door.state." + change.state);
+        }
+      }
+    });
     $("shown").textContent = String(window.yzMap.count());
   }
 
   // Alerts: the list is fetched again on every alert event, so two browsers agree.
-  let alertRows = [];
+  let alertRows = [], resolvedRows = [];
   async function loadAlerts() {
     const answer = await api("GET", "/api/alerts?limit=200");
     if (!answer.ok) return;
     alertRows = await answer.json();
+    resolvedRows = [];
+    if ($("alerts-resolved").checked) {
+      const resolved = await api("GET", "/api/alerts?status=resolved&limit=50");
+      if (resolved.ok) resolvedRows = await resolved.json();
+    }
     const ids = new Set(alertRows.map((a) => a.id));
     const fresh = knownAlerts === null ? new Set() : new Set([...ids].filter((id) => !knownAlerts.has(id)));
     knownAlerts = ids;
@@ -182,33 +201,61 @@
     body.replaceChildren();
     $("alerts-none").hidden = alertRows.length > 0;
     $("alert-count").textContent = alertRows.length ? String(alertRows.length) : "";
-    for (const alert of alertRows) {
+    for (const alert of [...alertRows, ...resolvedRows]) {
       const row = el("tr");
       row.dataset.alert = String(alert.id);
       row.dataset.status = alert.status;
+      row.dataset.kind = alert.kind;
       if (fresh && fresh.has(alert.id)) row.className = "fresh";
-      row.append(el("td", alert.kind), el("td", alert.station_id || ""),
-        el("td", alert.opened_at), el("td", alert.status, "status"));
+      row.append(el("td", t("alert.kind." + alert.kind)), el("td", alert.station_id || ""),
+        el("td", [alert.gateway_id, alert.subject].filter(Boolean).join(" · ")),
+        el("td", localTime(alert.opened_at)), el("td", t("alert.status." + alert.status), "status"));
+      const notes = el("td", undefined, "notes");
+      for (const [note, by] of [[alert.acknowledged_note, alert.acknowledged_by],
+        [alert.resolved_note, alert.resolved_by]]) {
+        if (note) notes.append(el("div", by + ": " + note, "note"));
+      }
+      row.append(notes);
       const actions = el("td");
-      if (canAct()) {
-        if (alert.status === "open") actions.append(action(alert.id, "acknowledge"));
-        actions.append(action(alert.id, "resolve"));
+      if (canAct() && alert.status !== "resolved") {
+        const input = el("input");
+        input.name = "note";
+        input.maxLength = 500;
+        input.placeholder = t("alerts.note.placeholder");
+        input.setAttribute("aria-label", t("alerts.note"));
+        actions.append(input);
+        if (alert.status === "open") actions.append(action(alert.id, "acknowledge", input));
+        actions.append(action(alert.id, "resolve", input));
       }
       row.append(actions);
       body.append(row);
     }
   }
 
-  function action(id, verb) {
+  function action(id, verb, input) {
     const button = el("button", t("alerts." + verb));
     button.type = "button";
     button.dataset.action = verb;
     button.addEventListener("click", async () => {
       button.disabled = true;
-      await api("POST", "/api/alerts/" + id + "/" + verb, { by: me.name });
+      const note = input.value.trim();
+      await api("POST", "/api/alerts/" + id + "/" + verb, note ? { by: me.name, note } : { by: me.name });
       await loadAlerts();
     });
     return button;
+  }
+
+  // Times come as UTC from the API. A station page shows them in the station's own zone
+  // (as the brief says for what people read); lists across stations in the browser's.
+  function localTime(iso, timeZone) {
+    if (!iso) return "";
+    const options = { dateStyle: "short", timeStyle: "medium", hourCycle: "h23" };
+    if (timeZone) options.timeZone = timeZone;
+    try {
+      return new Intl.DateTimeFormat(window.yzI18n.language, options).format(new Date(iso));
+    } catch (error) {
+      return iso;
+    }
   }
 
   // Entries: the CSV link always carries exactly the filter of the table.
@@ -234,9 +281,10 @@
     $("entries-more").hidden = !entriesNext;
     for (const entry of await answer.json()) {
       const row = el("tr");
-      row.append(el("td", entry.at), el("td", entry.station_id), el("td", entry.door_id),
-        el("td", entry.direction), el("td", entry.worker_id || ""),
-        el("td", entry.decision), el("td", entry.reason));
+      row.dataset.reason = entry.reason;
+      row.append(el("td", localTime(entry.at)), el("td", entry.station_id), el("td", entry.door_id),
+        el("td", t("direction." + entry.direction)), el("td", entry.worker_id || ""),
+        el("td", t("decision." + entry.decision)), el("td", t("reason." + entry.reason)));
       body.append(row);
     }
   }
@@ -246,12 +294,19 @@
     $("station-message").textContent = "";
     if (!answer.ok) { $("station-name").textContent = id; return; }
     const station = await answer.json();
+    shownStation = station.id;
     $("station-name").textContent = station.name + " (" + station.id + ")";
     $("station-occupancy").textContent = station.occupancy + (station.capacity ? " / " + station.capacity : "");
+    loadHistory(station);
+    loadSensors(station);
     const doors = $("station-doors");
     doors.replaceChildren();
     for (const door of station.doors) {
-      const item = el("li", door.id + " · " + door.zone + " ");
+      const item = el("li", door.id + " · " + t("zone." + door.zone) + " ");
+      // Filled in by the live stream's door events while the page is open.
+      const state = el("span", "", "door-state");
+      state.dataset.doorState = door.id;
+      item.append(state, " ");
       if (canAct()) {
         const button = el("button", t("station.unlock"));
         button.type = "button";
@@ -261,24 +316,88 @@
       }
       doors.append(item);
     }
-    loadStationEntries(id);
+    loadStationEntries(id, station.time_zone);
     const gateways = $("station-gateways");
     gateways.replaceChildren();
     const health = await (await api("GET", "/api/gateways?station_id=" + encodeURIComponent(id))).json();
     for (const gateway of health) {
       gateways.append(el("li", gateway.gateway_id + " · " +
-        t(gateway.online ? "station.online" : "station.offline") + " · " + (gateway.last_seen || "")));
+        t(gateway.online ? "station.online" : "station.offline") + " · " +
+        localTime(gateway.last_seen, station.time_zone)));
     }
   }
 
-  async function loadStationEntries(id) {
+  async function loadStationEntries(id, timeZone) {
     const list = $("station-entries");
     list.replaceChildren();
     const answer = await api("GET", "/api/entries?limit=10&station_id=" + encodeURIComponent(id));
     if (!answer.ok) return;
     for (const entry of await answer.json()) {
-      list.append(el("li", [entry.at, entry.door_id, entry.direction, entry.worker_id || "",
-        t("decision." + entry.decision), entry.reason].join(" · ")));
+      list.append(el("li", [localTime(entry.at, timeZone), entry.door_id, t("direction." + entry.direction),
+        entry.worker_id || "", t("decision." + entry.decision), t("reason." + entry.reason)].join(" · ")));
+    }
+  }
+
+  // The last 24 hours as a chart, in the station's own time zone.
+  async function loadHistory(station) {
+    const answer = await api("GET", "/api/stations/" + encodeURIComponent(station.id) + "/occupancy/history");
+    if (!answer.ok) return;
+    stationHistory = { history: await answer.json(), timeZone: station.time_zone };
+    drawHistory();
+  }
+
+  function drawHistory() {
+    window.yzChart.draw($("station-chart"), stationHistory.history,
+      { t, language: window.yzI18n.language, timeZone: stationHistory.timeZone });
+  }
+
+  // A live count change on the open station page: the number, and the chart's line now
+  // (the server writes the minute's sample later; the next visit fetches it).
+  function stationCount(change) {
+    $("station-occupancy").textContent = change.occupancy + (change.capacity ? " / " + change.capacity : "");
+    if (!stationHistory || stationHistory.history.station_id !== change.station_id) return;
+    const history = stationHistory.history;
+    const now = new Date().toISOString();
+    history.points.push({ at: now, occupancy: change.occupancy, peak: change.occupancy });
+    history.until = now;
+    history.capacity = change.capacity;
+    drawHistory();
+  }
+
+  // A reading is a small object ({"present": true}, {"lock": "secured", "open": false}):
+  // each key and each known value is translated, numbers and unknown words are shown as sent.
+  function reading(values, timeZone) {
+    const parts = [];
+    for (const [key, value] of Object.entries(values)) {
+      let shown;
+      if (value === true) shown = t("reading.yes");
+      else if (value === false) shown = t("reading.no");
+      else if (value === null) shown = t("reading.unknown");
+      else if (key === "since") shown = localTime(value, timeZone);
+      else if (key === "lock") shown = t("lock." + value);
+      else shown = String(value);
+      parts.push(t("reading." + key) + ": " + shown);
+    }
+    return parts.join(", ");
+  }
+
+  async function loadSensors(station) {
+    const answer = await api("GET", "/api/stations/" + encodeURIComponent(station.id) + "/sensors");
+    const body = $("station-sensors");
+    body.replaceChildren();
+    if (!answer.ok) return;
+    const sensors = await answer.json();
+    $("station-sensors-none").hidden = sensors.length > 0;
+    for (const sensor of sensors) {
+      const row = el("tr");
+      row.dataset.sensor = sensor.sensor_id;
+      row.dataset.kind = sensor.kind;
+      const status = sensor.silent ? "sensor.silent" : sensor.ok === null ? "sensor.unknown"
+        : sensor.ok ? "sensor.ok" : "sensor.not_ok";
+      row.append(el("td", sensor.sensor_id + (sensor.gateway_id ? " · " + sensor.gateway_id : "")),
+        el("td", t("sensor.kind." + sensor.kind)), el("td", reading(sensor.reading, station.time_zone), "reading"),
+        el("td", localTime(sensor.read_at, station.time_zone)), el("td", t(status), "sensor-status " + status.replace(".", "-")));
+      body.append(row);
     }
   }
 
