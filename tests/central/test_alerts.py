@@ -120,6 +120,18 @@ def test_last_will_through_the_broker(any_central: RunningCentral, probe: MqttPr
     wait_until(lambda: not offline(), 10, "alert resolved on return")
 
 
+def test_a_health_report_is_news_from_a_silent_gateway(tmp_path: Path) -> None:
+    store = Store(tmp_path / "c.db", AlertThresholds(offline_after_s=60))
+    report = health("gw-9", radar_ok=True)
+    store.record([report])
+    assert [(g.gateway_id, g.online) for g in store.gateways()] == [("gw-9", True)]
+    store.check(time.time() + 120)
+    assert [(g.online, g.offline_reason) for g in store.gateways()] == [(False, "silent")]
+    result = store.record([health("gw-9", radar_ok=True)])
+    assert [(a.kind, a.status) for a in result.alerts] == [("gateway_offline", "resolved")]
+    assert [(g.online, g.offline_reason) for g in store.gateways()] == [(True, None)]
+
+
 def health(gateway_id: str, radar_ok: bool, **radar: object) -> Health:
     """A gateway's health report with a radar and a door, as the gateway builds it."""
     return Health(
