@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from contract.maintenance_payloads import DeviceHealth, Health
 from contract.payloads import (
     AccessEvent,
     AlarmEvent,
@@ -110,3 +111,23 @@ class Gateway:
         self.probe.publish(
             gateway_topic(self.station_id, self.gateway_id, "availability"), message.to_json()
         )
+
+
+def health_report(
+    devices: dict[str, DeviceHealth],
+    station_id: str = "cs-0001",
+    gateway_id: str = "gw-1",
+    at: datetime | None = None,
+    occupancy: int = 0,
+) -> Health:
+    """A gateway's `health/1` report naming `devices`, as the gateway builds it."""
+    return Health(
+        station_id=station_id,
+        gateway_id=gateway_id,
+        at=at or utc_now(),
+        version="test",
+        uptime_s=60,
+        outbox_depth=0,
+        occupancy=occupancy,
+        devices=devices,
+    )

@@ -13,7 +13,7 @@ from contract.topics import gateway_topic
 from dashboard.alerts import fault_of
 from dashboard.stations import StationInput
 from dashboard.store import AlertThresholds, Store
-from tests.central.support import Gateway
+from tests.central.support import Gateway, health_report
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
@@ -134,15 +134,8 @@ def test_a_health_report_is_news_from_a_silent_gateway(tmp_path: Path) -> None:
 
 def health(gateway_id: str, radar_ok: bool, **radar: object) -> Health:
     """A gateway's health report with a radar and a door, as the gateway builds it."""
-    return Health(
-        station_id="cs-0002",
-        gateway_id=gateway_id,
-        at=utc_now(),
-        version="test",
-        uptime_s=60,
-        outbox_depth=0,
-        occupancy=0,
-        devices={
+    return health_report(
+        {
             "radar-1": DeviceHealth(
                 kind="radar",
                 ok=radar_ok,
@@ -152,6 +145,8 @@ def health(gateway_id: str, radar_ok: bool, **radar: object) -> Health:
             ),
             "door-main": DeviceHealth(kind="door", ok=True, state={"open": 0}),
         },
+        station_id="cs-0002",
+        gateway_id=gateway_id,
     )
 
 

@@ -19,7 +19,7 @@ from dashboard.config import OccupancySettings
 from dashboard.history import OccupancyHistory
 from dashboard.store import BatchResult, Store
 from tests.central.conftest import central_settings
-from tests.central.support import Gateway
+from tests.central.support import Gateway, health_report
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral, run_central
 from tests.support.waiting import wait_until
@@ -120,16 +120,7 @@ def test_occupancy_history_through_the_broker(
 
 
 def health(at_offset_s: float, **devices: DeviceHealth) -> Health:
-    return Health(
-        station_id="cs-0001",
-        gateway_id="gw-1",
-        at=utc_now() + timedelta(seconds=at_offset_s),
-        version="test",
-        uptime_s=10,
-        outbox_depth=0,
-        occupancy=0,
-        devices=devices,
-    )
+    return health_report(devices, at=utc_now() + timedelta(seconds=at_offset_s))
 
 
 def test_sensors_and_their_last_readings(any_central: RunningCentral, probe: MqttProbe) -> None:

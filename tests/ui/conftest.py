@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from dashboard.config import OccupancySettings, StationSettings
 from tests.central.conftest import STATIONS, central_settings
-from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.mosquitto import MosquittoBroker
 from tests.support.running_central import RunningCentral, run_central
 from yizhan.settings import BrokerSettings
 
@@ -58,14 +58,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture()
-def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
+def mosquitto(own_broker: MosquittoBroker) -> MosquittoBroker:
     """A broker for each test alone: no station or alert retained by other tests' runs."""
-    directory = tmp_path / "mosquitto"
-    directory.mkdir()
-    broker = MosquittoBroker(directory, free_port())
-    broker.start()
-    yield broker
-    broker.stop()
+    return own_broker
 
 
 @pytest.fixture()

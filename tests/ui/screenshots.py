@@ -17,13 +17,14 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from contract.maintenance_payloads import DeviceHealth, Health
+from contract.maintenance_payloads import DeviceHealth
 from contract.payloads import AccessEvent, AlarmEvent, Availability, PresenceEvent, utc_now
 from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings
 from dashboard.operators import Role
 from dashboard.service import Central, serve_in_thread
 from dashboard.store import BatchResult
 from tests.central.conftest import STATIONS
+from tests.central.support import health_report
 from tests.ui.conftest import ARGS, CHROMIUM, spread_stations
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -74,15 +75,8 @@ def populate(central: Central) -> None:
         )
     )
     central.store.record(events)  # type: ignore[arg-type]
-    health = Health(
-        station_id="cs-0001",
-        gateway_id="gw-1",
-        at=utc_now(),
-        version="0.1.0",
-        uptime_s=86_000,
-        outbox_depth=0,
-        occupancy=central.store.station("cs-0001").station.occupancy,
-        devices={
+    health = health_report(
+        {
             "scanner-main": DeviceHealth(kind="scanner", ok=True, detail="port open"),
             "radar-1": DeviceHealth(
                 kind="radar", ok=True, last_frame_age_s=0.1, state={"present": True}
@@ -95,6 +89,7 @@ def populate(central: Central) -> None:
             ),
             "wiegand-dorm": DeviceHealth(kind="wiegand", ok=False, detail="no frames"),
         },
+        occupancy=central.store.station("cs-0001").station.occupancy,
     )
     central.store.record([health])
     day_of_history(central, "cs-0001", rng)

@@ -14,10 +14,9 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Browser, expect
 
-from contract.maintenance_payloads import DeviceHealth, Health
-from contract.payloads import utc_now
+from contract.maintenance_payloads import DeviceHealth
 from contract.topics import gateway_topic
-from tests.central.support import Gateway
+from tests.central.support import Gateway, health_report
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
@@ -179,18 +178,12 @@ def test_the_station_page_shows_its_sensors_and_a_chart_of_the_day(
     for _ in range(3):
         gateway.access("in")
     gateway.presence(True, sensor="radar-1")
-    report = Health(
-        station_id="cs-0001",
-        gateway_id="gw-1",
-        at=utc_now(),
-        version="test",
-        uptime_s=5,
-        outbox_depth=0,
-        occupancy=3,
-        devices={
+    report = health_report(
+        {
             "door-main": DeviceHealth(kind="door", ok=True, state={"lock": "secured"}),
             "scanner-main": DeviceHealth(kind="scanner", ok=False, detail="port not open"),
         },
+        occupancy=3,
     )
     probe.publish(gateway_topic("cs-0001", "gw-1", "health"), report.to_json())
 

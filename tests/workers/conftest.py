@@ -53,17 +53,6 @@ STATIONS = [
 ]
 
 
-@pytest.fixture()
-def own_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    """A broker for this test alone: retained state starts empty."""
-    directory = tmp_path / "mosquitto"
-    directory.mkdir()
-    broker = MosquittoBroker(directory, free_port())
-    broker.start()
-    yield broker
-    broker.stop()
-
-
 def central_settings(tmp_path: Path, broker_url: str, database_url: str) -> CentralSettings:
     """Settings of the test central: three stations, keys rotate without a lead."""
     return CentralSettings(
