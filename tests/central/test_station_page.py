@@ -86,8 +86,10 @@ def test_occupancy_history_through_the_broker(
 
     def written() -> dict[str, Any] | None:
         answer = http.get("/api/stations/cs-0001/occupancy/history").json()
-        # Written samples plus the live count that ends the line.
-        return answer if len(answer["points"]) >= 2 else None
+        points = answer["points"]
+        # Written samples plus the live count that ends the line. The entries may fall
+        # into two steps, so wait for the one with all three inside to be written too.
+        return answer if len(points) >= 2 and max(p["peak"] for p in points) == 3 else None
 
     answer = wait_until(written, 10, "history samples written")
     assert answer["capacity"] == 12 and answer["step_s"] == STEP_S
