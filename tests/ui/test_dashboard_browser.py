@@ -178,6 +178,9 @@ def test_the_station_page_shows_its_sensors_and_a_chart_of_the_day(
     for _ in range(3):
         gateway.access("in")
     gateway.presence(True, sensor="radar-1")
+    # Before the page opens: it must learn these from the live stream's snapshot.
+    gateway.door("closed")
+    gateway.alarm("held_open", True, door="dorm")
     report = health_report(
         {
             "door-main": DeviceHealth(kind="door", ok=True, state={"lock": "secured"}),
@@ -190,7 +193,8 @@ def test_the_station_page_shows_its_sensors_and_a_chart_of_the_day(
     def ready() -> bool:
         history = http.get("/api/stations/cs-0001/occupancy/history").json()["points"]
         sensors = http.get("/api/stations/cs-0001/sensors").json()
-        return len(history) >= 2 and len(sensors) == 3
+        held = [a for a in http.get("/api/alerts").json() if a["kind"] == "held_open"]
+        return len(history) >= 2 and len(sensors) == 3 and len(held) == 1
 
     wait_until(ready, 10, "history written and sensors known")
     page = logged_in_page(browser, ui_central, "viewer")
@@ -217,6 +221,9 @@ def test_the_station_page_shows_its_sensors_and_a_chart_of_the_day(
     expect(scanner.locator("td.sensor-status")).to_have_text("Not answering")
     radar = page.locator("#station-sensors tr[data-sensor=radar-1]")
     expect(radar.locator("td.reading")).to_contain_text("someone there: yes")
+    # Doors show the state they were in before the page opened, and their open alarms.
+    expect(page.locator("#station-doors [data-door-state=main]")).to_have_text("Closed")
+    expect(page.locator("#station-doors .door-alarm")).to_have_text("Door held open")
 
     # Door changes and counts arrive live while the page is open.
     gateway.door("opened")

@@ -121,15 +121,30 @@
     $("shown").textContent = String(window.yzMap.count());
   }
 
+  // Every door's last state: from the live stream's snapshot, then from its door events.
+  const doorStates = new Map();
+
+  function showDoorStates(stationId) {
+    for (const state of document.querySelectorAll("#station-doors [data-door-state]")) {
+      const known = doorStates.get(stationId + "/" + state.dataset.doorState);
+      if (known === undefined) continue;
+      state.dataset.i18n = "door.state." + known;
+      state.textContent = t("door.state." + known);
+    }
+  }
+
   function listen() {
     const source = new EventSource("/api/stream?kinds=occupancy,alert,gateway,door");
     const live = $("live-state");
     source.onopen = () => { live.dataset.i18n = "map.live"; live.textContent = t("map.live"); };
     source.onerror = () => { live.dataset.i18n = "map.reconnecting"; live.textContent = t("map.reconnecting"); };
     source.addEventListener("snapshot", (e) => {
-      for (const [id, occupancy, capacity, online] of JSON.parse(e.data).stations) {
+      const snapshot = JSON.parse(e.data);
+      for (const [id, occupancy, capacity, online] of snapshot.stations) {
         window.yzMap.update(id, { occupancy, capacity, online });
       }
+      for (const door of snapshot.doors || []) doorStates.set(door.station_id + "/" + door.door_id, door.state);
+      if (shownStation && !$("station-view").hidden) showDoorStates(shownStation);
       $("shown").textContent = String(window.yzMap.count());
     });
     source.addEventListener("occupancy", (e) => {
@@ -145,13 +160,8 @@
     source.addEventListener("alert", () => { loadAlerts(); });
     source.addEventListener("door", (e) => {
       const change = JSON.parse(e.data);
-      if (change.station_id !== shownStation || $("station-view").hidden) return;
-      for (const state of document.querySelectorAll("#station-doors [data-door-state]")) {
-        if (state.dataset.doorState === change.door_id) {
-          state.dataset.i18n = "door.state." + change.state;
-          state.textContent = t("door.state." + change.state);
-        }
-      }
+      doorStates.set(change.station_id + "/" + change.door_id, change.state);
+      if (change.station_id === shownStation && !$("station-view").hidden) showDoorStates(shownStation);
     });
     $("shown").textContent = String(window.yzMap.count());
   }
@@ -303,10 +313,16 @@
     doors.replaceChildren();
     for (const door of station.doors) {
       const item = el("li", door.id + " · " + t("zone." + door.zone) + " ");
-      // Filled in by the live stream's door events while the page is open.
+      // Its last state, kept up to date by the live stream while the page is open.
       const state = el("span", "", "door-state");
       state.dataset.doorState = door.id;
       item.append(state, " ");
+      // Its open alarms (held open, forced, tamper ...), from the alerts list.
+      for (const alert of alertRows) {
+        if (alert.station_id === station.id && alert.subject === door.id) {
+          item.append(el("span", t("alert.kind." + alert.kind), "door-alarm"), " ");
+        }
+      }
       if (canAct()) {
         const button = el("button", t("station.unlock"));
         button.type = "button";
@@ -316,6 +332,7 @@
       }
       doors.append(item);
     }
+    showDoorStates(station.id);
     loadStationEntries(id, station.time_zone);
     const gateways = $("station-gateways");
     gateways.replaceChildren();
