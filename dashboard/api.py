@@ -23,7 +23,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from contract.payloads import Reason, format_utc
 from dashboard import door_states
 from dashboard.alerts import AlertChange, AlertKind, AlertStateError, AlertStatus
-from dashboard.auth import AuthMiddleware, auth_router
+from dashboard.auth import AuthMiddleware, auth_router, current
 from dashboard.errors import ApiError, install_error_handlers
 from dashboard.feed import feed_router
 from dashboard.live import LiveHub
@@ -88,11 +88,10 @@ class AlertOut(BaseModel):
     """What the operator wrote when resolving (none when the system resolved it)."""
 
 
-class Operator(BaseModel):
-    """Who acts on an alert, and optionally a note for the next operator (kept with the
-    alert and in the audit log)."""
+class AlertAction(BaseModel):
+    """An optional note for the next operator (kept with the alert and in the audit log).
+    Who acted is the logged-in operator; a `by` sent by older clients is ignored."""
 
-    by: str = Field(min_length=1, max_length=100)
     note: str | None = Field(default=None, max_length=500)
 
 
@@ -310,16 +309,16 @@ def create_app(
     def transition(
         alert_id: int,
         action: Callable[[int, str, str | None], AlertChange],
-        who: Operator,
+        body: AlertAction,
         request: Request,
     ) -> AlertOut:
-        note = (who.note or "").strip() or None
+        note = (body.note or "").strip() or None
         if note is not None:
             # The audit middleware writes this with the request, so the audit log says
             # what was written as well as who acted.
             request.state.audit_detail = f"note: {note}"
         try:
-            change = action(alert_id, who.by, note)
+            change = action(alert_id, current(request).name, note)
         except LookupError:
             raise ApiError(404, f"no alert {alert_id}") from None
         except AlertStateError as exc:
@@ -329,19 +328,23 @@ def create_app(
 
     @app.post("/api/alerts/{alert_id}/acknowledge", tags=["alerts"])
     def acknowledge(
-        alert_id: Annotated[int, Path(ge=1, le=2**62)], who: Operator, request: Request
+        alert_id: Annotated[int, Path(ge=1, le=2**62)],
+        request: Request,
+        body: AlertAction | None = None,
     ) -> AlertOut:
-        """An operator takes the alert, with an optional `note`; 409 if it is already
-        resolved."""
-        return transition(alert_id, store.acknowledge_alert, who, request)
+        """The logged-in operator takes the alert, with an optional `note`; 409 if it is
+        already resolved."""
+        return transition(alert_id, store.acknowledge_alert, body or AlertAction(), request)
 
     @app.post("/api/alerts/{alert_id}/resolve", tags=["alerts"])
     def resolve(
-        alert_id: Annotated[int, Path(ge=1, le=2**62)], who: Operator, request: Request
+        alert_id: Annotated[int, Path(ge=1, le=2**62)],
+        request: Request,
+        body: AlertAction | None = None,
     ) -> AlertOut:
-        """An operator closes the alert, with an optional `note`; 409 if it is already
-        resolved."""
-        return transition(alert_id, store.resolve_alert, who, request)
+        """The logged-in operator closes the alert, with an optional `note`; 409 if it is
+        already resolved."""
+        return transition(alert_id, store.resolve_alert, body or AlertAction(), request)
 
     @app.get("/api/gateways", tags=["gateways"])
     def gateways(station_id: str | None = None) -> list[GatewayOut]:

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
+from dashboard.auth import current
 from dashboard.errors import ApiError, validation_problems
 from dashboard.station_import import ParsedStations, parse_csv, parse_geojson
 from dashboard.stations import DoorSpec, StationInput
@@ -72,11 +73,11 @@ class OccupancyOut(BaseModel):
 
 
 class Correction(BaseModel):
-    """An operator sets a zone's count."""
+    """An operator sets a zone's count. Who corrects is the logged-in operator; a `by`
+    sent by older clients is ignored."""
 
     zone: str = Field(default="rest", min_length=1, max_length=64)
     count: int = Field(ge=0, le=100_000)
-    by: str = Field(min_length=1, max_length=100, description="Who corrects (operator name).")
     reason: str = Field(default="", max_length=500)
 
 
@@ -252,11 +253,16 @@ def stations_router(store: Store, changed: Callable[[BatchResult], None]) -> API
         )
 
     @router.put("/api/stations/{station_id}/occupancy")
-    def correct(station_id: str, correction: Correction) -> OccupancyOut:
-        """Set a zone's count by hand; the old value, who and why are kept."""
+    def correct(station_id: str, correction: Correction, request: Request) -> OccupancyOut:
+        """Set a zone's count by hand; the old value, who (the logged-in operator) and why
+        are kept."""
         try:
             result = store.correct_occupancy(
-                station_id, correction.zone, correction.count, correction.by, correction.reason
+                station_id,
+                correction.zone,
+                correction.count,
+                current(request).name,
+                correction.reason,
             )
         except StationNotFoundError:
             raise ApiError(404, f"no station {station_id!r}") from None

@@ -159,8 +159,6 @@ def test_the_retained_message_matches_the_api(
     assert message["occupancy"] == 4 and message["zones"] == {"rest": 3, "sleeping": 1}
     assert message["capacity"] == 12 and message["schema"] == "occupancy/1"
 
-    own_central.http.put(
-        "/api/stations/cs-0001/occupancy", json={"zone": "rest", "count": 1, "by": "op"}
-    )
+    own_central.http.put("/api/stations/cs-0001/occupancy", json={"zone": "rest", "count": 1})
     message = retained_matches_api(own_central, mosquitto.url, "cs-0001")
     assert message["occupancy"] == 2

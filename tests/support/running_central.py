@@ -20,6 +20,8 @@ class RunningCentral:
     service: Central
     base_url: str
     http: httpx.Client
+    operator: str
+    """The name `http` is logged in as (an admin)."""
 
 
 def run_central(
@@ -49,8 +51,8 @@ def run_central(
         base_url = f"http://127.0.0.1:{settings.http.port}"
         try:
             with httpx.Client(base_url=base_url, timeout=10) as http:
-                authorize(http, service.operators)
-                yield RunningCentral(service, base_url, http)
+                operator = authorize(http, service.operators)
+                yield RunningCentral(service, base_url, http, operator)
         finally:
             server.should_exit = True
     finally:

@@ -249,7 +249,7 @@
     button.addEventListener("click", async () => {
       button.disabled = true;
       const note = input.value.trim();
-      await api("POST", "/api/alerts/" + id + "/" + verb, note ? { by: me.name, note } : { by: me.name });
+      await api("POST", "/api/alerts/" + id + "/" + verb, note ? { note } : {});
       await loadAlerts();
     });
     return button;
