@@ -18,7 +18,14 @@ from pathlib import Path
 from playwright.sync_api import expect, sync_playwright
 
 from contract.maintenance_payloads import DeviceHealth
-from contract.payloads import AccessEvent, AlarmEvent, Availability, PresenceEvent, utc_now
+from contract.payloads import (
+    AccessEvent,
+    AlarmEvent,
+    Availability,
+    DoorEvent,
+    PresenceEvent,
+    utc_now,
+)
 from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings
 from dashboard.operators import Role
 from dashboard.service import Central, serve_in_thread
@@ -53,6 +60,28 @@ def populate(central: Central) -> None:
                     reason="granted",
                 )
             )
+    # The station page's doors: one closed and secured, the dormitory's left open too long.
+    events.append(
+        DoorEvent(
+            station_id="cs-0001",
+            gateway_id="gw-1",
+            seq=9996,
+            at=utc_now(),
+            door_id="main",
+            state="closed",
+        )
+    )
+    events.append(
+        AlarmEvent(
+            station_id="cs-0001",
+            gateway_id="gw-1",
+            seq=9997,
+            at=utc_now(),
+            door_id="dorm",
+            alarm="held_open",
+            active=True,
+        )
+    )
     events.append(
         AlarmEvent(
             station_id="cs-0002",
@@ -94,7 +123,7 @@ def populate(central: Central) -> None:
     central.store.record([health])
     day_of_history(central, "cs-0001", rng)
     # One alert taken by an operator, with the note the next shift reads.
-    (held,) = central.store.alerts(kind="held_open")
+    (held,) = [a for a in central.store.alerts(kind="held_open") if a.station_id == "cs-0002"]
     central.store.acknowledge_alert(held.id, "operator", "值班员已前往查看 / guard on the way")
 
 
