@@ -3,8 +3,7 @@ every door's state at once instead of waiting for the door to change.
 
 One row per door, written in the same transaction as the door events that change it. A
 late event (delivered after an outage) never overwrites a newer state: the row keeps the
-state with the latest gateway time. The table has its own migration counter
-(`door_states_schema_version`), so it evolves apart from the event tables.
+state with the latest gateway time. The table is created by the store's migrations.
 """
 
 from __future__ import annotations
@@ -13,22 +12,6 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from dashboard.db import Connection, Database
-
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE door_states (
-        station_id TEXT NOT NULL,
-        door_id TEXT NOT NULL,
-        gateway_id TEXT NOT NULL,
-        state TEXT NOT NULL,
-        at TEXT NOT NULL,
-        PRIMARY KEY (station_id, door_id)
-    );
-    """,
-)
-"""Schema changes in order, counted in `door_states_schema_version`."""
-
-COUNTER = "door_states_schema_version"
 
 
 class DoorState(Protocol):
@@ -44,11 +27,6 @@ class DoorState(Protocol):
     def state(self) -> str: ...
     @property
     def at(self) -> str: ...
-
-
-def migrate(database: Database) -> None:
-    """Create or update the table."""
-    database.migrate(COUNTER, MIGRATIONS)
 
 
 def remember(db: Connection, changes: Iterable[DoorState]) -> None:
@@ -75,8 +53,3 @@ def current(database: Database, stations: frozenset[str] | None = None) -> list[
     return [
         dict(zip(keys, row, strict=True)) for row in rows if stations is None or row[0] in stations
     ]
-
-
-def forget_station(db: Connection, station_id: str) -> None:
-    """Drop a deleted station's doors, inside the caller's transaction."""
-    db.execute("DELETE FROM door_states WHERE station_id = ?", (station_id,))

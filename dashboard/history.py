@@ -47,8 +47,8 @@ class _Pending:
 class OccupancyHistory:
     """Counts per station and step, noted in memory and written once the step is over.
 
-    Safe to share between threads: `note` runs on the ingest writer's thread (and the
-    API's, for corrections), `flush` on the periodic checks' thread.
+    Safe to share between threads: `note` runs on the ingest's acknowledging thread (and
+    the API's, for corrections), `flush` on the periodic checks' thread.
     """
 
     def __init__(self, db: Database, step_s: float = DEFAULT_STEP_S) -> None:

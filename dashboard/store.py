@@ -156,8 +156,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # What the station page shows beyond live counts: the count per minute (written once a
     # minute from the changes ingest already made, never per event), every device's last
-    # reading from its gateway's health report, and what an operator wrote when acting on
-    # an alert.
+    # reading from its gateway's health report, each door's last state (for the live
+    # stream's snapshot), and what an operator wrote when acting on an alert.
     """
     CREATE TABLE occupancy_history (
         station_id TEXT NOT NULL,
@@ -179,6 +179,14 @@ MIGRATIONS: tuple[str, ...] = (
         last_frame_age_s {real},
         read_at TEXT NOT NULL,
         PRIMARY KEY (station_id, gateway_id, device_id)
+    );
+    CREATE TABLE door_states (
+        station_id TEXT NOT NULL,
+        door_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (station_id, door_id)
     );
     ALTER TABLE alerts ADD COLUMN acknowledged_note TEXT;
     ALTER TABLE alerts ADD COLUMN resolved_note TEXT;
@@ -410,7 +418,6 @@ class Store:
             self.db = Database(where)
         self.thresholds = thresholds or AlertThresholds()
         self.db.migrate("schema_version", MIGRATIONS)
-        door_states.migrate(self.db)
 
     def _connection(self) -> AbstractContextManager[Connection]:
         """A borrowed connection (kept for tools that query the tables directly)."""
@@ -524,9 +531,15 @@ class Store:
         with self.db.transaction() as db:
             if db.execute("SELECT 1 FROM stations WHERE id = ?", (station_id,)).fetchone() is None:
                 raise StationNotFoundError(station_id)
-            for table in ("station_zones", "doors", "gateways", "sensors", "devices"):
+            for table in (
+                "station_zones",
+                "doors",
+                "door_states",
+                "gateways",
+                "sensors",
+                "devices",
+            ):
                 db.execute(f"DELETE FROM {table} WHERE station_id = ?", (station_id,))
-            door_states.forget_station(db, station_id)
             db.execute("DELETE FROM stations WHERE id = ?", (station_id,))
 
     _STATION_SELECT = """
