@@ -22,11 +22,11 @@ from fastapi.testclient import TestClient
 from benchmarks.report import machine, write_results
 from contract.payloads import AccessEvent, utc_now
 from contract.topics import event_topic
-from dashboard.config import CentralSettings, CredentialSettings, DatabaseSettings
-from dashboard.service import Central
-from dashboard.stations import StationInput
+from dashboard.central import Central
+from dashboard.core.config import CentralSettings, CredentialSettings, DatabaseSettings
+from dashboard.core.stations import StationInput
+from servicekit.mqtt_link import Message
 from tests.support.operators import authorize
-from yizhan.mqtt_link import Message
 
 STATIONS = 10_000
 CEILING_MB = 500.0

@@ -25,16 +25,16 @@ from typing import Any
 from benchmarks.report import machine, write_results
 from contract.payloads import AccessEvent, CrossingEvent, DoorEvent, EventPayload, utc_now
 from contract.topics import event_kind_of, event_topic
-from dashboard.config import (
+from dashboard.central import SUBSCRIPTIONS, Central
+from dashboard.core.config import (
     CentralSettings,
     CredentialSettings,
     DatabaseSettings,
     HttpSettings,
 )
-from dashboard.service import SUBSCRIPTIONS, Central
+from servicekit.mqtt_link import Message, MqttLink
+from servicekit.settings import BrokerSettings
 from tests.support.mosquitto import MosquittoBroker, free_port
-from yizhan.mqtt_link import Message, MqttLink
-from yizhan.settings import BrokerSettings
 
 EVENTS = 60_000
 STATIONS = 200

@@ -28,11 +28,11 @@ from benchmarks.ingest import central_settings
 from benchmarks.report import machine, percentiles, write_results
 from contract.payloads import DoorEvent, utc_now
 from contract.topics import event_topic
-from dashboard.service import Central, serve_in_thread
+from dashboard.central import Central, serve_in_thread
+from servicekit.mqtt_link import MqttLink
+from servicekit.settings import BrokerSettings
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.operators import add_operator, bearer
-from yizhan.mqtt_link import MqttLink
-from yizhan.settings import BrokerSettings
 
 STATIONS = 50
 

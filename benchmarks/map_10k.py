@@ -28,9 +28,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 from benchmarks.report import machine, write_results
-from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
-from dashboard.operators import Role
-from dashboard.service import Central, serve_in_thread
+from dashboard.central import Central, serve_in_thread
+from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
+from dashboard.storage.operators import Role
 
 STATIONS = 10_000
 RATES = (100, 500, 1000, 2000, 5000)

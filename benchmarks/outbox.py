@@ -32,8 +32,8 @@ from gateway.config import GatewaySettings, OutboxSettings
 from gateway.events import EventStamper
 from gateway.outbox import Outbox, PendingEvent
 from gateway.uplink import Uplink
-from yizhan.mqtt_link import Retained
-from yizhan.settings import BrokerSettings
+from servicekit.mqtt_link import Retained
+from servicekit.settings import BrokerSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "outbox.json"
 WRITE_EVENTS = 5000

@@ -33,11 +33,11 @@ from gateway.config import DoorSettings, GatewaySettings
 from gateway.service import Gateway
 from hardware.sim.radar import VirtualRadar
 from hardware.sim.scanner import VirtualScanner
-from hardware.sim.station import DOOR, PINS, simulated_board
+from servicekit.settings import BrokerSettings
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.tokens import TokenMint
 from yizhan.embedded_broker import EmbeddedBroker
-from yizhan.settings import BrokerSettings
+from yizhan.simulated_station import DOOR, PINS, simulated_board
 
 SCANS = 1_000
 WARMUP = 50

@@ -23,7 +23,7 @@ from gateway.access_rules import (
 )
 from gateway.door_controller import DoorTiming
 from hardware.profile import BoardProfile, ProfileError, load_profile, load_shipped_profile
-from yizhan.settings import BrokerSettings, ConfigError, Section, TimeZoneName, load_settings
+from servicekit.settings import BrokerSettings, ConfigError, Section, TimeZoneName, load_settings
 
 
 class DoorSettings(Section):

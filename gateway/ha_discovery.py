@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hardware.profile import BoardProfile
-from yizhan import __version__
+from servicekit import __version__
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from contract.maintenance_payloads import Health
-from yizhan.mqtt_link import MqttLink
+from servicekit.mqtt_link import MqttLink
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from contract.signing import verify
 from gateway.devices import StationDevices
 from gateway.door_io import DoorIO
 from gateway.self_test import run_self_test
-from yizhan import __version__
+from servicekit import __version__
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

@@ -1,7 +1,7 @@
 """The gateway's own head count, for refusing entry to a full station. Pure.
 
 The gateway must say "full" with the broker and the central down, so it counts for
-itself, by the same rules as the central (`dashboard/occupancy.py`): a granted entry is
+itself, by the same rules as the central (`dashboard/core/occupancy.py`): a granted entry is
 +1, a granted exit and an exit-button press are -1, and the count never goes below zero.
 Beam crossings are not counted: they see the people the readers already counted.
 

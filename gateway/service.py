@@ -54,8 +54,8 @@ from gateway.outbox import Outbox
 from gateway.trust_store import TrustStore
 from gateway.uplink import Uplink
 from hardware.profile import BoardProfile, ScannerPort, WiegandInput
-from yizhan import __version__
-from yizhan.mqtt_link import Message, Retained
+from servicekit import __version__
+from servicekit.mqtt_link import Message, Retained
 
 log = logging.getLogger(__name__)
 

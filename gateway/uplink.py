@@ -24,7 +24,7 @@ from contract.topics import ALL_CENTRALS, event_kind_of, event_topic, parse_topi
 from gateway.config import GatewaySettings
 from gateway.events import EventStamper
 from gateway.outbox import DropSummary, Outbox, PendingEvent
-from yizhan.mqtt_link import Message, MessageHandler, MqttLink, Retained
+from servicekit.mqtt_link import Message, MessageHandler, MqttLink, Retained
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
+from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
+from servicekit.settings import BrokerSettings
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.postgres import PostgresServer
 from tests.support.probe import MqttProbe, wait_retained_keys
 from tests.support.running_central import RunningCentral, run_central
-from yizhan.settings import BrokerSettings
 
 
 @pytest.fixture(scope="session")

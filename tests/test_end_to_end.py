@@ -17,11 +17,11 @@ from gateway.config import DoorSettings, GatewaySettings
 from gateway.service import Gateway
 from hardware.sim.radar import VirtualRadar
 from hardware.sim.scanner import VirtualScanner
-from hardware.sim.station import DOOR, PINS, simulated_board
+from servicekit.settings import BrokerSettings
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
-from yizhan.settings import BrokerSettings
+from yizhan.simulated_station import DOOR, PINS, simulated_board
 
 LOCK_PIN = PINS["relay"]
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.config import CentralSettings
+from dashboard.core.config import CentralSettings
 from gateway.config import GatewaySettings, load_board, load_gateway_settings
+from servicekit.settings import ConfigError, load_settings
 from yizhan.cli import main
-from yizhan.settings import ConfigError, load_settings
 
 GOOD_GATEWAY = """\
 station_id = "cs-0001"

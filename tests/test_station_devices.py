@@ -26,11 +26,11 @@ from gateway.service import Gateway
 from gateway.trust_store import FILE_NAME, write_trust_file
 from hardware.sim.radar import Presence, VirtualRadar
 from hardware.sim.scanner import VirtualScanner
-from hardware.sim.station import DOOR, FIRE_PIN, PINS, TAMPER_PIN, DoorHands, simulated_board
+from servicekit.settings import BrokerSettings
 from tests.support.events import Events
 from tests.support.probe import MqttProbe
 from tests.support.tokens import TokenMint
-from yizhan.settings import BrokerSettings
+from yizhan.simulated_station import DOOR, FIRE_PIN, PINS, TAMPER_PIN, DoorHands, simulated_board
 
 E = TypeVar("E", bound=EventPayload)
 

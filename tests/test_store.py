@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from contract.payloads import AccessEvent, CrossingEvent, DoorEvent, utc_now
-from dashboard.occupancy import apply_delta, occupancy_delta
-from dashboard.store import Store
+from dashboard.core.occupancy import apply_delta, occupancy_delta
+from dashboard.storage.store import Store
 
 
 def access(

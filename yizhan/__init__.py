@@ -1,3 +1,5 @@
-"""Command line, configuration loading and the one-command demo."""
+"""The `yizhan` command line, the one-command demo and process plumbing (signals, systemd)."""
 
-__version__ = "0.1.0"
+from servicekit import __version__
+
+__all__ = ["__version__"]

@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from servicekit.settings import ConfigError, parse_broker_url
 from yizhan import __version__, systemd
-from yizhan.settings import ConfigError, parse_broker_url
 from yizhan.stopping import stop_on_signals
 
 
@@ -97,11 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
             help="where Mosquitto's passwd and acl files live (default /etc/mosquitto/yizhan)",
         )
 
-    from dashboard.workers_args import add_parsers
+    from dashboard.cli.args import add_parsers
     from yizhan import operator_tool
 
     add_parsers(commands)
-    from dashboard.operators_cli import add_parsers as add_operator_parsers
+    from dashboard.cli.operators import add_parsers as add_operator_parsers
 
     add_operator_parsers(commands)
     operator_tool.add_parsers(commands)
@@ -124,11 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("operator-key", "command", "desired-config"):
             return _operator(args)
         if args.command == "operators":
-            from dashboard.operators_cli import run as run_operators
+            from dashboard.cli.operators import run as run_operators
 
             return run_operators(args)
         if args.command in ("workers", "keys"):
-            from dashboard.workers_cli import run
+            from dashboard.cli.workers import run
 
             return run(args)
         return _gateway(args.config)
@@ -162,8 +162,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _central(config: Path | None) -> int:
-    from dashboard.config import load_central_settings
-    from dashboard.service import Central, serve_in_thread
+    from dashboard.central import Central, serve_in_thread
+    from dashboard.core.config import load_central_settings
 
     settings = load_central_settings(config)
     stop = stop_on_signals()

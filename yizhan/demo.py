@@ -10,21 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.payloads import utc_now
-from dashboard.config import (
+from dashboard.central import Central, serve_in_thread
+from dashboard.core.config import (
     CentralSettings,
     CommandSettings,
     DatabaseSettings,
     HttpSettings,
     StationSettings,
 )
-from dashboard.credentials import Credentials
-from dashboard.service import Central, serve_in_thread
-from dashboard.workers import WorkerInput, WorkerStatus
+from dashboard.core.workers import WorkerInput, WorkerStatus
+from dashboard.services.credentials import Credentials
 from gateway.config import MaintenanceSettings, PolicySettings, ThrottleSettings
-from hardware.sim.station import SimulatedStation, TokenSource, Traffic
+from servicekit.operator_keys import OperatorKey
+from servicekit.settings import BrokerSettings
 from yizhan.embedded_broker import EmbeddedBroker
-from yizhan.operator_tool import OperatorKey
-from yizhan.settings import BrokerSettings
+from yizhan.simulated_station import SimulatedStation, TokenSource, Traffic
 from yizhan.stopping import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ def _demo_admin(central: Central) -> None:
     """Create the demo's admin and print its password once; keep it if it exists."""
     import secrets
 
-    from dashboard.operators import Role
+    from dashboard.storage.operators import Role
 
     if any(o.name == "admin" for o in central.operators.all()):
         # Printed with the demo's other lines: stdout is flushed by the next one.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.config import (
+from dashboard.core.config import (
     AlertSettings,
     CentralSettings,
     DatabaseSettings,
@@ -17,10 +17,10 @@ from dashboard.config import (
     OccupancySettings,
     StationSettings,
 )
+from servicekit.settings import BrokerSettings
 from tests.support.mosquitto import free_port
 from tests.support.running_central import RunningCentral, run_central
 from tests.support.victoria import VictoriaMetrics
-from yizhan.settings import BrokerSettings
 
 STATIONS = [
     StationSettings(

@@ -10,9 +10,10 @@ from pathlib import Path
 from contract.maintenance_payloads import DeviceHealth, Health
 from contract.payloads import AlarmEvent, Availability, PresenceEvent, utc_now
 from contract.topics import gateway_topic
-from dashboard.alerts import fault_of
-from dashboard.stations import StationInput
-from dashboard.store import AlertThresholds, Store
+from dashboard.core.alert_rules import fault_of
+from dashboard.core.changes import AlertThresholds
+from dashboard.core.stations import StationInput
+from dashboard.storage.store import Store
 from tests.central.support import Gateway, health_report
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral

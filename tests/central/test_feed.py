@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dashboard.stations import open_at
+from dashboard.core.stations import open_at
 from tests.central.support import Gateway
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral

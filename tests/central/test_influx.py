@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashboard.config import InfluxSettings
-from dashboard.influx import InfluxExport, gateway_point
-from dashboard.store import BatchResult, GatewayRow
+from dashboard.core.changes import BatchResult, GatewayRow
+from dashboard.core.config import InfluxSettings
+from dashboard.services.influx import InfluxExport, gateway_point
 from tests.central.conftest import central_settings
 from tests.central.support import Gateway
 from tests.support.mosquitto import MosquittoBroker

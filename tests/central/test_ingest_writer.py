@@ -6,8 +6,9 @@ import os
 import signal
 from pathlib import Path
 
-from dashboard.ingest_writer import WriteFailedError, WriterProcess, write_batch
-from dashboard.store import AlertThresholds, Store
+from dashboard.core.changes import AlertThresholds
+from dashboard.ingest.writer import WriteFailedError, WriterProcess, write_batch
+from dashboard.storage.store import Store
 from tests.central.conftest import central_settings
 from tests.central.support import Gateway
 from tests.support.mosquitto import MosquittoBroker

@@ -12,9 +12,9 @@ import pytest
 
 from contract.payloads import AccessEvent, CrossingEvent, PresenceEvent, utc_now
 from contract.topics import occupancy_topic
-from dashboard.occupancy import SensorState, StationCounts, presence_resets
-from dashboard.stations import StationInput
-from dashboard.store import Store
+from dashboard.core.occupancy import SensorState, StationCounts, presence_resets
+from dashboard.core.stations import StationInput
+from dashboard.storage.store import Store
 from tests.central.conftest import central_settings
 from tests.central.support import Gateway
 from tests.support.mosquitto import MosquittoBroker

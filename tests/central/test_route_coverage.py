@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.config import CentralSettings, DatabaseSettings
-from dashboard.service import Central
+from dashboard.central import Central
+from dashboard.core.config import CentralSettings, DatabaseSettings
 from tests.support.route_coverage import BACKENDS, reached, routes_of
 
 TESTS = Path(__file__).resolve().parents[1]

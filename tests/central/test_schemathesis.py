@@ -13,8 +13,8 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from dashboard.config import CentralSettings, DatabaseSettings
-from dashboard.service import Central
+from dashboard.central import Central
+from dashboard.core.config import CentralSettings, DatabaseSettings
 from tests.central.conftest import STATIONS
 from tests.support.operators import add_operator
 

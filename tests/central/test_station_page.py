@@ -15,15 +15,16 @@ import pytest
 from contract.maintenance_payloads import DeviceHealth, Health
 from contract.payloads import utc_now
 from contract.topics import gateway_topic
-from dashboard.config import OccupancySettings
-from dashboard.history import OccupancyHistory
-from dashboard.store import BatchResult, Store
+from dashboard.core.changes import BatchResult
+from dashboard.core.config import OccupancySettings
+from dashboard.storage.history import OccupancyHistory
+from dashboard.storage.store import Store
+from servicekit.settings import BrokerSettings
 from tests.central.conftest import central_settings
 from tests.central.support import Gateway, health_report
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral, run_central
 from tests.support.waiting import wait_until
-from yizhan.settings import BrokerSettings
 
 STEP_S = 0.5
 """A short history step, so that a test sees samples written without waiting a minute."""

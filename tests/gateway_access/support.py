@@ -15,7 +15,7 @@ from gpiozero.pins.mock import MockFactory
 
 from contract.payloads import AccessEvent, DoorEvent, utc_now
 from contract.tokens import decode_token
-from dashboard.config import (
+from dashboard.core.config import (
     CentralSettings,
     CredentialSettings,
     DatabaseSettings,
@@ -26,12 +26,12 @@ from gateway.config import DoorSettings, GatewaySettings, PolicySettings
 from gateway.service import Gateway
 from hardware.sim.radar import VirtualRadar
 from hardware.sim.scanner import VirtualScanner
-from hardware.sim.station import DOOR, simulated_board
+from servicekit.settings import BrokerSettings
 from tests.support.events import Events
 from tests.support.mosquitto import free_port
 from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
-from yizhan.settings import BrokerSettings
+from yizhan.simulated_station import DOOR, simulated_board
 
 STATION = "cs-0001"
 NUMBER, REGION = 4242, 430102

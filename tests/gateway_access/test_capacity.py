@@ -10,7 +10,6 @@ from gpiozero.pins.mock import MockFactory
 from contract.payloads import DoorEvent, StationOccupancy, utc_now
 from gateway.config import PolicySettings
 from gateway.service import Gateway
-from hardware.sim.station import FEEDBACK_PINS, PINS
 from tests.gateway_access.support import (
     NUMBER,
     REGION,
@@ -24,6 +23,7 @@ from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
+from yizhan.simulated_station import FEEDBACK_PINS, PINS
 
 ONE_PLACE = PolicySettings(station_number=NUMBER, region_code=REGION, capacity=1)
 

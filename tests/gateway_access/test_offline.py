@@ -8,7 +8,6 @@ from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory
 
-from hardware.sim.station import PINS
 from tests.gateway_access.support import (
     current_token,
     enroll,
@@ -19,6 +18,7 @@ from tests.gateway_access.support import (
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
+from yizhan.simulated_station import PINS
 
 
 def test_a_token_opens_the_door_with_the_broker_down_and_after_a_reboot(

@@ -9,7 +9,6 @@ from pathlib import Path
 from gpiozero.pins.mock import MockFactory
 
 from contract.tokens import SigningKey, decode_token, issue_token
-from hardware.sim.station import PINS
 from tests.gateway_access.support import (
     Clock,
     current_token,
@@ -20,6 +19,7 @@ from tests.gateway_access.support import (
 )
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.running_central import RunningCentral
+from yizhan.simulated_station import PINS
 
 
 def test_every_bad_token_is_refused_with_its_reason(

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory
 
-from hardware.sim.station import WIEGAND_PINS
 from hardware.sim.wiegand import WiegandTransmitter
 from tests.gateway_access.support import enroll, running_door, wait_trust, worker_id_of_secret
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.running_central import RunningCentral
+from yizhan.simulated_station import WIEGAND_PINS
 
 
 def test_a_mapped_face_is_granted_and_an_unmapped_one_refused(

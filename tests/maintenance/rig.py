@@ -16,13 +16,13 @@ from gateway.config import DoorSettings, GatewaySettings, HomeAssistantSettings
 from gateway.service import Gateway
 from hardware.sim.radar import VirtualRadar
 from hardware.sim.scanner import VirtualScanner
-from hardware.sim.station import DOOR, PINS, simulated_board
+from servicekit.mqtt_link import Message
+from servicekit.settings import BrokerSettings
 from tests.support.events import Events
 from tests.support.probe import MqttProbe
 from tests.support.signing import command, maintenance_settings
 from tests.support.tokens import TokenMint
-from yizhan.mqtt_link import Message
-from yizhan.settings import BrokerSettings
+from yizhan.simulated_station import DOOR, PINS, simulated_board
 
 STATION, GATEWAY = "mt-0001", "gw-1"
 BASE = f"yz/v1/st/{STATION}/gw/{GATEWAY}"

@@ -13,12 +13,12 @@ from gpiozero.pins.mock import MockFactory
 
 from contract.payloads import DoorEvent
 from gateway.live_config import LiveConfig
-from hardware.sim.station import DOOR, PINS
+from servicekit.settings import BrokerSettings
 from tests.maintenance.rig import BASE, Rig, start_rig
 from tests.support.schemas import validate_published
 from tests.support.signing import STRANGER
 from tests.support.waiting import wait_until
-from yizhan.settings import BrokerSettings
+from yizhan.simulated_station import DOOR, PINS
 
 
 @pytest.fixture()

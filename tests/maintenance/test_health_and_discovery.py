@@ -10,9 +10,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from hardware.sim.radar import Presence
+from servicekit.settings import BrokerSettings
 from tests.maintenance.rig import BASE, Rig, start_rig
 from tests.support.schemas import validate_published
-from yizhan.settings import BrokerSettings
 
 
 @pytest.fixture()

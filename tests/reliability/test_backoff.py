@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from yizhan.backoff import Backoff
+from servicekit.backoff import Backoff
 
 
 def test_delays_grow_to_the_cap_and_are_jittered() -> None:

@@ -22,11 +22,13 @@ from gpiozero.pins.mock import MockFactory
 
 from contract.payloads import AccessEvent, Command, utc_now
 from contract.tokens import SigningKey
-from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings
-from dashboard.service import Central
+from dashboard.central import Central
+from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings
 from gateway.config import DoorSettings, GatewaySettings
 from gateway.service import Gateway
 from hardware.sim.scanner import VirtualScanner
+from servicekit.mqtt_link import Message, MqttLink
+from servicekit.settings import BrokerSettings
 from tests.reliability.site import SITE_KEY_ID, one_door_board, token_for, write_trust
 from tests.support.mosquitto import INSTALL_HINT, free_port, run_as_current_user, wait_for_port
 from tests.support.waiting import wait_until
@@ -38,8 +40,6 @@ from yizhan.broker_admin import (
     maintainer_acl,
     viewer_acl,
 )
-from yizhan.mqtt_link import Message, MqttLink
-from yizhan.settings import BrokerSettings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf"
 PASSWORD = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contract.payloads import AccessEvent, DropReport, utc_now
-from dashboard.store import Store
+from dashboard.storage.store import Store
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until

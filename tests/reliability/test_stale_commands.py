@@ -11,12 +11,12 @@ from gpiozero.pins.mock import MockFactory
 
 from gateway.config import DoorSettings, GatewaySettings
 from gateway.service import Gateway
+from servicekit.mqtt_link import Message
+from servicekit.settings import BrokerSettings
 from tests.reliability.site import RELAY_PIN, one_door_board
 from tests.support.probe import MqttProbe
 from tests.support.signing import command, maintenance_settings
 from tests.support.waiting import wait_until
-from yizhan.mqtt_link import Message
-from yizhan.settings import BrokerSettings
 
 LOCK_PIN = RELAY_PIN
 COMMAND = "yz/v1/st/cs-0001/gw/gw-5/command"

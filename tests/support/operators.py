@@ -6,7 +6,7 @@ import secrets
 
 import httpx
 
-from dashboard.operators import OperatorStore, Role
+from dashboard.storage.operators import OperatorStore, Role
 
 
 def add_operator(operators: OperatorStore, role: str = "admin") -> tuple[str, str]:

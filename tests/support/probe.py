@@ -12,11 +12,11 @@ from contract.codec import Decoded, decode
 from contract.credential_payloads import PublicKeys
 from contract.payloads import utc_now
 from contract.topics import KEYS_TOPIC
-from yizhan.mqtt_link import Message, MqttLink
-from yizhan.settings import BrokerSettings
+from servicekit.mqtt_link import Message, MqttLink
+from servicekit.settings import BrokerSettings
 
 if TYPE_CHECKING:
-    from dashboard.service import Central
+    from dashboard.central import Central
 
 
 class MqttProbe:

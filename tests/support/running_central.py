@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from dashboard.config import CentralSettings
-from dashboard.service import Central, serve_in_thread
+from dashboard.central import Central, serve_in_thread
+from dashboard.core.config import CentralSettings
 from tests.support.operators import authorize
 from tests.support.route_coverage import record_routes
 

@@ -8,7 +8,7 @@ from typing import Any
 from contract.payloads import Command, utc_now
 from contract.signing import sign
 from gateway.config import MaintenanceSettings
-from yizhan.operator_tool import OperatorKey
+from servicekit.operator_keys import OperatorKey
 
 OPERATOR = OperatorKey.generate("test-operator")
 STRANGER = OperatorKey.generate("test-operator")

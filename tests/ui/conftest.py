@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from dashboard.config import OccupancySettings, StationSettings
+from dashboard.core.config import OccupancySettings, StationSettings
+from servicekit.settings import BrokerSettings
 from tests.central.conftest import STATIONS, central_settings
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.running_central import RunningCentral, run_central
-from yizhan.settings import BrokerSettings
 
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALL_HINT = (

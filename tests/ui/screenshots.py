@@ -26,10 +26,10 @@ from contract.payloads import (
     PresenceEvent,
     utc_now,
 )
-from dashboard.config import CentralSettings, DatabaseSettings, HttpSettings
-from dashboard.operators import Role
-from dashboard.service import Central, serve_in_thread
-from dashboard.store import BatchResult
+from dashboard.central import Central, serve_in_thread
+from dashboard.core.changes import BatchResult
+from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings
+from dashboard.storage.operators import Role
 from tests.central.conftest import STATIONS
 from tests.central.support import health_report
 from tests.ui.conftest import ARGS, CHROMIUM, spread_stations

@@ -15,10 +15,10 @@ from importlib import resources
 
 from contract.maintenance_payloads import DeviceHealth
 from contract.payloads import Decision, Direction, DoorState, Reason
-from dashboard.alerts import AlertKind, AlertStatus
-from dashboard.devices import PRESENCE
-from dashboard.stations import Zone
-from dashboard.ui import LANGUAGES
+from dashboard.core.alert_rules import AlertKind, AlertStatus
+from dashboard.core.stations import Zone
+from dashboard.storage.devices import PRESENCE
+from dashboard.web.ui import LANGUAGES
 from gateway.door_controller import LockState
 
 READING_KEYS = (

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.config import (
+from dashboard.core.config import (
     CentralSettings,
     CredentialSettings,
     DatabaseSettings,
     HttpSettings,
     StationSettings,
 )
+from servicekit.settings import BrokerSettings
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral, run_central
-from yizhan.settings import BrokerSettings
 
 STATIONS = [
     # Changsha: Furong and Yuelu districts; Shenzhen far away in another province.

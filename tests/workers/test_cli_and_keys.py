@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from contract.tokens import KeyRing, verify_token
-from dashboard.config import CentralSettings
-from dashboard.credentials import Credentials
-from dashboard.signing_keys import KeyFileError
-from dashboard.worker_store import hash_secret
+from dashboard.core.config import CentralSettings
+from dashboard.services.credentials import Credentials
+from dashboard.services.signing_keys import KeyFileError
+from dashboard.storage.workers import hash_secret
 from tests.support.postgres import PostgresServer
 from yizhan.cli import main
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from contract.credential_payloads import CredentialMap, PublicKeys, Revocations
 from contract.payloads import Reason
 from contract.tokens import TokenError, VerifiedToken, decode_token, verify_token
-from dashboard.config import CentralSettings
+from dashboard.core.config import CentralSettings
 from gateway.access_rules import CardCredential, FaceCredential, QrCredential
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dashboard.worker_csv import parse_workers_csv
+from dashboard.services.worker_csv import parse_workers_csv
 from tests.support.running_central import RunningCentral
 from tests.workers.support import enroll
 

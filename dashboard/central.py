@@ -1,0 +1,267 @@
+"""The central service: broker link → ingest → store, changes published back, HTTP served.
+
+The composition root of the central; the logic lives in `ingest`, `store`, `occupancy`,
+`alerts` and the API modules. Every committed change (an ingest batch, a time-driven
+check, an operator's correction) goes to one place, `_changed`, which publishes the
+retained occupancy, feeds the live stream and hands points to the InfluxDB export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import timedelta
+
+import uvicorn
+
+from contract.payloads import CentralStatus, Command, StationOccupancy, utc_now
+from contract.signing import sign
+from contract.topics import ROOT, TOPIC_BY_NAME, central_topic, occupancy_topic
+from dashboard.core.changes import AlertThresholds, BatchResult
+from dashboard.core.config import CentralSettings
+from dashboard.ingest.metrics import IngestMetrics
+from dashboard.ingest.pipeline import Ingest
+from dashboard.services.credentials import Credentials
+from dashboard.services.influx import InfluxExport
+from dashboard.storage.db import Database
+from dashboard.storage.history import OccupancyHistory
+from dashboard.storage.store import Store
+from dashboard.web.app import create_app
+from dashboard.web.commands import commands_router
+from dashboard.web.live import LiveHub
+from dashboard.web.station_page import station_page_router
+from dashboard.web.ui import install_ui
+from dashboard.web.workers import workers_router
+from servicekit import __version__
+from servicekit.mqtt_link import Message, MqttLink, Retained
+from servicekit.operator_keys import OperatorKey
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTIONS = (
+    (f"{ROOT}/st/+/gw/+/event/+", 1),
+    (TOPIC_BY_NAME["availability"].wildcard, 1),
+    (TOPIC_BY_NAME["health"].wildcard, 1),
+)
+"""What the central listens to: every gateway's events, availability and health."""
+
+
+class Central:
+    """The central service. `start()` connects and ingests; `http_server()` serves the API."""
+
+    def __init__(self, settings: CentralSettings) -> None:
+        self.settings = settings
+        self.database = Database(settings.database.resolved_url)
+        alerts = settings.alerts
+        self.store = Store(
+            self.database,
+            AlertThresholds(
+                gap_after_s=alerts.gap_after_s,
+                offline_after_s=alerts.offline_after_s,
+                sensor_silent_after_s=alerts.sensor_silent_after_s,
+                clock_skew_s=alerts.clock_skew_s,
+                empty_reset_s=settings.occupancy.empty_reset_s,
+            ),
+        )
+        if settings.stations:
+            self.store.put_stations([station.station_input() for station in settings.stations])
+        self.metrics = IngestMetrics()
+        self.live = LiveHub()
+        self.influx = InfluxExport(settings.influx) if settings.influx.url else None
+        status_topic = central_topic(settings.central_id)
+        self.link = MqttLink(
+            # A stable id and a persistent session: while this replica is down the broker
+            # keeps what it has not acknowledged, and delivers it when it is back.
+            client_id=f"yz-central-{settings.central_id}",
+            broker=settings.broker,
+            subscriptions=SUBSCRIPTIONS,
+            on_message=self._submit,
+            will=Retained(status_topic, self._status(online=False)),
+            birth=lambda: Retained(status_topic, self._status(online=True)),
+            clean_session=False,
+            manual_ack=True,
+        )
+        self.ingest = Ingest(self.store, self.metrics, self._changed, acknowledge=self.link.ack)
+        # Station pages' counts per minute: noted in memory from every change and written
+        # by the periodic checks, never by the ingest writer per event.
+        self.history = OccupancyHistory(self.database, settings.occupancy.history_step_s)
+        self.app = create_app(
+            self.store,
+            self.metrics,
+            lambda: self.link.connected,
+            live=self.live,
+            changed=self._changed,
+            feed_ttl_s=settings.feed.ttl_s,
+            feed_language=settings.feed.language,
+            extra_metrics=self._extra_metrics,
+            secure_cookies=settings.http.secure_cookies,
+        )
+        self.operators = self.app.state.operators
+        self._stopping = threading.Event()
+        self._alerts = threading.Thread(target=self._watch, name="checks", daemon=True)
+        # Worker credentials: keys, revocations and face/card maps go out retained.
+        self.credentials = Credentials(
+            settings,
+            publish=lambda topic, raw: self.link.publish(topic, raw, qos=1, retain=True),
+            station_ids=lambda: [station.id for station in self.store.stations()],
+            connected=lambda: self.link.connected,
+            database=self.database,
+        )
+        self.app.include_router(workers_router(self.credentials, self.store))
+        self.app.include_router(station_page_router(self.store, self.history))
+        install_ui(self.app, settings.http.tile_url)
+        self.app.include_router(
+            commands_router(
+                self.store,
+                lambda topic, raw: self.link.publish(topic, raw, qos=1),
+                self._command_signer(),
+            )
+        )
+
+    def start(self) -> None:
+        """Start ingest and connect to the broker (in the background)."""
+        if self.influx is not None:
+            self.influx.start()
+        self.ingest.start()
+        self._alerts.start()
+        self.link.start()
+        self.credentials.start()
+
+    def _command_signer(self) -> Callable[[Command], Command]:
+        """Signs door commands with the central's operator key, made on first start."""
+        path = self.settings.commands.operator_key or self.settings.key_dir / "operator.key"
+        if path.exists():
+            key = OperatorKey.load(path)
+        else:
+            key = OperatorKey.generate(f"central-{self.settings.central_id}")
+            key.save(path)
+        self.operator_key = key
+        log.info(
+            "remote unlocks are signed with operator key %s, public key %s; gateways list it "
+            "under [maintenance.operators]",
+            key.name,
+            key.public_key,
+        )
+        return lambda command: sign(command, key.name, key.private_key)
+
+    def running(self) -> bool:
+        """True while the ingest writer is alive."""
+        return self.ingest.running
+
+    def stop(self) -> None:
+        """Write what was received, acknowledge it, say offline, disconnect, close."""
+        self._stopping.set()
+        self.credentials.stop()
+        self.ingest.stop()
+        with contextlib.suppress(Exception):
+            # What the minute in progress saw, so a restart leaves no hole in the chart.
+            self.history.flush(everything=True)
+        status = Retained(central_topic(self.settings.central_id), self._status(online=False))
+        self.link.stop(goodbye=status)
+        if self._alerts.is_alive():
+            self._alerts.join(timeout=5)
+        if self.influx is not None:
+            self.influx.stop()
+        self.store.close()
+
+    def _submit(self, message: Message) -> None:
+        if self._stopping.is_set():
+            # Not acknowledged: the broker keeps it for this replica's next start.
+            return
+        self.ingest.submit(message)
+
+    def _status(self, online: bool) -> bytes:
+        return CentralStatus(
+            central_id=self.settings.central_id,
+            online=online,
+            at=utc_now() if online else None,
+            version=__version__,
+        ).to_json()
+
+    def _watch(self) -> None:
+        interval = self.settings.alerts.check_interval_s
+        # Gap alerts are checked a few times per threshold, so one is at most a quarter late.
+        interval = min(interval, max(self.settings.alerts.gap_after_s / 4, 0.2))
+        retention = self.settings.retention
+        next_purge = time.monotonic()
+        next_health = time.monotonic()
+        while not self._stopping.wait(interval):
+            try:
+                self._changed(self.store.check())
+                self.history.flush()
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + retention.purge_interval_s
+                    cutoff = utc_now() - timedelta(days=retention.entries_days)
+                    gone = self.store.purge(cutoff)
+                    if gone:
+                        log.info("retention: deleted %d events older than %s", gone, cutoff)
+                if self.influx is not None and time.monotonic() >= next_health:
+                    next_health = time.monotonic() + self.settings.influx.health_interval_s
+                    self.influx.gateways(self.store.gateways())
+            except Exception:
+                log.exception("time-driven checks failed")
+
+    def _extra_metrics(self) -> dict[str, float]:
+        if self.influx is None:
+            return {}
+        counters = self.influx.counters
+        return {
+            "influx_points_written": counters.written,
+            "influx_points_dropped": counters.dropped,
+            "influx_points_queued": self.influx.queued,
+        }
+
+    def http_server(self, host: str | None = None, port: int | None = None) -> uvicorn.Server:
+        """A uvicorn server for the API; `run()` it in the main thread or `serve_in_thread`."""
+        config = uvicorn.Config(
+            self.app,
+            host=host or self.settings.http.host,
+            port=self.settings.http.port if port is None else port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        return uvicorn.Server(config)
+
+    def _changed(self, batch: BatchResult) -> None:
+        """Publish what a committed batch, check or correction changed."""
+        now = utc_now()
+        self.history.note(batch, now.timestamp())
+        for change in batch.occupancy_changes():
+            message = StationOccupancy(
+                station_id=change.station_id,
+                occupancy=change.occupancy,
+                capacity=change.capacity,
+                zones=change.zones,
+                at=now,
+            )
+            self.link.publish(
+                occupancy_topic(change.station_id), message.to_json(), qos=1, retain=True
+            )
+            self.live.publish("occupancy", asdict(change))
+        for door in batch.doors:
+            self.live.publish("door", asdict(door))
+        for alert in batch.alerts:
+            self.live.publish("alert", asdict(alert))
+        for gateway in batch.gateways:
+            self.live.publish("gateway", asdict(gateway))
+        if self.influx is not None:
+            self.influx.batch(batch)
+
+
+def serve_in_thread(server: uvicorn.Server, timeout: float = 10.0) -> threading.Thread:
+    """Run a uvicorn server in a background thread and return once it accepts requests."""
+    thread = threading.Thread(target=server.run, name="http", daemon=True)
+    thread.start()
+    deadline = threading.Event()
+    waited = 0.0
+    while not server.started and thread.is_alive() and waited < timeout:
+        deadline.wait(0.02)
+        waited += 0.02
+    if not server.started:
+        raise RuntimeError("HTTP server did not start; is the port already in use?")
+    return thread

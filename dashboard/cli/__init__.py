@@ -1,0 +1,1 @@
+"""`yizhan workers`, `yizhan keys` and `yizhan operators`: the central's own commands."""

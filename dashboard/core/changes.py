@@ -1,0 +1,80 @@
+"""What one committed batch (or one periodic check) changed, for the live stream, the
+retained occupancy topics and the exports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dashboard.core.alert_rules import AlertChange
+from dashboard.core.occupancy import DEFAULT_ZONE
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayRow:
+    """A gateway's health as the central sees it."""
+
+    station_id: str
+    gateway_id: str
+    online: bool
+    version: str | None
+    last_seen: str | None
+    offline_reason: str | None
+    clock_offset_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DoorChange:
+    """A door's lock or contact changed (for the live stream)."""
+
+    station_id: str
+    gateway_id: str
+    door_id: str
+    state: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyChange:
+    """A station's new counts."""
+
+    station_id: str
+    occupancy: int
+    capacity: int | None
+    zones: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertThresholds:
+    """When the store's checks and ingest raise alerts."""
+
+    gap_after_s: float = 300.0
+    offline_after_s: float = 90.0
+    sensor_silent_after_s: float = 3600.0
+    clock_skew_s: float = 30.0
+    empty_reset_s: float = 600.0
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one committed batch (or one check) changed."""
+
+    stored: int = 0
+    duplicates: int = 0
+    occupancy: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    """Station id → (new occupancy, capacity), for stations whose count changed."""
+    quarantined: int = 0
+    zones: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Station id → zone → count, for stations whose count changed."""
+    doors: list[DoorChange] = field(default_factory=list)
+    alerts: list[AlertChange] = field(default_factory=list)
+    visits: dict[str, int] = field(default_factory=dict)
+    """Station id → granted entries in this batch."""
+    gateways: list[GatewayRow] = field(default_factory=list)
+    """Gateways whose online state changed."""
+
+    def occupancy_changes(self) -> list[OccupancyChange]:
+        """The changed counts, one per station."""
+        return [
+            OccupancyChange(sid, total, cap, self.zones.get(sid, {DEFAULT_ZONE: total}))
+            for sid, (total, cap) in self.occupancy.items()
+        ]

@@ -1,0 +1,221 @@
+"""The central service's configuration: broker, HTTP listener, database, known stations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from contract.payloads import SLUG_PATTERN
+from dashboard.core.stations import HOURS_PATTERN, StationInput
+from servicekit.settings import BrokerSettings, Section, TimeZoneName, load_settings
+
+
+class HttpSettings(Section):
+    """Where the API and the operator pages are served."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    secure_cookies: bool = False
+    """Mark the session cookies `Secure`: set it when the UI is served over HTTPS."""
+    tile_url: str = ""
+    """The map's base tile URL (`https://tile.example/{z}/{x}/{y}.png`); empty: no tiles."""
+
+
+class DatabaseSettings(Section):
+    """Where events are kept: a SQLite file (the default) or a PostgreSQL server."""
+
+    path: Path = Path("yizhan.db")
+    """The SQLite file, when `url` is not set."""
+    url: str | None = Field(
+        default=None,
+        pattern=r"^(sqlite:///.+|postgres(ql)?://.*)$",
+        description="`sqlite:///PATH` or `postgresql://user@host:port/db`; wins over `path`.",
+    )
+
+    @property
+    def resolved_url(self) -> str:
+        """The database URL to open."""
+        return self.url if self.url is not None else f"sqlite:///{self.path}"
+
+
+class RetentionSettings(Section):
+    """How long entry logs are kept."""
+
+    entries_days: float = Field(default=180, gt=0, description="Entries and events older go.")
+    purge_interval_s: float = Field(default=3600, gt=0)
+
+
+class OccupancySettings(Section):
+    """How counts are corrected by presence."""
+
+    empty_reset_s: float = Field(
+        default=600,
+        gt=0,
+        description="Every presence sensor of a zone seeing nobody this long resets it to 0.",
+    )
+    history_step_s: float = Field(
+        default=60,
+        ge=0.1,
+        description="Occupancy history keeps one sample per station and this many seconds.",
+    )
+
+
+class InfluxSettings(Section):
+    """Optional export of time series to an InfluxDB 2 write API."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    token: str = ""
+    org: str = "yizhan"
+    bucket: str = "yizhan"
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    flush_interval_ms: int = Field(default=1000, ge=10, le=60_000)
+    buffer_points: int = Field(
+        default=100_000, ge=100, description="Points kept while the server is down."
+    )
+    health_interval_s: float = Field(default=30, gt=0)
+
+
+class FeedSettings(Section):
+    """The public availability feed."""
+
+    ttl_s: int = Field(default=30, ge=0, le=3600)
+    language: str = "zh"
+
+
+class StationSettings(Section):
+    """A station known to the central before any of its gateways speaks."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    capacity: int | None = Field(default=None, ge=0)
+    number: int | None = Field(default=None, ge=1, le=(1 << 22) - 1)
+    """The station number tokens name it by (`contract.tokens.Scope.station`)."""
+    region_code: int | None = Field(default=None, ge=100000, le=999999)
+    """GB/T 2260 six-digit code of the district the station is in, for region scopes."""
+    address: str | None = Field(default=None, max_length=500)
+    opening_hours: str | None = Field(default=None, pattern=HOURS_PATTERN)
+    zones: dict[str, int | None] = Field(default_factory=dict)
+    amenities: list[str] = Field(default_factory=list)
+    doors: list[dict[str, object]] = Field(default_factory=list)
+    gateways: list[str] = Field(default_factory=list)
+
+    def station_input(self) -> StationInput:
+        """The station as the store keeps it."""
+        return StationInput.model_validate(
+            {
+                "id": self.id,
+                "name": self.name,
+                "lat": self.lat,
+                "lon": self.lon,
+                "capacity": self.capacity,
+                "address": self.address,
+                "opening_hours": self.opening_hours,
+                "zones": self.zones,
+                "amenities": self.amenities,
+                "doors": self.doors,
+                "gateways": self.gateways,
+            }
+        )
+
+
+class CredentialSettings(Section):
+    """Signing keys, token lifetimes and pass links."""
+
+    key_dir: Path | None = None
+    """Where private signing keys are kept (0600 files); next to the database when unset."""
+    rotation_lead_s: int = Field(default=3600, ge=0, le=30 * 86400)
+    """After `keys rotate`, how long the old key still signs, so gateways that are offline
+    for a while receive the new public key before they see tokens signed by it."""
+    rotation_overlap_s: int = Field(default=900, ge=300, le=30 * 86400)
+    """After the new key starts signing, how long the old key stays trusted: covers tokens
+    already issued and pre-fetched by pass pages."""
+    token_lifetime_s: int = Field(default=60, ge=30, le=255)
+    prefetch: int = Field(default=10, ge=1, le=20)
+    """How many tokens a pass page fetches ahead: this many rotation steps offline."""
+    time_zone: TimeZoneName = "Asia/Shanghai"
+    """Zone of dates without a time or offset in enrollment (CSV and API)."""
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    """Base URL of pass links as workers reach it; `http://host:port` when unset."""
+
+
+class AlertSettings(Section):
+    """When the central raises alerts."""
+
+    gap_after_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a gap in a gateway's sequence numbers may stay open.",
+    )
+    offline_after_s: float = Field(
+        default=90.0, gt=0, description="A gateway heard nothing from this long is offline."
+    )
+    sensor_silent_after_s: float = Field(
+        default=3600.0, gt=0, description="A presence sensor silent this long raises an alert."
+    )
+    clock_skew_s: float = Field(
+        default=30.0, gt=0, description="A gateway clock further off than this raises an alert."
+    )
+    check_interval_s: float = Field(
+        default=5.0, gt=0, le=60, description="How often time-driven rules are checked."
+    )
+
+
+class CommandSettings(Section):
+    """How the central signs door-opening commands (remote unlock from the dashboard)."""
+
+    operator_key: Path | None = None
+    """Operator key file (`yizhan operator-key new`); default `operator.key` in the key
+    directory, made on first start. Gateways must list its public key under
+    `[maintenance.operators]` to accept the central's unlocks."""
+
+
+class CentralSettings(Section):
+    """Everything the central service needs to start."""
+
+    central_id: str = Field(
+        default="central-1",
+        pattern=SLUG_PATTERN,
+        description="This replica's id: its availability topic and default MQTT client id. "
+        "Each replica needs its own, since its broker session keeps what it has not stored.",
+    )
+    broker: BrokerSettings = BrokerSettings()
+    alerts: AlertSettings = AlertSettings()
+    http: HttpSettings = HttpSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    retention: RetentionSettings = RetentionSettings()
+    occupancy: OccupancySettings = OccupancySettings()
+    influx: InfluxSettings = InfluxSettings()
+    feed: FeedSettings = FeedSettings()
+    stations: list[StationSettings] = Field(default_factory=list)
+    credentials: CredentialSettings = CredentialSettings()
+    commands: CommandSettings = CommandSettings()
+
+    @model_validator(mode="after")
+    def _unique_station_ids(self) -> CentralSettings:
+        seen: set[str] = set()
+        for station in self.stations:
+            if station.id in seen:
+                raise ValueError(f"station id {station.id!r} appears twice in [[stations]]")
+            seen.add(station.id)
+            try:
+                station.station_input()
+            except ValueError as exc:
+                raise ValueError(f"station {station.id!r}: {exc}") from None
+        numbers = [station.number for station in self.stations if station.number is not None]
+        if len(numbers) != len(set(numbers)):
+            raise ValueError("a station number appears twice in [[stations]]")
+        return self
+
+    @property
+    def key_dir(self) -> Path:
+        """The directory of private signing keys."""
+        configured = self.credentials.key_dir
+        return configured if configured is not None else self.database.path.parent / "keys"
+
+
+def load_central_settings(path: Path | None) -> CentralSettings:
+    """Load and validate the central's configuration; raises `ConfigError` with the key."""
+    return load_settings(CentralSettings, path)

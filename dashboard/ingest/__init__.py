@@ -1,0 +1,2 @@
+"""Ingest: messages from the broker, validated and stored in batches by a writer process,
+then acknowledged."""

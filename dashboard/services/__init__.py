@@ -1,0 +1,1 @@
+"""The central's services over storage: credentials and keys, imports, exports."""

@@ -1,0 +1,158 @@
+"""Every sensor of a station and its last reading, for the station page.
+
+Two sources, both already on the wire:
+
+- each gateway's retained `health/1` report (every 30 s, and soon after a door or
+  presence change) lists its devices — scanners, radars, door contacts and locks, beam
+  pairs, PIRs, Wiegand readers — with whether they answer and what they read now;
+- presence events (`presence/1`), which ingest already keeps per sensor in the `sensors`
+  table for the presence resets.
+
+Health reports go through the ingest like events, and `write_reports` stores the newest
+report per gateway of a batch inside the batch's transaction: a gateway's devices are
+upserted, and the ones it no longer reports deleted. `station_readings` reads both
+sources for one station.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from contract.maintenance_payloads import Health
+from contract.payloads import format_utc
+from dashboard.storage.db import Connection, Database
+
+PRESENCE = "presence"
+"""The kind of a sensor known only from its presence events."""
+
+
+@dataclass(frozen=True, slots=True)
+class SensorReading:
+    """One sensor of a station and what it read last, and when."""
+
+    sensor_id: str
+    kind: str
+    gateway_id: str | None
+    ok: bool | None
+    """Whether the device answers (from health reports); None when only events know it."""
+    reading: dict[str, Any]
+    read_at: str
+    detail: str = ""
+    zone: str | None = None
+    silent: bool = False
+    last_frame_age_s: float | None = None
+    sources: list[str] = field(default_factory=list)
+    """Where the reading comes from: `health`, `events` or both."""
+
+
+def write_reports(db: Connection, reports: Iterable[Health]) -> None:
+    """Store each gateway's devices from the newest of `reports` (inside a transaction)."""
+    newest: dict[tuple[str, str], Health] = {}
+    for report in reports:
+        key = (report.station_id, report.gateway_id)
+        kept = newest.get(key)
+        if kept is None or kept.at <= report.at:
+            newest[key] = report
+    if not newest:
+        return
+    for report in newest.values():
+        names = sorted(report.devices)
+        marks = ", ".join("?" * len(names))
+        db.execute(
+            "DELETE FROM devices WHERE station_id = ? AND gateway_id = ?"
+            + (f" AND device_id NOT IN ({marks})" if names else ""),
+            (report.station_id, report.gateway_id, *names),
+        )
+    db.executemany(
+        "INSERT INTO devices (station_id, gateway_id, device_id, kind, ok, detail, "
+        "state, last_frame_age_s, read_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (station_id, gateway_id, device_id) DO UPDATE SET "
+        "kind = excluded.kind, ok = excluded.ok, detail = excluded.detail, "
+        "state = excluded.state, last_frame_age_s = excluded.last_frame_age_s, "
+        "read_at = excluded.read_at",
+        [
+            (
+                r.station_id,
+                r.gateway_id,
+                name,
+                device.kind,
+                device.ok,
+                device.detail,
+                json.dumps(device.state, sort_keys=True),
+                device.last_frame_age_s,
+                format_utc(r.at),
+            )
+            for r in newest.values()
+            for name, device in sorted(r.devices.items())
+        ],
+    )
+
+
+def station_readings(database: Database, station_id: str) -> list[SensorReading]:
+    """Every sensor the central knows at a station, by kind and id."""
+    with database.connection() as db:
+        devices = db.execute(
+            "SELECT gateway_id, device_id, kind, ok, detail, state, last_frame_age_s, "
+            "read_at FROM devices WHERE station_id = ?",
+            (station_id,),
+        ).fetchall()
+        presence = db.execute(
+            "SELECT sensor_id, zone, present, changed_at, last_seen, silent FROM sensors "
+            "WHERE station_id = ?",
+            (station_id,),
+        ).fetchall()
+    readings: dict[str, SensorReading] = {}
+    for gid, name, kind, ok, detail, state, age, read_at in devices:
+        readings[str(name)] = SensorReading(
+            sensor_id=str(name),
+            kind=str(kind),
+            gateway_id=str(gid),
+            ok=bool(ok),
+            reading=dict(json.loads(state)),
+            read_at=str(read_at),
+            detail=str(detail),
+            last_frame_age_s=None if age is None else float(age),
+            sources=["health"],
+        )
+    for sensor_id, zone, present, changed_at, last_seen, silent in presence:
+        seen = _iso(float(last_seen))
+        reading = {"present": bool(present), "since": _iso(float(changed_at))}
+        known = readings.get(str(sensor_id))
+        if known is None:
+            readings[str(sensor_id)] = SensorReading(
+                sensor_id=str(sensor_id),
+                kind=PRESENCE,
+                gateway_id=None,
+                ok=None,
+                reading=reading,
+                read_at=seen,
+                zone=str(zone),
+                silent=bool(silent),
+                sources=["events"],
+            )
+            continue
+        # The same radar in both: its presence event is the reading when it is newer
+        # than the health report, and the report still says whether the port answers.
+        newer = seen > known.read_at
+        readings[str(sensor_id)] = SensorReading(
+            sensor_id=known.sensor_id,
+            kind=known.kind,
+            gateway_id=known.gateway_id,
+            ok=known.ok,
+            reading={**known.reading, **reading} if newer else known.reading,
+            read_at=seen if newer else known.read_at,
+            detail=known.detail,
+            zone=str(zone),
+            silent=bool(silent),
+            last_frame_age_s=known.last_frame_age_s,
+            sources=["health", "events"],
+        )
+    return sorted(readings.values(), key=lambda r: (r.kind, r.sensor_id))
+
+
+def _iso(epoch: float) -> str:
+    return format_utc(datetime.fromtimestamp(epoch, UTC))

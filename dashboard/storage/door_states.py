@@ -1,0 +1,55 @@
+"""Each door's last known state, so that a client connecting to the live stream is told
+every door's state at once instead of waiting for the door to change.
+
+One row per door, written in the same transaction as the door events that change it. A
+late event (delivered after an outage) never overwrites a newer state: the row keeps the
+state with the latest gateway time. The table is created by the store's migrations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from dashboard.storage.db import Connection, Database
+
+
+class DoorState(Protocol):
+    """A door's state at a time (`dashboard.storage.store.DoorChange` is one)."""
+
+    @property
+    def station_id(self) -> str: ...
+    @property
+    def gateway_id(self) -> str: ...
+    @property
+    def door_id(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def at(self) -> str: ...
+
+
+def remember(db: Connection, changes: Iterable[DoorState]) -> None:
+    """Keep each door's newest state, inside the caller's transaction."""
+    db.executemany(
+        "INSERT INTO door_states (station_id, door_id, gateway_id, state, at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (station_id, door_id) DO UPDATE SET "
+        "gateway_id = excluded.gateway_id, state = excluded.state, at = excluded.at "
+        # Times are the wire's fixed-width UTC text, so text order is time order.
+        "WHERE door_states.at <= excluded.at",
+        [(c.station_id, c.door_id, c.gateway_id, c.state, c.at) for c in changes],
+    )
+
+
+def current(database: Database, stations: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Every door's last known state (of `stations` only, when given), in the live
+    stream's `door` event shape."""
+    with database.connection() as db:
+        rows = db.execute(
+            "SELECT station_id, gateway_id, door_id, state, at FROM door_states "
+            "ORDER BY station_id, door_id"
+        ).fetchall()
+    keys = ("station_id", "gateway_id", "door_id", "state", "at")
+    return [
+        dict(zip(keys, row, strict=True)) for row in rows if stations is None or row[0] in stations
+    ]

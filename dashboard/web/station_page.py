@@ -1,0 +1,124 @@
+"""What a station page shows beyond the station itself: its occupancy over time and every
+sensor with its last reading (role viewer, like every read)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel
+
+from contract.payloads import format_utc, utc_now
+from dashboard.storage.devices import station_readings
+from dashboard.storage.history import OccupancyHistory
+from dashboard.storage.store import StationNotFoundError, Store
+from dashboard.web.errors import ApiError
+
+DEFAULT_SPAN = timedelta(hours=24)
+MAX_SPAN = timedelta(days=31)
+"""The longest range one request may ask for (44,640 one-minute samples at most)."""
+
+
+class OccupancyPoint(BaseModel):
+    """The count from `at` until the next point; `peak` is the highest within its step."""
+
+    at: str
+    occupancy: int
+    peak: int
+
+
+class OccupancyHistoryOut(BaseModel):
+    """A station's count over a time range, oldest first, as a step line.
+
+    The first point is the count the range starts with (when the central knew one), the
+    last one the count now when the range reaches the present.
+    """
+
+    station_id: str
+    capacity: int | None
+    since: str
+    until: str
+    step_s: float
+    points: list[OccupancyPoint]
+
+
+class SensorOut(BaseModel):
+    """One sensor and its last reading."""
+
+    sensor_id: str
+    kind: str
+    """`scanner`, `radar`, `door`, `beams`, `pir`, `wiegand` (from health reports) or
+    `presence` (known only from presence events)."""
+    gateway_id: str | None
+    ok: bool | None
+    """Whether the device answers, from its gateway's health report; null if unknown."""
+    reading: dict[str, Any]
+    read_at: str
+    """When the reading was taken, by the gateway's clock (UTC)."""
+    detail: str
+    zone: str | None
+    silent: bool
+    """A presence sensor that has said nothing for `alerts.sensor_silent_after_s`."""
+    last_frame_age_s: float | None
+    sources: list[str]
+
+
+def station_page_router(store: Store, history: OccupancyHistory) -> APIRouter:
+    """`GET /api/stations/{id}/occupancy/history` and `GET /api/stations/{id}/sensors`."""
+    router = APIRouter(tags=["stations"])
+
+    def station(station_id: str) -> Any:
+        try:
+            return store.station(station_id).station
+        except StationNotFoundError:
+            raise ApiError(404, f"no station {station_id!r}") from None
+
+    @router.get("/api/stations/{station_id}/occupancy/history")
+    def occupancy_history(
+        station_id: str,
+        since: AwareDatetime | None = None,
+        until: AwareDatetime | None = None,
+    ) -> OccupancyHistoryOut:
+        """The station's count over time: one sample per `step_s` in which it changed
+        (the last count and the `peak` of that step), from `since` (24 hours ago by
+        default) to `until` (now by default), at most 31 days."""
+        row = station(station_id)
+        now = utc_now()
+        end = min(until or now, now)
+        try:
+            start = since or end - DEFAULT_SPAN
+        except OverflowError:
+            raise ApiError(422, "until is too early") from None
+        if start >= end:
+            raise ApiError(422, "since must be before until (and before now)")
+        if end - start > MAX_SPAN:
+            raise ApiError(422, f"at most {MAX_SPAN.days} days at once")
+        points = [
+            OccupancyPoint(at=s.at, occupancy=s.occupancy, peak=s.peak)
+            for s in history.samples(station_id, start, end)
+        ]
+        if until is None or until >= now:
+            # The minute in progress is not written yet; the live count ends the line.
+            points.append(
+                OccupancyPoint(at=format_utc(now), occupancy=row.occupancy, peak=row.occupancy)
+            )
+        return OccupancyHistoryOut(
+            station_id=station_id,
+            capacity=row.capacity,
+            since=format_utc(start),
+            until=format_utc(end),
+            step_s=history.step_s,
+            points=points,
+        )
+
+    @router.get("/api/stations/{station_id}/sensors")
+    def sensors(station_id: str) -> list[SensorOut]:
+        """Every sensor of the station with its last reading and when it was read: the
+        devices of its gateways' latest health reports, and presence sensors from their
+        events."""
+        station(station_id)
+        return [SensorOut(**asdict(r)) for r in station_readings(store.db, station_id)]
+
+    return router

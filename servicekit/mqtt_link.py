@@ -1,0 +1,341 @@
+"""The one module that speaks paho-mqtt, for the gateway and the central alike.
+
+It keeps what both sides need from a connection in one place: a unique client id, a
+persistent session, a retained last will, a birth message and subscriptions that are
+renewed on every (re)connect, reconnection with exponential backoff and random jitter,
+TLS, publishes whose broker acknowledgement is reported back (the gateway's outbox
+deletes an event only then), and manual acknowledgement of received messages (the
+central acknowledges only once a message is committed, so a crash loses nothing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+import struct
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from servicekit.backoff import Backoff
+from servicekit.settings import BrokerSettings
+
+log = logging.getLogger(__name__)
+
+_PUBACK = struct.Struct("!BBH")
+"""A PUBACK packet of MQTT 3.1.1: type, remaining length 2, packet id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message as it came off the broker."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    qos: int
+    mid: int = 0
+    """The packet id, for `MqttLink.ack` when the link acknowledges manually."""
+    generation: int = 0
+    """Which connection delivered it; an ack is only valid on that same connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retained:
+    """A message the broker keeps for late subscribers (a birth or a last will)."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+
+
+MessageHandler = Callable[[Message], None]
+AckHandler = Callable[[], None]
+
+
+def _ignore() -> None:
+    """The acknowledgement handler of a publish nobody waits on."""
+
+
+class MqttLink:
+    """A connection to the broker that comes back by itself after any outage.
+
+    `on_message` runs on paho's network thread: keep it short (hand work to a queue).
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        broker: BrokerSettings,
+        subscriptions: Sequence[tuple[str, int]] = (),
+        on_message: MessageHandler | None = None,
+        will: Retained | None = None,
+        birth: Callable[[], Retained] | None = None,
+        clean_session: bool = False,
+        manual_ack: bool = False,
+        on_connected: Callable[[], None] | None = None,
+    ) -> None:
+        self.client_id = broker.client_id or client_id
+        self._broker = broker
+        self._subscriptions = list(subscriptions)
+        self._on_message = on_message
+        self._on_connected = on_connected
+        self._birth = birth
+        self._manual_ack = manual_ack
+        self._connected = threading.Event()
+        self._generation = 0
+        self._subscribe_mid: int | None = None
+        self._backoff = Backoff(broker.reconnect_min_s, broker.reconnect_max_s)
+        # Broker acknowledgements may arrive before `publish()` has returned the mid, so
+        # both sides of that race meet under this lock.
+        self._acks_lock = threading.Lock()
+        self._ack_waiters: dict[int, AckHandler] = {}
+        self._early_acks: set[int] = set()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            clean_session=clean_session,
+            protocol=mqtt.MQTTv311,
+            manual_ack=manual_ack,
+        )
+        if broker.username is not None:
+            self._client.username_pw_set(broker.username, broker.password)
+        if broker.tls:
+            self._client.tls_set(
+                ca_certs=str(broker.ca_file) if broker.ca_file else None,
+                certfile=str(broker.cert_file) if broker.cert_file else None,
+                keyfile=str(broker.key_file) if broker.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        if will is not None:
+            self._client.will_set(will.topic, will.payload, qos=will.qos, retain=True)
+        self._set_next_delay()
+        # Messages published while the link is down wait in paho's queue until it is back;
+        # the gateway's outbox hands paho only a bounded window, so this stays small.
+        self._client.max_queued_messages_set(0)
+        self._client.max_inflight_messages_set(100)
+        self._client.on_connect = self._handle_connect
+        self._client.on_subscribe = self._handle_subscribe
+        self._client.on_connect_fail = self._handle_connect_fail
+        self._client.on_disconnect = self._handle_disconnect
+        self._client.on_message = self._handle_message
+        self._client.on_publish = self._handle_publish
+
+    @property
+    def connected(self) -> bool:
+        """True while the broker has accepted this client and its subscriptions."""
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        """Connect in the background; returns at once, even if the broker is down."""
+        self._client.connect_async(
+            self._broker.host, self._broker.port, keepalive=self._broker.keepalive_s
+        )
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block until connected and subscribed (True) or the timeout passes (False)."""
+        return self._connected.wait(timeout)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Queue a message; paho delivers it when connected and retries QoS 1 until acked."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            log.error("publish to %s failed: %s", topic, mqtt.error_string(info.rc))
+            return
+        self._expect_ack(info.mid, _ignore)
+
+    def publish_acked(
+        self, topic: str, payload: bytes, on_acked: AckHandler, retain: bool = False
+    ) -> bool:
+        """Publish at QoS 1 and call `on_acked()` (on paho's thread) once the broker has it.
+
+        Returns False when paho refused the message outright (then `on_acked` is never
+        called). A message handed over stays with paho across reconnects and is sent again
+        until acknowledged, within this process's lifetime.
+        """
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            log.error("publish to %s failed: %s", topic, mqtt.error_string(info.rc))
+            return False
+        self._expect_ack(info.mid, on_acked)
+        return True
+
+    def _expect_ack(self, mid: int, on_acked: AckHandler) -> None:
+        # Every publish registers its mid, so an early ack is always claimed by the call
+        # that caused it and can never be mistaken for a later message reusing the mid.
+        with self._acks_lock:
+            acked_already = mid in self._early_acks
+            if acked_already:
+                self._early_acks.discard(mid)
+            else:
+                self._ack_waiters[mid] = on_acked
+        if acked_already:
+            on_acked()
+
+    def ack(self, messages: Iterable[Message]) -> None:
+        """Acknowledge received QoS 1 messages (manual-ack links), in the order received.
+
+        Messages from an earlier connection are skipped: the broker sends those again on
+        the new connection, and they are acknowledged then.
+        """
+        if not self._manual_ack:
+            return
+        generation = self._generation
+        pubacks = bytearray()
+        for message in messages:
+            if message.generation != generation:
+                continue
+            if message.qos == 1:
+                pubacks += _PUBACK.pack(mqtt.PUBACK, 2, message.mid)
+            elif message.qos == 2:
+                self._client.ack(message.mid, message.qos)
+        if pubacks:
+            # One write for the whole batch instead of one per message: a PUBACK is four
+            # fixed bytes in MQTT 3.1.1, so the stream is the same as paho's own
+            # `ack(mid, 1)` would produce, with a thousandth of the system calls (ours
+            # and the broker's). paho queues it like any other packet.
+            self._client._packet_queue(mqtt.PUBACK, bytes(pubacks), 0, 0)
+
+    def stop(self, goodbye: Retained | None = None) -> None:
+        """Say goodbye (a retained message the last will would not send), then disconnect."""
+        if goodbye is not None and self.connected:
+            info = self._client.publish(goodbye.topic, goodbye.payload, goodbye.qos, retain=True)
+            self._expect_ack(info.mid, _ignore)
+            # If the link drops meanwhile, the last will says the same thing.
+            with contextlib.suppress(RuntimeError):
+                info.wait_for_publish(timeout=2)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: object,
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused %s: %s", self.client_id, reason)
+            self._set_next_delay()
+            return
+        self._generation += 1
+        self._backoff.connected()
+        log.info(
+            "connected to %s as %s (session present: %s)",
+            self._broker.url,
+            self.client_id,
+            flags.session_present,
+        )
+        self.announce()
+        if not self._subscriptions:
+            self._ready()
+            return
+        # Ready only once the broker has confirmed the subscriptions: a message published
+        # the moment `wait_connected` returns must not overtake them and be missed.
+        _, self._subscribe_mid = client.subscribe(list(self._subscriptions))
+
+    def _handle_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: object,
+    ) -> None:
+        if mid != self._subscribe_mid:
+            return  # a `subscribe_again`
+        self._subscribe_mid = None
+        for (topic, _), reason in zip(self._subscriptions, reasons, strict=False):
+            if reason.is_failure:
+                log.error("broker refused the subscription to %s: %s", topic, reason)
+        self._ready()
+
+    def _ready(self) -> None:
+        self._connected.set()
+        if self._on_connected is not None:
+            self._on_connected()
+
+    def subscribe_again(self, topics: Iterable[str]) -> None:
+        """Subscribe again, so the broker sends the retained copies of `topics` once more."""
+        for topic in topics:
+            self._client.subscribe(topic, qos=1)
+
+    def announce(self) -> None:
+        """Publish the birth message again (when a central asks who is there)."""
+        if self._birth is not None:
+            birth = self._birth()
+            self.publish(birth.topic, birth.payload, qos=birth.qos, retain=True)
+
+    def _handle_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        log.warning("cannot reach %s; trying again", self._broker.url)
+        self._set_next_delay()
+
+    def _set_next_delay(self) -> None:
+        # paho waits its "minimum" delay after this; setting both bounds to one jittered
+        # value makes each wait exactly our backoff's next draw.
+        delay = self._backoff.next_delay()
+        # paho's hints say int; it does plain arithmetic and sleeps, so a float is fine.
+        self._client.reconnect_delay_set(cast(int, delay), cast(int, delay))
+
+    def _handle_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: object,
+    ) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if was_connected:
+            self._backoff.disconnected()
+        self._set_next_delay()
+        if reason.is_failure:
+            log.warning("disconnected from %s (%s); reconnecting", self._broker.url, reason)
+        else:
+            log.info("disconnected from %s", self._broker.url)
+
+    def _handle_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason: ReasonCode,
+        properties: object,
+    ) -> None:
+        with self._acks_lock:
+            waiter = self._ack_waiters.pop(mid, None)
+            if waiter is None:
+                self._early_acks.add(mid)
+        if waiter is not None:
+            try:
+                waiter()
+            except Exception:
+                log.exception("acknowledgement handler for mid %d failed", mid)
+
+    def _handle_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        if self._on_message is None:
+            return
+        try:
+            self._on_message(
+                Message(
+                    msg.topic,
+                    bytes(msg.payload),
+                    bool(msg.retain),
+                    msg.qos,
+                    msg.mid,
+                    self._generation,
+                )
+            )
+        except Exception:
+            # A handler bug must not kill paho's network thread and with it the link.
+            log.exception("handling a message on %s failed", msg.topic)
