@@ -16,6 +16,14 @@ from contract.topics import TopicAddress, parse_topic
 MAX_PAYLOAD_BYTES = 64 * 1024
 """Nothing in v1 comes close; anything larger is refused before it is parsed."""
 
+MAX_DEPTH = 32
+"""The deepest nesting of objects and arrays in any v1 payload is 4; a deeper document is
+refused before validation, and one deep enough to exhaust the parser is refused too."""
+
+ESCAPED_NUL = b"\\u0000"
+"""A NUL can only reach a JSON string escaped; no database stores it in text, so a payload
+carrying one is refused here rather than failing every write of its batch."""
+
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
@@ -49,8 +57,14 @@ def decode(topic: str, raw: bytes) -> Decoded | Rejected:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return Rejected(topic, "bad_json", f"payload is not JSON: {exc}")
+    except RecursionError:
+        return Rejected(topic, "bad_json", f"payload nests deeper than {MAX_DEPTH} levels")
     if not isinstance(document, dict):
         return Rejected(topic, "bad_json", "payload must be a JSON object")
+    if _depth(document) > MAX_DEPTH:
+        return Rejected(topic, "bad_json", f"payload nests deeper than {MAX_DEPTH} levels")
+    if ESCAPED_NUL in raw and _has_nul(document):
+        return Rejected(topic, "invalid", "payload contains a NUL character (\\u0000)")
     model = address.spec.model
     schema = document.get("schema")
     if schema != model.SCHEMA:
@@ -63,6 +77,47 @@ def decode(topic: str, raw: bytes) -> Decoded | Rejected:
     if mismatch is not None:
         return Rejected(topic, "wrong_identity", mismatch)
     return Decoded(address, payload)
+
+
+def suspicious(raw: bytes) -> bool:
+    """Whether a payload needs the careful path (`decode`) even if a model accepts it: it
+    may carry a NUL character or nest deeper than any payload of the contract. Cheap
+    (byte scans), for fast paths that validate straight from bytes."""
+    return ESCAPED_NUL in raw or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
+
+
+def _depth(value: object) -> int:
+    """How deeply objects and arrays nest (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _has_nul(value: object) -> bool:
+    """Whether a NUL character stands in any key or string of a decoded document."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _schema_mismatch(schema: object, expected: str) -> str:

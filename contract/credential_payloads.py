@@ -20,7 +20,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from contract.payloads import Payload, Slug, UtcTime
+from contract.payloads import Payload, Slug, UtcTime, Version
 
 WorkerNumber = Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
 """The central's 32-bit number for a worker, as tokens carry it."""
@@ -58,7 +58,7 @@ class PublicKeys(Payload):
 
     SCHEMA: ClassVar[str] = "keys/1"
     schema_: Literal["keys/1"] = Field(default="keys/1", alias="schema")
-    version: int = Field(ge=1, description="Counts up; a gateway ignores an older list.")
+    version: Version = Field(description="Counts up; a gateway ignores an older list.")
     issued_at: UtcTime
     keys: list[PublicKeyEntry] = Field(max_length=16)
 
@@ -75,7 +75,7 @@ class Revocations(Payload):
 
     SCHEMA: ClassVar[str] = "revocations/1"
     schema_: Literal["revocations/1"] = Field(default="revocations/1", alias="schema")
-    version: int = Field(ge=1, description="Counts up; a gateway ignores an older list.")
+    version: Version = Field(description="Counts up; a gateway ignores an older list.")
     issued_at: UtcTime
     worker_numbers: list[WorkerNumber] = Field(default_factory=list, max_length=1_000_000)
 
@@ -99,7 +99,7 @@ class CredentialMap(Payload):
     SCHEMA: ClassVar[str] = "credentials/1"
     schema_: Literal["credentials/1"] = Field(default="credentials/1", alias="schema")
     station_id: Slug
-    version: int = Field(ge=1, description="Counts up; a gateway ignores an older table.")
+    version: Version = Field(description="Counts up; a gateway ignores an older table.")
     issued_at: UtcTime
     entries: list[CredentialEntry] = Field(default_factory=list, max_length=100_000)
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contract.payloads import Payload, Slug, UtcTime
+from contract.payloads import Payload, Slug, UtcTime, Version, WireInt
 
 
 class ConfigDesired(Payload):
@@ -26,7 +26,7 @@ class ConfigDesired(Payload):
     schema_: Literal["config/1"] = Field(default="config/1", alias="schema")
     station_id: Slug
     gateway_id: Slug
-    version: int = Field(ge=1, description="Counts up; older or equal versions are ignored.")
+    version: Version = Field(description="Counts up; older or equal versions are ignored.")
     issued_at: UtcTime
     settings: dict[str, Any] = Field(max_length=100)
     sender: str | None = Field(default=None, max_length=64)
@@ -41,8 +41,9 @@ class ConfigReport(Payload):
     station_id: Slug
     gateway_id: Slug
     at: UtcTime
-    version: int | None = Field(
-        default=None, description="The desired version last applied; none before the first."
+    version: Version | None = Field(
+        default=None,
+        description="The desired version last applied; none before the first.",
     )
     applied: dict[str, Any] = Field(description="Every live-settable key and its value now.")
     refused: dict[str, str] = Field(
@@ -71,21 +72,21 @@ class Health(Payload):
     gateway_id: Slug
     at: UtcTime
     version: str = Field(max_length=64, description="The gateway software's version.")
-    config_version: int | None = None
+    config_version: WireInt | None = None
     uptime_s: float = Field(ge=0)
     host_uptime_s: float | None = None
     cpu_temp_c: float | None = None
     load_1m: float | None = None
     memory_available_mb: float | None = None
     disk_free_mb: float | None = None
-    outbox_depth: int = Field(ge=0)
+    outbox_depth: WireInt
     clock_offset_s: float | None = Field(
         default=None, description="Gateway clock minus the central's, when known."
     )
     broker_rtt_ms: float | None = Field(
         default=None, description="Publish-to-acknowledgement time of the last health report."
     )
-    occupancy: int = Field(ge=0, description="The gateway's head count.")
+    occupancy: WireInt = Field(description="The gateway's head count.")
     devices: dict[str, DeviceHealth] = Field(default_factory=dict)
 
 

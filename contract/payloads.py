@@ -28,8 +28,23 @@ from pydantic import (
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
+INT64_MAX = 2**63 - 1
+"""The largest integer the wire carries: what both databases store in a BIGINT."""
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+"""Times on the wire lie in [EARLIEST, LATEST): a gateway whose clock was lost still reports
+1970, while a year like 0001 or 9999 is nobody's clock and breaks date arithmetic."""
+
+
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time is outside the years any clock reports") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"time must lie between {EARLIEST.year} and {LATEST.year}")
+    return utc
 
 
 def format_utc(value: datetime) -> str:
@@ -48,8 +63,30 @@ UtcTime = Annotated[
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 """An id that can stand as one MQTT topic level: lower-case letters, digits, `-` and `_`."""
 
-WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-"""A pseudonymous worker id; never a name or a phone number."""
+WORKER_ID_PATTERN = r"^w[1-9][0-9]{0,9}$"
+MAX_WORKER_NUMBER = 0xFFFF_FFFF
+
+
+def _worker_number_in_range(value: str) -> str:
+    if int(value[1:]) > MAX_WORKER_NUMBER:
+        raise ValueError(f"worker numbers go up to {MAX_WORKER_NUMBER}")
+    return value
+
+
+WorkerId = Annotated[
+    str, StringConstraints(pattern=WORKER_ID_PATTERN), AfterValidator(_worker_number_in_range)
+]
+"""A pseudonymous worker id, `w<number>` (docs/credentials.md); never a name or a phone
+number, and never text that a spreadsheet would run as a formula."""
+
+EventId = Annotated[str, StringConstraints(pattern=r"^[!-~]{1,64}$")]
+"""A globally unique event id: printable ASCII without spaces (gateways send UUIDs)."""
+
+WireInt = Annotated[int, Field(ge=0, le=INT64_MAX)]
+"""A count or number on the wire: never negative, and small enough for a BIGINT column."""
+
+Version = Annotated[int, Field(ge=1, le=INT64_MAX)]
+"""A document's version: counts up from 1."""
 
 
 def utc_now() -> datetime:
@@ -132,10 +169,12 @@ class Payload(BaseModel):
 class EventPayload(Payload):
     """Fields every gateway event carries: identity, order and the gateway's clock."""
 
-    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
+    event_id: EventId = Field(default_factory=new_event_id)
     station_id: Slug
     gateway_id: Slug
-    seq: int = Field(ge=1, description="Per-gateway sequence number, counting up by one.")
+    seq: int = Field(
+        ge=1, le=INT64_MAX, description="Per-gateway sequence number, counting up by one."
+    )
     at: UtcTime = Field(description="When it happened, by the gateway's clock.")
 
 
@@ -233,9 +272,9 @@ class DropReport(EventPayload):
     SCHEMA: ClassVar[str] = "dropped/1"
     schema_: Literal["dropped/1"] = Field(default="dropped/1", alias="schema")
     reason: Literal["disk_ceiling"] = "disk_ceiling"
-    count: int = Field(ge=1, description="How many events were dropped.")
-    kinds: dict[str, int] = Field(description="Event kind → how many of it were dropped.")
-    seq_ranges: list[tuple[int, int]] = Field(
+    count: int = Field(ge=1, le=INT64_MAX, description="How many events were dropped.")
+    kinds: dict[str, WireInt] = Field(description="Event kind → how many of it were dropped.")
+    seq_ranges: list[tuple[WireInt, WireInt]] = Field(
         max_length=1000,
         description="Dropped sequence numbers as inclusive [first, last] ranges, oldest first.",
     )
@@ -333,10 +372,10 @@ class StationOccupancy(Payload):
     SCHEMA: ClassVar[str] = "occupancy/1"
     schema_: Literal["occupancy/1"] = Field(default="occupancy/1", alias="schema")
     station_id: Slug
-    occupancy: int = Field(ge=0)
-    capacity: int | None = Field(default=None, ge=0)
+    occupancy: WireInt
+    capacity: WireInt | None = None
     at: UtcTime
-    zones: dict[Slug, Annotated[int, Field(ge=0)]] | None = Field(
+    zones: dict[Slug, WireInt] | None = Field(
         default=None,
         description="People per zone (`rest`, `sleeping`, `showers`, `charging`); they add "
         "up to `occupancy`. Added in 1.1 of the schema; older readers may ignore it.",

@@ -62,7 +62,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from contract.payloads import Reason
+from contract.payloads import MAX_WORKER_NUMBER, Reason
 
 if TYPE_CHECKING:
     from contract.credential_payloads import PublicKeys
@@ -91,7 +91,6 @@ DEFAULT_LIFETIME_S: Final = 60
 DEFAULT_SKEW_S: Final = 10
 """Clock difference tolerated between the central and a gateway (NTP, or an RTC offline)."""
 
-MAX_WORKER_NUMBER: Final = 0xFFFF_FFFF
 MAX_STATION_NUMBER: Final = (1 << 22) - 1
 MAX_LIFETIME_S: Final = 0xFF
 

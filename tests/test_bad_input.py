@@ -21,7 +21,7 @@ def good_event(seq: int) -> AccessEvent:
         door_id="main",
         direction="in",
         credential="qr",
-        worker_id="w-1",
+        worker_id="w1",
         decision="granted",
         reason="granted",
     )

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contract.codec import MAX_PAYLOAD_BYTES, Decoded, Rejected, decode
+from contract.codec import MAX_PAYLOAD_BYTES, Decoded, Rejected, decode, suspicious
 from contract.maintenance_payloads import Health
 from contract.payloads import Availability, EventPayload
 from contract.topics import TopicAddress, parse_topic
@@ -82,7 +82,7 @@ def fast_decode(topic: str, raw: bytes) -> Decoded | None:
     model (about half the cost of `decode`). None for anything else, which `decode` then
     looks at again to name the exact reason."""
     address = _address(topic)
-    if address is None or len(raw) > MAX_PAYLOAD_BYTES:
+    if address is None or len(raw) > MAX_PAYLOAD_BYTES or suspicious(raw):
         return None
     try:
         payload = address.spec.model.model_validate_json(raw)
