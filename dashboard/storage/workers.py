@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from contract.payloads import format_utc, utc_now
-from contract.tokens import MAX_WORKER_NUMBER
+from contract.payloads import MAX_WORKER_NUMBER, format_utc, utc_now
 from dashboard.core.workers import (
     REFUSED_STATUSES,
     Platform,
