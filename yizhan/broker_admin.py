@@ -7,8 +7,10 @@ rotates a password). Mosquitto reads both files at start and on SIGHUP
 (`systemctl reload mosquitto`).
 
 A gateway's username is `{station_id}.{gateway_id}` (ids are slugs without dots, so the
-split is unambiguous). Its ACL lets it write only under its own station and gateway
-and read only its own commands and the centrals' availability.
+split is unambiguous), a central's `central.{central_id}`; a person's (maintainer or
+viewer) has no dot, so it can never name a gateway or a central. Each ACL block records
+its account's kind, and an account is only ever replaced by one of the same kind: adding
+a maintainer can rotate that maintainer's password, never a gateway's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from contract.payloads import SLUG_PATTERN
@@ -38,6 +41,27 @@ PASSWORD_FILE = "passwd"
 ACL_FILE = "acl"
 
 _SLUG = re.compile(SLUG_PATTERN)
+_PERSON = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class AccountKind(StrEnum):
+    """Who a broker account is for; it decides the ACL and who may replace the account."""
+
+    GATEWAY = "gateway"
+    CENTRAL = "central"
+    MAINTAINER = "maintainer"
+    VIEWER = "viewer"
+
+
+def person_username(name: str) -> str:
+    """A maintainer's or viewer's username, after checking it cannot name a gateway or a
+    central (no dot) and holds nothing a password or ACL file would misread."""
+    if not _PERSON.match(name):
+        raise ValueError(
+            f"name {name!r} must be 1-64 letters, digits, '-' or '_' (no dots, spaces or "
+            "control characters), starting with a letter or digit"
+        )
+    return name
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -130,30 +154,100 @@ class Account:
 
 
 def add_account(
-    directory: Path, username: str, acl: list[str], password: str | None = None
+    directory: Path,
+    username: str,
+    acl: list[str],
+    kind: AccountKind,
+    password: str | None = None,
 ) -> Account:
-    """Write (or replace) `username`'s password hash and ACL block in `directory`."""
-    if not username or any(c in username for c in ":\n# ") or len(username) > 128:
-        raise ValueError(f"username {username!r} may not contain ':', '#', spaces or newlines")
-    password = password or secrets.token_urlsafe(24)
-    directory.mkdir(parents=True, exist_ok=True)
-    passwd = directory / PASSWORD_FILE
-    lines = passwd.read_text("utf-8").splitlines() if passwd.exists() else []
-    lines = [line for line in lines if line.split(":", 1)[0] != username]
-    lines.append(f"{username}:{hash_password(password)}")
-    _write_private(passwd, "\n".join(lines) + "\n")
-
+    """Write (or, for an account of the same kind, replace) `username`'s password hash and
+    ACL block in `directory`; `ValueError` if the name is unsafe or taken by another kind."""
+    if (
+        not username
+        or len(username) > 128
+        or any(c in ":#" or c.isspace() or not c.isprintable() for c in username)
+    ):
+        raise ValueError(
+            f"username {username!r} may not contain ':', '#', spaces or control characters"
+        )
     acl_path = directory / ACL_FILE
     text = acl_path.read_text("utf-8") if acl_path.exists() else ""
-    begin, end = f"# >>> {username}", f"# <<< {username}"
-    text = re.sub(rf"\n?{re.escape(begin)}\n.*?{re.escape(end)}\n", "\n", text, flags=re.S)
-    block = "\n".join([begin, f"user {username}", *acl, end])
-    text = text.strip("\n")
+    existing = account_kind(text, username)
+    if existing is not None and existing != kind:
+        raise ValueError(
+            f"{username!r} is already a {existing} account; adding a {kind} of that name "
+            f"would replace its password and ACL (remove it with "
+            f"`yizhan broker remove --name {username}` first, or pick another name)"
+        )
+    password = password or secrets.token_urlsafe(24)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_passwords(directory, username, f"{username}:{hash_password(password)}")
+    block = "\n".join([f"# >>> {username} kind={kind}", f"user {username}", *acl, _end(username)])
+    text = _without_block(text, username).strip("\n")
     _write_private(acl_path, (text + "\n\n" if text else "") + block + "\n")
     return Account(username, password)
 
 
+def remove_account(directory: Path, username: str) -> bool:
+    """Delete `username`'s password hash and ACL block; whether there was one."""
+    acl_path = directory / ACL_FILE
+    text = acl_path.read_text("utf-8") if acl_path.exists() else ""
+    passwd = directory / PASSWORD_FILE
+    known = account_kind(text, username) is not None or (
+        passwd.exists()
+        and any(
+            line.split(":", 1)[0] == username for line in passwd.read_text("utf-8").splitlines()
+        )
+    )
+    if known:
+        _write_passwords(directory, username, None)
+        _write_private(acl_path, _without_block(text, username).strip("\n") + "\n")
+    return known
+
+
+def account_kind(acl_text: str, username: str) -> AccountKind | None:
+    """The kind of `username`'s account in an ACL file's text, None if it has none.
+
+    Blocks written before kinds were recorded are told apart by their name's shape and by
+    whether they may write anything."""
+    match = re.search(
+        rf"^# >>> {re.escape(username)}(?: kind=(\w+))?\n(.*?)^{re.escape(_end(username))}$",
+        acl_text,
+        flags=re.S | re.M,
+    )
+    if match is None:
+        return None
+    if match.group(1) in set(AccountKind):
+        return AccountKind(match.group(1))
+    if "." in username:
+        return AccountKind.CENTRAL if username.startswith("central.") else AccountKind.GATEWAY
+    return AccountKind.MAINTAINER if "topic write" in match.group(2) else AccountKind.VIEWER
+
+
+def _end(username: str) -> str:
+    return f"# <<< {username}"
+
+
+def _without_block(acl_text: str, username: str) -> str:
+    return re.sub(
+        rf"\n?^# >>> {re.escape(username)}(?: kind=\w+)?\n.*?^{re.escape(_end(username))}\n",
+        "\n",
+        acl_text,
+        flags=re.S | re.M,
+    )
+
+
+def _write_passwords(directory: Path, username: str, line: str | None) -> None:
+    passwd = directory / PASSWORD_FILE
+    lines = passwd.read_text("utf-8").splitlines() if passwd.exists() else []
+    lines = [kept for kept in lines if kept.split(":", 1)[0] != username]
+    if line is not None:
+        lines.append(line)
+    _write_private(passwd, "\n".join(lines) + "\n" if lines else "")
+
+
 def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Written beside and renamed over, so Mosquitto never reads half a file; the
     # hashes are secrets worth guarding, so only the owner (and group) may read.
     temporary = path.with_name(path.name + ".new")

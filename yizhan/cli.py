@@ -89,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
         "add-viewer", help="an account that reads everything and may publish nothing"
     )
     add_viewer.add_argument("--name", required=True, help="username")
-    for sub in (add_gateway, add_central, add_maintainer, add_viewer):
+    remove = accounts.add_parser("remove", help="delete an account's password and ACL entry")
+    remove.add_argument("--name", required=True, help="username, e.g. alice or cs-0001.gw-1")
+    for sub in (add_gateway, add_central, add_maintainer, add_viewer, remove):
         sub.add_argument(
             "--dir",
             type=Path,
@@ -223,18 +225,26 @@ def _gateway(config: Path) -> int:
 def _broker(args: argparse.Namespace) -> int:
     from yizhan import broker_admin as admin
 
+    kind = admin.AccountKind
     try:
+        if args.action == "remove":
+            if not admin.remove_account(args.dir, args.name):
+                print(f"yizhan: no account {args.name!r} in {args.dir}", file=sys.stderr)
+                return 1
+            print(f"# Removed {args.name!r}; reload Mosquitto: systemctl reload mosquitto")
+            return 0
         if args.action == "add-gateway":
             username = admin.gateway_username(args.station, args.gateway)
-            acl = admin.gateway_acl(args.station, args.gateway)
+            acl, what = admin.gateway_acl(args.station, args.gateway), kind.GATEWAY
         elif args.action == "add-central":
             username = f"central.{args.central_id}"
-            acl = admin.central_acl(args.central_id)
+            acl, what = admin.central_acl(args.central_id), kind.CENTRAL
         elif args.action == "add-viewer":
-            username, acl = args.name, admin.viewer_acl()
+            username, acl, what = admin.person_username(args.name), admin.viewer_acl(), kind.VIEWER
         else:
-            username, acl = args.name, admin.maintainer_acl()
-        account = admin.add_account(args.dir, username, acl)
+            username = admin.person_username(args.name)
+            acl, what = admin.maintainer_acl(), kind.MAINTAINER
+        account = admin.add_account(args.dir, username, acl, what)
     except (ValueError, OSError) as exc:
         print(f"yizhan: {exc}", file=sys.stderr)
         return 2

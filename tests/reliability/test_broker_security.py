@@ -33,6 +33,7 @@ from tests.reliability.site import SITE_KEY_ID, one_door_board, token_for, write
 from tests.support.mosquitto import INSTALL_HINT, free_port, run_as_current_user, wait_for_port
 from tests.support.waiting import wait_until
 from yizhan.broker_admin import (
+    AccountKind,
     add_account,
     central_acl,
     gateway_acl,
@@ -102,14 +103,19 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
             directory,
             gateway_username(station, "gw-1"),
             gateway_acl(station, "gw-1"),
+            AccountKind.GATEWAY,
             PASSWORD[f"{station}.gw-1"],
         )
     add_account(
-        directory, "central.central-1", central_acl("central-1"), PASSWORD["central.central-1"]
+        directory,
+        "central.central-1",
+        central_acl("central-1"),
+        AccountKind.CENTRAL,
+        PASSWORD["central.central-1"],
     )
-    add_account(directory, "alice", maintainer_acl(), PASSWORD["alice"])
-    add_account(directory, "bob", maintainer_acl(), PASSWORD["bob"])
-    add_account(directory, "wall", viewer_acl(), PASSWORD["wall"])
+    add_account(directory, "alice", maintainer_acl(), AccountKind.MAINTAINER, PASSWORD["alice"])
+    add_account(directory, "bob", maintainer_acl(), AccountKind.MAINTAINER, PASSWORD["bob"])
+    add_account(directory, "wall", viewer_acl(), AccountKind.VIEWER, PASSWORD["wall"])
     port, tls_port = free_port(), free_port()
     config = SHIPPED.read_text("utf-8")
     for old, new in (
