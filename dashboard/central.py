@@ -106,7 +106,7 @@ class Central:
         # Worker credentials: keys, revocations and face/card maps go out retained.
         self.credentials = Credentials(
             settings,
-            publish=lambda topic, raw: self.link.publish(topic, raw, qos=1, retain=True),
+            publish=self.link.publish,
             station_ids=lambda: [station.id for station in self.store.stations()],
             connected=lambda: self.link.connected,
             database=self.database,
@@ -115,11 +115,7 @@ class Central:
         self.app.include_router(station_page_router(self.store, self.history))
         install_ui(self.app, settings.http.tile_url)
         self.app.include_router(
-            commands_router(
-                self.store,
-                lambda topic, raw: self.link.publish(topic, raw, qos=1),
-                self._command_signer(),
-            )
+            commands_router(self.store, self.link.publish, self._command_signer())
         )
 
     def start(self) -> None:
@@ -239,9 +235,7 @@ class Central:
                 zones=change.zones,
                 at=now,
             )
-            self.link.publish(
-                occupancy_topic(change.station_id), message.to_json(), qos=1, retain=True
-            )
+            self.link.publish(occupancy_topic(change.station_id), message.to_json())
             self.live.publish("occupancy", asdict(change))
         for door in batch.doors:
             self.live.publish("door", asdict(door))

@@ -33,7 +33,7 @@ from contract.payloads import (
     utc_now,
 )
 from contract.signing import verify
-from contract.topics import gateway_topic, occupancy_topic
+from contract.topics import gateway_topic, occupancy_topic, parse_topic
 from firmware_bridge.beams import BeamResult
 from firmware_bridge.qr_lines import ScannedCode
 from firmware_bridge.wiegand import WiegandCard
@@ -46,7 +46,7 @@ from gateway.devices import StationDevices
 from gateway.diagnostics import RecentErrors, host_figures, process_id
 from gateway.door_controller import DoorEvent
 from gateway.events import EventStamper
-from gateway.ha_discovery import Discovery
+from gateway.ha_discovery import DISCOVERY_QOS, DISCOVERY_RETAIN, Discovery
 from gateway.health import HealthReporter
 from gateway.live_config import LiveConfig
 from gateway.maintenance import MaintenanceCommands
@@ -319,7 +319,7 @@ class Gateway:
             applied=self.live.values(),
             refused=self.live.refused,
         )
-        self.link.publish(self._reported_topic, report.to_json(), qos=1, retain=True)
+        self.link.publish(self._reported_topic, report.to_json())
 
     def _note_central_clock(self, payload: bytes) -> None:
         result = decode(self._occupancy_topic, payload)
@@ -414,7 +414,7 @@ class Gateway:
     def announce_to_home_assistant(self) -> None:
         """Publish every discovery config (retained), then a fresh health report."""
         for topic, payload in self.discovery.messages(self._board):
-            self.link.publish(topic, payload, qos=1, retain=True)
+            self.link.publish_as(topic, payload, qos=DISCOVERY_QOS, retain=DISCOVERY_RETAIN)
         if self.link.connected:
             self.health.poke()
 
@@ -434,14 +434,14 @@ class Gateway:
             message=message,
             data=data or {},
         )
-        self.link.publish(self._reply_topic(command), reply.to_json(), qos=1)
+        self.link.publish(self._reply_topic(command), reply.to_json())
 
     def _reply_topic(self, command: Command) -> str:
-        # Replies stay under this gateway's own reply topic, so a command cannot make the
-        # gateway speak on someone else's topic.
+        # Replies stay on this gateway's own reply topic or below it, so a command cannot
+        # make the gateway speak on someone else's topic (or publish to a wildcard).
         own = self._topic("reply")
         wanted = command.reply_to
-        if wanted and (wanted == own or wanted.startswith(own + "/")):
+        if wanted is not None and parse_topic(wanted) == parse_topic(own):
             return wanted
         return own
 

@@ -84,7 +84,7 @@ def test_the_broker_takes_the_batch_as_acknowledged_and_sends_only_the_rest_agai
     first = central()
     try:
         for number in range(6):
-            publisher.publish(TOPIC, f"m{number}".encode(), qos=1)
+            publisher.publish(TOPIC, f"m{number}".encode())
         messages = receive(received, 6)
         assert [m.payload for m in messages] == [f"m{n}".encode() for n in range(6)]
         first.ack(messages[:4])
@@ -94,7 +94,7 @@ def test_the_broker_takes_the_batch_as_acknowledged_and_sends_only_the_rest_agai
         first.stop()
     second = central()
     try:
-        publisher.publish(TOPIC, b"after", qos=1)
+        publisher.publish(TOPIC, b"after")
         again = receive(received, 3)
     finally:
         second.stop()
