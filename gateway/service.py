@@ -20,7 +20,6 @@ from typing import Any
 from contract.codec import Decoded, decode
 from contract.maintenance_payloads import ConfigDesired, ConfigReport, DeviceHealth, Health
 from contract.payloads import (
-    AccessEvent,
     Availability,
     Command,
     CommandReply,
@@ -53,6 +52,7 @@ from gateway.maintenance import MaintenanceCommands
 from gateway.outbox import Outbox
 from gateway.trust_store import TrustStore
 from gateway.uplink import Uplink
+from gateway.wire_events import WireEvent
 from hardware.profile import BoardProfile, ScannerPort, WiegandInput
 from servicekit import __version__
 from servicekit.mqtt_link import Message, Retained
@@ -171,10 +171,10 @@ class Gateway:
         self.uplink.stop(goodbye=Retained(self._availability_topic, self._availability(False)))
         logging.getLogger().removeHandler(self.recent_errors)
 
-    def emit(self, model: type[EventPayload], **fields: Any) -> EventPayload:
-        """Stamp an event, store it in the outbox (published at QoS 1 from there), tell
-        local listeners."""
-        event = self.stamper.stamp(model, **fields)
+    def emit(self, wire: WireEvent) -> EventPayload:
+        """Stamp an event, store it in the outbox (published from there), tell local
+        listeners."""
+        event = self.stamper.stamp(wire)
         self.uplink.send(event)
         for listener in self._listeners:
             listener(event)
@@ -198,15 +198,7 @@ class Gateway:
             credential, door_id, direction, self._clock(), door.grant
         )
         self.devices.show(door_id, decision.reason)
-        self.emit(
-            AccessEvent,
-            door_id=door_id,
-            direction=direction,
-            credential=decision.credential,
-            worker_id=decision.worker_id,
-            decision=decision.decision,
-            reason=decision.reason,
-        )
+        self.emit(wire_events.from_access(decision))
 
     def door_event(self, door_id: str, event: DoorEvent) -> None:
         """Report a door's state change and alarms."""
@@ -214,19 +206,18 @@ class Gateway:
         for wire in wire_events.from_door(door_id, event):
             if wire.model is CrossingEvent and wire.fields["source"] is CrossingSource.REX:
                 self.access.someone_left()
-            self.emit(wire.model, **wire.fields)
+            self.emit(wire)
 
     def beam_result(self, door_id: str, result: BeamResult) -> None:
         """Report a person crossing the beams."""
         wire = wire_events.from_beams(door_id, result)
         if wire is not None:
-            self.emit(wire.model, **wire.fields)
+            self.emit(wire)
 
     def presence_changed(self, sensor_id: str, zone: str, present: bool) -> None:
         """Report a presence sensor's change of mind."""
         self.health.poke()
-        wire = wire_events.presence(sensor_id, zone, present)
-        self.emit(wire.model, **wire.fields)
+        self.emit(wire_events.presence(sensor_id, zone, present))
 
     # -- commands --
 

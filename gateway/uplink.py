@@ -19,8 +19,9 @@ from collections.abc import Callable
 from functools import partial
 
 from contract.codec import Decoded, decode
-from contract.payloads import CentralStatus, DropReport, EventPayload
+from contract.payloads import CentralStatus, EventPayload
 from contract.topics import ALL_CENTRALS, event_kind_of, event_topic, parse_topic
+from gateway import wire_events
 from gateway.config import GatewaySettings
 from gateway.events import EventStamper
 from gateway.outbox import DropSummary, Outbox, PendingEvent
@@ -102,9 +103,7 @@ class Uplink:
 
     def send(self, event: EventPayload) -> None:
         """Store an event durably; it is published as soon as the broker can take it."""
-        kind = event_kind_of(type(event))
-        topic = event_topic(self.settings.station_id, self.settings.gateway_id, kind)
-        self.outbox.append(PendingEvent(event.seq, kind, topic, event.to_json()))
+        self.outbox.append(self._pending(event))
 
     def in_flight(self) -> int:
         """How many events are handed to the broker and not yet acknowledged."""
@@ -195,12 +194,9 @@ class Uplink:
         self._on_message(message)
 
     def _drop_report(self, summary: DropSummary) -> PendingEvent:
-        report = self._stamper.stamp(
-            DropReport,
-            count=summary.count,
-            kinds=dict(summary.kinds),
-            seq_ranges=summary.seq_ranges,
-            truncated=summary.truncated,
-        )
-        topic = event_topic(self.settings.station_id, self.settings.gateway_id, "dropped")
-        return PendingEvent(report.seq, "dropped", topic, report.to_json())
+        return self._pending(self._stamper.stamp(wire_events.dropped(summary)))
+
+    def _pending(self, event: EventPayload) -> PendingEvent:
+        kind = event_kind_of(type(event))
+        topic = event_topic(self.settings.station_id, self.settings.gateway_id, kind)
+        return PendingEvent(event.seq, kind, topic, event.to_json())
