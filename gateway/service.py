@@ -2,8 +2,8 @@
 
 This is the composition root of one gateway. The decisions live in pure modules
 (`access_rules`, `door_controller`, `commands`, `wire_events`); `access` keeps what access
-decisions need between scans; this module only wires the station's devices and the
-broker link to them.
+decisions need between scans; `incoming` routes what the broker brings; this module only
+wires the station's devices and the broker link to them.
 """
 
 from __future__ import annotations
