@@ -64,9 +64,9 @@ class IncomingRouter:
             raise ValueError(f"{topic!r} is part of wire contract v1; register its model")
         self._foreign[topic] = handler
 
-    def filters(self, models: Sequence[type[Payload]]) -> list[str]:
-        """This gateway's subscription filters for the families of `models`."""
-        return [self._filter(family_of(model)) for model in models]
+    def subscriptions_for(self, models: Sequence[type[Payload]]) -> list[tuple[str, int]]:
+        """This gateway's filters for the families of `models`, with the QoS to subscribe at."""
+        return [(self._filter(spec), spec.qos) for spec in map(family_of, models)]
 
     @property
     def subscriptions(self) -> list[tuple[str, int]]:

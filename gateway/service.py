@@ -335,7 +335,9 @@ class Gateway:
 
     def reload_trust(self) -> dict[str, int]:
         """Subscribe again to keys, revocations and map, so the broker resends them."""
-        self.link.subscribe_again(self.incoming.filters([*TRUST_MODELS, StationOccupancy]))
+        self.link.subscribe_again(
+            self.incoming.subscriptions_for([*TRUST_MODELS, StationOccupancy])
+        )
         return self.access.trust_store.versions()
 
     def request_restart(self) -> None:

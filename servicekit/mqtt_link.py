@@ -281,10 +281,10 @@ class MqttLink:
         if self._on_connected is not None:
             self._on_connected()
 
-    def subscribe_again(self, topics: Iterable[str]) -> None:
-        """Subscribe again, so the broker sends the retained copies of `topics` once more."""
-        for topic in topics:
-            self._client.subscribe(topic, qos=1)
+    def subscribe_again(self, subscriptions: Sequence[tuple[str, int]]) -> None:
+        """Subscribe again (filter, QoS), so the broker sends the retained copies once more."""
+        if subscriptions:
+            self._client.subscribe(list(subscriptions))
 
     def announce(self) -> None:
         """Publish the birth message again (when a central asks who is there)."""

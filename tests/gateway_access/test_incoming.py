@@ -11,9 +11,12 @@ from gpiozero.pins.mock import MockFactory
 from contract.credential_payloads import CredentialMap, Revocations
 from contract.payloads import CentralStatus, utc_now
 from contract.topics import REVOCATIONS_TOPIC, central_topic, credentials_topic, gateway_topic
+from gateway.trust_store import TrustStore
 from tests.gateway_access.support import STATION, running_door, wait_trust
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
+from tests.support.signing import command
+from tests.support.waiting import wait_until
 from yizhan.broker_admin import gateway_acl
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -68,3 +71,22 @@ def test_a_central_coming_online_hears_the_gateway_announce_itself_again(
     finally:
         listener.close()
     assert not again.retain, "sent live, in answer, not a copy the broker kept"
+
+
+def test_reload_trust_has_the_broker_send_the_retained_trust_again(
+    own_broker: MosquittoBroker, mock_pins: MockFactory, probe: MqttProbe, tmp_path: Path
+) -> None:
+    with running_door(own_broker.url, tmp_path / "state", mock_pins) as door:
+        gateway = door.gateway
+        good = Revocations(version=5, issued_at=NOW, worker_numbers=[42])
+        probe.publish(REVOCATIONS_TOPIC, good.to_json(), retain=True)
+        wait_trust(gateway, "revocations v5", lambda t: t.revocations.version == 5)
+        # As if its state directory had been wiped: it holds nothing now.
+        gateway.access.trust_store = TrustStore(tmp_path / "wiped", STATION)
+        reload = command("reload_trust", "rt-1", key=None)
+        probe.publish(gateway_topic(STATION, "gw-1", "command"), reload)
+        wait_until(
+            lambda: gateway.access.trust_store.versions().get("revocations") == 5,
+            10,
+            "the retained revocations sent again",
+        )
