@@ -115,7 +115,11 @@ class Central:
         self.app.include_router(station_page_router(self.store, self.history))
         install_ui(self.app, settings.http.tile_url)
         self.app.include_router(
-            commands_router(self.store, self.link.publish, self._command_signer())
+            commands_router(
+                self.store,
+                self.link.publish,
+                self._command_signer(),
+            )
         )
 
     def start(self) -> None:
