@@ -30,6 +30,7 @@ RawHandler = Callable[[bytes], None]
 """Takes the payload of a topic outside wire contract v1, unread."""
 
 FOREIGN_QOS = 1
+"""Topics outside the table are subscribed at least once, like the contract's own."""
 
 
 def family_of(model: type[Payload]) -> TopicSpec:
@@ -52,11 +53,15 @@ class IncomingRouter:
     def on(self, model: type[P], handler: Handler[P]) -> None:
         """Send every valid message of `model`'s family to `handler`."""
 
+        family = family_of(model).name
+        if family in self._families:
+            raise ValueError(f"{family} already has a handler; one family, one handler")
+
         def take(payload: Payload, retained: bool) -> None:
             if isinstance(payload, model):
                 handler(payload, retained)
 
-        self._families[family_of(model).name] = take
+        self._families[family] = take
 
     def on_foreign(self, topic: str, handler: RawHandler) -> None:
         """Send every message on `topic`, a topic outside wire contract v1, to `handler`."""
