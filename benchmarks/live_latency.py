@@ -117,9 +117,7 @@ def run(rate: float, seconds: float) -> dict[str, Any]:
                     state="opened" if n % 2 else "closed",
                 )
                 sent[door_id] = time.perf_counter()
-                publisher.publish(
-                    event_topic(event.station_id, "gw-1", "door"), event.to_json(), qos=1
-                )
+                publisher.publish(event_topic(event.station_id, "gw-1", "door"), event.to_json())
             deadline = time.monotonic() + 30
             while len(reader.arrived) < count and time.monotonic() < deadline:
                 time.sleep(0.05)  # waiting for stragglers; the measurement is already taken

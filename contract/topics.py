@@ -4,7 +4,7 @@
 yz/v1/st/{station}/gw/{gateway}/event/{kind}    gateway → central   QoS 1
 yz/v1/st/{station}/gw/{gateway}/availability    gateway (and its last will), retained
 yz/v1/st/{station}/gw/{gateway}/command         central or maintainer → gateway, QoS 1
-yz/v1/st/{station}/gw/{gateway}/reply           gateway → whoever asked, QoS 1
+yz/v1/st/{station}/gw/{gateway}/reply[/...]     gateway → whoever asked, QoS 1
 yz/v1/st/{station}/gw/{gateway}/config/desired  central or maintainer, retained
 yz/v1/st/{station}/gw/{gateway}/config/reported gateway, retained
 yz/v1/st/{station}/gw/{gateway}/health          gateway, retained, every 30 s
@@ -14,6 +14,9 @@ yz/v1/keys                                      central, retained (token public 
 yz/v1/revocations                               central, retained (revoked workers)
 yz/v1/central/{central}/availability            central (and its last will), retained
 ```
+
+Every publish takes its QoS and retain flag from this table (`spec_of`), never from the
+call site: `servicekit.mqtt_link.MqttLink.publish` looks them up.
 """
 
 from __future__ import annotations
@@ -53,7 +56,10 @@ class Publisher(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
-    """One topic family: its name pattern, payload model and delivery settings."""
+    """One topic family: its name pattern, payload model and delivery settings.
+
+    `qos` and `retain` are what every message of the family is published with.
+    """
 
     name: str
     pattern: str
@@ -202,6 +208,8 @@ _TOPIC_RE = re.compile(
     r"|st/(?P<station_id>[a-z0-9][a-z0-9_-]{0,63})"
     r"(?:/gw/(?P<gateway_id>[a-z0-9][a-z0-9_-]{0,63})"
     r"/(?P<gw_leaf>event/[a-z]+|availability|command|reply|config/desired|config/reported|health)"
+    # A reply may go below the reply topic (a command's `reply_to`), never a wildcard.
+    r"(?:(?<=reply)/[^#+\x00]+)?"
     r"|/(?P<st_leaf>occupancy|credentials)))$"
     r"|^yz/v1/central/(?P<central_id>[a-z0-9][a-z0-9_-]{0,63})/availability$"
 )
@@ -237,6 +245,21 @@ def parse_topic(topic: str) -> TopicAddress | None:
     if spec is None:
         return None
     return TopicAddress(spec=spec, station_id=match["station_id"], gateway_id=match["gateway_id"])
+
+
+class UnknownTopicError(ValueError):
+    """A topic that is not part of wire contract v1."""
+
+
+def spec_of(topic: str) -> TopicSpec:
+    """The family of a concrete topic, whose QoS and retain flag its messages go with.
+
+    Raises `UnknownTopicError` for a topic outside the v1 tree.
+    """
+    address = parse_topic(topic)
+    if address is None:
+        raise UnknownTopicError(f"topic {topic!r} is not part of wire contract v1")
+    return address.spec
 
 
 def event_topic(station_id: str, gateway_id: str, kind: str) -> str:

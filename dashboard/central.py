@@ -106,7 +106,7 @@ class Central:
         # Worker credentials: keys, revocations and face/card maps go out retained.
         self.credentials = Credentials(
             settings,
-            publish=lambda topic, raw: self.link.publish(topic, raw, qos=1, retain=True),
+            publish=self.link.publish,
             station_ids=lambda: [station.id for station in self.store.stations()],
             connected=lambda: self.link.connected,
             database=self.database,
@@ -117,7 +117,7 @@ class Central:
         self.app.include_router(
             commands_router(
                 self.store,
-                lambda topic, raw: self.link.publish(topic, raw, qos=1),
+                self.link.publish,
                 self._command_signer(),
             )
         )
@@ -239,9 +239,7 @@ class Central:
                 zones=change.zones,
                 at=now,
             )
-            self.link.publish(
-                occupancy_topic(change.station_id), message.to_json(), qos=1, retain=True
-            )
+            self.link.publish(occupancy_topic(change.station_id), message.to_json())
             self.live.publish("occupancy", asdict(change))
         for door in batch.doors:
             self.live.publish("door", asdict(door))

@@ -1,9 +1,9 @@
 """The gateway's access path: one place that holds what decisions need between scans.
 
 `gateway.access_rules.decide` is pure; this module keeps its inputs: the station policy,
-the trust data from the central (`TrustStore`), the `AccessState` (replay cache,
-anti-passback, throttle) and the local head count (`LocalOccupancy`). It also reads the
-retained messages that feed them.
+the trust data from the central (`TrustStore`, fed by the retained `TRUST_MODELS`), the
+`AccessState` (replay cache, anti-passback, throttle) and the local head count
+(`LocalOccupancy`, corrected by the central's count).
 
 Threads: every scanner and reader reports on its own thread, and the MQTT link on
 another. One lock serialises decisions, so two scans of one token at two doors cannot
@@ -16,15 +16,12 @@ callbacks (an exit-button crossing) take only the count lock, so no cycle can fo
 from __future__ import annotations
 
 import dataclasses
-import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from contract.codec import Decoded, decode
 from contract.credential_payloads import CredentialMap, PublicKeys, Revocations
-from contract.payloads import Decision, Direction, Reason, StationOccupancy
-from contract.topics import KEYS_TOPIC, REVOCATIONS_TOPIC, credentials_topic, occupancy_topic
+from contract.payloads import Decision, Direction, Reason
 from firmware_bridge.wiegand import WiegandCard
 from gateway.access_rules import (
     AccessDecision,
@@ -40,10 +37,13 @@ from gateway.access_rules import (
 from gateway.occupancy import LocalOccupancy
 from gateway.trust_store import TrustStore
 
-log = logging.getLogger(__name__)
-
 Grant = Callable[[], bool]
 """Releases the door; False when the door refuses (lockdown)."""
+
+TrustMessage = PublicKeys | Revocations | CredentialMap
+"""What the central sends, retained, for the gateway to decide offline."""
+
+TRUST_MODELS: tuple[type[TrustMessage], ...] = (PublicKeys, Revocations, CredentialMap)
 
 
 def wiegand_credential(kind: str, card: WiegandCard) -> FaceCredential | CardCredential:
@@ -72,13 +72,6 @@ class AccessDesk:
         """The count in the central's last `occupancy/1` message; None before the first."""
         self._decide_lock = threading.Lock()
         self._count_lock = threading.Lock()
-        self._credentials_topic = credentials_topic(station_id)
-        self._occupancy_topic = occupancy_topic(station_id)
-
-    @property
-    def topics(self) -> list[str]:
-        """The retained topics this desk reads: keys, revocations, map and occupancy."""
-        return [KEYS_TOPIC, REVOCATIONS_TOPIC, self._credentials_topic, self._occupancy_topic]
 
     @property
     def trust(self) -> TrustData:
@@ -126,22 +119,8 @@ class AccessDesk:
         with self._count_lock:
             self._occupancy = self._occupancy.left()
 
-    def handle(self, topic: str, payload: bytes) -> bool:
-        """Take a retained message if it is one of this desk's topics; True if it was.
-
-        Bad payloads are logged and ignored: the last good copy stays in force.
-        """
-        if topic not in self.topics:
-            return False
-        result = decode(topic, payload)
-        if not isinstance(result, Decoded):
-            log.warning("ignored %s: %s", topic, result.reason)
-            return True
-        message = result.payload
-        if isinstance(message, StationOccupancy):
-            with self._count_lock:
-                self._occupancy = self._occupancy.corrected(message.occupancy)
-                self.central_occupancy = message.occupancy
-        elif isinstance(message, PublicKeys | Revocations | CredentialMap):
-            self.trust_store.apply(message)
-        return True
+    def central_count(self, occupancy: int) -> None:
+        """The central counted `occupancy` people inside: the head count follows it."""
+        with self._count_lock:
+            self._occupancy = self._occupancy.corrected(occupancy)
+            self.central_occupancy = occupancy

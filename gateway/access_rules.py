@@ -43,7 +43,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from contract.credential_payloads import CredentialMap, PublicKeys, Revocations
-from contract.payloads import AccessEvent, CredentialKind, Decision, Direction, Reason
+from contract.payloads import CredentialKind, Decision, Direction, Reason
 from contract.tokens import (
     DEFAULT_SKEW_S,
     KeyRing,
@@ -477,21 +477,6 @@ class AccessDecision:
     def granted(self) -> bool:
         """Whether the door opens."""
         return self.decision is Decision.GRANTED
-
-    def to_event(self, *, station_id: str, gateway_id: str, seq: int) -> AccessEvent:
-        """The `access/1` event that reports this decision."""
-        return AccessEvent(
-            station_id=station_id,
-            gateway_id=gateway_id,
-            seq=seq,
-            at=self.at,
-            door_id=self.door_id,
-            direction=self.direction,
-            credential=self.credential,
-            worker_id=self.worker_id,
-            decision=self.decision,
-            reason=self.reason,
-        )
 
 
 @dataclass(frozen=True, slots=True)

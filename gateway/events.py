@@ -5,11 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
 
 from contract.payloads import EventPayload, utc_now
-
-EventT = TypeVar("EventT", bound=EventPayload)
+from gateway.wire_events import WireEvent
 
 
 class EventStamper:
@@ -28,15 +26,15 @@ class EventStamper:
         self._next_seq = first_seq
         self._lock = threading.Lock()
 
-    def stamp(self, model: type[EventT], **fields: Any) -> EventT:
-        """A new event of `model` with the next sequence number and the current time."""
+    def stamp(self, wire: WireEvent) -> EventPayload:
+        """The payload of `wire` with the next sequence number and the current time."""
         with self._lock:
             seq = self._next_seq
             self._next_seq += 1
-        return model(
+        return wire.model(
             station_id=self.station_id,
             gateway_id=self.gateway_id,
             seq=seq,
             at=self._clock(),
-            **fields,
+            **wire.fields,
         )

@@ -20,6 +20,12 @@ from typing import Any
 from hardware.profile import BoardProfile
 from servicekit import __version__
 
+DISCOVERY_QOS = 1
+DISCOVERY_RETAIN = True
+"""Configs are retained, as Home Assistant's discovery documentation asks, so a Home
+Assistant that starts later still finds every entity. The tree is Home Assistant's, not
+part of wire contract v1, so its delivery settings live here rather than in the table."""
+
 
 @dataclass(frozen=True, slots=True)
 class Discovery:

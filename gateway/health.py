@@ -68,7 +68,7 @@ class HealthReporter:
         def acked() -> None:
             self._rtt_ms = round((time.monotonic() - sent) * 1000, 1)
 
-        self._link.publish_acked(self._topic, report.to_json(), acked, retain=True)
+        self._link.publish_acked(self._topic, report.to_json(), acked)
         self.published += 1
 
     def _run(self) -> None:

@@ -2,8 +2,8 @@
 
 This is the composition root of one gateway. The decisions live in pure modules
 (`access_rules`, `door_controller`, `commands`, `wire_events`); `access` keeps what access
-decisions need between scans; this module only wires the station's devices and the
-broker link to them.
+decisions need between scans; `incoming` routes what the broker brings; this module only
+wires the station's devices and the broker link to them.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from contract.codec import Decoded, decode
 from contract.maintenance_payloads import ConfigDesired, ConfigReport, DeviceHealth, Health
 from contract.payloads import (
-    AccessEvent,
     Availability,
+    CentralStatus,
     Command,
     CommandReply,
     CrossingEvent,
@@ -33,12 +32,12 @@ from contract.payloads import (
     utc_now,
 )
 from contract.signing import verify
-from contract.topics import gateway_topic, occupancy_topic
+from contract.topics import gateway_topic, parse_topic
 from firmware_bridge.beams import BeamResult
 from firmware_bridge.qr_lines import ScannedCode
 from firmware_bridge.wiegand import WiegandCard
 from gateway import wire_events
-from gateway.access import AccessDesk, wiegand_credential
+from gateway.access import TRUST_MODELS, AccessDesk, TrustMessage, wiegand_credential
 from gateway.access_rules import AccessDecision, Presented, QrCredential
 from gateway.commands import CommandGate
 from gateway.config import GatewaySettings, check_doors
@@ -46,16 +45,18 @@ from gateway.devices import StationDevices
 from gateway.diagnostics import RecentErrors, host_figures, process_id
 from gateway.door_controller import DoorEvent
 from gateway.events import EventStamper
-from gateway.ha_discovery import Discovery
+from gateway.ha_discovery import DISCOVERY_QOS, DISCOVERY_RETAIN, Discovery
 from gateway.health import HealthReporter
+from gateway.incoming import IncomingRouter
 from gateway.live_config import LiveConfig
 from gateway.maintenance import MaintenanceCommands
 from gateway.outbox import Outbox
 from gateway.trust_store import TrustStore
 from gateway.uplink import Uplink
+from gateway.wire_events import WireEvent
 from hardware.profile import BoardProfile, ScannerPort, WiegandInput
 from servicekit import __version__
-from servicekit.mqtt_link import Message, Retained
+from servicekit.mqtt_link import Retained
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +88,7 @@ class Gateway:
             settings.station_id, settings.gateway_id, clock, first_seq=self.outbox.next_seq
         )
         self._availability_topic = self._topic("availability")
-        self._command_topic = self._topic("command")
-        self._desired_topic = self._topic("config/desired")
         self._reported_topic = self._topic("config/reported")
-        self._occupancy_topic = occupancy_topic(settings.station_id)
         self._started = time.monotonic()
         self.clock_offset_s: float | None = None
         """Gateway clock minus the central's, from its last live occupancy message."""
@@ -109,19 +107,14 @@ class Gateway:
             self._availability_topic,
         )
         self._board = board
-        extra = [(self._desired_topic, 1)]
-        if settings.home_assistant.enabled:
-            extra.append((self.discovery.status_topic, 1))
+        self.incoming = self._routes()
+        """Where each message from the broker goes, and so what the link subscribes to."""
         self.uplink = Uplink(
             settings,
             self.outbox,
             self.stamper,
-            subscriptions=[
-                (self._command_topic, 1),
-                *((t, 1) for t in self.access.topics),
-                *extra,
-            ],
-            on_message=self._on_message,
+            subscriptions=self.incoming.subscriptions,
+            on_message=self.incoming.route,
             will=Retained(self._availability_topic, self._availability(online=False)),
             birth=lambda: Retained(self._availability_topic, self._availability(online=True)),
         )
@@ -171,10 +164,10 @@ class Gateway:
         self.uplink.stop(goodbye=Retained(self._availability_topic, self._availability(False)))
         logging.getLogger().removeHandler(self.recent_errors)
 
-    def emit(self, model: type[EventPayload], **fields: Any) -> EventPayload:
-        """Stamp an event, store it in the outbox (published at QoS 1 from there), tell
-        local listeners."""
-        event = self.stamper.stamp(model, **fields)
+    def emit(self, wire: WireEvent) -> EventPayload:
+        """Stamp an event, store it in the outbox (published from there), tell local
+        listeners."""
+        event = self.stamper.stamp(wire)
         self.uplink.send(event)
         for listener in self._listeners:
             listener(event)
@@ -198,15 +191,7 @@ class Gateway:
             credential, door_id, direction, self._clock(), door.grant
         )
         self.devices.show(door_id, decision.reason)
-        self.emit(
-            AccessEvent,
-            door_id=door_id,
-            direction=direction,
-            credential=decision.credential,
-            worker_id=decision.worker_id,
-            decision=decision.decision,
-            reason=decision.reason,
-        )
+        self.emit(wire_events.from_access(decision))
 
     def door_event(self, door_id: str, event: DoorEvent) -> None:
         """Report a door's state change and alarms."""
@@ -214,46 +199,61 @@ class Gateway:
         for wire in wire_events.from_door(door_id, event):
             if wire.model is CrossingEvent and wire.fields["source"] is CrossingSource.REX:
                 self.access.someone_left()
-            self.emit(wire.model, **wire.fields)
+            self.emit(wire)
 
     def beam_result(self, door_id: str, result: BeamResult) -> None:
         """Report a person crossing the beams."""
         wire = wire_events.from_beams(door_id, result)
         if wire is not None:
-            self.emit(wire.model, **wire.fields)
+            self.emit(wire)
 
     def presence_changed(self, sensor_id: str, zone: str, present: bool) -> None:
         """Report a presence sensor's change of mind."""
         self.health.poke()
-        wire = wire_events.presence(sensor_id, zone, present)
-        self.emit(wire.model, **wire.fields)
+        self.emit(wire_events.presence(sensor_id, zone, present))
 
-    # -- commands --
+    # -- what the broker brings --
 
-    def _on_message(self, message: Message) -> None:
-        if message.topic == self._occupancy_topic and not message.retain:
-            self._note_central_clock(message.payload)
-        if self.access.handle(message.topic, message.payload):
-            return
-        if message.topic == self._desired_topic:
-            self._desired_config(message.payload)
-            return
-        if message.topic == self.discovery.status_topic:
-            if message.payload.strip().lower() == b"online":
-                log.info("Home Assistant is online; announcing entities again")
-                self.announce_to_home_assistant()
-            return
-        if message.topic != self._command_topic:
-            return
-        result = decode(message.topic, message.payload)
-        if not isinstance(result, Decoded) or not isinstance(result.payload, Command):
-            # Without a parsed request id there is no one to answer; say why in the log.
-            reason = getattr(result, "reason", "not a command")
-            log.warning("ignored a command that failed validation: %s", reason)
-            return
+    def _routes(self) -> IncomingRouter:
+        """Which handler takes each topic this gateway subscribes to."""
+        router = IncomingRouter(self.settings.station_id, self.settings.gateway_id)
+        router.on(Command, self._command)
+        router.on(ConfigDesired, self._desired_config)
+        for model in TRUST_MODELS:
+            router.on(model, self._trust)
+        router.on(StationOccupancy, self._central_occupancy)
+        router.on(CentralStatus, self._central_status)
+        if self.settings.home_assistant.enabled:
+            router.on_foreign(self.discovery.status_topic, self._home_assistant_status)
+        return router
+
+    def _command(self, command: Command, retained: bool) -> None:
         # Commands run in order on their own thread: a self-test waits on serial replies
         # and must not hold up the link's network thread.
-        self._work.put(result.payload)
+        self._work.put(command)
+
+    def _trust(self, message: TrustMessage, retained: bool) -> None:
+        self.access.trust_store.apply(message)
+
+    def _central_occupancy(self, message: StationOccupancy, retained: bool) -> None:
+        if not retained:
+            # Live, so just sent: its time is the central's clock now.
+            offset = (self._clock() - message.at).total_seconds()
+            self.clock_offset_s = round(offset, 3)
+        self.access.central_count(message.occupancy)
+
+    def _central_status(self, status: CentralStatus, retained: bool) -> None:
+        if status.online and not retained:
+            # A central (re)started: it may have lost what it knew; say we are here.
+            log.info("central %s is online; announcing again", status.central_id)
+            self.link.announce()
+
+    def _home_assistant_status(self, payload: bytes) -> None:
+        if payload.strip().lower() == b"online":
+            log.info("Home Assistant is online; announcing entities again")
+            self.announce_to_home_assistant()
+
+    # -- commands --
 
     def _work_loop(self) -> None:
         while (command := self._work.get()) is not None:
@@ -292,13 +292,7 @@ class Gateway:
         self.health.poke()
         return applied, refused
 
-    def _desired_config(self, payload: bytes) -> None:
-        result = decode(self._desired_topic, payload)
-        if not isinstance(result, Decoded) or not isinstance(result.payload, ConfigDesired):
-            if payload:  # an empty payload clears the retained copy; nothing to do
-                log.warning("ignored desired config: %s", getattr(result, "reason", "?"))
-            return
-        desired = result.payload
+    def _desired_config(self, desired: ConfigDesired, retained: bool) -> None:
         if self.live.version is not None and desired.version <= self.live.version:
             log.info("desired config v%d already applied (or older)", desired.version)
             return
@@ -319,13 +313,7 @@ class Gateway:
             applied=self.live.values(),
             refused=self.live.refused,
         )
-        self.link.publish(self._reported_topic, report.to_json(), qos=1, retain=True)
-
-    def _note_central_clock(self, payload: bytes) -> None:
-        result = decode(self._occupancy_topic, payload)
-        if isinstance(result, Decoded) and isinstance(result.payload, StationOccupancy):
-            offset = (self._clock() - result.payload.at).total_seconds()
-            self.clock_offset_s = round(offset, 3)
+        self.link.publish(self._reported_topic, report.to_json())
 
     def diagnostics(self) -> dict[str, Any]:
         """Versions, uptime, outbox depth and the last warnings and errors."""
@@ -347,7 +335,9 @@ class Gateway:
 
     def reload_trust(self) -> dict[str, int]:
         """Subscribe again to keys, revocations and map, so the broker resends them."""
-        self.link.subscribe_again(self.access.topics)
+        self.link.subscribe_again(
+            self.incoming.subscriptions_for([*TRUST_MODELS, StationOccupancy])
+        )
         return self.access.trust_store.versions()
 
     def request_restart(self) -> None:
@@ -414,7 +404,7 @@ class Gateway:
     def announce_to_home_assistant(self) -> None:
         """Publish every discovery config (retained), then a fresh health report."""
         for topic, payload in self.discovery.messages(self._board):
-            self.link.publish(topic, payload, qos=1, retain=True)
+            self.link.publish_as(topic, payload, qos=DISCOVERY_QOS, retain=DISCOVERY_RETAIN)
         if self.link.connected:
             self.health.poke()
 
@@ -434,14 +424,14 @@ class Gateway:
             message=message,
             data=data or {},
         )
-        self.link.publish(self._reply_topic(command), reply.to_json(), qos=1)
+        self.link.publish(self._reply_topic(command), reply.to_json())
 
     def _reply_topic(self, command: Command) -> str:
-        # Replies stay under this gateway's own reply topic, so a command cannot make the
-        # gateway speak on someone else's topic.
+        # Replies stay on this gateway's own reply topic or below it, so a command cannot
+        # make the gateway speak on someone else's topic (or publish to a wildcard).
         own = self._topic("reply")
         wanted = command.reply_to
-        if wanted and (wanted == own or wanted.startswith(own + "/")):
+        if wanted is not None and parse_topic(wanted) == parse_topic(own):
             return wanted
         return own
 

@@ -5,9 +5,6 @@ hands stored events to the link in order, at most `replay_rate` per second and a
 `window` unacknowledged, and deletes each from the outbox once the broker acknowledges
 it. After an outage or a restart the backlog drains the same way, so a city's gateways
 coming back together do not flood the broker.
-
-The uplink also answers a central that comes back (its retained `central/1` online
-message) by announcing the gateway's availability again.
 """
 
 from __future__ import annotations
@@ -18,13 +15,13 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from contract.codec import Decoded, decode
-from contract.payloads import CentralStatus, DropReport, EventPayload
-from contract.topics import ALL_CENTRALS, event_kind_of, event_topic, parse_topic
+from contract.payloads import EventPayload
+from contract.topics import event_kind_of, event_topic
+from gateway import wire_events
 from gateway.config import GatewaySettings
 from gateway.events import EventStamper
 from gateway.outbox import DropSummary, Outbox, PendingEvent
-from servicekit.mqtt_link import Message, MessageHandler, MqttLink, Retained
+from servicekit.mqtt_link import MessageHandler, MqttLink, Retained
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +65,12 @@ class Uplink:
         self.settings = settings
         self.outbox = outbox
         self._stamper = stamper
-        self._on_message = on_message
         outbox.set_report_factory(self._drop_report)
         self.link = MqttLink(
             client_id=f"yz-gw-{settings.station_id}-{settings.gateway_id}",
             broker=settings.broker,
-            subscriptions=[*subscriptions, (ALL_CENTRALS, 1)],
-            on_message=self._route,
+            subscriptions=subscriptions,
+            on_message=on_message,
             will=will,
             birth=birth,
             on_connected=self._wake,
@@ -102,9 +98,7 @@ class Uplink:
 
     def send(self, event: EventPayload) -> None:
         """Store an event durably; it is published as soon as the broker can take it."""
-        kind = event_kind_of(type(event))
-        topic = event_topic(self.settings.station_id, self.settings.gateway_id, kind)
-        self.outbox.append(PendingEvent(event.seq, kind, topic, event.to_json()))
+        self.outbox.append(self._pending(event))
 
     def in_flight(self) -> int:
         """How many events are handed to the broker and not yet acknowledged."""
@@ -176,31 +170,12 @@ class Uplink:
         with self._wakeup:
             self._wakeup.notify_all()
 
-    # --- messages and reports -------------------------------------------------------
-
-    def _route(self, message: Message) -> None:
-        address = parse_topic(message.topic)
-        if address is not None and address.spec.model is CentralStatus:
-            result = decode(message.topic, message.payload)
-            if (
-                isinstance(result, Decoded)
-                and isinstance(result.payload, CentralStatus)
-                and result.payload.online
-                and not message.retain
-            ):
-                # A central (re)started: it may have lost what it knew; say we are here.
-                log.info("central %s is online; announcing again", result.payload.central_id)
-                self.link.announce()
-            return
-        self._on_message(message)
+    # --- drop reports ---------------------------------------------------------------
 
     def _drop_report(self, summary: DropSummary) -> PendingEvent:
-        report = self._stamper.stamp(
-            DropReport,
-            count=summary.count,
-            kinds=dict(summary.kinds),
-            seq_ranges=summary.seq_ranges,
-            truncated=summary.truncated,
-        )
-        topic = event_topic(self.settings.station_id, self.settings.gateway_id, "dropped")
-        return PendingEvent(report.seq, "dropped", topic, report.to_json())
+        return self._pending(self._stamper.stamp(wire_events.dropped(summary)))
+
+    def _pending(self, event: EventPayload) -> PendingEvent:
+        kind = event_kind_of(type(event))
+        topic = event_topic(self.settings.station_id, self.settings.gateway_id, kind)
+        return PendingEvent(event.seq, kind, topic, event.to_json())

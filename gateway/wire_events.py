@@ -1,8 +1,10 @@
-"""What each device happening becomes on the wire. Pure: no I/O, no clock.
+"""What each happening at the gateway becomes on the wire. Pure: no I/O, no clock.
 
-The door controller, the beams, the PIR and the radar speak in their own terms; the
-central reads wire contract v1. This module is the one translation between the two, so
-a newcomer finds every "what gets reported" rule in one place.
+Access decisions, the door controller, the beams, the PIR and the radar, and the outbox
+when it must drop events, speak in their own terms; the central reads wire contract v1.
+This module is the one translation between the two, so a newcomer finds every "what gets
+reported" rule in one place. `gateway.events.EventStamper` then adds who, when and the
+sequence number.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contract.payloads import (
+    AccessEvent,
     AlarmEvent,
     AlarmKind,
     CrossingEvent,
@@ -18,11 +21,14 @@ from contract.payloads import (
     Direction,
     DoorEvent,
     DoorState,
+    DropReport,
     EventPayload,
     PresenceEvent,
 )
 from firmware_bridge import beams
 from gateway import door_controller as door
+from gateway.access_rules import AccessDecision
+from gateway.outbox import DropSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,21 @@ _STATES: dict[type, DoorState] = {
     door.LockdownStarted: DoorState.LOCKDOWN_STARTED,
     door.LockdownEnded: DoorState.LOCKDOWN_ENDED,
 }
+
+
+def from_access(decision: AccessDecision) -> WireEvent:
+    """Every decision at a door is reported, granted or not, with its reason."""
+    return WireEvent(
+        AccessEvent,
+        {
+            "door_id": decision.door_id,
+            "direction": decision.direction,
+            "credential": decision.credential,
+            "worker_id": decision.worker_id,
+            "decision": decision.decision,
+            "reason": decision.reason,
+        },
+    )
 
 
 def from_door(door_id: str, event: door.DoorEvent) -> list[WireEvent]:
@@ -88,6 +109,20 @@ def from_beams(door_id: str, result: beams.BeamResult) -> WireEvent | None:
 def presence(sensor_id: str, zone: str, present: bool) -> WireEvent:
     """A presence sensor changed its mind."""
     return WireEvent(PresenceEvent, {"sensor_id": sensor_id, "zone": zone, "present": present})
+
+
+def dropped(summary: DropSummary) -> WireEvent:
+    """The outbox overflowed and deleted events: say which, so the central knows the gap
+    is for good."""
+    return WireEvent(
+        DropReport,
+        {
+            "count": summary.count,
+            "kinds": dict(summary.kinds),
+            "seq_ranges": summary.seq_ranges,
+            "truncated": summary.truncated,
+        },
+    )
 
 
 def _door(door_id: str, state: DoorState, cause: str | None) -> WireEvent:

@@ -6,14 +6,15 @@ renewed on every (re)connect, reconnection with exponential backoff and random j
 TLS, publishes whose broker acknowledgement is reported back (the gateway's outbox
 deletes an event only then), and manual acknowledgement of received messages (the
 central acknowledges only once a message is committed, so a crash loses nothing).
+
+A message of wire contract v1 goes out with the QoS and retain flag of its topic family
+in `contract.topics`: the caller names the topic, never the delivery settings.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import ssl
-import struct
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,13 +24,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from contract.topics import TopicSpec, spec_of
 from servicekit.backoff import Backoff
+from servicekit.batch_ack_client import BatchAckClient
 from servicekit.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
-
-_PUBACK = struct.Struct("!BBH")
-"""A PUBACK packet of MQTT 3.1.1: type, remaining length 2, packet id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +48,15 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Retained:
-    """A message the broker keeps for late subscribers (a birth or a last will)."""
+    """A message the broker keeps for late subscribers (a birth, a last will, a goodbye),
+    on a topic whose family the table says is retained."""
 
     topic: str
     payload: bytes
-    qos: int = 1
+
+    def __post_init__(self) -> None:
+        if not spec_of(self.topic).retain:
+            raise ValueError(f"{self.topic!r} is not a retained topic in contract.topics")
 
 
 MessageHandler = Callable[[Message], None]
@@ -61,6 +65,11 @@ AckHandler = Callable[[], None]
 
 def _ignore() -> None:
     """The acknowledgement handler of a publish nobody waits on."""
+
+
+def _require_acknowledged(spec: TopicSpec) -> None:
+    if spec.qos == 0:
+        raise ValueError(f"{spec.name} goes at QoS 0, so the broker acknowledges nothing")
 
 
 class MqttLink:
@@ -97,7 +106,7 @@ class MqttLink:
         self._acks_lock = threading.Lock()
         self._ack_waiters: dict[int, AckHandler] = {}
         self._early_acks: set[int] = set()
-        self._client = mqtt.Client(
+        self._client = BatchAckClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             clean_session=clean_session,
@@ -115,7 +124,8 @@ class MqttLink:
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
         if will is not None:
-            self._client.will_set(will.topic, will.payload, qos=will.qos, retain=True)
+            spec = spec_of(will.topic)
+            self._client.will_set(will.topic, will.payload, qos=spec.qos, retain=spec.retain)
         self._set_next_delay()
         # Messages published while the link is down wait in paho's queue until it is back;
         # the gateway's outbox hands paho only a bounded window, so this stays small.
@@ -144,24 +154,40 @@ class MqttLink:
         """Block until connected and subscribed (True) or the timeout passes (False)."""
         return self._connected.wait(timeout)
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        """Queue a message; paho delivers it when connected and retries QoS 1 until acked."""
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            log.error("publish to %s failed: %s", topic, mqtt.error_string(info.rc))
-            return
-        self._expect_ack(info.mid, _ignore)
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Queue a message of wire contract v1 with its family's QoS and retain flag; paho
+        delivers it when connected and retries QoS 1 until acked.
 
-    def publish_acked(
-        self, topic: str, payload: bytes, on_acked: AckHandler, retain: bool = False
-    ) -> bool:
-        """Publish at QoS 1 and call `on_acked()` (on paho's thread) once the broker has it.
+        Raises `contract.topics.UnknownTopicError` for a topic outside the contract.
+        """
+        spec = spec_of(topic)
+        self._publish(topic, payload, spec.qos, spec.retain, _ignore)
+
+    def publish_acked(self, topic: str, payload: bytes, on_acked: AckHandler) -> bool:
+        """Publish like `publish` and call `on_acked()` (on paho's thread) once the broker
+        has the message; for the families the table sends at QoS 1.
 
         Returns False when paho refused the message outright (then `on_acked` is never
         called). A message handed over stays with paho across reconnects and is sent again
         until acknowledged, within this process's lifetime.
         """
-        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        spec = spec_of(topic)
+        _require_acknowledged(spec)
+        return self._publish(topic, payload, spec.qos, spec.retain, on_acked)
+
+    def publish_as(self, topic: str, payload: bytes, *, qos: int, retain: bool) -> None:
+        """Publish with a QoS and retain flag the caller chooses, past the topic table.
+
+        Only for topics outside wire contract v1 (Home Assistant's discovery tree, whose
+        own documentation sets them), and for test clients that play a maintainer's
+        `mosquitto_pub`, which may send anything anywhere.
+        """
+        self._publish(topic, payload, qos, retain, _ignore)
+
+    def _publish(
+        self, topic: str, payload: bytes, qos: int, retain: bool, on_acked: AckHandler
+    ) -> bool:
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             log.error("publish to %s failed: %s", topic, mqtt.error_string(info.rc))
             return False
@@ -188,30 +214,21 @@ class MqttLink:
         """
         if not self._manual_ack:
             return
-        generation = self._generation
-        pubacks = bytearray()
-        for message in messages:
-            if message.generation != generation:
-                continue
-            if message.qos == 1:
-                pubacks += _PUBACK.pack(mqtt.PUBACK, 2, message.mid)
-            elif message.qos == 2:
+        current = [m for m in messages if m.generation == self._generation]
+        # One write for the whole batch: a committed batch of a thousand messages costs
+        # the broker one read instead of a thousand.
+        self._client.ack_all(m.mid for m in current if m.qos == 1)
+        for message in current:
+            if message.qos == 2:
                 self._client.ack(message.mid, message.qos)
-        if pubacks:
-            # One write for the whole batch instead of one per message: a PUBACK is four
-            # fixed bytes in MQTT 3.1.1, so the stream is the same as paho's own
-            # `ack(mid, 1)` would produce, with a thousandth of the system calls (ours
-            # and the broker's). paho queues it like any other packet.
-            self._client._packet_queue(mqtt.PUBACK, bytes(pubacks), 0, 0)
 
     def stop(self, goodbye: Retained | None = None) -> None:
         """Say goodbye (a retained message the last will would not send), then disconnect."""
         if goodbye is not None and self.connected:
-            info = self._client.publish(goodbye.topic, goodbye.payload, goodbye.qos, retain=True)
-            self._expect_ack(info.mid, _ignore)
+            said = threading.Event()
             # If the link drops meanwhile, the last will says the same thing.
-            with contextlib.suppress(RuntimeError):
-                info.wait_for_publish(timeout=2)
+            if self.publish_acked(goodbye.topic, goodbye.payload, said.set):
+                said.wait(timeout=2)
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -264,16 +281,16 @@ class MqttLink:
         if self._on_connected is not None:
             self._on_connected()
 
-    def subscribe_again(self, topics: Iterable[str]) -> None:
-        """Subscribe again, so the broker sends the retained copies of `topics` once more."""
-        for topic in topics:
-            self._client.subscribe(topic, qos=1)
+    def subscribe_again(self, subscriptions: Sequence[tuple[str, int]]) -> None:
+        """Subscribe again (filter, QoS), so the broker sends the retained copies once more."""
+        if subscriptions:
+            self._client.subscribe(list(subscriptions))
 
     def announce(self) -> None:
         """Publish the birth message again (when a central asks who is there)."""
         if self._birth is not None:
             birth = self._birth()
-            self.publish(birth.topic, birth.payload, qos=birth.qos, retain=True)
+            self.publish(birth.topic, birth.payload)
 
     def _handle_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         log.warning("cannot reach %s; trying again", self._broker.url)

@@ -74,6 +74,10 @@ def test_built_topics_parse_back(topic: str) -> None:
         "yz/v1/st/A/gw/b/event/access",
         "yz/v1/st/a/gw/b/event/unknown",
         "yz/v1/st/a/gw/b/event/access/extra",
+        "yz/v1/st/a/gw/b/health/extra",
+        "yz/v1/st/a/gw/b/reply/#",
+        "yz/v1/st/a/gw/b/reply/+/mine",
+        "yz/v1/st/a/gw/b/replies",
         "yz/v1/st/a/occupancy/x",
         "yz/v1/st/+/gw/b/event/access",
         "",
@@ -81,6 +85,16 @@ def test_built_topics_parse_back(topic: str) -> None:
 )
 def test_foreign_topics_do_not_parse(topic: str) -> None:
     assert parse_topic(topic) is None
+
+
+def test_a_topic_below_a_reply_topic_is_a_reply_of_that_gateway() -> None:
+    address = parse_topic("yz/v1/st/cs-0001/gw/gw-1/reply/alice/1")
+    assert address is not None
+    assert (address.spec.name, address.station_id, address.gateway_id) == (
+        "reply",
+        "cs-0001",
+        "gw-1",
+    )
 
 
 def test_event_topic_refuses_unknown_kinds() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from contract.payloads import AccessEvent, Command, ReplyStatus
+from contract.payloads import AccessEvent, Command, DropReport, ReplyStatus
 from gateway.commands import CommandGate
 from gateway.events import EventStamper
+from gateway.outbox import DropSummary
+from gateway.wire_events import WireEvent, dropped
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
@@ -50,7 +52,22 @@ def test_events_are_numbered_without_gaps() -> None:
         "decision": "granted",
         "reason": "granted",
     }
-    events = [stamper.stamp(AccessEvent, **fields) for _ in range(3)]
+    events = [stamper.stamp(WireEvent(AccessEvent, fields)) for _ in range(3)]
     assert [e.seq for e in events] == [1, 2, 3]
     assert len({e.event_id for e in events}) == 3
     assert all(e.at == NOW for e in events)
+
+
+def test_an_overflowing_outbox_becomes_a_drop_report_naming_what_it_dropped() -> None:
+    summary = DropSummary()
+    for seq, kind in ((4, "presence"), (5, "presence"), (6, "door"), (9, "presence")):
+        summary.add(seq, kind)
+    event = EventStamper("cs-0001", "gw-1", clock=lambda: NOW, first_seq=10).stamp(dropped(summary))
+    report = DropReport.model_validate_json(event.to_json())
+    assert (report.seq, report.count, report.kinds, report.seq_ranges, report.truncated) == (
+        10,
+        4,
+        {"presence": 3, "door": 1},
+        [(4, 6), (9, 9)],
+        False,
+    )

@@ -42,7 +42,7 @@ POLL_S = 1.0
 """How often the watcher looks at the revision counter and the broker link."""
 
 Publish = Callable[[str, bytes], None]
-"""Sends one retained QoS 1 message."""
+"""Sends one message with its topic's QoS and retain flag (`contract.topics`)."""
 
 
 def _content(payload: Payload) -> str:

@@ -29,6 +29,8 @@ from gateway.access_rules import (
     TrustData,
     decide,
 )
+from gateway.events import EventStamper
+from gateway.wire_events import from_access
 from tests.credentials.support import HERE, KEY_A, KEY_B, NOON_SHANGHAI, gateway_ring, published
 
 WORKER = 11_223_344
@@ -490,8 +492,10 @@ def test_decide_is_pure_the_same_inputs_give_the_same_answer_and_leave_state_alo
 
 def test_a_decision_becomes_an_access_event() -> None:
     decision = ask(qr(), occupancy=10)
-    event = decision.to_event(station_id="cs-furong-001", gateway_id="gw1", seq=12)
+    stamper = EventStamper("cs-furong-001", "gw1", clock=lambda: NOON_SHANGHAI, first_seq=12)
+    event = stamper.stamp(from_access(decision))
     wire = AccessEvent.model_validate_json(event.to_json())
+    assert (wire.door_id, wire.direction, wire.credential) == (DOOR, Direction.IN, "qr")
     assert (wire.reason, wire.decision, wire.worker_id, wire.seq) == (
         Reason.FULL,
         Decision.DENIED,

@@ -62,15 +62,6 @@ def test_a_damaged_trust_file_starts_empty_and_a_bad_part_is_skipped(tmp_path: P
     assert (store.trust.keys_version, store.trust.revocations.workers) == (0, frozenset({9}))
 
 
-def test_bad_retained_messages_are_ignored_and_the_last_good_copy_stays(tmp_path: Path) -> None:
-    desk = AccessDesk("cs-0001", PolicySettings().policy(), TrustStore(tmp_path, "cs-0001"))
-    assert desk.handle("yz/v1/revocations", revocations(3, 42).to_json())
-    for garbage in (b"", b"\xff\xfe", b"[]", b'{"schema": "revocations/1", "version": 0}'):
-        assert desk.handle("yz/v1/revocations", garbage)
-    assert desk.trust.revocations.workers == {42}
-    assert not desk.handle("yz/v1/st/cs-0001/gw/gw-1/command", b"{}"), "not a desk topic"
-
-
 def test_a_station_without_a_location_admits_only_tokens_for_any_station(
     tmp_path: Path,
 ) -> None:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from contract.payloads import DoorEvent
+from contract.payloads import Command, DoorEvent, utc_now
 from gateway.live_config import LiveConfig
+from servicekit.mqtt_link import Message
 from servicekit.settings import BrokerSettings
 from tests.maintenance.rig import BASE, Rig, start_rig
 from tests.support.schemas import validate_published
@@ -208,3 +210,28 @@ def test_unknown_commands_and_bad_arguments_get_a_reply_that_says_why(rig: Rig) 
     empty = rig.ask("set_config", "x-6", settings=[])
     assert empty["status"] == "bad_args"
     assert rig.ask("ping", "x-7", key=None)["status"] == "ok", "still answering"
+
+
+def is_reply_to(request_id: str, message: Message) -> bool:
+    """Whether `message` is this gateway's reply to `request_id`, on any reply topic."""
+    return (
+        message.topic.startswith(f"{BASE}/reply")
+        and json.loads(message.payload)["request_id"] == request_id
+    )
+
+
+def test_a_reply_goes_where_reply_to_asks_only_below_the_gateways_own_reply_topic(
+    rig: Rig,
+) -> None:
+    own = f"{BASE}/reply"
+    wanted_and_used = {
+        "r-below": (f"{own}/alice", f"{own}/alice"),
+        "r-other-gateway": ("yz/v1/st/mt-0001/gw/gw-2/reply", own),
+        "r-wildcard": (f"{own}/#", own),
+        "r-outside": ("somewhere/else", own),
+    }
+    for request_id, (wanted, used) in wanted_and_used.items():
+        ping = Command(request_id=request_id, reply_to=wanted, issued_at=utc_now(), command="ping")
+        rig.probe.publish(f"{BASE}/command", ping.to_json())
+        reply = rig.probe.wait_for(partial(is_reply_to, request_id))
+        assert (reply.topic, json.loads(reply.payload)["status"]) == (used, "ok"), request_id

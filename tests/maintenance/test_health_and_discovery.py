@@ -73,7 +73,7 @@ def test_discovery_is_off_by_default(
     for rig in start_rig(broker_settings, mock_pins, tmp_path / "state"):
         assert not rig.gateway.settings.home_assistant.enabled
         assert "homeassistant/status" not in [
-            topic for topic, _ in rig.gateway.uplink.link._subscriptions
+            topic for topic, _ in rig.gateway.incoming.subscriptions
         ]
         rig.ask("ping", "p-1", key=None)
         seen = []

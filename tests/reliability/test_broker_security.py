@@ -203,10 +203,10 @@ def test_a_gateway_cannot_speak_for_another_station(secure_broker: SecureBroker)
         # broker keeps one client's messages in order, so if the first got through it
         # would arrive before the second.
         forged = event("cs-0002", 1)
-        gateway.link.publish("yz/v1/st/cs-0002/gw/gw-1/event/access", forged, qos=1)
-        gateway.link.publish("yz/v1/st/cs-0001/gw/gw-2/event/access", event("cs-0001", 1), qos=1)
+        gateway.link.publish("yz/v1/st/cs-0002/gw/gw-1/event/access", forged)
+        gateway.link.publish("yz/v1/st/cs-0001/gw/gw-2/event/access", event("cs-0001", 1))
         allowed = event("cs-0001", 2)
-        gateway.link.publish("yz/v1/st/cs-0001/gw/gw-1/event/access", allowed, qos=1)
+        gateway.link.publish("yz/v1/st/cs-0001/gw/gw-1/event/access", allowed)
         first = central.next_on("yz/v1/st/")
         assert (first.topic, first.payload) == ("yz/v1/st/cs-0001/gw/gw-1/event/access", allowed)
     finally:
@@ -328,8 +328,8 @@ def test_only_maintainers_and_centrals_can_command_a_gateway(secure_broker: Secu
                 assert client.link.publish_acked(where, payload, done.set)
                 acked.append(done)
         assert all(done.wait(10) for done in acked), "the broker did not acknowledge"
-        central.link.publish(topic, command("from-central"), qos=1)
-        maintainer.link.publish(desired, b'{"from": "alice"}', qos=1)
+        central.link.publish(topic, command("from-central"))
+        maintainer.link.publish(desired, b'{"from": "alice"}')
         seen: list[bytes] = []
         while len([p for p in seen if b"from-central" in p or b'"alice"' in p]) < 2:
             seen.append(reader.next_on("yz/v1/st/").payload)

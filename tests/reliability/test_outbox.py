@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import OutboxSettings
+from contract.codec import Decoded, decode
+from contract.payloads import DropReport
+from contract.topics import event_topic, gateway_topic
+from gateway import wire_events
+from gateway.config import GatewaySettings, OutboxSettings
+from gateway.events import EventStamper
 from gateway.outbox import DropSummary, Outbox, PendingEvent, priority_of
+from gateway.uplink import Uplink
+from servicekit.mqtt_link import Retained
 
 
 def event(seq: int, kind: str = "access", size: int = 100) -> PendingEvent:
@@ -109,6 +116,40 @@ def test_access_goes_only_when_nothing_else_is_left(tmp_path: Path) -> None:
     dropped = [s for r in reports for a, b in r.seq_ranges for s in range(a, b + 1)]
     assert dropped == sorted(dropped) and dropped[0] == 1, "oldest access events go first"
     box.close()
+
+
+def test_the_uplink_reports_what_its_outbox_dropped_as_a_dropped_event(tmp_path: Path) -> None:
+    settings = GatewaySettings(
+        station_id="cs-0001",
+        gateway_id="gw-1",
+        outbox=OutboxSettings(path=tmp_path / "o.db", max_mb=0.01, batch_window_s=0.01),
+        state_dir=tmp_path,
+    )
+    box = Outbox(settings.outbox)
+    stamper = EventStamper("cs-0001", "gw-1", first_seq=box.next_seq)
+    offline = Retained(gateway_topic("cs-0001", "gw-1", "availability"), b"{}")
+    # Never started: nothing drains the outbox, so the radar's chatter overflows it.
+    uplink = Uplink(settings, box, stamper, lambda _: None, offline, lambda: offline, [])
+    box.start()
+    for n in range(60):
+        uplink.send(stamper.stamp(wire_events.presence("radar-1", "hall", n % 2 == 0)))
+    assert box.flush(5)
+    rows, _ = box.pending(0, 1000)
+    box.close()
+    topic = event_topic("cs-0001", "gw-1", "dropped")
+    reports = [decode(row.topic, row.payload) for row in rows if row.topic == topic]
+    assert reports, "the outbox went over its ceiling without a drop report"
+    assert all(isinstance(r, Decoded) and isinstance(r.payload, DropReport) for r in reports)
+    dropped = {
+        seq
+        for r in reports
+        if isinstance(r, Decoded) and isinstance(r.payload, DropReport)
+        for first, last in r.payload.seq_ranges
+        for seq in range(first, last + 1)
+    }
+    kept = {row.seq for row in rows if row.topic != topic}
+    assert dropped and kept.isdisjoint(dropped)
+    assert kept | dropped >= set(range(1, 61)), "an event vanished without being reported"
 
 
 def test_priorities() -> None:

@@ -36,8 +36,8 @@ class MqttProbe:
             raise RuntimeError(f"test probe could not connect to {broker_url}")
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
-        """Publish raw bytes at QoS 1."""
-        self.link.publish(topic, payload, qos=1, retain=retain)
+        """Publish raw bytes at QoS 1, as `mosquitto_pub -q 1` would (not from the table)."""
+        self.link.publish_as(topic, payload, qos=1, retain=retain)
 
     def wait_for(self, predicate: Callable[[Message], bool], timeout: float = 10.0) -> Message:
         """The first message (from now on) that satisfies `predicate`; fails on timeout."""
