@@ -23,12 +23,13 @@ from contract.signing import sign
 from contract.topics import ROOT, TOPIC_BY_NAME, central_topic, occupancy_topic
 from dashboard.core.changes import AlertThresholds, BatchResult
 from dashboard.core.config import CentralSettings
+from dashboard.ingest.checks import run_checks
 from dashboard.ingest.metrics import IngestMetrics
 from dashboard.ingest.pipeline import Ingest
 from dashboard.services.credentials import Credentials
 from dashboard.services.influx import InfluxExport
-from dashboard.storage.db import Database
 from dashboard.storage.history import OccupancyHistory
+from dashboard.storage.migrations import open_database
 from dashboard.storage.store import Store
 from dashboard.web.app import create_app
 from dashboard.web.commands import commands_router
@@ -55,18 +56,16 @@ class Central:
 
     def __init__(self, settings: CentralSettings) -> None:
         self.settings = settings
-        self.database = Database(settings.database.resolved_url)
+        self.database = open_database(settings.database.resolved_url)
         alerts = settings.alerts
-        self.store = Store(
-            self.database,
-            AlertThresholds(
-                gap_after_s=alerts.gap_after_s,
-                offline_after_s=alerts.offline_after_s,
-                sensor_silent_after_s=alerts.sensor_silent_after_s,
-                clock_skew_s=alerts.clock_skew_s,
-                empty_reset_s=settings.occupancy.empty_reset_s,
-            ),
+        self.thresholds = AlertThresholds(
+            gap_after_s=alerts.gap_after_s,
+            offline_after_s=alerts.offline_after_s,
+            sensor_silent_after_s=alerts.sensor_silent_after_s,
+            clock_skew_s=alerts.clock_skew_s,
+            empty_reset_s=settings.occupancy.empty_reset_s,
         )
+        self.store = Store(self.database)
         if settings.stations:
             self.store.put_stations([station.station_input() for station in settings.stations])
         self.metrics = IngestMetrics()
@@ -85,7 +84,9 @@ class Central:
             clean_session=False,
             manual_ack=True,
         )
-        self.ingest = Ingest(self.store, self.metrics, self._changed, acknowledge=self.link.ack)
+        self.ingest = Ingest(
+            self.database, self.thresholds, self.metrics, self._changed, acknowledge=self.link.ack
+        )
         # Station pages' counts per minute: noted in memory from every change and written
         # by the periodic checks, never by the ingest writer per event.
         self.history = OccupancyHistory(self.database, settings.occupancy.history_step_s)
@@ -191,7 +192,7 @@ class Central:
         next_health = time.monotonic()
         while not self._stopping.wait(interval):
             try:
-                self._changed(self.store.check())
+                self._changed(run_checks(self.database, self.thresholds))
                 self.history.flush()
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + retention.purge_interval_s

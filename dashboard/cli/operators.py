@@ -13,7 +13,7 @@ import sys
 from typing import TextIO
 
 from dashboard.core.config import load_central_settings
-from dashboard.storage.db import Database
+from dashboard.storage.migrations import open_database
 from dashboard.storage.operators import OperatorStore, Role
 
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | Non
     out = out or sys.stdout
     stdin = stdin or sys.stdin
     settings = load_central_settings(args.config)
-    database = Database(settings.database.resolved_url)
+    database = open_database(settings.database.resolved_url)
     try:
         store = OperatorStore(database)
         if args.operators_command == "list":

@@ -1,5 +1,7 @@
 """What alerts there are, where each is in its lifecycle, and the pure rules that say
-when a condition is an alert (a faulty device in a gateway's health report)."""
+when a condition is an alert and what its detail reads: a faulty device in a gateway's
+health report, a full station, a gateway offline or with a wrong clock, a silent sensor,
+an alarm. Sequence gaps have rules of their own (`dashboard.core.sequence_gaps`)."""
 
 from __future__ import annotations
 
@@ -67,3 +69,42 @@ def fault_of(name: str, device: DeviceHealth) -> str | None:
     if device.last_frame_age_s is not None:
         why += f", last frame {device.last_frame_age_s:g} s ago"
     return f"{device.kind} {name} faulty: {why}"
+
+
+def station_full(station_id: str, total: int, capacity: int | None) -> str | None:
+    """Why a station is full (the alert's detail), or None while it has room or no limit."""
+    if capacity is None or total < capacity:
+        return None
+    return f"station {station_id} is full: {total} of {capacity} places taken"
+
+
+def gateway_offline(station_id: str, gateway_id: str, by_will: bool, offline_after_s: float) -> str:
+    """Why a gateway counts as offline: its last will, or silence longer than allowed."""
+    why = (
+        "its last will (connection lost)"
+        if by_will
+        else f"nothing heard for over {offline_after_s:g} s"
+    )
+    return f"gateway {station_id}/{gateway_id} is offline: {why}"
+
+
+def clock_skew(station_id: str, gateway_id: str, offset_s: float, limit_s: float) -> str | None:
+    """Why a gateway's clock is wrong (it is `offset_s` ahead of ours), or None within
+    `limit_s`."""
+    if abs(offset_s) <= limit_s:
+        return None
+    return (
+        f"gateway {station_id}/{gateway_id} clock is {offset_s:+.1f} s off "
+        f"(more than {limit_s:g} s)"
+    )
+
+
+def sensor_silent(station_id: str, sensor_id: str, silent_after_s: float) -> str:
+    """The detail of a presence sensor that stopped reporting."""
+    return f"presence sensor {sensor_id} at {station_id} silent for over {silent_after_s:g} s"
+
+
+def alarm(station_id: str, alarm_kind: str, door_id: str | None) -> str:
+    """The detail of an alarm a gateway raised at a door or at the station."""
+    where = f"door {door_id}" if door_id else "the station"
+    return f"{alarm_kind.replace('_', ' ')} at {where} of {station_id}"

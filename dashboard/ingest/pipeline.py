@@ -1,7 +1,7 @@
 """Ingest: validate every message from the broker, store it in batches, then acknowledge.
 
 Messages arrive on paho's network thread and are only queued there. The ingest thread
-takes them in batches and hands each to the writer process (`ingest_writer`), which
+takes them in batches and hands each to the writer process (`writer`), which
 decodes them and commits the batch in a single transaction, so a burst costs one disk
 sync per batch rather than one per event. Valid events and availability go to their
 tables, anything that fails validation goes to the quarantine with its reason, in the
@@ -20,10 +20,10 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from dashboard.core.changes import BatchResult
+from dashboard.core.changes import AlertThresholds, BatchResult
 from dashboard.ingest.metrics import IngestMetrics
 from dashboard.ingest.writer import WriterProcess
-from dashboard.storage.store import Store
+from dashboard.storage.db import Database
 from servicekit.mqtt_link import Message
 
 log = logging.getLogger(__name__)
@@ -54,12 +54,13 @@ class Ingest:
 
     def __init__(
         self,
-        store: Store,
+        database: Database,
+        thresholds: AlertThresholds,
         metrics: IngestMetrics,
         on_batch: BatchListener,
         acknowledge: Acknowledge = _no_ack,
     ) -> None:
-        self._writer = WriterProcess(store.db.url, store.thresholds)
+        self._writer = WriterProcess(database.url, thresholds)
         self._metrics = metrics
         self._on_batch = on_batch
         self._acknowledge = acknowledge

@@ -33,8 +33,10 @@ from contract.maintenance_payloads import Health
 from contract.payloads import Availability, EventPayload
 from contract.topics import TopicAddress, parse_topic
 from dashboard.core.changes import AlertThresholds, BatchResult
+from dashboard.ingest.batch import record
 from dashboard.storage.db import Database
-from dashboard.storage.store import Quarantined, Store
+from dashboard.storage.migrations import open_database
+from dashboard.storage.quarantine import Quarantined
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +98,12 @@ def fast_decode(topic: str, raw: bytes) -> Decoded | None:
     return Decoded(address, payload)
 
 
-def write_batch(store: Store, messages: Sequence[RawMessage]) -> WriteOutcome:
-    """Validate every message and store the batch in one transaction: events,
-    availability and health reports to their tables, everything else to the quarantine
-    with its reason."""
+def write_batch(
+    database: Database, thresholds: AlertThresholds, messages: Sequence[RawMessage]
+) -> WriteOutcome:
+    """Validate every message and store the batch in one transaction (`batch.record`):
+    events, availability and health reports to their tables, everything else to the
+    quarantine with its reason."""
     accepted: list[EventPayload | Availability | Health] = []
     quarantined: list[Quarantined] = []
     notes: list[QuarantineNote] = []
@@ -118,7 +122,7 @@ def write_batch(store: Store, messages: Sequence[RawMessage]) -> WriteOutcome:
                 texts[result.payload.event_id] = payload.decode()
     if not accepted and not quarantined:
         return WriteOutcome()
-    return WriteOutcome(store.record(accepted, quarantined, texts), notes)
+    return WriteOutcome(record(database, thresholds, accepted, quarantined, texts), notes)
 
 
 def _checkpoint_loop(database: Database, stop: threading.Event) -> None:
@@ -135,8 +139,7 @@ def _checkpoint_loop(database: Database, stop: threading.Event) -> None:
 def _serve(conn: Connection, database_url: str, thresholds: AlertThresholds) -> None:
     """The child's loop: one batch in, one outcome out, until told to stop or orphaned."""
     try:
-        database = Database(database_url, autocheckpoint=False)
-        store = Store(database, thresholds)
+        database = open_database(database_url, autocheckpoint=False)
     except Exception:
         conn.send(WriteOutcome(error=traceback.format_exc()))
         return
@@ -155,7 +158,7 @@ def _serve(conn: Connection, database_url: str, thresholds: AlertThresholds) -> 
             if batch is None:
                 return
             try:
-                outcome = write_batch(store, batch)
+                outcome = write_batch(database, thresholds, batch)
             except Exception:
                 outcome = WriteOutcome(error=traceback.format_exc())
             conn.send(outcome)
@@ -163,7 +166,7 @@ def _serve(conn: Connection, database_url: str, thresholds: AlertThresholds) -> 
         stop.set()
         checkpoints.join(timeout=30)
         database.checkpoint()
-        store.close()
+        database.close()
 
 
 def _context() -> Any:

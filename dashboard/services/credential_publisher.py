@@ -31,7 +31,7 @@ from contract.topics import KEYS_TOPIC, REVOCATIONS_TOPIC, credentials_topic
 from dashboard.core.workers import ScopeText
 from dashboard.services.nearby import in_scope
 from dashboard.services.signing_keys import KeyManager
-from dashboard.storage.workers import WorkerStore
+from dashboard.storage.worker_store import WorkerStore
 
 log = logging.getLogger(__name__)
 

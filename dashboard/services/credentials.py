@@ -17,7 +17,9 @@ from dashboard.services.credential_publisher import CredentialPublisher, Publish
 from dashboard.services.pass_tokens import IssuedToken, token_series
 from dashboard.services.signing_keys import KeyManager
 from dashboard.storage.db import Database
-from dashboard.storage.workers import StationLocationRow, WorkerStore
+from dashboard.storage.migrations import open_database
+from dashboard.storage.station_locations import StationLocationRow
+from dashboard.storage.worker_store import WorkerStore
 
 
 class Credentials:
@@ -33,7 +35,7 @@ class Credentials:
     ) -> None:
         self.settings = settings
         self.zone = ZoneInfo(settings.credentials.time_zone)
-        self.store = WorkerStore(database or Database(settings.database.resolved_url))
+        self.store = WorkerStore(database or open_database(settings.database.resolved_url))
         self.store.sync_stations(
             StationLocationRow(s.id, s.number, s.region_code) for s in settings.stations
         )

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from contract.tokens import Scope, ScopeKind, StationLocation
 from dashboard.core.workers import ScopeText
-from dashboard.storage.store import StationRow
-from dashboard.storage.workers import StationLocationRow
+from dashboard.storage.station_locations import StationLocationRow
+from dashboard.storage.stations import StationRow
 
 EARTH_RADIUS_KM = 6371.0
 

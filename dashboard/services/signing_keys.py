@@ -26,7 +26,8 @@ from pathlib import Path
 
 from contract.credential_payloads import PublicKeyEntry
 from contract.tokens import SigningKey
-from dashboard.storage.workers import KeyRow, WorkerStore
+from dashboard.storage.signing_keys import KeyRow
+from dashboard.storage.worker_store import WorkerStore
 
 MAX_KEY_ID = 255
 

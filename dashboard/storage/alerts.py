@@ -1,26 +1,79 @@
 """Alerts and their lifecycle: open → acknowledged → resolved, with who and when.
 
-An alert is about one condition at one place: its `kind`, station, gateway and
-`subject` (a door, a sensor, an alarm). While one is unresolved, the same condition
-does not open another. Conditions that clear by themselves (an alarm cleared, a gateway
-back online, a station with room again, a gap filled) resolve their alert as `system`;
-an operator acknowledges ("I am on it") and may resolve any alert by hand.
+Table `alerts`; nothing else writes it. An alert is about one condition at one place:
+its `kind`, station, gateway and `subject` (a door, a sensor, an alarm). While one is
+unresolved, the same condition does not open another. Conditions that clear by
+themselves (an alarm cleared, a gateway back online, a station with room again, a gap
+filled) resolve their alert as `system`; an operator acknowledges ("I am on it") and may
+resolve any alert by hand. Every opening and resolution comes back as an `AlertChange`,
+for the live stream. When a condition holds is for the rules in
+`dashboard.core.alert_rules`; this module only keeps the record.
 
-All functions here run inside the caller's transaction.
+Functions taking a `Connection` run inside the caller's transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from contract.maintenance_payloads import Health
 from contract.payloads import format_utc, utc_now
 from dashboard.core.alert_rules import SYSTEM, AlertChange, AlertKind, AlertStatus, fault_of
 from dashboard.storage.db import Connection
 
+DETAIL_CHARS = 1000
+"""How much of an alert's detail is kept."""
+
+Place = tuple[str, str | None, str | None]
+"""Where a condition holds: a station, and a gateway and a subject where it has them."""
+
 
 class AlertStateError(Exception):
     """The alert cannot make that transition (already resolved)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """Something an operator should look at; open while `resolved_at` is None."""
+
+    id: int
+    kind: str
+    station_id: str | None
+    gateway_id: str | None
+    opened_at: str
+    resolved_at: str | None
+    detail: str
+    status: str = "open"
+    subject: str | None = None
+    acknowledged_at: str | None = None
+    acknowledged_by: str | None = None
+    resolved_by: str | None = None
+    acknowledged_note: str | None = None
+    resolved_note: str | None = None
+
+
+_RETURNING = "RETURNING id, kind, status, station_id, gateway_id, subject, detail"
+
+
+# --- conditions the system sees --------------------------------------------------------
+
+
+def find_open(
+    db: Connection,
+    kind: AlertKind,
+    station_id: str | None,
+    gateway_id: str | None,
+    subject: str | None = None,
+) -> int | None:
+    """The id of the unresolved alert of a condition, if there is one."""
+    row = db.execute(
+        "SELECT id FROM alerts WHERE resolved_at IS NULL AND kind = ? "
+        "AND coalesce(station_id, '') = ? AND coalesce(gateway_id, '') = ? "
+        "AND coalesce(subject, '') = ?",
+        (kind.value, station_id or "", gateway_id or "", subject or ""),
+    ).fetchone()
+    return None if row is None else int(row[0])
 
 
 def open_alert(
@@ -32,18 +85,12 @@ def open_alert(
     detail: str,
 ) -> AlertChange | None:
     """Open an alert unless the same condition already has an unresolved one."""
-    existing = db.execute(
-        "SELECT id FROM alerts WHERE resolved_at IS NULL AND kind = ? "
-        "AND coalesce(station_id, '') = ? AND coalesce(gateway_id, '') = ? "
-        "AND coalesce(subject, '') = ?",
-        (kind.value, station_id or "", gateway_id or "", subject or ""),
-    ).fetchone()
-    if existing is not None:
+    if find_open(db, kind, station_id, gateway_id, subject) is not None:
         return None
     alert_id = db.insert_id(
         "INSERT INTO alerts (kind, station_id, gateway_id, subject, opened_at, detail, status) "
         "VALUES (?, ?, ?, ?, ?, ?, 'open') RETURNING id",
-        (kind.value, station_id, gateway_id, subject, format_utc(utc_now()), detail[:1000]),
+        (kind.value, station_id, gateway_id, subject, format_utc(utc_now()), detail[:DETAIL_CHARS]),
     )
     return AlertChange(alert_id, kind.value, "open", station_id, gateway_id, subject, detail)
 
@@ -58,78 +105,59 @@ def resolve_condition(
 ) -> list[AlertChange]:
     """Resolve (as `system`) the unresolved alerts of a condition that has cleared."""
     query = (
-        "SELECT id, kind, station_id, gateway_id, subject, detail FROM alerts "
-        "WHERE resolved_at IS NULL AND kind = ? AND coalesce(station_id, '') = ? "
-        "AND coalesce(subject, '') = ?"
+        "SELECT id FROM alerts WHERE resolved_at IS NULL AND kind = ? "
+        "AND coalesce(station_id, '') = ? AND coalesce(subject, '') = ?"
     )
     params: list[object] = [kind.value, station_id or "", subject or ""]
     if not any_gateway:
         query += " AND coalesce(gateway_id, '') = ?"
         params.append(gateway_id or "")
-    rows = db.execute(query, params).fetchall()
-    changes = []
-    for row in rows:
-        _set_resolved(db, int(row[0]), SYSTEM)
-        changes.append(AlertChange(int(row[0]), row[1], "resolved", row[2], row[3], row[4], row[5]))
+    return resolve_ids(db, [int(r[0]) for r in db.execute(query, params).fetchall()])
+
+
+def settle(
+    db: Connection, kind: AlertKind, conditions: Mapping[Place, str | None]
+) -> list[AlertChange]:
+    """Bring the alerts of `kind` in line with `conditions`: a place with a detail has an
+    unresolved alert (opened now if it had none), a place with None has none (resolved
+    now as `system`). One query finds the unresolved alerts of all the places' stations,
+    so a batch touching many stations costs a statement per change, not per station."""
+    if not conditions:
+        return []
+    stations = sorted({station for station, _, _ in conditions})
+    marks = ", ".join("?" * len(stations))
+    unresolved = {
+        (r[1], r[2], r[3]): int(r[0])
+        for r in db.execute(
+            "SELECT id, station_id, coalesce(gateway_id, ''), coalesce(subject, '') "
+            f"FROM alerts WHERE resolved_at IS NULL AND kind = ? AND station_id IN ({marks})",
+            [kind.value, *stations],
+        )
+    }
+    changes: list[AlertChange] = []
+    for (station_id, gateway_id, subject), detail in conditions.items():
+        alert_id = unresolved.get((station_id, gateway_id or "", subject or ""))
+        if detail is not None and alert_id is None:
+            change = open_alert(db, kind, station_id, gateway_id, subject, detail)
+            if change is not None:
+                changes.append(change)
+        elif detail is None and alert_id is not None:
+            changes += resolve_ids(db, [alert_id])
     return changes
 
 
-def _set_resolved(db: Connection, alert_id: int, by: str) -> None:
-    db.execute(
-        "UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_by = ? "
-        "WHERE id = ? AND resolved_at IS NULL",
-        (format_utc(utc_now()), by, alert_id),
-    )
-
-
-def acknowledge(db: Connection, alert_id: int, by: str, note: str | None = None) -> AlertChange:
-    """An operator takes an open alert, optionally saying what they do about it;
-    `LookupError`, or `AlertStateError` if resolved."""
-    row = _load(db, alert_id)
-    if row["status"] == AlertStatus.RESOLVED:
-        raise AlertStateError(f"alert {alert_id} is already resolved")
-    if row["status"] == AlertStatus.OPEN:
-        db.execute(
-            "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?, "
-            "acknowledged_by = ?, acknowledged_note = ? WHERE id = ?",
-            (format_utc(utc_now()), by, note or None, alert_id),
-        )
-    return _change(_load(db, alert_id))
-
-
-def resolve(db: Connection, alert_id: int, by: str, note: str | None = None) -> AlertChange:
-    """An operator resolves an alert, optionally saying how; `LookupError`, or
-    `AlertStateError` if resolved."""
-    row = _load(db, alert_id)
-    if row["status"] == AlertStatus.RESOLVED:
-        raise AlertStateError(f"alert {alert_id} is already resolved")
-    _set_resolved(db, alert_id, by)
-    if note:
-        db.execute("UPDATE alerts SET resolved_note = ? WHERE id = ?", (note, alert_id))
-    return _change(_load(db, alert_id))
-
-
-def _load(db: Connection, alert_id: int) -> dict[str, object]:
-    row = db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-    if row is None:
-        raise LookupError(alert_id)
-    return dict(row)
-
-
-def _change(row: dict[str, object]) -> AlertChange:
-    def text(key: str) -> str | None:
-        value = row[key]
-        return None if value is None else str(value)
-
-    return AlertChange(
-        int(str(row["id"])),
-        str(row["kind"]),
-        str(row["status"]),
-        text("station_id"),
-        text("gateway_id"),
-        text("subject"),
-        str(row["detail"]),
-    )
+def resolve_ids(db: Connection, alert_ids: Iterable[int]) -> list[AlertChange]:
+    """Resolve these alerts as `system` (those still unresolved); what changed."""
+    changes = []
+    for alert_id in alert_ids:
+        r = db.execute(
+            "UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_by = ? "
+            "WHERE id = ? AND resolved_at IS NULL " + _RETURNING,
+            (format_utc(utc_now()), SYSTEM, alert_id),
+        ).fetchone()
+        if r is not None:
+            changes.append(AlertChange(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]))
+    return changes
 
 
 def apply_device_health(db: Connection, reports: Iterable[Health]) -> list[AlertChange]:
@@ -142,9 +170,9 @@ def apply_device_health(db: Connection, reports: Iterable[Health]) -> list[Alert
     # Few faulty alerts are unresolved at any time: one query for all of them beats one
     # per device per report (10,000 gateways report every 30 s).
     unresolved = {
-        (row[2], row[3], row[4]): row
+        (row[1], row[2], row[3]): int(row[0])
         for row in db.execute(
-            "SELECT id, kind, station_id, gateway_id, subject, detail FROM alerts "
+            "SELECT id, station_id, gateway_id, subject FROM alerts "
             "WHERE resolved_at IS NULL AND kind = ?",
             (AlertKind.SENSOR_FAULTY.value,),
         ).fetchall()
@@ -154,25 +182,97 @@ def apply_device_health(db: Connection, reports: Iterable[Health]) -> list[Alert
         for name, device in report.devices.items():
             key = (report.station_id, report.gateway_id, name)
             fault = fault_of(name, device)
-            row = unresolved.get(key)
-            if fault is None and row is not None:
-                _set_resolved(db, int(row[0]), SYSTEM)
-                changes.append(
-                    AlertChange(int(row[0]), row[1], "resolved", row[2], row[3], row[4], row[5])
-                )
+            alert_id = unresolved.get(key)
+            if fault is None and alert_id is not None:
+                changes += resolve_ids(db, [alert_id])
                 del unresolved[key]
-            elif fault is not None and row is None:
+            elif fault is not None and alert_id is None:
                 change = open_alert(
                     db, AlertKind.SENSOR_FAULTY, report.station_id, report.gateway_id, name, fault
                 )
                 if change is not None:
                     changes.append(change)
-                    unresolved[key] = (
-                        change.id,
-                        change.kind,
-                        change.station_id,
-                        change.gateway_id,
-                        change.subject,
-                        change.detail,
-                    )
+                    unresolved[key] = change.id
     return changes
+
+
+# --- what operators do -----------------------------------------------------------------
+
+
+def acknowledge(db: Connection, alert_id: int, by: str, note: str | None = None) -> AlertChange:
+    """An operator takes an open alert, optionally saying what they do about it;
+    `LookupError`, or `AlertStateError` if resolved."""
+    status = _status(db, alert_id)
+    if status == AlertStatus.RESOLVED:
+        raise AlertStateError(f"alert {alert_id} is already resolved")
+    if status == AlertStatus.OPEN:
+        db.execute(
+            "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?, "
+            "acknowledged_by = ?, acknowledged_note = ? WHERE id = ?",
+            (format_utc(utc_now()), by, note or None, alert_id),
+        )
+    return _change(db, alert_id)
+
+
+def resolve(db: Connection, alert_id: int, by: str, note: str | None = None) -> AlertChange:
+    """An operator resolves an alert, optionally saying how; `LookupError`, or
+    `AlertStateError` if resolved."""
+    if _status(db, alert_id) == AlertStatus.RESOLVED:
+        raise AlertStateError(f"alert {alert_id} is already resolved")
+    db.execute(
+        "UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_by = ?, "
+        "resolved_note = ? WHERE id = ?",
+        (format_utc(utc_now()), by, note or None, alert_id),
+    )
+    return _change(db, alert_id)
+
+
+# --- reads -----------------------------------------------------------------------------
+
+
+def rows(
+    db: Connection,
+    open_only: bool = True,
+    limit: int = 100,
+    kind: str | None = None,
+    station_id: str | None = None,
+    status: str | None = None,
+) -> list[AlertRow]:
+    """Alerts, newest first; only unresolved ones unless `open_only` is False."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if open_only:
+        clauses.append("resolved_at IS NULL")
+    for column, value in (("kind", kind), ("station_id", station_id), ("status", status)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    query = "SELECT * FROM alerts"
+    if clauses:
+        query += " WHERE " + " AND ".join(clauses)
+    query += " ORDER BY id DESC LIMIT ?"
+    params.append(limit)
+    return [AlertRow(**dict(row)) for row in db.execute(query, params).fetchall()]
+
+
+def row(db: Connection, alert_id: int) -> AlertRow:
+    """One alert; `LookupError` if there is none."""
+    found = db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    if found is None:
+        raise LookupError(alert_id)
+    return AlertRow(**dict(found))
+
+
+def _status(db: Connection, alert_id: int) -> str:
+    found = db.execute("SELECT status FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    if found is None:
+        raise LookupError(alert_id)
+    return str(found[0])
+
+
+def _change(db: Connection, alert_id: int) -> AlertChange:
+    r = db.execute(
+        "SELECT id, kind, status, station_id, gateway_id, subject, detail FROM alerts WHERE id = ?",
+        (alert_id,),
+    ).fetchone()
+    return AlertChange(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6])

@@ -3,7 +3,8 @@
 The stores write plain SQL in the subset both databases understand: `?` placeholders,
 `INSERT ... ON CONFLICT`, `RETURNING`, `coalesce`. This module renders the few words that
 differ (placeholders, auto-numbered keys, binary and float column types, `BEGIN`), keeps
-a small pool of connections that any thread may borrow, and applies numbered migrations.
+a small pool of connections that any thread may borrow. The schema and its migrations are
+in `dashboard.storage.migrations`.
 
 Why not an ORM: the hot path (ingest) is a handful of `executemany` calls per batch, and
 the raw DB-API keeps SQLite at its full speed; everything else is a few dozen statements
@@ -160,11 +161,6 @@ class Database:
             with self.connection() as db:
                 db.execute("PRAGMA journal_mode=WAL")
 
-    @classmethod
-    def for_path(cls, path: Path) -> Database:
-        """A SQLite database file."""
-        return cls(f"sqlite:///{path}")
-
     def _open(self) -> Connection:
         raw: Any
         if self.dialect == "sqlite":
@@ -233,19 +229,6 @@ class Database:
         if self.dialect == "sqlite":
             with self.connection() as db:
                 db.raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def migrate(self, counter: str, migrations: Sequence[str]) -> int:
-        """Apply the migrations not yet recorded in table `counter`; how many were."""
-        with self.transaction() as db:
-            db.execute(f"CREATE TABLE IF NOT EXISTS {counter} (version INTEGER NOT NULL)")
-            if self.dialect == "postgresql":
-                # Two replicas starting at once must not both migrate.
-                db.execute(f"LOCK TABLE {counter} IN EXCLUSIVE MODE")
-            applied = db.execute(f"SELECT max(version) FROM {counter}").fetchone()[0] or 0
-            for version, script in enumerate(migrations[applied:], start=applied + 1):
-                db.script(script.format(**self.words))
-                db.execute(f"INSERT INTO {counter} VALUES (?)", (version,))
-        return len(migrations) - applied
 
     def close(self) -> None:
         """Close the idle connections; the database stays usable and opens new ones."""

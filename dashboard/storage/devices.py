@@ -10,8 +10,8 @@ Two sources, both already on the wire:
 
 Health reports go through the ingest like events, and `write_reports` stores the newest
 report per gateway of a batch inside the batch's transaction: a gateway's devices are
-upserted, and the ones it no longer reports deleted. `station_readings` reads both
-sources for one station.
+upserted, and the ones it no longer reports deleted. Table `devices`; nothing else writes
+it. `station_readings` reads both sources for one station.
 """
 
 from __future__ import annotations
@@ -90,6 +90,11 @@ def write_reports(db: Connection, reports: Iterable[Health]) -> None:
             for name, device in sorted(r.devices.items())
         ],
     )
+
+
+def forget_station(db: Connection, station_id: str) -> None:
+    """Delete the devices of a station's gateways."""
+    db.execute("DELETE FROM devices WHERE station_id = ?", (station_id,))
 
 
 def station_readings(database: Database, station_id: str) -> list[SensorReading]:

@@ -3,7 +3,7 @@ every door's state at once instead of waiting for the door to change.
 
 One row per door, written in the same transaction as the door events that change it. A
 late event (delivered after an outage) never overwrites a newer state: the row keeps the
-state with the latest gateway time. The table is created by the store's migrations.
+state with the latest gateway time. Table `door_states`; nothing else writes it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dashboard.storage.db import Connection, Database
 
 
 class DoorState(Protocol):
-    """A door's state at a time (`dashboard.storage.store.DoorChange` is one)."""
+    """A door's state at a time (`dashboard.core.changes.DoorChange` is one)."""
 
     @property
     def station_id(self) -> str: ...
@@ -39,6 +39,11 @@ def remember(db: Connection, changes: Iterable[DoorState]) -> None:
         "WHERE door_states.at <= excluded.at",
         [(c.station_id, c.door_id, c.gateway_id, c.state, c.at) for c in changes],
     )
+
+
+def forget_station(db: Connection, station_id: str) -> None:
+    """Delete the states of a station's doors."""
+    db.execute("DELETE FROM door_states WHERE station_id = ?", (station_id,))
 
 
 def current(database: Database, stations: frozenset[str] | None = None) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ batch, and one small write a minute. A station whose count does not change write
 nothing: the chart carries the last sample forward.
 
 What is lost if the central dies: the samples of the minute in progress (the counts
-themselves are in the store). The rows obey the entries' retention purge.
+themselves are in the store). The rows obey the entries' retention purge (`purge`).
+Table `occupancy_history`; nothing else writes it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 
 from contract.payloads import format_utc
 from dashboard.core.changes import BatchResult
-from dashboard.storage.db import Database
+from dashboard.storage.db import Connection, Database
 
 DEFAULT_STEP_S = 60.0
 """One sample per station and minute at most."""
@@ -135,3 +136,8 @@ class OccupancyHistory:
         if before is not None and (not samples or samples[0].at != start):
             samples.insert(0, Sample(start, int(before[0]), int(before[0]), before[1]))
         return samples
+
+
+def purge(db: Connection, cutoff: str) -> None:
+    """Delete samples from before `cutoff` (inside the caller's transaction)."""
+    db.execute("DELETE FROM occupancy_history WHERE at < ?", (cutoff,))

@@ -5,6 +5,8 @@ corrects counts, unlocks doors, manages workers), an `admin` also manages statio
 keys and operators. Sessions are random tokens; only their SHA-256 is stored, so a
 copy of the database does not let anyone log in. Each session carries its own CSRF
 token for the double-submit check of cookie-authenticated requests.
+
+Tables `operators`, `operator_sessions` and `audit_log`; nothing else writes them.
 """
 
 from __future__ import annotations
@@ -20,35 +22,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from contract.payloads import format_utc, utc_now
 from dashboard.storage.db import Database
-
-MIGRATIONS = [
-    """
-    CREATE TABLE operators (
-        name TEXT PRIMARY KEY,
-        role TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        disabled INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE operator_sessions (
-        token_hash TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        csrf TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        expires_at TEXT NOT NULL
-    );
-    CREATE TABLE audit_log (
-        id {serial},
-        at TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT NOT NULL,
-        status INTEGER NOT NULL,
-        detail TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX audit_log_at ON audit_log (at);
-    """,
-]
 
 
 class Role(IntEnum):
@@ -109,13 +82,13 @@ def _digest(token: str) -> str:
 
 
 class OperatorStore:
-    """Operators, their sessions and the audit log, in the central's database."""
+    """Operators, their sessions and the audit log, in the central's database (upgraded:
+    `dashboard.storage.migrations`)."""
 
-    def __init__(self, database: Database, session_ttl: timedelta = timedelta(hours=12)):
+    def __init__(self, database: Database, session_ttl: timedelta = timedelta(hours=12)) -> None:
         self.db = database
         self.session_ttl = session_ttl
         self.hasher = PasswordHasher()
-        self.db.migrate("operators_schema_version", MIGRATIONS)
 
     def add(self, name: str, password: str, role: Role) -> OperatorAccount:
         """Create an operator; ValueError if the name is taken or the input is bad."""

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
+
+import pytest
 
 from contract.maintenance_payloads import DeviceHealth, Health
 from contract.payloads import AlarmEvent, Availability, PresenceEvent, utc_now
 from contract.topics import gateway_topic
-from dashboard.core.alert_rules import fault_of
-from dashboard.core.changes import AlertThresholds
+from dashboard.core.alert_rules import clock_skew, fault_of, station_full
+from dashboard.core.changes import AlertThresholds, BatchResult
 from dashboard.core.stations import StationInput
+from dashboard.ingest import batch
+from dashboard.ingest.batch import Message
+from dashboard.ingest.checks import run_checks
 from dashboard.storage.store import Store
 from tests.central.support import Gateway, health_report
 from tests.support.probe import MqttProbe
@@ -20,6 +25,21 @@ from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
 
 from .test_occupancy import access
+
+
+@pytest.fixture()
+def store(database_url: str) -> Iterator[Store]:
+    """A store on each database."""
+    opened = Store.open(database_url)
+    yield opened
+    opened.close()
+
+
+def record(
+    store: Store, events: list[Message], thresholds: AlertThresholds | None = None
+) -> BatchResult:
+    """Store a batch the way the ingest writer does."""
+    return batch.record(store.db, thresholds or AlertThresholds(), events)
 
 
 def open_kinds(store: Store) -> dict[str, str | None]:
@@ -38,33 +58,51 @@ def alarm(seq: int, kind: str, active: bool) -> AlarmEvent:
     )
 
 
-def test_alarms_open_and_clear(tmp_path: Path) -> None:
-    store = Store(tmp_path / "c.db")
-    result = store.record([alarm(1, "held_open", True), alarm(2, "fire", True)])
+def test_alarms_open_and_clear(store: Store) -> None:
+    result = record(store, [alarm(1, "held_open", True), alarm(2, "fire", True)])
     assert {a.kind for a in result.alerts} == {"held_open", "fire"}
-    store.record([alarm(3, "held_open", True)])
+    record(store, [alarm(3, "held_open", True)])
     assert len(store.alerts()) == 2, "one alert per condition, not one per event"
-    store.record([alarm(4, "held_open", False)])
+    record(store, [alarm(4, "held_open", False)])
     assert open_kinds(store) == {"fire": "main"}
     (cleared,) = store.alerts(open_only=False, kind="held_open")
     assert (cleared.status, cleared.resolved_by) == ("resolved", "system")
 
 
-def test_full_station_opens_and_closes(tmp_path: Path) -> None:
-    store = Store(tmp_path / "c.db")
+def test_when_a_station_is_full_and_a_clock_wrong() -> None:
+    assert station_full("s", 3, 4) is None
+    assert station_full("s", 4, 4) == "station s is full: 4 of 4 places taken"
+    assert station_full("s", 5, 4) == "station s is full: 5 of 4 places taken"
+    assert station_full("s", 500, None) is None, "no capacity, never full"
+    assert clock_skew("s", "g", -30.0, 30) is None
+    assert clock_skew("s", "g", -30.5, 30) == "gateway s/g clock is -30.5 s off (more than 30 s)"
+
+
+def test_full_station_opens_and_closes(store: Store) -> None:
     store.put_station(StationInput(id="s", name="S", capacity=2))
-    store.record([access("in"), access("in")])
+    full = record(store, [access("in"), access("in")])
+    assert [(a.kind, a.status) for a in full.alerts] == [("station_full", "open")]
     assert "station_full" in open_kinds(store)
-    store.record([access("out")])
+    assert record(store, [access("in")]).alerts == [], "still full: the same alert"
+    room = record(store, [access("out"), access("out")])
+    assert [(a.kind, a.status) for a in room.alerts] == [("station_full", "resolved")]
     assert "station_full" not in open_kinds(store)
 
 
-def test_silent_gateway_and_sensor_and_clock_skew(tmp_path: Path) -> None:
-    store = Store(
-        tmp_path / "c.db",
-        AlertThresholds(offline_after_s=60, sensor_silent_after_s=600, clock_skew_s=30),
-    )
-    store.record(
+def test_an_operator_filling_a_station_opens_the_same_full_alert(store: Store) -> None:
+    store.put_station(StationInput(id="s", name="S", capacity=2))
+    result = store.correct_occupancy("s", "rest", 2, "operator", "counted by hand")
+    assert [(a.kind, a.status) for a in result.alerts] == [("station_full", "open")]
+    assert result.occupancy == {"s": (2, 2)}
+    assert "station_full" in open_kinds(store)
+    emptied = store.correct_occupancy("s", "rest", 0, "operator", "everyone left")
+    assert [(a.kind, a.status) for a in emptied.alerts] == [("station_full", "resolved")]
+
+
+def test_silent_gateway_and_sensor_and_clock_skew(store: Store) -> None:
+    thresholds = AlertThresholds(offline_after_s=60, sensor_silent_after_s=600, clock_skew_s=30)
+    record(
+        store,
         [
             Availability(
                 station_id="s", gateway_id="g", online=True, at=utc_now() + timedelta(minutes=5)
@@ -72,17 +110,19 @@ def test_silent_gateway_and_sensor_and_clock_skew(tmp_path: Path) -> None:
             PresenceEvent(
                 station_id="s", gateway_id="g", seq=1, at=utc_now(), sensor_id="radar", present=True
             ),
-        ]
+        ],
+        thresholds,
     )
     (skew,) = store.alerts(kind="clock_skew")
     assert "+300" in skew.detail or "+299" in skew.detail
-    assert store.check(time.time() + 30).alerts == []
-    later = store.check(time.time() + 700)
+    assert run_checks(store.db, thresholds, time.time() + 30).alerts == []
+    later = run_checks(store.db, thresholds, time.time() + 700)
     assert {a.kind for a in later.alerts} == {"gateway_offline", "sensor_silent"}
     assert [(g.online, g.offline_reason) for g in store.gateways()] == [(False, "silent")]
     # Anything from the gateway brings it back; the sensor speaking resolves its alert;
     # a birth message with a good clock resolves the skew.
-    result = store.record(
+    result = record(
+        store,
         [
             PresenceEvent(
                 station_id="s",
@@ -93,7 +133,8 @@ def test_silent_gateway_and_sensor_and_clock_skew(tmp_path: Path) -> None:
                 present=False,
             ),
             Availability(station_id="s", gateway_id="g", online=True, at=utc_now()),
-        ]
+        ],
+        thresholds,
     )
     assert {(a.kind, a.status) for a in result.alerts} >= {
         ("gateway_offline", "resolved"),
@@ -121,14 +162,14 @@ def test_last_will_through_the_broker(any_central: RunningCentral, probe: MqttPr
     wait_until(lambda: not offline(), 10, "alert resolved on return")
 
 
-def test_a_health_report_is_news_from_a_silent_gateway(tmp_path: Path) -> None:
-    store = Store(tmp_path / "c.db", AlertThresholds(offline_after_s=60))
+def test_a_health_report_is_news_from_a_silent_gateway(store: Store) -> None:
+    thresholds = AlertThresholds(offline_after_s=60)
     report = health("gw-9", radar_ok=True)
-    store.record([report])
+    record(store, [report], thresholds)
     assert [(g.gateway_id, g.online) for g in store.gateways()] == [("gw-9", True)]
-    store.check(time.time() + 120)
+    run_checks(store.db, thresholds, time.time() + 120)
     assert [(g.online, g.offline_reason) for g in store.gateways()] == [(False, "silent")]
-    result = store.record([health("gw-9", radar_ok=True)])
+    result = record(store, [health("gw-9", radar_ok=True)], thresholds)
     assert [(a.kind, a.status) for a in result.alerts] == [("gateway_offline", "resolved")]
     assert [(g.online, g.offline_reason) for g in store.gateways()] == [(True, None)]
 

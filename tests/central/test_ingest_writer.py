@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dashboard.core.changes import AlertThresholds
 from dashboard.ingest.writer import WriteFailedError, WriterProcess, write_batch
-from dashboard.storage.store import Store
+from dashboard.storage.migrations import open_database
 from tests.central.conftest import central_settings
 from tests.central.support import Gateway
 from tests.support.mosquitto import MosquittoBroker
@@ -58,15 +58,16 @@ def test_the_writer_reports_a_database_it_cannot_open(tmp_path: Path) -> None:
         raise AssertionError("a writer on an impossible path started")
 
 
-def test_a_batch_keeps_each_payload_as_it_arrived(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+def test_a_batch_keeps_each_payload_as_it_arrived(database_url: str) -> None:
+    database = open_database(database_url)
     raw = (
         b'{"schema": "door/1", "station_id": "cs-0001", "gateway_id": "gw-1", "seq": 1, '
         b'"at": "2026-11-23T03:00:00.000Z", "door_id": "main", "state": "opened", '
         b'"event_id": "0190aaaa-0000-7000-8000-000000000001"}'
     )
     outcome = write_batch(
-        store,
+        database,
+        AlertThresholds(),
         [
             ("yz/v1/st/cs-0001/gw/gw-1/event/door", raw),
             ("yz/v1/st/cs-0001/gw/gw-1/event/door", b"{not json"),
@@ -76,10 +77,10 @@ def test_a_batch_keeps_each_payload_as_it_arrived(tmp_path: Path) -> None:
     assert [(q.code, q.topic) for q in outcome.quarantined] == [
         ("bad_json", "yz/v1/st/cs-0001/gw/gw-1/event/door")
     ]
-    with store.db.connection() as db:
+    with database.connection() as db:
         stored = db.execute("SELECT payload FROM events").fetchone()[0]
     assert stored == raw.decode()
-    store.close()
+    database.close()
 
 
 def test_every_stored_message_is_acknowledged_so_none_comes_back(

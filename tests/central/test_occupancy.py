@@ -12,8 +12,11 @@ import pytest
 
 from contract.payloads import AccessEvent, CrossingEvent, PresenceEvent, utc_now
 from contract.topics import occupancy_topic
+from dashboard.core.changes import AlertThresholds
 from dashboard.core.occupancy import SensorState, StationCounts, presence_resets
 from dashboard.core.stations import StationInput
+from dashboard.ingest import batch
+from dashboard.ingest.checks import run_checks
 from dashboard.storage.store import Store
 from tests.central.conftest import central_settings
 from tests.central.support import Gateway
@@ -101,23 +104,29 @@ def test_presence_resets_only_when_every_sensor_saw_nobody_long_enough() -> None
     assert presence_resets(sensors, {"rest": 4}, now, 600) == [], "someone is seen"
 
 
-def test_radar_reset_in_the_store(tmp_path: Path) -> None:
-    store = Store(tmp_path / "c.db")
-    store.put_station(StationInput(id="s", name="S", capacity=5))
-    store.record([access("in"), access("in")])
+def test_radar_reset_in_the_store(database_url: str) -> None:
+    store = Store.open(database_url)
+    thresholds = AlertThresholds()
+    store.put_station(StationInput(id="s", name="S", capacity=2))
+    batch.record(store.db, thresholds, [access("in"), access("in")])
+    assert store.alerts(kind="station_full")
     long_ago = utc_now() - timedelta(minutes=15)
-    store.record(
+    batch.record(
+        store.db,
+        thresholds,
         [
             PresenceEvent(
                 station_id="s", gateway_id="g", seq=2, at=long_ago, sensor_id="radar", present=False
             )
-        ]
+        ],
     )
     assert store.stations()[0].occupancy == 2
-    result = store.check()
-    assert result.occupancy == {"s": (0, 5)}
+    result = run_checks(store.db, thresholds)
+    assert result.occupancy == {"s": (0, 2)}
+    assert [(a.kind, a.status) for a in result.alerts] == [("station_full", "resolved")]
     (audit,) = store.corrections("s")
     assert (audit.before, audit.after, audit.by) == (2, 0, "presence")
+    store.close()
 
 
 @pytest.fixture()

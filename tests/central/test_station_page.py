@@ -49,7 +49,7 @@ def occupancy_of(central: RunningCentral, station_id: str) -> int:
 
 
 def test_history_keeps_the_last_count_and_the_peak_of_each_step(database_url: str) -> None:
-    store = Store(database_url)
+    store = Store.open(database_url)
     history = OccupancyHistory(store.db, step_s=60)
     t0 = 1_800_000_000.0  # the start of a step: 60 divides it
     for count in (1, 3, 2):

@@ -1,14 +1,37 @@
-"""The central tracks each gateway's sequence numbers and alerts on gaps that stay open."""
+"""The central tracks each gateway's sequence numbers and alerts on gaps that stay open.
+
+Batches go through the ingest writer's unit of work and time through the periodic check
+the running central calls; the last test drives both through the broker and watches the
+alert open and resolve on the live stream.
+"""
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-from contract.payloads import AccessEvent, DropReport, utc_now
-from dashboard.storage.store import Store
+import pytest
+
+from contract.payloads import AccessEvent, DropReport, EventPayload, utc_now
+from contract.topics import event_topic
+from dashboard.core.changes import AlertThresholds, BatchResult
+from dashboard.core.config import AlertSettings
+from dashboard.core.sequence_gaps import Advance, advance, gap_detail, subtract
+from dashboard.ingest import batch
+from dashboard.ingest.checks import run_checks
+from dashboard.storage.db import Database
+from dashboard.storage.migrations import open_database
+from tests.central.conftest import central_settings
+from tests.central.test_live import next_of, stream
+from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
-from tests.support.running_central import RunningCentral
-from tests.support.waiting import wait_until
+from tests.support.running_central import RunningCentral, run_central
+
+GAP_AFTER_S = 300.0
+# Gateways stay online through the checks below, so that only gap alerts come and go.
+THRESHOLDS = AlertThresholds(gap_after_s=GAP_AFTER_S, offline_after_s=10 * GAP_AFTER_S)
 
 
 def access(seq: int, gateway: str = "gw-1") -> AccessEvent:
@@ -25,81 +48,155 @@ def access(seq: int, gateway: str = "gw-1") -> AccessEvent:
     )
 
 
-def missing(store: Store) -> list[tuple[str, int, int]]:
-    with store._connection() as db:
+def test_the_rules_of_gaps() -> None:
+    assert advance(None, [7, 8]) == Advance(8, [], []), "the first number is the baseline"
+    assert advance(8, [9, 12, 10, 15, 3]) == Advance(15, [(11, 11), (13, 14)], [3])
+    assert advance(8, [8]) == Advance(8, [], [8]), "a number seen again may fill an old gap"
+    assert advance(None, []) == Advance(None, [], [])
+    assert subtract((3, 9), (5, 6)) == [(3, 4), (7, 9)]
+    assert subtract((3, 9), (1, 3)) == [(4, 9)]
+    assert subtract((3, 9), (2, 12)) == []
+    assert gap_detail("cs-1", "gw-1", [(3, 3), (5, 8)], 300) == (
+        "5 event(s) from cs-1/gw-1 missing for over 300 s: seq 3, 5-8"
+    )
+
+
+@pytest.fixture()
+def database(database_url: str) -> Iterator[Database]:
+    opened = open_database(database_url)
+    yield opened
+    opened.close()
+
+
+def record(database: Database, *events: EventPayload) -> BatchResult:
+    """A batch, as the ingest writer stores it."""
+    return batch.record(database, THRESHOLDS, events)
+
+
+def check_later(database: Database, seconds: float) -> BatchResult:
+    """The periodic check, run as if `seconds` had passed."""
+    return run_checks(database, THRESHOLDS, time.time() + seconds)
+
+
+def missing(database: Database) -> list[tuple[str, int, int]]:
+    with database.connection() as db:
         rows = db.execute("SELECT gateway_id, first, last FROM seq_missing ORDER BY first")
         return [(r[0], r[1], r[2]) for r in rows]
 
 
-def test_gaps_open_fill_and_alert_only_when_old(tmp_path: Path) -> None:
-    store = Store(tmp_path / "c.db")
-    store.record([access(1), access(2), access(6), access(9)])
-    assert missing(store) == [("gw-1", 3, 5), ("gw-1", 7, 8)]
-    assert store.raise_gap_alerts(after_s=3600) == []
-    store.record([access(4), access(7)])
-    assert missing(store) == [("gw-1", 3, 3), ("gw-1", 5, 5), ("gw-1", 8, 8)]
+def test_gaps_open_fill_and_alert_only_when_old(database: Database) -> None:
+    record(database, access(1), access(2), access(6), access(9))
+    assert missing(database) == [("gw-1", 3, 5), ("gw-1", 7, 8)]
+    assert check_later(database, GAP_AFTER_S / 2).alerts == []
+    record(database, access(4), access(7))
+    assert missing(database) == [("gw-1", 3, 3), ("gw-1", 5, 5), ("gw-1", 8, 8)]
 
-    (alert_id,) = store.raise_gap_alerts(after_s=0)
-    (alert,) = store.alerts()
-    assert (alert.id, alert.kind, alert.gateway_id) == (alert_id, "seq_gap", "gw-1")
-    assert "3, 5, 8" in alert.detail
-    assert store.raise_gap_alerts(after_s=0) == [], "one alert per gateway, not one per check"
+    (opened,) = check_later(database, GAP_AFTER_S + 1).alerts
+    assert (opened.kind, opened.status, opened.gateway_id) == ("seq_gap", "open", "gw-1")
+    assert "seq 3, 5, 8" in opened.detail
+    assert check_later(database, GAP_AFTER_S + 2).alerts == [], "one alert per gateway"
 
-    store.record([access(3), access(5)])
-    assert store.alerts(), "still open while seq 8 is missing"
-    store.record([access(8)])
-    assert store.alerts() == []
-    (resolved,) = store.alerts(open_only=False)
-    assert resolved.resolved_at is not None
+    assert record(database, access(3), access(5)).alerts == [], "open while 8 is missing"
+    (resolved,) = record(database, access(8)).alerts
+    assert (resolved.id, resolved.kind, resolved.status) == (opened.id, "seq_gap", "resolved")
+    assert missing(database) == []
 
 
-def test_a_drop_report_closes_the_gaps_it_names(tmp_path: Path) -> None:
-    store = Store(tmp_path / "c.db")
-    store.record([access(1)])
+def test_a_gap_noticed_after_the_alert_joins_it(database: Database) -> None:
+    record(database, access(1), access(3))
+    (opened,) = check_later(database, GAP_AFTER_S + 1).alerts
+    record(database, access(5))
+    assert check_later(database, GAP_AFTER_S + 1).alerts == [], "the open alert takes it"
+    assert record(database, access(2)).alerts == [], "seq 4 is still missing"
+    (resolved,) = record(database, access(4)).alerts
+    assert (resolved.id, resolved.status) == (opened.id, "resolved")
+
+
+def test_out_of_order_within_one_batch_leaves_no_gap(database: Database) -> None:
+    record(database, access(1))
+    result = record(database, access(4), access(2), access(3), access(6))
+    assert missing(database) == [("gw-1", 5, 5)]
+    assert result.stored == 4
+
+
+def test_a_drop_report_closes_the_gaps_it_names(database: Database) -> None:
+    record(database, access(1), access(4), access(8))
+    (opened,) = check_later(database, GAP_AFTER_S + 1).alerts
     report = DropReport(
         station_id="cs-0001",
         gateway_id="gw-1",
-        seq=7,
+        seq=9,
         at=utc_now(),
         count=3,
         kinds={"presence": 3},
-        seq_ranges=[(2, 3), (5, 5)],
+        seq_ranges=[(2, 3), (5, 6)],
     )
-    store.record([report])
-    assert missing(store) == [("gw-1", 4, 4), ("gw-1", 6, 6)]
-    store.record([access(4), access(6)])
-    assert missing(store) == []
-    assert store.raise_gap_alerts(after_s=0) == []
+    assert record(database, report).alerts == [], "seq 7 is still missing"
+    assert missing(database) == [("gw-1", 7, 7)]
+    dropped_too = report.model_copy(
+        update={"event_id": "drop-2", "seq": 10, "seq_ranges": [(7, 7)]}
+    )
+    (resolved,) = record(database, dropped_too).alerts
+    assert (resolved.id, resolved.status) == (opened.id, "resolved")
+    assert missing(database) == []
 
 
-def test_gateways_are_tracked_apart_and_the_first_seq_is_the_baseline(tmp_path: Path) -> None:
-    store = Store(tmp_path / "c.db")
-    store.record([access(500, "gw-2"), access(1, "gw-1"), access(501, "gw-2")])
-    assert missing(store) == []
-    store.record([access(3, "gw-1")])
-    assert missing(store) == [("gw-1", 2, 2)]
-
-
-def test_the_running_central_shows_a_gap_alert_through_its_api(
-    central: RunningCentral, probe: MqttProbe
+def test_gateways_are_tracked_apart_and_the_first_seq_is_the_baseline(
+    database: Database,
 ) -> None:
-    topic = "yz/v1/st/cs-0001/gw/gw-7/event/access"
-    for seq in (1, 2, 5):
-        probe.publish(topic, access(seq, "gw-7").to_json())
-    wait_until(lambda: central.service.store.event_count() == 3, 10, "three events stored")
-    # The fixture's central uses the default threshold; check it the way its thread does.
-    assert len(central.service.store.raise_gap_alerts(after_s=0)) == 1
+    record(database, access(500, "gw-2"), access(1, "gw-1"), access(501, "gw-2"))
+    assert missing(database) == []
+    record(database, access(3, "gw-1"))
+    assert missing(database) == [("gw-1", 2, 2)]
 
-    def gap_alerts(**params: bool) -> list[dict[str, object]]:
-        # Only this gateway's: the shared broker may hold other tests' retained
-        # gateway births and wills, which raise offline alerts of their own.
-        alerts = central.http.get("/api/alerts", params=params).json()
-        return [a for a in alerts if a["gateway_id"] == "gw-7"]
 
-    alerts = gap_alerts()
-    assert [a["kind"] for a in alerts] == ["seq_gap"]
-    assert "seq 3-4" in str(alerts[0]["detail"])
-    for seq in (3, 4):
-        probe.publish(topic, access(seq, "gw-7").to_json())
-    wait_until(lambda: gap_alerts() == [], 10, "alert resolved")
-    assert gap_alerts(include_resolved=True)[0]["resolved_at"] is not None
+@pytest.fixture()
+def quick_gaps_central(
+    tmp_path: Path, mosquitto: MosquittoBroker, database_url: str
+) -> Iterator[RunningCentral]:
+    """A central on each database that alerts on a gap after a second."""
+    settings = central_settings(
+        tmp_path,
+        mosquitto.url,
+        database_url,
+        alerts=AlertSettings(check_interval_s=0.1, gap_after_s=1.0),
+    )
+    yield from run_central(settings)
+
+
+def test_a_filled_gap_is_resolved_on_the_live_stream_and_in_the_api(
+    quick_gaps_central: RunningCentral, probe: MqttProbe
+) -> None:
+    central = quick_gaps_central
+    # A gateway of this test alone: the broker is shared with other tests' centrals.
+    gateway = f"gw-{uuid.uuid4().hex[:8]}"
+    topic = event_topic("cs-0001", gateway, "access")
+
+    def gap_alerts(**params: str) -> list[dict[str, object]]:
+        return [
+            a
+            for a in central.http.get("/api/alerts", params=params).json()
+            if a["gateway_id"] == gateway
+        ]
+
+    for events in stream(central, {}):
+        for seq in (1, 2, 5):
+            probe.publish(topic, access(seq, gateway).to_json())
+        opened = next_of(events, "alert")
+        while opened["gateway_id"] != gateway:
+            opened = next_of(events, "alert")
+        assert (opened["kind"], opened["status"]) == ("seq_gap", "open")
+        assert "seq 3-4" in str(opened["detail"])
+        assert [a["id"] for a in gap_alerts()] == [opened["id"]]
+
+        for seq in (3, 4):
+            probe.publish(topic, access(seq, gateway).to_json())
+        resolved = next_of(events, "alert")
+        while resolved["gateway_id"] != gateway:
+            resolved = next_of(events, "alert")
+        assert (resolved["id"], resolved["status"]) == (opened["id"], "resolved")
+
+    # The live stream is fed after the commit: the API already says the same.
+    assert gap_alerts() == []
+    (kept,) = gap_alerts(include_resolved="true")
+    assert kept["resolved_by"] == "system" and kept["resolved_at"] is not None

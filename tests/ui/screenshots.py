@@ -29,6 +29,7 @@ from contract.payloads import (
 from dashboard.central import Central, serve_in_thread
 from dashboard.core.changes import BatchResult
 from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings
+from dashboard.ingest import batch
 from dashboard.storage.operators import Role
 from tests.central.conftest import STATIONS
 from tests.central.support import health_report
@@ -103,7 +104,7 @@ def populate(central: Central) -> None:
             present=True,
         )
     )
-    central.store.record(events)  # type: ignore[arg-type]
+    batch.record(central.database, central.thresholds, events)  # type: ignore[arg-type]
     health = health_report(
         {
             "scanner-main": DeviceHealth(kind="scanner", ok=True, detail="port open"),
@@ -120,7 +121,7 @@ def populate(central: Central) -> None:
         },
         occupancy=central.store.station("cs-0001").station.occupancy,
     )
-    central.store.record([health])
+    batch.record(central.database, central.thresholds, [health])
     day_of_history(central, "cs-0001", rng)
     # One alert taken by an operator, with the note the next shift reads.
     (held,) = [a for a in central.store.alerts(kind="held_open") if a.station_id == "cs-0002"]

@@ -12,7 +12,7 @@ from contract.tokens import KeyRing, verify_token
 from dashboard.core.config import CentralSettings
 from dashboard.services.credentials import Credentials
 from dashboard.services.signing_keys import KeyFileError
-from dashboard.storage.workers import hash_secret
+from dashboard.storage.pass_links import hash_secret
 from tests.support.postgres import PostgresServer
 from yizhan.cli import main
 

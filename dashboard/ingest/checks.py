@@ -1,0 +1,82 @@
+"""The periodic checks: what time alone changes, where no message arrives to say so.
+
+A sequence gap still open after the threshold raises its `seq_gap` alert; a gateway
+unheard for too long goes offline; a presence sensor unheard for too long is marked
+silent; a zone whose every presence sensor has seen nobody for long enough is reset to
+zero, with an audit record. The central runs `run_checks` every few seconds and
+publishes its `BatchResult` like a batch's. One transaction per run; the rules come from
+`dashboard.core`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from contract.payloads import format_utc
+from dashboard.core.alert_rules import AlertKind, sensor_silent
+from dashboard.core.changes import AlertThresholds, BatchResult
+from dashboard.core.occupancy import presence_resets
+from dashboard.core.sequence_gaps import gap_detail
+from dashboard.ingest.gateway_state import set_online
+from dashboard.storage import alerts, counts, gateways, sensors, sequences, stations
+from dashboard.storage.db import Connection, Database
+
+RESET_REASON = "sensors saw nobody"
+"""What the audit record of a presence reset says."""
+
+
+def run_checks(
+    database: Database, thresholds: AlertThresholds, now: float | None = None
+) -> BatchResult:
+    """Apply the time-driven rules as of `now` (epoch seconds; the clock by default)."""
+    now = time.time() if now is None else now
+    result = BatchResult()
+    with database.transaction() as db:
+        _raise_gap_alerts(db, now, thresholds, result)
+        cutoff = format_utc(datetime.fromtimestamp(now - thresholds.offline_after_s, UTC))
+        for sid, gid in gateways.online_but_unheard_since(db, cutoff):
+            set_online(db, sid, gid, False, gateways.SILENT, thresholds, result)
+        for sid, sensor_id in sensors.mark_silent(db, now - thresholds.sensor_silent_after_s):
+            change = alerts.open_alert(
+                db,
+                AlertKind.SENSOR_SILENT,
+                sid,
+                None,
+                sensor_id,
+                sensor_silent(sid, sensor_id, thresholds.sensor_silent_after_s),
+            )
+            if change is not None:
+                result.alerts.append(change)
+        _reset_empty_zones(db, now, thresholds.empty_reset_s, result)
+    return result
+
+
+def _raise_gap_alerts(
+    db: Connection, now: float, thresholds: AlertThresholds, result: BatchResult
+) -> None:
+    """Put every range missing longer than the threshold under its gateway's `seq_gap`
+    alert: the open one, or a new one naming the ranges."""
+    after_s = thresholds.gap_after_s
+    for (sid, gid), ranges in sequences.overdue(db, now - after_s).items():
+        alert_id = alerts.find_open(db, AlertKind.SEQ_GAP, sid, gid)
+        if alert_id is None:
+            detail = gap_detail(sid, gid, [seqs for _, seqs in ranges], after_s)
+            change = alerts.open_alert(db, AlertKind.SEQ_GAP, sid, gid, None, detail)
+            if change is not None:
+                result.alerts.append(change)
+                alert_id = change.id
+        if alert_id is not None:
+            sequences.attach(db, alert_id, [row_id for row_id, _ in ranges])
+
+
+def _reset_empty_zones(
+    db: Connection, now: float, empty_reset_s: float, result: BatchResult
+) -> None:
+    for sid in sensors.stations_empty_since(db, now - empty_reset_s):
+        state = stations.load_counts(db, [sid])[sid]
+        zones = presence_resets(sensors.states(db, sid), state.zones, now, empty_reset_s)
+        for zone in zones:
+            counts.set_zone(db, sid, state, zone, 0, counts.PRESENCE, RESET_REASON)
+        if state.changed_zones:
+            counts.write(db, {sid: state}, result)

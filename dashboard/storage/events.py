@@ -1,0 +1,197 @@
+"""Events as they arrived, and the access decisions among them as entries.
+
+Tables `events` (every event once, by its `event_id`, with its payload as received) and
+`entries` (access decisions, for the entry log and its filters); nothing else writes
+them. A batch is checked for ids already stored with one query per 500 events and
+written with one `executemany` per table, so the cost per event is a row, not a round
+trip. Functions taking a `Connection` run inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from contract.payloads import AccessEvent, EventPayload, Payload, format_utc
+from dashboard.storage.db import Connection
+
+_ID_CHUNK = 500
+"""Event ids looked up per statement when checking a batch for duplicates."""
+
+_ENTRY_FILTERS = ("station_id", "gateway_id", "door_id", "decision", "direction", "worker_id")
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    """One access decision as the API shows it."""
+
+    event_id: str
+    station_id: str
+    gateway_id: str
+    seq: int
+    at: str
+    door_id: str
+    direction: str
+    credential: str
+    worker_id: str | None
+    decision: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    """Which entries to list."""
+
+    station_id: str | None = None
+    gateway_id: str | None = None
+    door_id: str | None = None
+    decision: str | None = None
+    direction: str | None = None
+    worker_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+    reason: str | None = None
+
+
+def new_events(db: Connection, messages: Sequence[Payload]) -> tuple[list[EventPayload], int]:
+    """The events among `messages` not stored yet, each once, in order; and how many
+    were duplicates (within the batch or of stored events)."""
+    seen: set[str] = set()
+    unique: list[EventPayload] = []
+    duplicates = 0
+    for event in messages:
+        if not isinstance(event, EventPayload):
+            continue
+        if event.event_id in seen:
+            duplicates += 1
+            continue
+        seen.add(event.event_id)
+        unique.append(event)
+    stored: set[str] = set()
+    ids = [e.event_id for e in unique]
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        stored.update(
+            r[0]
+            for r in db.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk)
+        )
+    new = [e for e in unique if e.event_id not in stored]
+    return new, duplicates + len(unique) - len(new)
+
+
+def insert(
+    db: Connection, events: Sequence[EventPayload], received_at: str, texts: Mapping[str, str]
+) -> None:
+    """Store new events, and the access decisions among them as entries. `texts` maps
+    event ids to their payloads as they arrived (kept as they are); the others are
+    serialised from the model."""
+    rows = []
+    entries = []
+    for event in events:
+        at = format_utc(event.at)
+        rows.append(
+            (
+                event.event_id,
+                event.SCHEMA.split("/", 1)[0],
+                event.station_id,
+                event.gateway_id,
+                event.seq,
+                at,
+                received_at,
+                texts.get(event.event_id) or event.model_dump_json(by_alias=True),
+            )
+        )
+        if isinstance(event, AccessEvent):
+            entries.append(
+                (
+                    event.event_id,
+                    event.station_id,
+                    event.gateway_id,
+                    event.seq,
+                    at,
+                    event.door_id,
+                    event.direction.value,
+                    event.credential.value,
+                    event.worker_id,
+                    event.decision.value,
+                    event.reason.value,
+                )
+            )
+    db.executemany(
+        "INSERT INTO events (event_id, kind, station_id, gateway_id, seq, at, received_at, "
+        "payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+        rows,
+    )
+    db.executemany(
+        "INSERT INTO entries (event_id, station_id, gateway_id, seq, at, door_id, "
+        "direction, credential, worker_id, decision, reason) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+        entries,
+    )
+
+
+def purge(db: Connection, cutoff: str) -> int:
+    """Delete entries and events from before `cutoff`; how many events went."""
+    db.execute("DELETE FROM entries WHERE at < ?", (cutoff,))
+    return int(db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount)
+
+
+def count(db: Connection) -> int:
+    """How many distinct events are stored."""
+    return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+def payload(db: Connection, event_id: str) -> dict[str, object] | None:
+    """The stored payload of one event, as it arrived."""
+    row = db.execute("SELECT payload FROM events WHERE event_id = ?", (event_id,)).fetchone()
+    return None if row is None else dict(json.loads(row[0]))
+
+
+def entries(
+    db: Connection, limit: int, where: EntryFilter, cursor: str | None = None
+) -> list[EntryRow]:
+    """Access decisions, newest first; `cursor` continues after a previous page
+    (`ValueError` if it is not a cursor)."""
+    clauses: list[str] = []
+    params: list[object] = []
+    for column in (*_ENTRY_FILTERS, "reason"):
+        value = getattr(where, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if where.since is not None:
+        clauses.append("at >= ?")
+        params.append(where.since)
+    if where.until is not None:
+        clauses.append("at < ?")
+        params.append(where.until)
+    if cursor is not None:
+        at, event_id = decode_cursor(cursor)
+        clauses.append("(at < ? OR (at = ? AND event_id < ?))")
+        params += [at, at, event_id]
+    query = "SELECT * FROM entries"
+    if clauses:
+        query += " WHERE " + " AND ".join(clauses)
+    query += " ORDER BY at DESC, event_id DESC LIMIT ?"
+    params.append(limit)
+    return [EntryRow(**dict(row)) for row in db.execute(query, params).fetchall()]
+
+
+def encode_cursor(row: EntryRow) -> str:
+    """An opaque cursor that continues after `row`."""
+    return base64.urlsafe_b64encode(f"{row.at}|{row.event_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """The (at, event_id) a cursor continues after; `ValueError` if it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("not a cursor from this API") from None
+    at, sep, event_id = raw.partition("|")
+    if not sep or not at or not event_id:
+        raise ValueError("not a cursor from this API")
+    return at, event_id

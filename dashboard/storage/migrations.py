@@ -1,0 +1,348 @@
+"""Every schema change of the central's database, in one ordered list with one version.
+
+A database records in `schema_version` the number of each migration it has applied;
+`upgrade` applies the missing ones in order, in one transaction, and is safe to call from
+every process that opens the database (the central, its ingest writer, the command line
+tools), also from two replicas starting at once.
+
+Databases made before this list existed kept three counters: the store's `schema_version`
+(whose versions 1 to 5 are the first five migrations here), `worker_schema_version` and
+`operators_schema_version` (one migration each, numbers 6 and 7 here). `upgrade` folds
+those two into `schema_version` and drops them, so a database where only some of the old
+stores had been created gets exactly the migrations it lacks.
+
+A migration, once released, is never edited: a change is a new entry at the end. `{serial}`,
+`{blob}`, `{real}` and `{bigint}` are rendered per database (`dashboard.storage.db`).
+"""
+
+from __future__ import annotations
+
+from dashboard.storage.db import Connection, Database
+
+# The alerts table was first made next to the sequence tables it is linked to.
+_ALERTS_AND_SEQUENCES = """
+CREATE TABLE alerts (
+    id {serial},
+    kind TEXT NOT NULL,
+    station_id TEXT,
+    gateway_id TEXT,
+    opened_at TEXT NOT NULL,
+    resolved_at TEXT,
+    detail TEXT NOT NULL
+);
+CREATE INDEX alerts_open ON alerts (resolved_at, kind, station_id, gateway_id);
+CREATE TABLE seq_high (
+    station_id TEXT NOT NULL,
+    gateway_id TEXT NOT NULL,
+    high INTEGER NOT NULL,
+    PRIMARY KEY (station_id, gateway_id)
+);
+CREATE TABLE seq_missing (
+    id {serial},
+    station_id TEXT NOT NULL,
+    gateway_id TEXT NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    noticed_at {real} NOT NULL,
+    alert_id {bigint} REFERENCES alerts (id)
+);
+CREATE INDEX seq_missing_by_gateway ON seq_missing (station_id, gateway_id, first);
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE stations (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        lat {real},
+        lon {real},
+        capacity INTEGER,
+        occupancy INTEGER NOT NULL DEFAULT 0,
+        registered INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE gateways (
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        online INTEGER NOT NULL DEFAULT 0,
+        version TEXT,
+        last_seen TEXT,
+        PRIMARY KEY (station_id, gateway_id)
+    );
+    CREATE TABLE events (
+        event_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        seq {bigint} NOT NULL,
+        at TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE TABLE entries (
+        event_id TEXT PRIMARY KEY REFERENCES events (event_id),
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        seq {bigint} NOT NULL,
+        at TEXT NOT NULL,
+        door_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        credential TEXT NOT NULL,
+        worker_id TEXT,
+        decision TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX entries_newest ON entries (at DESC, event_id);
+    CREATE TABLE rejections (
+        id {serial},
+        received_at TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        code TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sample {blob} NOT NULL
+    );
+    """,
+    """
+    ALTER TABLE rejections RENAME TO quarantine;
+    ALTER TABLE quarantine RENAME COLUMN sample TO payload;
+    """,
+    _ALERTS_AND_SEQUENCES,
+    """
+    ALTER TABLE stations ADD COLUMN address TEXT;
+    ALTER TABLE stations ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'Asia/Shanghai';
+    ALTER TABLE stations ADD COLUMN opening_hours TEXT;
+    ALTER TABLE stations ADD COLUMN amenities TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE stations ADD COLUMN accepting INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE stations ADD COLUMN updated_at TEXT;
+    CREATE TABLE station_zones (
+        station_id TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        capacity INTEGER,
+        occupancy INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (station_id, zone)
+    );
+    INSERT INTO station_zones (station_id, zone, occupancy)
+        SELECT id, 'rest', occupancy FROM stations;
+    CREATE TABLE doors (
+        station_id TEXT NOT NULL,
+        door_id TEXT NOT NULL,
+        zone TEXT NOT NULL DEFAULT 'rest',
+        beams INTEGER NOT NULL DEFAULT 0,
+        gateway_id TEXT,
+        configured INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (station_id, door_id)
+    );
+    CREATE TABLE sensors (
+        station_id TEXT NOT NULL,
+        sensor_id TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        present INTEGER NOT NULL,
+        changed_at {real} NOT NULL,
+        last_seen {real} NOT NULL,
+        silent INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (station_id, sensor_id)
+    );
+    CREATE TABLE occupancy_corrections (
+        id {serial},
+        station_id TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        before_count INTEGER NOT NULL,
+        after_count INTEGER NOT NULL,
+        corrected_by TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX corrections_by_station ON occupancy_corrections (station_id, id);
+    ALTER TABLE alerts ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+    ALTER TABLE alerts ADD COLUMN subject TEXT;
+    ALTER TABLE alerts ADD COLUMN acknowledged_at TEXT;
+    ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT;
+    ALTER TABLE alerts ADD COLUMN resolved_by TEXT;
+    UPDATE alerts SET status = 'resolved', resolved_by = 'system'
+        WHERE resolved_at IS NOT NULL;
+    ALTER TABLE gateways ADD COLUMN offline_reason TEXT;
+    ALTER TABLE gateways ADD COLUMN clock_offset_s {real};
+    CREATE INDEX gateways_silent ON gateways (offline_reason);
+    CREATE INDEX entries_by_station ON entries (station_id, at);
+    CREATE INDEX events_by_time ON events (at);
+    """,
+    # What the station page shows beyond live counts: the count per minute (written once a
+    # minute from the changes ingest already made, never per event), every device's last
+    # reading from its gateway's health report, each door's last state (for the live
+    # stream's snapshot), and what an operator wrote when acting on an alert.
+    """
+    CREATE TABLE occupancy_history (
+        station_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        occupancy INTEGER NOT NULL,
+        peak INTEGER NOT NULL,
+        capacity INTEGER,
+        PRIMARY KEY (station_id, at)
+    );
+    CREATE INDEX occupancy_history_at ON occupancy_history (at);
+    CREATE TABLE devices (
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        state TEXT NOT NULL,
+        last_frame_age_s {real},
+        read_at TEXT NOT NULL,
+        PRIMARY KEY (station_id, gateway_id, device_id)
+    );
+    CREATE TABLE door_states (
+        station_id TEXT NOT NULL,
+        door_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (station_id, door_id)
+    );
+    ALTER TABLE alerts ADD COLUMN acknowledged_note TEXT;
+    ALTER TABLE alerts ADD COLUMN resolved_note TEXT;
+    """,
+    # Workers, their credentials, pass links and signing keys.
+    """
+    CREATE TABLE workers (
+        number {bigint} PRIMARY KEY,
+        enrolled INTEGER NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        groups TEXT NOT NULL,
+        valid_from TEXT,
+        valid_until TEXT,
+        status TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE worker_credentials (
+        kind TEXT NOT NULL CHECK (kind IN ('face', 'card')),
+        external_id TEXT NOT NULL,
+        worker_number {bigint} NOT NULL REFERENCES workers (number) ON DELETE CASCADE,
+        PRIMARY KEY (kind, external_id)
+    );
+    CREATE INDEX worker_credentials_by_worker ON worker_credentials (worker_number);
+    CREATE TABLE worker_groups (
+        name TEXT PRIMARY KEY,
+        number INTEGER NOT NULL UNIQUE
+    );
+    CREATE TABLE station_locations (
+        station_id TEXT PRIMARY KEY,
+        number INTEGER UNIQUE,
+        region_code INTEGER
+    );
+    CREATE TABLE pass_links (
+        id {serial},
+        worker_number {bigint} NOT NULL REFERENCES workers (number) ON DELETE CASCADE,
+        secret_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE TABLE signing_keys (
+        key_id INTEGER PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        signs_from TEXT NOT NULL,
+        retire_at TEXT
+    );
+    CREATE TABLE credential_versions (
+        name TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
+    );
+    CREATE TABLE credential_revision (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        revision INTEGER NOT NULL
+    );
+    INSERT INTO credential_revision VALUES (1, 0);
+    """,
+    # Operators, their sessions and the audit log.
+    """
+    CREATE TABLE operators (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE operator_sessions (
+        token_hash TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE audit_log (
+        id {serial},
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_log_at ON audit_log (at);
+    """,
+)
+"""Schema changes in order; migration n is `MIGRATIONS[n - 1]`."""
+
+LEGACY_COUNTERS = {"worker_schema_version": 6, "operators_schema_version": 7}
+"""Counters of the old separate migration lists, and the number their one migration has
+here. The old store's counter was `schema_version` itself."""
+
+_LOCK_KEY = 0x797A5F73_6368656D
+"""Held while migrating on PostgreSQL (`pg_advisory_xact_lock`): the same in every release."""
+
+
+def upgrade(database: Database) -> int:
+    """Apply the migrations the database lacks, in order, in one transaction; how many."""
+    with database.transaction() as db:
+        if db.dialect == "postgresql":
+            # Two replicas starting at once must not both migrate; the lock is taken
+            # before anything is read, even before the counter table exists.
+            db.execute("SELECT pg_advisory_xact_lock(?)", (_LOCK_KEY,))
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        if db.dialect == "postgresql":
+            # And against a replica of the last release, which locked only this table.
+            db.execute("LOCK TABLE schema_version IN EXCLUSIVE MODE")
+        applied = {int(r[0]) for r in db.execute("SELECT version FROM schema_version")}
+        applied |= _fold_legacy_counters(db, applied)
+        pending = [
+            (number, script)
+            for number, script in enumerate(MIGRATIONS, start=1)
+            if number not in applied
+        ]
+        for number, script in pending:
+            db.script(script.format(**database.words))
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+    return len(pending)
+
+
+def open_database(url: str, autocheckpoint: bool = True) -> Database:
+    """The database at `url`, upgraded to the current schema."""
+    database = Database(url, autocheckpoint=autocheckpoint)
+    upgrade(database)
+    return database
+
+
+def _fold_legacy_counters(db: Connection, applied: set[int]) -> set[int]:
+    folded: set[int] = set()
+    for counter, number in LEGACY_COUNTERS.items():
+        if not _table_exists(db, counter):
+            continue
+        if db.execute(f"SELECT 1 FROM {counter} WHERE version = 1").fetchone() is not None:
+            if number not in applied:
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+            folded.add(number)
+        db.execute(f"DROP TABLE {counter}")
+    return folded
+
+
+def _table_exists(db: Connection, name: str) -> bool:
+    if db.dialect == "sqlite":
+        query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    else:
+        query = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?"
+    return db.execute(query, (name,)).fetchone() is not None

@@ -1,0 +1,321 @@
+"""Stations with their zones and doors: what an operator described, and the counts.
+
+Tables `stations`, `station_zones` and `doors`; nothing else writes them. A station's
+count lives in its zones (`station_zones.occupancy`) with the total beside it on the
+station's row, written together by `write_counts`. A station heard from before anyone
+described it is kept, unregistered (`ensure`), so that no event is dropped for it.
+
+Functions taking a `Connection` run inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from contract.payloads import format_utc, utc_now
+from dashboard.core.occupancy import DEFAULT_ZONE, StationCounts
+from dashboard.core.stations import DoorSpec, StationInput
+from dashboard.storage.db import Connection, Row
+
+
+@dataclass(frozen=True, slots=True)
+class StationRow:
+    """A station as the API and the map show it."""
+
+    id: str
+    name: str
+    lat: float | None
+    lon: float | None
+    capacity: int | None
+    occupancy: int
+    online: bool
+    registered: bool = True
+    address: str | None = None
+    time_zone: str = "Asia/Shanghai"
+    opening_hours: str | None = None
+    amenities: tuple[str, ...] = ()
+    accepting: bool = True
+    last_seen: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneRow:
+    """One zone's count and capacity."""
+
+    zone: str
+    occupancy: int
+    capacity: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StationDetail:
+    """A station with its zones, doors and gateways."""
+
+    station: StationRow
+    zones: list[ZoneRow]
+    doors: list[DoorSpec]
+    gateways: list[str]
+
+
+class StationNotFoundError(LookupError):
+    """No station with that id."""
+
+
+_STATION_SELECT = """
+    SELECT s.id, s.name, s.lat, s.lon, s.capacity, s.occupancy, s.registered,
+        s.address, s.time_zone, s.opening_hours, s.amenities, s.accepting,
+        coalesce(g.online, 0) AS online, g.last_seen
+    FROM stations s LEFT JOIN (
+        SELECT station_id, max(online) AS online, max(last_seen) AS last_seen
+        FROM gateways GROUP BY station_id
+    ) g ON g.station_id = s.id
+"""
+
+
+# --- writes ----------------------------------------------------------------------------
+
+
+def upsert(
+    db: Connection,
+    station_id: str,
+    name: str,
+    lat: float | None,
+    lon: float | None,
+    capacity: int | None,
+) -> None:
+    """Register a station or update its place and capacity; counts are left alone."""
+    db.execute(
+        """
+        INSERT INTO stations (id, name, lat, lon, capacity, registered, updated_at)
+        VALUES (?, ?, ?, ?, ?, 1, ?)
+        ON CONFLICT (id) DO UPDATE SET name = excluded.name, lat = excluded.lat,
+            lon = excluded.lon, capacity = excluded.capacity, registered = 1,
+            updated_at = excluded.updated_at
+        """,
+        (station_id, name, lat, lon, capacity, format_utc(utc_now())),
+    )
+    db.execute(
+        "INSERT INTO station_zones (station_id, zone) VALUES (?, ?) "
+        "ON CONFLICT (station_id, zone) DO NOTHING",
+        (station_id, DEFAULT_ZONE),
+    )
+
+
+def put(db: Connection, s: StationInput) -> bool:
+    """Create or replace a station's description, zones and doors; True when it is new.
+
+    Counts are kept; zones no longer named lose their count. Its gateways are the
+    caller's to register (`dashboard.storage.gateways.register`).
+    """
+    existed = db.execute("SELECT registered FROM stations WHERE id = ?", (s.id,)).fetchone()
+    db.execute(
+        """
+        INSERT INTO stations (id, name, lat, lon, capacity, registered, address,
+            time_zone, opening_hours, amenities, accepting, updated_at)
+        VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET name = excluded.name, lat = excluded.lat,
+            lon = excluded.lon, capacity = excluded.capacity, registered = 1,
+            address = excluded.address, time_zone = excluded.time_zone,
+            opening_hours = excluded.opening_hours, amenities = excluded.amenities,
+            accepting = excluded.accepting, updated_at = excluded.updated_at
+        """,
+        (
+            s.id,
+            s.name,
+            s.lat,
+            s.lon,
+            s.capacity,
+            s.address,
+            s.time_zone,
+            s.opening_hours,
+            json.dumps([a.value for a in s.amenities]),
+            s.accepting,
+            format_utc(utc_now()),
+        ),
+    )
+    zones = s.zone_capacities()
+    kept = {
+        r[0] for r in db.execute("SELECT zone FROM station_zones WHERE station_id = ?", (s.id,))
+    }
+    for zone in kept - set(zones):
+        db.execute("DELETE FROM station_zones WHERE station_id = ? AND zone = ?", (s.id, zone))
+    db.executemany(
+        "INSERT INTO station_zones (station_id, zone, capacity) VALUES (?, ?, ?) "
+        "ON CONFLICT (station_id, zone) DO UPDATE SET capacity = excluded.capacity",
+        [(s.id, zone, cap) for zone, cap in zones.items()],
+    )
+    db.execute("DELETE FROM doors WHERE station_id = ? AND configured = 1", (s.id,))
+    db.executemany(
+        "INSERT INTO doors (station_id, door_id, zone, beams, gateway_id, configured) "
+        "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (station_id, door_id) DO UPDATE SET "
+        "zone = excluded.zone, beams = excluded.beams, gateway_id = excluded.gateway_id, "
+        "configured = 1",
+        [(s.id, d.id, d.zone.value, d.beams, d.gateway_id) for d in s.doors],
+    )
+    _sync_total(db, s.id)
+    return existed is None or not existed[0]
+
+
+def _sync_total(db: Connection, station_id: str) -> None:
+    total = db.execute(
+        "SELECT coalesce(sum(occupancy), 0) FROM station_zones WHERE station_id = ?",
+        (station_id,),
+    ).fetchone()[0]
+    db.execute(
+        "UPDATE stations SET occupancy = ? WHERE id = ? AND occupancy <> ?",
+        (total, station_id, total),
+    )
+
+
+def ensure(db: Connection, station_ids: Iterable[str]) -> None:
+    """Keep, unregistered, the stations nobody described yet, each with its default zone.
+
+    An event from a station nobody registered is kept, never dropped; the station shows
+    up unregistered so an operator can describe it."""
+    rows = [(sid, sid) for sid in sorted(set(station_ids))]
+    db.executemany(
+        "INSERT INTO stations (id, name, registered) VALUES (?, ?, 0) ON CONFLICT (id) DO NOTHING",
+        rows,
+    )
+    db.executemany(
+        "INSERT INTO station_zones (station_id, zone) VALUES (?, 'rest') "
+        "ON CONFLICT (station_id, zone) DO NOTHING",
+        [(sid,) for sid, _ in rows],
+    )
+
+
+def forget(db: Connection, station_id: str) -> None:
+    """Delete a station's description, zones and doors (`StationNotFoundError`)."""
+    require(db, station_id)
+    db.execute("DELETE FROM station_zones WHERE station_id = ?", (station_id,))
+    db.execute("DELETE FROM doors WHERE station_id = ?", (station_id,))
+    db.execute("DELETE FROM stations WHERE id = ?", (station_id,))
+
+
+def learn_beam_doors(db: Connection, doors: Sequence[tuple[str, str]]) -> None:
+    """Mark (station, door) pairs as counted by beams: they reported a beam crossing."""
+    db.executemany(
+        "INSERT INTO doors (station_id, door_id, beams) VALUES (?, ?, 1) "
+        "ON CONFLICT (station_id, door_id) DO UPDATE SET beams = 1",
+        doors,
+    )
+
+
+def write_counts(db: Connection, states: Mapping[str, StationCounts]) -> dict[str, int | None]:
+    """Store the changed zone counts and the station totals, a few statements for any
+    number of stations; each station's capacity."""
+    db.executemany(
+        "INSERT INTO station_zones (station_id, zone, occupancy) VALUES (?, ?, ?) "
+        "ON CONFLICT (station_id, zone) DO UPDATE SET occupancy = excluded.occupancy",
+        [
+            (sid, zone, state.zones[zone])
+            for sid, state in states.items()
+            for zone in sorted(state.changed_zones)
+        ],
+    )
+    db.executemany(
+        "UPDATE stations SET occupancy = ? WHERE id = ?",
+        [(state.total, sid) for sid, state in states.items()],
+    )
+    marks = ", ".join("?" * len(states))
+    return {
+        r[0]: r[1]
+        for r in db.execute(
+            f"SELECT id, capacity FROM stations WHERE id IN ({marks})", list(states)
+        )
+    }
+
+
+# --- reads -----------------------------------------------------------------------------
+
+
+def require(db: Connection, station_id: str) -> None:
+    """`StationNotFoundError` unless the station exists."""
+    if db.execute("SELECT 1 FROM stations WHERE id = ?", (station_id,)).fetchone() is None:
+        raise StationNotFoundError(station_id)
+
+
+def all_rows(db: Connection) -> list[StationRow]:
+    """Every station, with whether any of its gateways is online."""
+    return [_station_row(r) for r in db.execute(_STATION_SELECT + " ORDER BY s.id").fetchall()]
+
+
+def detail(db: Connection, station_id: str) -> StationDetail:
+    """One station with zones, doors and gateways; `StationNotFoundError`."""
+    row = db.execute(_STATION_SELECT + " WHERE s.id = ?", (station_id,)).fetchone()
+    if row is None:
+        raise StationNotFoundError(station_id)
+    zones = [
+        ZoneRow(r[0], r[1], r[2])
+        for r in db.execute(
+            "SELECT zone, occupancy, capacity FROM station_zones WHERE station_id = ? "
+            "ORDER BY zone",
+            (station_id,),
+        )
+    ]
+    doors = [
+        DoorSpec(id=r[0], zone=r[1], beams=bool(r[2]), gateway_id=r[3])
+        for r in db.execute(
+            "SELECT door_id, zone, beams, gateway_id FROM doors WHERE station_id = ? "
+            "ORDER BY door_id",
+            (station_id,),
+        )
+    ]
+    gateways = [
+        r[0]
+        for r in db.execute(
+            "SELECT gateway_id FROM gateways WHERE station_id = ? ORDER BY gateway_id",
+            (station_id,),
+        )
+    ]
+    return StationDetail(_station_row(row), zones, doors, gateways)
+
+
+def zone_counts(db: Connection) -> dict[str, dict[str, int]]:
+    """Station id → zone → count, for every station."""
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for sid, zone, occupancy in db.execute("SELECT station_id, zone, occupancy FROM station_zones"):
+        counts[sid][zone] = occupancy
+    return dict(counts)
+
+
+def load_counts(db: Connection, station_ids: Sequence[str]) -> dict[str, StationCounts]:
+    """The counts and door rules of these stations, to apply events or corrections to."""
+    counts = {sid: StationCounts() for sid in station_ids}
+    marks = ", ".join("?" * len(station_ids))
+    for sid, zone, occupancy in db.execute(
+        f"SELECT station_id, zone, occupancy FROM station_zones WHERE station_id IN ({marks})",
+        station_ids,
+    ):
+        counts[sid].zones[zone] = occupancy
+    for sid, door_id, zone, beams in db.execute(
+        f"SELECT station_id, door_id, zone, beams FROM doors WHERE station_id IN ({marks})",
+        station_ids,
+    ):
+        counts[sid].door_zone[door_id] = zone
+        if beams:
+            counts[sid].beam_doors.add(door_id)
+    return counts
+
+
+def _station_row(r: Row) -> StationRow:
+    row = dict(r)
+    return StationRow(
+        id=row["id"],
+        name=row["name"],
+        lat=row["lat"],
+        lon=row["lon"],
+        capacity=row["capacity"],
+        occupancy=row["occupancy"],
+        online=bool(row["online"]),
+        registered=bool(row["registered"]),
+        address=row["address"],
+        time_zone=row["time_zone"],
+        opening_hours=row["opening_hours"],
+        amenities=tuple(json.loads(row["amenities"])),
+        accepting=bool(row["accepting"]),
+        last_seen=row["last_seen"],
+    )
