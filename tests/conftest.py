@@ -1,4 +1,4 @@
-"""Shared fixtures: a private Mosquitto, mock pins, a running central service."""
+"""Shared fixtures: a private Mosquitto, mock pins, a running central service, a browser."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
+from playwright.sync_api import Browser
 
 from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
 from servicekit.settings import BrokerSettings
+from tests.support.browser import chromium
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.postgres import PostgresServer
 from tests.support.probe import MqttProbe, wait_retained_keys
@@ -115,3 +117,10 @@ def probe(mosquitto: MosquittoBroker) -> Iterator[MqttProbe]:
     client = MqttProbe(mosquitto.url, ["yz/#"])
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, for the tests of one module."""
+    with chromium() as launched:
+        yield launched

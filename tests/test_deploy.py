@@ -58,9 +58,18 @@ def test_the_gateway_notifies_systemd_and_feeds_the_watchdog(
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
         listener.bind(str(notify_path))
         listener.settimeout(20)
+        # A board without serial devices: with the shipped profile the gateway would first
+        # wait ten seconds for scanners that are not plugged in here.
+        board = tmp_path / "board.toml"
+        board.write_text(
+            '[board]\nmodel = "watchdog test"\n\n[[doors]]\nid = "main"\n'
+            '[doors.relay]\npin = 17\npolarity = "fail_safe"\n[doors.contact]\npin = 27\n',
+            encoding="utf-8",
+        )
         config = tmp_path / "gateway.toml"
         config.write_text(
-            f'station_id = "cs-0001"\ngateway_id = "gw-1"\n[broker]\nurl = "{mosquitto.url}"\n',
+            f'station_id = "cs-0001"\ngateway_id = "gw-1"\nprofile = "{board}"\n'
+            f'[broker]\nurl = "{mosquitto.url}"\n',
             encoding="utf-8",
         )
         env = {

@@ -49,6 +49,8 @@ def queries(dashboard: dict[str, Any]) -> list[str]:
 def asked_for(query: str) -> tuple[str, str, dict[str, str], set[str]]:
     """The measurement, field, tag values and tag names one Flux query filters on."""
     equal = dict(EQUALS.findall(query))
+    # Every query filters on a measurement and a field: nothing reads a whole bucket.
+    assert {"_measurement", "_field"} <= set(equal), query
     measurement = equal.pop("_measurement")
     field = equal.pop("_field")
     return measurement, field, equal, set(equal) | set(MATCHES.findall(query))
@@ -90,8 +92,7 @@ def test_every_queried_name_is_one_the_export_writes(
     victoria: VictoriaMetrics,
 ) -> None:
     asked = [asked_for(query) for query in queries(dashboard)]
-    # Every panel filters on a measurement and a field: nothing reads a whole bucket.
-    assert len(asked) == len(queries(dashboard))
+    assert asked, "the dashboard has no queries to check"
     config = central_settings(
         tmp_path,
         mosquitto.url,

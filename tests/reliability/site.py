@@ -169,10 +169,12 @@ replay_rate = {self.replay_rate}
             row = db.execute("SELECT value FROM state WHERE key = 'next_seq'").fetchone()
         return 0 if row is None else int(row[0]) - 1
 
-    def waiting(self) -> int:
-        """Events in the outbox that the broker has not acknowledged yet."""
+    def waiting(self, kind: str | None = None) -> int:
+        """Events (of one `kind`, or all) in the outbox that the broker has not
+        acknowledged yet."""
         with read_only(self.outbox) as db:
-            return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+            query = "SELECT count(*) FROM outbox WHERE ? IS NULL OR kind = ?"
+            return int(db.execute(query, (kind, kind)).fetchone()[0])
 
     def close(self) -> None:
         """Stop the process if it runs, unplug the scanner."""

@@ -5,8 +5,15 @@ from __future__ import annotations
 import secrets
 
 import httpx
+from argon2 import PasswordHasher
 
 from dashboard.storage.operators import OperatorStore, Role
+
+QUICK_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+"""argon2id at its lowest cost. At the production cost (64 MiB, three passes) one hash or
+one login takes about a second on a busy two-core machine, and the tests' centrals log
+operators in a few hundred times; what they test is roles, sessions and refusals, not
+the hash's cost, which the centrals started without `run_central` keep."""
 
 
 def add_operator(operators: OperatorStore, role: str = "admin") -> tuple[str, str]:

@@ -9,7 +9,7 @@ import httpx
 
 from dashboard.central import Central, serve_in_thread
 from dashboard.core.config import CentralSettings
-from tests.support.operators import authorize
+from tests.support.operators import QUICK_HASHER, authorize
 from tests.support.route_coverage import record_routes
 
 
@@ -35,6 +35,7 @@ def run_central(
     documents; `ready` runs once more before the API is served (a test's own readiness).
     """
     service = Central(settings)
+    service.operators.hasher = QUICK_HASHER
     service.start()
     try:
         assert service.link.wait_connected(10), "central could not reach its broker"

@@ -1,4 +1,5 @@
-"""A central with a few dozen stations and Debian's Chromium, for the operator UI tests."""
+"""A central with a few dozen stations, for the operator UI tests (in Chromium: the
+`browser` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
 
 from dashboard.core.config import OccupancySettings, StationSettings
 from servicekit.settings import BrokerSettings
@@ -14,18 +14,6 @@ from tests.central.conftest import STATIONS, central_settings
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.running_central import RunningCentral, run_central
 
-CHROMIUM = Path("/usr/bin/chromium")
-INSTALL_HINT = (
-    "Chromium is required for the dashboard tests and was not found at /usr/bin/chromium. "
-    "Install it with: apt-get update && apt-get install -y chromium (scripts/test does this)."
-)
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 EXTRA = 38
 """Stations besides the two described ones, spread over Changsha so that some cluster."""
 
@@ -43,18 +31,6 @@ def spread_stations(count: int) -> list[StationSettings]:
         )
         for n in range(count)
     ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
-    assert CHROMIUM.exists(), INSTALL_HINT
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture()

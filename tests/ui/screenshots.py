@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from contract.maintenance_payloads import DeviceHealth
 from contract.payloads import (
@@ -33,7 +33,8 @@ from dashboard.ingest import batch
 from dashboard.storage.operators import Role
 from tests.central.conftest import STATIONS
 from tests.central.support import health_report
-from tests.ui.conftest import ARGS, CHROMIUM, spread_stations
+from tests.support.browser import chromium
+from tests.ui.conftest import spread_stations
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -171,10 +172,7 @@ def main() -> int:
         serve_in_thread(server)
         base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
         try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), headless=True, args=ARGS
-                )
+            with chromium() as browser:
                 for lang in ("en", "zh-CN"):
                     context = browser.new_context(viewport={"width": 1280, "height": 800})
                     context.add_cookies([{"name": "yz_session", "value": login[0], "url": base}])
@@ -195,7 +193,6 @@ def main() -> int:
                     expect(page.locator("#alerts tr[data-alert]").first).to_be_visible()
                     page.screenshot(path=str(OUT / f"alerts-{lang}.png"))
                     context.close()
-                browser.close()
         finally:
             server.should_exit = True
             central.store.close()

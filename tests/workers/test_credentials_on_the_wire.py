@@ -82,7 +82,8 @@ def test_revoking_republishes_the_retained_list_at_once(
 ) -> None:
     worker = enroll(central.http)
     number = int(worker["worker_id"][1:])
-    tokens = fetch_tokens(central, pass_secret(central.http, worker["worker_id"]), 0)
+    secret = pass_secret(central.http, worker["worker_id"])
+    tokens = fetch_tokens(central, secret, 0)
     assert central.http.post(f"/api/workers/{worker['worker_id']}/revoke").status_code == 200
     live = probe.wait_for(
         lambda m: m.topic == "yz/v1/revocations" and str(number) in m.payload.decode()
@@ -95,16 +96,10 @@ def test_revoking_republishes_the_retained_list_at_once(
     trust = gateway_trust(own_broker.url)
     decision = gate(QrCredential(tokens[0]["token"]), trust, datetime.now(UTC))
     assert decision.reason is Reason.REVOKED
-    # And the pass link stops giving out tokens.
-    refused = central.http.get(f"/api/pass/{pass_secret_of(central, worker)}/tokens")
-    assert refused.status_code in (403, 404)
-
-
-def pass_secret_of(central: RunningCentral, worker: dict[str, str]) -> str:
-    # A revoked worker gets no new link: any old secret is dead too.
-    response = central.http.post(f"/api/workers/{worker['worker_id']}/pass-links")
-    assert response.status_code == 409
-    return "gone-" + "x" * 30
+    # And the worker's pass link stops giving out tokens, and no new link is issued.
+    assert central.http.get(f"/api/pass/{secret}/tokens").status_code in (403, 404)
+    relinked = central.http.post(f"/api/workers/{worker['worker_id']}/pass-links")
+    assert relinked.status_code == 409
 
 
 def test_faces_and_cards_reach_the_stations_in_scope_only(

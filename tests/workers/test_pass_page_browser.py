@@ -9,14 +9,11 @@ offset between the two, as it does on a phone whose clock is wrong.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from contract.payloads import Availability, Reason
 from contract.tokens import decode_token
@@ -27,32 +24,6 @@ from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
 from tests.workers.support import enroll, gate, gateway_trust
-
-CHROMIUM = Path("/usr/bin/chromium")
-INSTALL_HINT = (
-    "Chromium is required for the pass page test and was not found at /usr/bin/chromium. "
-    "Install it with: apt-get update && apt-get install -y chromium "
-    "(scripts/test does this for you)."
-)
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
-    assert CHROMIUM.exists(), INSTALL_HINT
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 def shown_token(page: Page) -> str:
