@@ -86,6 +86,8 @@ class Uplink:
         """Counts the times the cursor went back, so a page read before does not undo it."""
         self._resend_until = 0
         """While the cursor is below this id, rows the broker took are published again."""
+        self._resend_asked: str | None = None
+        """Why a pass was asked for, until the publisher starts it."""
         self._resend = ResendPolicy(
             settings.outbox.confirm_wait_s, settings.outbox.confirm_wait_max_s, time.monotonic()
         )
@@ -125,9 +127,10 @@ class Uplink:
         """A central's availability (`live`: just said, not the broker's retained copy).
         One that has just come online may have lost what the broker held for it."""
         with self._wakeup:
-            due = self._resend.central(central_id, online, live, time.monotonic())
-        if due:
-            self._publish_unconfirmed_again("a central came online")
+            if self._resend.central(central_id, online, live, time.monotonic()):
+                # Started by the publisher: this runs on the link's network thread.
+                self._resend_asked = f"central {central_id} came online"
+                self._wakeup.notify_all()
 
     # --- publisher ------------------------------------------------------------------
 
@@ -139,7 +142,7 @@ class Uplink:
                 self._wait(1.0)
                 continue
             self._expire_stale_in_flight()
-            self._resend_if_stalled()
+            self._resend_if_due()
             with self._wakeup:
                 room = window - len(self._in_flight)
                 cursor = self._cursor
@@ -180,11 +183,13 @@ class Uplink:
             self._in_flight.pop(row_id, None)
             self._wakeup.notify_all()
 
-    def _resend_if_stalled(self) -> None:
+    def _resend_if_due(self) -> None:
         with self._wakeup:
-            due = self._resend.due(time.monotonic(), self._awaiting_mark())
-        if due:
-            self._publish_unconfirmed_again("the central's mark has not moved")
+            why, self._resend_asked = self._resend_asked, None
+            if why is None and self._resend.due(time.monotonic(), self._awaiting_mark()):
+                why = "the central's stored mark has not moved"
+        if why is not None:
+            self._publish_unconfirmed_again(why)
 
     def _awaiting_mark(self) -> int:
         # Only once a central has confirmed something: an older central never will, and
@@ -196,7 +201,7 @@ class Uplink:
         if not waiting:
             return
         last = self.outbox.last_id()
-        log.info("%s: publishing again %d events it has not confirmed storing", why, waiting)
+        log.info("%s: publishing again %d events not confirmed stored", why, waiting)
         with self._wakeup:
             self._cursor = 0
             self._rewinds += 1
