@@ -79,7 +79,17 @@ class Health(Payload):
     load_1m: float | None = None
     memory_available_mb: float | None = None
     disk_free_mb: float | None = None
-    outbox_depth: WireInt
+    outbox_depth: WireInt = Field(
+        description="Events in the outbox: waiting for the broker, or for the central to "
+        "say it stored them."
+    )
+    last_seq: WireInt | None = Field(
+        default=None,
+        description="The sequence number of the gateway's latest event (0 before the first), "
+        "so the central sees a hole at the tail of the sequence without waiting for the next "
+        "event. Added in revision 1.1 of health/1: a central older than that quarantines a "
+        "report carrying it, so upgrade the central before its gateways.",
+    )
     clock_offset_s: float | None = Field(
         default=None, description="Gateway clock minus the central's, when known."
     )

@@ -382,6 +382,25 @@ class StationOccupancy(Payload):
     )
 
 
+class StoredMark(Payload):
+    """The central's word to one gateway that its events are stored, retained.
+
+    Every event of the gateway numbered up to `seq` is in the central's database, or was
+    reported dropped by the gateway itself; the gateway deletes them from its outbox and
+    publishes again whatever lies above `seq` that the central still lacks.
+    """
+
+    SCHEMA: ClassVar[str] = "stored/1"
+    schema_: Literal["stored/1"] = Field(default="stored/1", alias="schema")
+    station_id: Slug
+    gateway_id: Slug
+    seq: WireInt = Field(
+        description="The highest sequence number up to which every event is stored: above "
+        "the first number the central saw from the gateway, nothing up to it is missing."
+    )
+    at: UtcTime = Field(description="When the central said it, by the central's clock.")
+
+
 EVENT_MODELS: tuple[type[EventPayload], ...] = (
     AccessEvent,
     DoorEvent,
@@ -397,6 +416,7 @@ STATION_MODELS: tuple[type[Payload], ...] = (
     Command,
     CommandReply,
     StationOccupancy,
+    StoredMark,
 )
 """Payloads of the station and gateway topics; `contract.models.ALL_MODELS` adds the
 credential payloads, which live in `contract.credential_payloads` (it imports this module,

@@ -8,6 +8,7 @@ yz/v1/st/{station}/gw/{gateway}/reply[/...]     gateway → whoever asked, QoS 1
 yz/v1/st/{station}/gw/{gateway}/config/desired  central or maintainer, retained
 yz/v1/st/{station}/gw/{gateway}/config/reported gateway, retained
 yz/v1/st/{station}/gw/{gateway}/health          gateway, retained, every 30 s
+yz/v1/st/{station}/gw/{gateway}/stored          central, retained (events stored up to a seq)
 yz/v1/st/{station}/occupancy                    central, retained
 yz/v1/st/{station}/credentials                  central, retained (face ids and cards)
 yz/v1/keys                                      central, retained (token public keys)
@@ -41,6 +42,7 @@ from contract.payloads import (
     Payload,
     PresenceEvent,
     StationOccupancy,
+    StoredMark,
 )
 
 ROOT = "yz/v1"
@@ -154,6 +156,15 @@ TOPICS: tuple[TopicSpec, ...] = (
         summary="Uptime, temperature, load, memory, disk, outbox, clock, broker and devices.",
     ),
     TopicSpec(
+        name="stored",
+        pattern=f"{_GATEWAY}/stored",
+        model=StoredMark,
+        qos=1,
+        retain=True,
+        publisher=Publisher.CENTRAL,
+        summary="Every event of the gateway up to this sequence number is stored centrally.",
+    ),
+    TopicSpec(
         name="occupancy",
         pattern=ROOT + "/st/{station_id}/occupancy",
         model=StationOccupancy,
@@ -207,7 +218,8 @@ _TOPIC_RE = re.compile(
     r"^yz/v1/(?:(?P<root_leaf>keys|revocations)"
     r"|st/(?P<station_id>[a-z0-9][a-z0-9_-]{0,63})"
     r"(?:/gw/(?P<gateway_id>[a-z0-9][a-z0-9_-]{0,63})"
-    r"/(?P<gw_leaf>event/[a-z]+|availability|command|reply|config/desired|config/reported|health)"
+    r"/(?P<gw_leaf>event/[a-z]+|availability|command|reply"
+    r"|config/desired|config/reported|health|stored)"
     # A reply may go below the reply topic (a command's `reply_to`), never a wildcard.
     r"(?:(?<=reply)/[^#+\x00]+)?"
     r"|/(?P<st_leaf>occupancy|credentials)))$"
@@ -278,7 +290,7 @@ def event_kind_of(model: type[EventPayload]) -> str:
 
 
 def gateway_topic(station_id: str, gateway_id: str, leaf: str) -> str:
-    """Topic for a gateway-level leaf: `availability`, `command` or `reply`."""
+    """Topic for a gateway-level leaf: `availability`, `command`, `reply`, `stored`, …"""
     return f"{ROOT}/st/{station_id}/gw/{gateway_id}/{leaf}"
 
 

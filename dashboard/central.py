@@ -3,7 +3,8 @@
 The composition root of the central; the logic lives in `ingest`, `store`, `occupancy`,
 `alerts` and the API modules. Every committed change (an ingest batch, a time-driven
 check, an operator's correction) goes to one place, `_changed`, which publishes the
-retained occupancy, feeds the live stream and hands points to the InfluxDB export.
+retained occupancy and each gateway's stored mark, feeds the live stream and hands
+points to the InfluxDB export.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dashboard.core.config import CentralSettings
 from dashboard.ingest.checks import run_checks
 from dashboard.ingest.metrics import IngestMetrics
 from dashboard.ingest.pipeline import Ingest
+from dashboard.ingest.stored_marks import StoredMarks
 from dashboard.services.credentials import Credentials
 from dashboard.services.influx import InfluxExport
 from dashboard.storage.history import OccupancyHistory
@@ -84,6 +86,8 @@ class Central:
             clean_session=False,
             manual_ack=True,
         )
+        # Each gateway keeps its events until its mark here says they are stored.
+        self.stored_marks = StoredMarks(self.link.publish)
         self.ingest = Ingest(
             self.database, self.thresholds, self.metrics, self._changed, acknowledge=self.link.ack
         )
@@ -127,6 +131,7 @@ class Central:
         """Start ingest and connect to the broker (in the background)."""
         if self.influx is not None:
             self.influx.start()
+        self.stored_marks.start()
         self.ingest.start()
         self._alerts.start()
         self.link.start()
@@ -158,6 +163,7 @@ class Central:
         self._stopping.set()
         self.credentials.stop()
         self.ingest.stop()
+        self.stored_marks.stop()
         with contextlib.suppress(Exception):
             # What the minute in progress saw, so a restart leaves no hole in the chart.
             self.history.flush(everything=True)
@@ -248,6 +254,7 @@ class Central:
             self.live.publish("alert", asdict(alert))
         for gateway in batch.gateways:
             self.live.publish("gateway", asdict(gateway))
+        self.stored_marks.note(batch.stored_marks)
         if self.influx is not None:
             self.influx.batch(batch)
 

@@ -43,7 +43,8 @@ class DoorSettings(Section):
 
 
 class OutboxSettings(Section):
-    """The durable outbox: where events wait for the broker, and how it is drained."""
+    """The durable outbox: where events wait until the central has stored them, and how
+    it is drained."""
 
     path: Path | None = Field(
         default=None,
@@ -62,6 +63,15 @@ class OutboxSettings(Section):
     window: int = Field(default=100, ge=1, le=1000, description="Most unacknowledged events.")
     ack_timeout_s: float = Field(
         default=60.0, gt=0, description="Publish again what the broker has not acked by then."
+    )
+    confirm_wait_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Publish again what the central has not confirmed storing once its mark "
+        "has not moved for this long; the wait doubles after each pass that brings no progress.",
+    )
+    confirm_wait_max_s: float = Field(
+        default=600.0, gt=0, description="The longest wait between two such passes."
     )
 
 

@@ -29,6 +29,7 @@ from contract.payloads import (
     EventPayload,
     ReplyStatus,
     StationOccupancy,
+    StoredMark,
     utc_now,
 )
 from contract.signing import verify
@@ -223,6 +224,7 @@ class Gateway:
             router.on(model, self._trust)
         router.on(StationOccupancy, self._central_occupancy)
         router.on(CentralStatus, self._central_status)
+        router.on(StoredMark, self._stored)
         if self.settings.home_assistant.enabled:
             router.on_foreign(self.discovery.status_topic, self._home_assistant_status)
         return router
@@ -242,7 +244,11 @@ class Gateway:
             self.clock_offset_s = round(offset, 3)
         self.access.central_count(message.occupancy)
 
+    def _stored(self, mark: StoredMark, retained: bool) -> None:
+        self.uplink.confirmed(mark.seq)
+
     def _central_status(self, status: CentralStatus, retained: bool) -> None:
+        self.uplink.central_seen(status.central_id, status.online, live=not retained)
         if status.online and not retained:
             # A central (re)started: it may have lost what it knew; say we are here.
             log.info("central %s is online; announcing again", status.central_id)
@@ -326,6 +332,8 @@ class Gateway:
             "uptime_s": round(time.monotonic() - self._started, 1),
             "connected": self.link.connected,
             "outbox_depth": stats.pending,
+            "outbox_unconfirmed": stats.unconfirmed,
+            "outbox_confirmed_seq": stats.confirmed_seq,
             "outbox_dropped": stats.dropped,
             "config_version": self.live.version,
             "trust_versions": self.access.trust_store.versions(),
@@ -394,6 +402,7 @@ class Gateway:
             config_version=self.live.version,
             uptime_s=round(now_mono - self._started, 1),
             outbox_depth=self.outbox.stats().pending,
+            last_seq=self.outbox.next_seq - 1,
             clock_offset_s=self.clock_offset_s,
             broker_rtt_ms=broker_rtt_ms,
             occupancy=self.access.occupancy,

@@ -1,10 +1,12 @@
-"""The gateway's way to the broker: outbox → throttled publisher → MQTT link.
+"""The gateway's way to the central: outbox → throttled publisher → MQTT link.
 
 `Uplink.send` puts an event in the durable outbox and returns at once; a publisher thread
 hands stored events to the link in order, at most `replay_rate` per second and at most
-`window` unacknowledged, and deletes each from the outbox once the broker acknowledges
-it. After an outage or a restart the backlog drains the same way, so a city's gateways
-coming back together do not flood the broker.
+`window` unacknowledged, and marks each sent once the broker acknowledges it. The
+central's retained `stored/1` mark (`confirmed`) deletes what it has stored; what it
+still lacks is handed to the broker again when `gateway.resend` says so. After an outage
+or a restart the backlog drains the same way, so a city's gateways coming back together
+do not flood the broker.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gateway import wire_events
 from gateway.config import GatewaySettings
 from gateway.events import EventStamper
 from gateway.outbox import DropSummary, Outbox, PendingEvent
+from gateway.resend import ResendPolicy
 from servicekit.mqtt_link import MessageHandler, MqttLink, Retained
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,15 @@ class Uplink:
         self._wakeup = threading.Condition()
         self._in_flight: dict[int, float] = {}
         self._cursor = 0
+        self._rewinds = 0
+        """Counts the times the cursor went back, so a page read before does not undo it."""
+        self._resend_until = 0
+        """While the cursor is below this id, rows the broker took are published again."""
+        self._resend_asked: str | None = None
+        """Why a pass was asked for, until the publisher starts it."""
+        self._resend = ResendPolicy(
+            settings.outbox.confirm_wait_s, settings.outbox.confirm_wait_max_s, time.monotonic()
+        )
         self._thread = threading.Thread(target=self._publish_loop, name="uplink", daemon=True)
 
     def start(self) -> None:
@@ -105,6 +117,21 @@ class Uplink:
         with self._wakeup:
             return len(self._in_flight)
 
+    def confirmed(self, seq: int) -> None:
+        """The central's mark: every event up to `seq` is stored (any thread)."""
+        if self.outbox.confirm(seq):
+            with self._wakeup:
+                self._resend.progress(time.monotonic())
+
+    def central_seen(self, central_id: str, online: bool, live: bool) -> None:
+        """A central's availability (`live`: just said, not the broker's retained copy).
+        One that has just come online may have lost what the broker held for it."""
+        with self._wakeup:
+            if self._resend.central(central_id, online, live, time.monotonic()):
+                # Started by the publisher: this runs on the link's network thread.
+                self._resend_asked = f"central {central_id} came online"
+                self._wakeup.notify_all()
+
     # --- publisher ------------------------------------------------------------------
 
     def _publish_loop(self) -> None:
@@ -115,24 +142,32 @@ class Uplink:
                 self._wait(1.0)
                 continue
             self._expire_stale_in_flight()
+            self._resend_if_due()
             with self._wakeup:
                 room = window - len(self._in_flight)
                 cursor = self._cursor
+                rewinds = self._rewinds
+                again = cursor < self._resend_until
             if room <= 0:
                 self._wait(1.0)
                 continue
-            rows, last = self.outbox.pending(cursor, room)
+            rows, last = self.outbox.pending(cursor, room, include_sent=again)
+            with self._wakeup:
+                rows = [row for row in rows if row.id not in self._in_flight]
             if not rows:
                 if last == cursor:
                     self.outbox.wait_new_rows(0.5)
                 else:
                     with self._wakeup:
-                        self._cursor = max(self._cursor, last)
+                        if self._rewinds == rewinds:
+                            self._cursor = max(self._cursor, last)
                 continue
             for row in rows:
                 if not limiter.take() or not self.link.connected:
                     break
                 with self._wakeup:
+                    if self._rewinds != rewinds:
+                        break
                     self._in_flight[row.id] = time.monotonic()
                     self._cursor = max(self._cursor, row.id)
                 on_acked = partial(self._acked, row.id)
@@ -143,9 +178,34 @@ class Uplink:
                     break
 
     def _acked(self, row_id: int) -> None:
-        self.outbox.acked(row_id)
+        self.outbox.sent(row_id)
         with self._wakeup:
             self._in_flight.pop(row_id, None)
+            self._wakeup.notify_all()
+
+    def _resend_if_due(self) -> None:
+        with self._wakeup:
+            why, self._resend_asked = self._resend_asked, None
+            if why is None and self._resend.due(time.monotonic(), self._awaiting_mark()):
+                why = "the central's stored mark has not moved"
+        if why is not None:
+            self._publish_unconfirmed_again(why)
+
+    def _awaiting_mark(self) -> int:
+        # Only once a central has confirmed something: an older central never will, and
+        # must not get the same events again and again.
+        return self.outbox.unconfirmed if self.outbox.confirmed_seq is not None else 0
+
+    def _publish_unconfirmed_again(self, why: str) -> None:
+        waiting = self._awaiting_mark()
+        if not waiting:
+            return
+        last = self.outbox.last_id()
+        log.info("%s: publishing again %d events not confirmed stored", why, waiting)
+        with self._wakeup:
+            self._cursor = 0
+            self._rewinds += 1
+            self._resend_until = last
             self._wakeup.notify_all()
 
     def _expire_stale_in_flight(self) -> None:
@@ -161,6 +221,7 @@ class Uplink:
                 )
                 self._in_flight.clear()
                 self._cursor = 0
+                self._rewinds += 1
 
     def _wait(self, timeout: float) -> None:
         with self._wakeup:

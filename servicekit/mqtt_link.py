@@ -4,7 +4,7 @@ It keeps what both sides need from a connection in one place: a unique client id
 persistent session, a retained last will, a birth message and subscriptions that are
 renewed on every (re)connect, reconnection with exponential backoff and random jitter,
 TLS, publishes whose broker acknowledgement is reported back (the gateway's outbox
-deletes an event only then), and manual acknowledgement of received messages (the
+marks an event sent only then), and manual acknowledgement of received messages (the
 central acknowledges only once a message is committed, so a crash loses nothing).
 
 A message of wire contract v1 goes out with the QoS and retain flag of its topic family

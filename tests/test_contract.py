@@ -58,6 +58,7 @@ def test_a_payload_validates_against_its_published_schema() -> None:
         event_topic("cs-0001", "gw-1", "alarm"),
         gateway_topic("cs-0001", "gw-1", "availability"),
         gateway_topic("cs-0001", "gw-1", "command"),
+        gateway_topic("cs-0001", "gw-1", "stored"),
         occupancy_topic("cs-0001"),
     ],
 )

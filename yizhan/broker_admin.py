@@ -86,8 +86,10 @@ def gateway_acl(
     station_id: str, gateway_id: str, home_assistant_prefix: str = "homeassistant"
 ) -> list[str]:
     """What one gateway may do: write its own events, availability, replies, reported
-    config, health and Home Assistant discovery; read its own commands and desired config,
-    the centrals' availability, its station's occupancy and the credentials it decides by."""
+    config, health and Home Assistant discovery; read its own commands, desired config and
+    stored mark, the centrals' availability, its station's occupancy and the credentials
+    it decides by. It may not write a stored mark, not even its own: a mark makes a
+    gateway delete events, so only a central may say one."""
     own = f"{ROOT}/st/{station_id}/gw/{gateway_id}"
     return [
         f"topic write {own}/event/+",
@@ -98,6 +100,7 @@ def gateway_acl(
         f"topic write {own}/health",
         f"topic read {own}/command",
         f"topic read {own}/config/desired",
+        f"topic read {own}/stored",
         f"topic read {occupancy_topic(station_id)}",
         f"topic write {home_assistant_prefix}/+/yz_{station_id}_{gateway_id}/+/config",
         f"topic read {home_assistant_prefix}/status",
@@ -110,7 +113,7 @@ def gateway_acl(
 
 def central_acl(central_id: str) -> list[str]:
     """What a central replica may do: read everything gateways say, publish occupancy,
-    commands, credentials and its own availability."""
+    stored marks, commands, credentials and its own availability."""
     if not _SLUG.match(central_id):
         raise ValueError(f"central id {central_id!r} must be a lower-case slug")
     return [
@@ -119,6 +122,7 @@ def central_acl(central_id: str) -> list[str]:
         f"topic read {ROOT}/st/+/gw/+/reply/#",
         f"topic read {ROOT}/st/+/gw/+/reply",
         f"topic write {ROOT}/st/+/occupancy",
+        f"topic write {ROOT}/st/+/gw/+/stored",
         f"topic write {ROOT}/st/+/gw/+/command",
         f"topic write {ROOT}/st/+/gw/+/config/desired",
         f"topic read {ROOT}/st/+/gw/+/config/reported",

@@ -71,6 +71,10 @@ class BatchResult:
     """Station id → granted entries in this batch."""
     gateways: list[GatewayRow] = field(default_factory=list)
     """Gateways whose online state changed."""
+    stored_marks: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(station id, gateway id) → the highest sequence number up to which its events are
+    all stored, for the gateways that sent events or announced themselves in the batch;
+    published retained on the gateway's `stored` topic."""
 
     def occupancy_changes(self) -> list[OccupancyChange]:
         """The changed counts, one per station."""

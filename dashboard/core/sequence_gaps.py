@@ -10,6 +10,12 @@ ranges it names: those events are known to be gone, and were reported.
 The first number seen from a gateway is its baseline: a central that starts on an
 empty database does not raise alerts for history it never had.
 
+A hole at the tail (the last events before a crash of the broker, say) has no later
+event to reveal it, so the gateway's health report says how far its numbering has got:
+the numbers above the high mark become a missing range like any other (`reach`). What
+lies below the lowest missing number is stored without a hole; that number is the mark
+the central publishes to the gateway (`stored_through`), which then deletes those events.
+
 Ranges are inclusive pairs `(first, last)`.
 """
 
@@ -58,6 +64,40 @@ def advance(high: int | None, seqs: Iterable[int]) -> Advance:
         else:
             late.append(seq)
     return Advance(high, gaps, late)
+
+
+def reach(step: Advance, latest: int) -> Advance:
+    """Add the gateway's own word that its numbering has got to `latest`: the numbers
+    above the high mark are missing until they arrive. Nothing before a baseline."""
+    if step.high is None or latest <= step.high:
+        return step
+    return Advance(latest, [*step.gaps, (step.high + 1, latest)], step.late)
+
+
+def stored_through(high: int, first_missing: int | None) -> int:
+    """The highest number up to which nothing is missing, given the high mark and the
+    lowest missing number (None when nothing is)."""
+    return high if first_missing is None else min(high, first_missing - 1)
+
+
+def ranges_of(seqs: Iterable[int]) -> list[SeqRange]:
+    """Numbers as the fewest inclusive ranges: `[3, 4, 5, 9]` is `[(3, 5), (9, 9)]`."""
+    ranges: list[SeqRange] = []
+    for seq in sorted(set(seqs)):
+        if ranges and ranges[-1][1] + 1 == seq:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    return ranges
+
+
+def remove(missing: SeqRange, gone: Iterable[SeqRange]) -> list[SeqRange]:
+    """What remains missing of `missing` once every range of `gone` arrived or was
+    reported dropped."""
+    left = [missing]
+    for part in gone:
+        left = [rest for m in left for rest in (subtract(m, part) if overlaps(m, part) else [m])]
+    return left
 
 
 def subtract(missing: SeqRange, gone: SeqRange) -> list[SeqRange]:

@@ -3,12 +3,14 @@ written in one transaction, with what changed coming back as a `BatchResult`.
 
 A batch stores its new events (an event id already stored is skipped) and its
 quarantined messages, hears from its gateways (last seen, sequence numbers, gaps filled,
-birth messages and last wills, clock skew), keeps health reports' device readings, moves
-the counts, and opens or resolves the alerts all of that implies. Each of those tables
-has one storage module that alone writes it; this module only puts them together, and
-the rules come from `dashboard.core`. The cost per event is a row in a few `executemany`
-calls, never a round trip of its own: the writer process commits thousands of events a
-second this way.
+how far health reports say their numbering has got, birth messages and last wills,
+clock skew), keeps health reports' device readings, moves the counts, and opens or
+resolves the alerts all of that implies. It ends by reading how far each gateway that
+sent events or announced itself is stored without a hole, for the central to tell it.
+Each of those tables has one storage module that alone writes it; this module only puts
+them together, and the rules come from `dashboard.core`. The cost per event is a row in
+a few `executemany` calls, never a round trip of its own: the writer process commits
+thousands of events a second this way.
 """
 
 from __future__ import annotations
@@ -102,6 +104,16 @@ class _Batch:
             result.alerts += alerts.apply_device_health(db, health)
         self._move_counts(new)
         self._signals(new)
+        # Duplicates and births ask too: a gateway sends those when it may have missed
+        # its mark (it published again, or reconnected to a broker that lost it).
+        result.stored_marks = sequences.stored_marks(
+            db,
+            {
+                (m.station_id, m.gateway_id)
+                for m in items
+                if isinstance(m, EventPayload) or (isinstance(m, Availability) and m.online)
+            },
+        )
         return result
 
     def _hear_gateways(self, new: list[EventPayload], health: list[Health]) -> None:
@@ -112,10 +124,17 @@ class _Batch:
         # Health reports carry no sequence number, but they are news from the gateway.
         heard = set(by_gateway) | {(h.station_id, h.gateway_id) for h in health}
         gateways.heard(db, heard, self.received_at)
-        filled = sequences.track_batch(db, by_gateway, self.received.timestamp())
+        reached: dict[tuple[str, str], int] = {}
+        for report in health:
+            if report.last_seq:
+                key = (report.station_id, report.gateway_id)
+                reached[key] = max(reached.get(key, 0), report.last_seq)
+        filled = sequences.track_batch(db, by_gateway, self.received.timestamp(), reached)
+        dropped: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
         for event in new:
             if isinstance(event, DropReport):
-                filled |= sequences.forget(db, event.station_id, event.gateway_id, event.seq_ranges)
+                dropped[(event.station_id, event.gateway_id)] += event.seq_ranges
+        filled |= sequences.forget(db, dropped)
         self.result.alerts += alerts.resolve_ids(db, sorted(filled))
         if not heard:
             return

@@ -1,20 +1,30 @@
 """Per-gateway sequence tracking: the highest number seen and the ranges still missing.
 
 Tables `seq_high` and `seq_missing`; nothing else writes them. The rules (what a batch
-of numbers does to the high mark, what remains of a range once part of it arrives) are
-pure, in `dashboard.core.sequence_gaps`; the alert a range raises once it has been
-missing too long is `dashboard.storage.alerts`'s to open and resolve. Here a missing
-range only remembers which alert it belongs to, and `track_batch` and `forget` say which
-alerts were left with nothing missing, so that the caller resolves them.
+of numbers does to the high mark, what remains of a range once part of it arrives, how
+far everything is stored) are pure, in `dashboard.core.sequence_gaps`; the alert a range
+raises once it has been missing too long is `dashboard.storage.alerts`'s to open and
+resolve. Here a missing range only remembers which alert it belongs to, and
+`track_batch` and `forget` say which alerts were left with nothing missing, so that the
+caller resolves them. `stored_marks` reads how far each gateway's events are stored
+without a hole, which the central tells the gateway.
 
-Functions run inside the caller's transaction.
+Functions run inside the caller's transaction, and each costs a fixed handful of
+statements however many gateways and events it is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from dashboard.core.sequence_gaps import SeqRange, advance, subtract
+from dashboard.core.sequence_gaps import (
+    SeqRange,
+    advance,
+    ranges_of,
+    reach,
+    remove,
+    stored_through,
+)
 from dashboard.storage.db import Connection
 
 GatewayKey = tuple[str, str]
@@ -22,32 +32,33 @@ GatewayKey = tuple[str, str]
 
 
 def track_batch(
-    db: Connection, by_gateway: Mapping[GatewayKey, Sequence[int]], now: float
+    db: Connection,
+    by_gateway: Mapping[GatewayKey, Sequence[int]],
+    now: float,
+    reached: Mapping[GatewayKey, int] | None = None,
 ) -> set[int]:
     """Account for the sequence numbers of a batch's newly stored events, per gateway in
-    arrival order: one read of all their high marks and one write per kind of change, so
-    a batch from a thousand gateways costs a handful of statements rather than two per
-    gateway. The ids of gap alerts whose last missing number arrived."""
-    if not by_gateway:
+    arrival order, and for how far each gateway says its numbering has got (`reached`,
+    from its health reports): one read of all their high marks and one write per kind of
+    change, so a batch from a thousand gateways costs a handful of statements rather
+    than two per gateway. The ids of gap alerts whose last missing number arrived."""
+    reached = reached or {}
+    keys = set(by_gateway) | set(reached)
+    if not keys:
         return set()
-    stations = sorted({sid for sid, _ in by_gateway})
-    marks = ", ".join("?" * len(stations))
-    highs = {
-        (r[0], r[1]): int(r[2])
-        for r in db.execute(
-            f"SELECT station_id, gateway_id, high FROM seq_high WHERE station_id IN ({marks})",
-            stations,
-        )
-    }
+    highs = _highs(db, keys)
     inserts: list[tuple[str, str, int]] = []
     updates: list[tuple[int, str, str]] = []
     gaps: list[tuple[str, str, int, int, float]] = []
-    late: list[tuple[str, str, int]] = []
-    for (sid, gid), seqs in by_gateway.items():
-        start = highs.get((sid, gid))
-        step = advance(start, seqs)
+    late: dict[GatewayKey, list[SeqRange]] = {}
+    for key in sorted(keys):
+        sid, gid = key
+        start = highs.get(key)
+        step = advance(start, by_gateway.get(key, ()))
+        if key in reached:
+            step = reach(step, reached[key])
         gaps += [(sid, gid, first, last, now) for first, last in step.gaps]
-        late += [(sid, gid, seq) for seq in step.late]
+        late[key] = ranges_of(step.late)
         if step.high is None or step.high == start:
             continue
         if start is None:
@@ -61,46 +72,83 @@ def track_batch(
         "VALUES (?, ?, ?, ?, ?)",
         gaps,
     )
-    # Late arrivals (redelivery after an outage) fill gaps noticed in earlier batches.
-    emptied: set[int] = set()
-    for sid, gid, seq in late:
-        emptied |= forget(db, sid, gid, [(seq, seq)])
-    return emptied
+    # Late arrivals (redelivery after an outage, or the events a health report announced)
+    # fill gaps noticed in earlier batches.
+    return forget(db, late)
 
 
-def forget(
-    db: Connection, station_id: str, gateway_id: str, ranges: Iterable[SeqRange]
-) -> set[int]:
-    """Remove `ranges` from the missing ones: they arrived, or were reported dropped.
-    The ids of gap alerts left without a missing range."""
+def forget(db: Connection, gone: Mapping[GatewayKey, Sequence[SeqRange]]) -> set[int]:
+    """Remove, per gateway, `gone` ranges from the missing ones: they arrived, or were
+    reported dropped. The ids of gap alerts left without a missing range."""
+    gone = {key: ranges for key, ranges in gone.items() if ranges}
+    if not gone:
+        return set()
+    stations = sorted({sid for sid, _ in gone})
+    marks = ", ".join("?" * len(stations))
+    deleted: list[tuple[int]] = []
+    inserted: list[tuple[str, str, int, int, float, int | None]] = []
     touched: set[int] = set()
-    for gone in ranges:
-        first, last = gone
-        overlapping = db.execute(
-            "SELECT id, first, last, noticed_at, alert_id FROM seq_missing "
-            "WHERE station_id = ? AND gateway_id = ? AND first <= ? AND last >= ?",
-            (station_id, gateway_id, last, first),
+    for row_id, sid, gid, low, high, noticed_at, alert_id in db.execute(
+        "SELECT id, station_id, gateway_id, first, last, noticed_at, alert_id FROM seq_missing "
+        f"WHERE station_id IN ({marks})",
+        stations,
+    ).fetchall():
+        left = remove((low, high), gone.get((sid, gid), ()))
+        if left == [(low, high)]:
+            continue
+        deleted.append((row_id,))
+        inserted += [(sid, gid, first, last, noticed_at, alert_id) for first, last in left]
+        if alert_id is not None:
+            touched.add(int(alert_id))
+    db.executemany("DELETE FROM seq_missing WHERE id = ?", deleted)
+    db.executemany(
+        "INSERT INTO seq_missing (station_id, gateway_id, first, last, noticed_at, alert_id) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        inserted,
+    )
+    if not touched:
+        return set()
+    alert_marks = ", ".join("?" * len(touched))
+    still_open = {
+        int(row[0])
+        for row in db.execute(
+            f"SELECT DISTINCT alert_id FROM seq_missing WHERE alert_id IN ({alert_marks})",
+            sorted(touched),
         ).fetchall()
-        for row_id, low, high, noticed_at, alert_id in overlapping:
-            db.execute("DELETE FROM seq_missing WHERE id = ?", (row_id,))
-            db.executemany(
-                "INSERT INTO seq_missing "
-                "(station_id, gateway_id, first, last, noticed_at, alert_id) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (station_id, gateway_id, part_first, part_last, noticed_at, alert_id)
-                    for part_first, part_last in subtract((low, high), gone)
-                ],
-            )
-            if alert_id is not None:
-                touched.add(int(alert_id))
+    }
+    return touched - still_open
+
+
+def stored_marks(db: Connection, keys: Iterable[GatewayKey]) -> dict[GatewayKey, int]:
+    """Per gateway of `keys` that has a baseline: the highest number up to which every
+    event from the baseline on is stored (or was reported dropped)."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    stations = sorted({sid for sid, _ in wanted})
+    marks = ", ".join("?" * len(stations))
+    rows = db.execute(
+        "SELECT h.station_id, h.gateway_id, h.high, (SELECT min(m.first) FROM seq_missing m "
+        "WHERE m.station_id = h.station_id AND m.gateway_id = h.gateway_id) "
+        f"FROM seq_high h WHERE h.station_id IN ({marks})",
+        stations,
+    ).fetchall()
     return {
-        alert_id
-        for alert_id in touched
-        if db.execute(
-            "SELECT 1 FROM seq_missing WHERE alert_id = ? LIMIT 1", (alert_id,)
-        ).fetchone()
-        is None
+        (sid, gid): stored_through(int(high), None if first is None else int(first))
+        for sid, gid, high, first in rows
+        if (sid, gid) in wanted
+    }
+
+
+def _highs(db: Connection, keys: Iterable[GatewayKey]) -> dict[GatewayKey, int]:
+    stations = sorted({sid for sid, _ in keys})
+    marks = ", ".join("?" * len(stations))
+    return {
+        (r[0], r[1]): int(r[2])
+        for r in db.execute(
+            f"SELECT station_id, gateway_id, high FROM seq_high WHERE station_id IN ({marks})",
+            stations,
+        )
     }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from contract.maintenance_payloads import Health
 from contract.payloads import AccessEvent, CrossingEvent, DoorEvent, EventPayload, utc_now
 from dashboard.core.changes import AlertThresholds
 from dashboard.ingest import batch
@@ -95,4 +96,32 @@ def test_statements_per_batch_do_not_grow_with_the_events(database_url: str) -> 
     large = statements_for(database, traffic(20, first_seq=4))
     assert len(small) == len(large), "a statement per event crept in"
     assert len(large) < 30
+    database.close()
+
+
+def health(station_id: str, last_seq: int) -> Health:
+    return Health(
+        station_id=station_id,
+        gateway_id="gw-1",
+        at=utc_now(),
+        version="0.1.0",
+        uptime_s=1.0,
+        outbox_depth=0,
+        occupancy=0,
+        last_seq=last_seq,
+    )
+
+
+def test_events_filling_a_reported_tail_cost_no_statement_each(database_url: str) -> None:
+    database = CountingDatabase(database_url)
+    upgrade(database)
+    batch.record(database, AlertThresholds(), traffic(1, first_seq=1))
+    # Every gateway's health report says it has numbered 100 events: 2..100 are missing,
+    # and every event from now on arrives late, filling that range.
+    reports = [health(f"st-{g:03d}", 100) for g in range(GATEWAYS)]
+    batch.record(database, AlertThresholds(), reports)
+    small = statements_for(database, traffic(2, first_seq=2))
+    large = statements_for(database, traffic(20, first_seq=4))
+    assert len(small) == len(large), "a statement per late event crept in"
+    assert len(large) < 30, "a statement per gateway crept in"
     database.close()

@@ -203,8 +203,10 @@ class Site:
         replay_rate: float = 200.0,
         relay: bool = False,
         gap_after_s: float = 30.0,
+        broker_config: str = "",
     ) -> Site:
-        """Write the configs; `start()` runs everything."""
+        """Write the configs; `start()` runs everything. `broker_config` is added to the
+        broker's own lines."""
         directory.mkdir(parents=True, exist_ok=True)
         ports: set[int] = set()
         while len(ports) < 3:
@@ -212,7 +214,7 @@ class Site:
             # listened on again after an outage, so no outgoing connection may take them.
             ports.add(stable_port())
         broker_port, http_port, relay_port = sorted(ports)
-        broker = MosquittoBroker(directory, broker_port, persistence=True)
+        broker = MosquittoBroker(directory, broker_port, broker_config, persistence=True)
         database = directory / "central.db"
         config = directory / "central.toml"
         config.write_text(

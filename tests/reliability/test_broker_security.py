@@ -8,6 +8,7 @@ that the broker keeps the right to read the test's private files).
 
 from __future__ import annotations
 
+import json
 import queue
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from contract.payloads import AccessEvent, Command, utc_now
+from contract.payloads import AccessEvent, Command, StoredMark, utc_now
 from contract.tokens import SigningKey
 from dashboard.central import Central
 from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings
@@ -274,6 +275,12 @@ def test_central_and_gateway_work_end_to_end_with_their_accounts(
         (entry,) = wait_until(lambda: central.store.entries(5), 10, "access event stored")
         assert (entry.worker_id, entry.gateway_id, entry.decision) == ("w4242", "gw-1", "granted")
         wait_until(lambda: central.store.stations()[0].online, 10, "availability read")
+        # The central's mark reaches the gateway through both accounts, and empties it.
+        wait_until(
+            lambda: gateway.outbox.confirmed_seq and gateway.outbox.stats().pending == 0,
+            10,
+            "the central's stored mark at the gateway",
+        )
     finally:
         gateway.stop()
         central.stop()
@@ -335,6 +342,46 @@ def test_only_maintainers_and_centrals_can_command_a_gateway(secure_broker: Secu
             seen.append(reader.next_on("yz/v1/st/").payload)
         forged = [p for p in seen if b"from-wall" in p or b"from-cs-" in p or p == b"{}"]
         assert not forged, f"a forbidden publish got through: {forged}"
+    finally:
+        for client in everyone:
+            client.close()
+
+
+def test_only_a_central_can_tell_a_gateway_what_is_stored(secure_broker: SecureBroker) -> None:
+    """A stored mark makes a gateway delete the events it names, so only a central may
+    write one: not another gateway, not the gateway itself, not a maintainer. A gateway
+    reads its own mark and no one else's."""
+    own = "yz/v1/st/cs-0001/gw/gw-1/stored"
+    other = "yz/v1/st/cs-0002/gw/gw-1/stored"
+    gateway = Client(secure_broker.settings("cs-0001.gw-1"), [own])
+    nosy = Client(secure_broker.settings("cs-0002.gw-1", tls=True), [own, other])
+    reader = Client(secure_broker.settings("bob"), [own])
+    forgers = {name: Client(secure_broker.settings(name)) for name in ("cs-0002.gw-1", "alice")}
+    central = Client(secure_broker.settings("central.central-1"))
+    everyone = [gateway, nosy, reader, central, *forgers.values()]
+
+    def mark(station: str, seq: int) -> bytes:
+        return StoredMark(station_id=station, gateway_id="gw-1", seq=seq, at=utc_now()).to_json()
+
+    try:
+        assert all(client.link.wait_connected(10) for client in everyone)
+        acked = []
+        for name, client in [*forgers.items(), ("cs-0001.gw-1", gateway)]:
+            done = threading.Event()
+            assert client.link.publish_acked(own, f'{{"forged": "{name}"}}'.encode(), done.set)
+            acked.append(done)
+        assert all(done.wait(10) for done in acked), "the broker did not acknowledge"
+        said = mark("cs-0001", 7)
+        central.link.publish(own, said)
+        central.link.publish(other, mark("cs-0002", 9))
+        # Each reader's first live message is the central's: every forgery was dropped.
+        # (An earlier test's central may have left its own mark retained.)
+        for client in (reader, gateway):
+            while (message := client.next_on(own)).retain:
+                assert json.loads(message.payload)["schema"] == "stored/1"
+            assert message.payload == said, "a forged mark got through"
+        first_for_nosy = nosy.next_on("yz/v1/st/")
+        assert first_for_nosy.topic == other, "a gateway read another gateway's mark"
     finally:
         for client in everyone:
             client.close()

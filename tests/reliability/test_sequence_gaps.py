@@ -1,4 +1,6 @@
-"""The central tracks each gateway's sequence numbers and alerts on gaps that stay open.
+"""The central tracks each gateway's sequence numbers and alerts on gaps that stay open,
+including a hole at the tail that only the gateway's health report reveals, and reads how
+far each gateway is stored without a hole (the mark it publishes to the gateway).
 
 Batches go through the ingest writer's unit of work and time through the periodic check
 the running central calls; the last test drives both through the broker and watches the
@@ -14,11 +16,21 @@ from pathlib import Path
 
 import pytest
 
-from contract.payloads import AccessEvent, DropReport, EventPayload, utc_now
+from contract.maintenance_payloads import Health
+from contract.payloads import AccessEvent, Availability, DropReport, EventPayload, utc_now
 from contract.topics import event_topic
 from dashboard.core.changes import AlertThresholds, BatchResult
 from dashboard.core.config import AlertSettings
-from dashboard.core.sequence_gaps import Advance, advance, gap_detail, subtract
+from dashboard.core.sequence_gaps import (
+    Advance,
+    advance,
+    gap_detail,
+    ranges_of,
+    reach,
+    remove,
+    stored_through,
+    subtract,
+)
 from dashboard.ingest import batch
 from dashboard.ingest.checks import run_checks
 from dashboard.storage.db import Database
@@ -59,6 +71,19 @@ def test_the_rules_of_gaps() -> None:
     assert gap_detail("cs-1", "gw-1", [(3, 3), (5, 8)], 300) == (
         "5 event(s) from cs-1/gw-1 missing for over 300 s: seq 3, 5-8"
     )
+
+
+def test_the_rules_of_the_tail_and_the_mark() -> None:
+    step = advance(8, [9, 12])
+    assert reach(step, 15) == Advance(15, [(10, 11), (13, 15)], []), "the tail is missing"
+    assert reach(step, 12) == step and reach(step, 3) == step, "nothing new"
+    assert reach(Advance(None, [], []), 40) == Advance(None, [], []), "no baseline, no tail"
+    assert stored_through(15, None) == 15
+    assert stored_through(15, 10) == 9
+    assert ranges_of([9, 3, 5, 4, 4]) == [(3, 5), (9, 9)]
+    assert ranges_of([]) == []
+    assert remove((3, 20), [(1, 4), (8, 9), (30, 40), (19, 25)]) == [(5, 7), (10, 18)]
+    assert remove((3, 9), [(20, 30)]) == [(3, 9)]
 
 
 @pytest.fixture()
@@ -148,6 +173,73 @@ def test_gateways_are_tracked_apart_and_the_first_seq_is_the_baseline(
     assert missing(database) == []
     record(database, access(3, "gw-1"))
     assert missing(database) == [("gw-1", 2, 2)]
+
+
+def health(last_seq: int | None, gateway: str = "gw-1") -> Health:
+    return Health(
+        station_id="cs-0001",
+        gateway_id=gateway,
+        at=utc_now(),
+        version="0.1.0",
+        uptime_s=1.0,
+        outbox_depth=0,
+        occupancy=0,
+        last_seq=last_seq,
+    )
+
+
+def record_any(database: Database, *messages: batch.Message) -> BatchResult:
+    return batch.record(database, THRESHOLDS, messages)
+
+
+def test_a_health_report_reveals_a_hole_at_the_tail(database: Database) -> None:
+    record(database, *(access(seq) for seq in range(1, 11)))
+    # The last events before a crash never arrived; no later event says so, the
+    # gateway's report of how far it has numbered does.
+    assert record_any(database, health(15)).stored_marks == {}
+    assert missing(database) == [("gw-1", 11, 15)]
+    (opened,) = check_later(database, GAP_AFTER_S + 1).alerts
+    assert (opened.kind, opened.gateway_id) == ("seq_gap", "gw-1")
+    assert "5 event(s)" in opened.detail and "seq 11-15" in opened.detail
+    # An older report (the broker's retained copy) and one without the field change nothing.
+    record_any(database, health(12), health(None))
+    assert missing(database) == [("gw-1", 11, 15)]
+    # Redelivered in order: late arrivals fill the tail, and the alert resolves.
+    result = record(database, *(access(seq) for seq in range(11, 16)))
+    assert [(a.id, a.status) for a in result.alerts] == [(opened.id, "resolved")]
+    assert missing(database) == []
+    assert result.stored_marks == {("cs-0001", "gw-1"): 15}
+
+
+def test_a_report_before_any_event_sets_no_baseline(database: Database) -> None:
+    record_any(database, health(40))
+    record(database, access(41))
+    assert missing(database) == []
+
+
+def test_the_mark_stops_below_the_lowest_missing_number(database: Database) -> None:
+    key = ("cs-0001", "gw-1")
+    assert record(database, access(1), access(2), access(3)).stored_marks == {key: 3}
+    fifth = access(5)
+    assert record(database, fifth, access(6)).stored_marks == {key: 3}, "4 is missing"
+    # A duplicate or a birth asks again: the gateway may have missed its mark.
+    again = record(database, fifth)
+    assert (again.stored, again.duplicates, again.stored_marks) == (0, 1, {key: 3})
+    birth = Availability(station_id="cs-0001", gateway_id="gw-1", online=True, at=utc_now())
+    assert record_any(database, birth).stored_marks == {key: 3}
+    assert record(database, access(4)).stored_marks == {key: 6}
+    report = DropReport(
+        station_id="cs-0001",
+        gateway_id="gw-1",
+        seq=10,
+        at=utc_now(),
+        count=3,
+        kinds={"presence": 3},
+        seq_ranges=[(7, 9)],
+    )
+    assert record(database, report).stored_marks == {key: 10}, "reported drops count"
+    other = record(database, access(1, "gw-2"), access(2, "gw-2"))
+    assert other.stored_marks == {("cs-0001", "gw-2"): 2}, "only the gateways heard from"
 
 
 @pytest.fixture()

@@ -91,6 +91,21 @@ class MosquittoBroker:
             self.stop()
             raise RuntimeError(f"mosquitto did not start; see {self.directory / 'mosquitto.log'}")
 
+    @property
+    def saved_at(self) -> int | None:
+        """When the broker last wrote its persistence file (ns), None before the first."""
+        try:
+            return (self.directory / "mosquitto.db").stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL: no save, no goodbye, like a power cut of the broker's machine."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
     def stop(self) -> None:
         """Stop the broker and wait for it to exit."""
         if self.process is not None:

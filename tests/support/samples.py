@@ -19,6 +19,7 @@ from contract.payloads import (
     Payload,
     PresenceEvent,
     StationOccupancy,
+    StoredMark,
     utc_now,
 )
 
@@ -80,6 +81,7 @@ def sample_payload(model: type[Payload], station_id: str, gateway_id: str) -> Pa
             "occupancy": 0,
         },
         StationOccupancy: {"station_id": station_id, "occupancy": 1, "capacity": 8, "at": now},
+        StoredMark: {"station_id": station_id, "gateway_id": gateway_id, "seq": 1, "at": now},
         PublicKeys: {
             "version": 1,
             "issued_at": now,
