@@ -29,14 +29,16 @@ def test_a_fleet_spreads_its_reconnects() -> None:
 def test_reset_only_after_the_connection_held() -> None:
     now = [0.0]
     backoff = Backoff(1.0, 60.0, random.Random(1), stable_s=60, clock=lambda: now[0])
+    # The same draws from a backoff that never connected: what "not reset" gives.
+    never_connected = Backoff(1.0, 60.0, random.Random(1))
     for _ in range(8):
         backoff.next_delay()
+        never_connected.next_delay()
     backoff.connected()
     now[0] = 5.0
     backoff.disconnected()  # a flap: dropped after 5 s
-    assert backoff.next_delay() >= 1.0
-    assert backoff._attempt == 9
+    assert backoff.next_delay() == never_connected.next_delay() > 1.0
     backoff.connected()
     now[0] = 100.0
     backoff.disconnected()  # held for 95 s
-    assert backoff.next_delay() <= 1.0
+    assert backoff.next_delay() == 1.0, "back to the shortest delay"
