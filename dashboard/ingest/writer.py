@@ -38,6 +38,7 @@ from contract.payloads import Availability, EventPayload
 from contract.topics import TopicAddress, parse_topic
 from dashboard.core.changes import AlertThresholds, BatchResult
 from dashboard.ingest.batch import record
+from dashboard.storage import quarantine
 from dashboard.storage.db import Database
 from dashboard.storage.failures import WriteFailure, classify
 from dashboard.storage.migrations import open_database
@@ -131,17 +132,22 @@ def write_batch(
     message as refused by the database instead."""
     if refused is not None:
         return _quarantine_refused(database, thresholds, messages, refused)
+    messages = _without_known_retained(database, messages)
     accepted: list[EventPayload | Availability | Health] = []
     quarantined: list[Quarantined] = []
     notes: list[QuarantineNote] = []
     texts: dict[str, str] = {}
-    for topic, payload, _retained in messages:
+    for topic, payload, retained in messages:
         result = fast_decode(topic, payload) or decode(topic, payload)
         if isinstance(result, Rejected):
             quarantined.append(Quarantined(result.topic, result.code, result.reason, payload))
             notes.append(QuarantineNote(result.topic, result.code, result.reason))
             continue
         decoded = result.payload
+        if isinstance(decoded, Availability) and retained:
+            # A retained birth went out when the gateway connected, maybe hours ago: its
+            # clock reading says nothing about how far the gateway's clock is off now.
+            decoded = decoded.model_copy(update={"at": None})
         if isinstance(decoded, EventPayload | Availability | Health):
             accepted.append(decoded)
         if isinstance(decoded, EventPayload):
@@ -150,6 +156,23 @@ def write_batch(
     if not accepted and not quarantined:
         return WriteOutcome()
     return WriteOutcome(record(database, thresholds, accepted, quarantined, texts), notes)
+
+
+def _without_known_retained(
+    database: Database, messages: Sequence[RawMessage]
+) -> Sequence[RawMessage]:
+    """The messages but for retained copies of what the quarantine holds already: the
+    broker hands a retained message to every new subscription, and a bad one would
+    otherwise be quarantined again at every restart of the central."""
+    retained = [(m.topic, m.payload) for m in messages if m.retained]
+    if not retained:
+        return messages
+    with database.connection() as db:
+        known = quarantine.kept_already(db, retained)
+    if not known:
+        return messages
+    log.info("%d retained message(s) quarantined before: not kept again", len(known))
+    return [m for m in messages if not (m.retained and (m.topic, m.payload) in known)]
 
 
 def _quarantine_refused(

@@ -324,6 +324,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE credential_revision ALTER COLUMN revision TYPE BIGINT;
         """,
     ),
+    # A quarantined message that the broker retained comes back on every subscription
+    # (each restart, each new session); ingest looks it up by topic to keep it once.
+    """
+    CREATE INDEX quarantine_by_topic ON quarantine (topic);
+    """,
 )
 """Schema changes in order; migration n is `MIGRATIONS[n - 1]`."""
 
