@@ -36,6 +36,8 @@ class IngestState:
     """When the oldest of them arrived; None when everything received is stored."""
     outages: tuple[Outage, ...] = ()
     """Outages going on, and those ended that no alert records yet, oldest first."""
+    recovered_at: float | None = None
+    """When the last outage ended; None if there was none."""
 
     @property
     def ongoing(self) -> list[Outage]:
@@ -76,24 +78,23 @@ def outage_detail(outage: Outage) -> str:
 
 
 def silence_cutoff(
-    now: float,
-    offline_after_s: float,
-    listening_since: float | None,
-    oldest_unstored_at: float | None,
+    now: float, offline_after_s: float, listening_since: float | None, state: IngestState
 ) -> float | None:
     """A gateway last heard before the returned time has been silent for too long; None
     when nobody's silence can be judged now.
 
     The central only knows a gateway was silent over a time it was listening (connected
-    to the broker since `listening_since`) and had stored everything it received (up to
-    `oldest_unstored_at`, when anything waits). Messages that sit in the central's own
-    backlog, or in the broker while the central is away, are not a gateway's silence.
+    to the broker since `listening_since`, None while it is not), storing (no outage
+    since), and had stored everything it received (up to when its oldest unstored message
+    arrived). Messages that sit in the central's own backlog, or in the broker while the
+    central is away or cannot take them, are not a gateway's silence.
     """
-    if listening_since is None:
+    if listening_since is None or state.ongoing:
         return None
-    heard_until = now if oldest_unstored_at is None else min(now, oldest_unstored_at)
+    since = max(listening_since, state.recovered_at or listening_since)
+    heard_until = now if state.oldest_unstored_at is None else min(now, state.oldest_unstored_at)
     cutoff = heard_until - offline_after_s
-    return cutoff if cutoff >= listening_since else None
+    return cutoff if cutoff >= since else None
 
 
 def _clock(epoch_s: float) -> str:

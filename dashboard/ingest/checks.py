@@ -51,9 +51,7 @@ def run_checks(
     if ingest is None:
         silent_before: float | None = now - thresholds.offline_after_s
     else:
-        silent_before = silence_cutoff(
-            now, thresholds.offline_after_s, listening_since, ingest.oldest_unstored_at
-        )
+        silent_before = silence_cutoff(now, thresholds.offline_after_s, listening_since, ingest)
     with database.transaction() as db:
         _raise_gap_alerts(db, now, thresholds, result)
         if silent_before is not None:

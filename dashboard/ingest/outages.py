@@ -26,6 +26,7 @@ class OutageLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._outages: list[Outage] = []
+        self._ended_at: float | None = None
 
     def begin(self, kind: AlertKind, reason: str, at: float) -> None:
         """An outage of `kind` is going on (a no-op if one already is)."""
@@ -40,6 +41,13 @@ class OutageLog:
             ongoing = self._ongoing(kind)
             if ongoing is not None:
                 self._outages[self._outages.index(ongoing)] = replace(ongoing, until=at)
+                self._ended_at = at
+
+    @property
+    def ended_at(self) -> float | None:
+        """When the last outage ended; None if none has."""
+        with self._lock:
+            return self._ended_at
 
     def ongoing(self, kind: AlertKind) -> Outage | None:
         """The outage of `kind` going on, if any."""

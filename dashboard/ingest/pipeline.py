@@ -166,7 +166,8 @@ class Ingest:
                 oldest = self._oldest_arrival()
             oldest_at = None if oldest is None else now - max(0.0, time.monotonic() - oldest)
             self._settle_stall(oldest_at, now)
-            return IngestState(backlog, oldest_at, self.outages.unrecorded())
+            outages = self.outages
+            return IngestState(backlog, oldest_at, outages.unrecorded(), outages.ended_at)
 
     def _oldest_arrival(self) -> float | None:
         if self._taken:
