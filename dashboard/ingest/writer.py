@@ -40,7 +40,7 @@ from dashboard.core.changes import AlertThresholds, BatchResult
 from dashboard.ingest.batch import record
 from dashboard.storage import quarantine
 from dashboard.storage.db import Database
-from dashboard.storage.failures import WriteFailure, classify
+from dashboard.storage.failures import WriteFailure, classify, describe
 from dashboard.storage.migrations import open_database
 from dashboard.storage.quarantine import Quarantined
 
@@ -229,7 +229,11 @@ def _serve(conn: Connection, database_url: str, thresholds: AlertThresholds) -> 
     finally:
         stop.set()
         checkpoints.join(timeout=30)
-        database.checkpoint()
+        try:
+            database.checkpoint()
+        except Exception as error:
+            # The log stays beside the file and is copied at the next start.
+            log.warning("the last checkpoint failed: %s", describe(error))
         database.close()
 
 
