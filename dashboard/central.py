@@ -90,8 +90,8 @@ class Central:
             on_connected=self._listening,
         )
         self._listening_since: float | None = None
-        """Since when the link has been up (epoch seconds): what the central heard before
-        is all it can know of the gateways' silence."""
+        """When the link last came up (epoch seconds): a gateway's silence counts only
+        from then."""
         self.ingest = Ingest(
             self.database, self.thresholds, self.metrics, self._changed, acknowledge=self.link.ack
         )
@@ -203,7 +203,11 @@ class Central:
             try:
                 ingest = self.ingest.state()
                 listening = self._listening_since if self.link.connected else None
-                self._changed(run_checks(self.database, self.thresholds, None, ingest, listening))
+                self._changed(
+                    run_checks(
+                        self.database, self.thresholds, ingest=ingest, listening_since=listening
+                    )
+                )
                 self.ingest.outages.recorded(ingest.outages)
                 self.history.flush()
                 if time.monotonic() >= next_purge:

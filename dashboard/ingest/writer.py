@@ -178,7 +178,7 @@ def _without_known_retained(
 def _quarantine_refused(
     database: Database, thresholds: AlertThresholds, messages: Sequence[RawMessage], why: str
 ) -> WriteOutcome:
-    reason = f"the database refused it: {why}"
+    reason = f"storing it failed: {why}"
     kept = [Quarantined(m.topic, REFUSED, reason, m.payload) for m in messages]
     notes = [QuarantineNote(m.topic, REFUSED, reason) for m in messages]
     return WriteOutcome(record(database, thresholds, [], kept), notes)

@@ -9,7 +9,6 @@ offline.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import subprocess
 import threading
