@@ -22,14 +22,17 @@ import uvicorn
 from contract.payloads import CentralStatus, Command, StationOccupancy, utc_now
 from contract.signing import sign
 from contract.topics import ROOT, TOPIC_BY_NAME, central_topic, occupancy_topic
+from dashboard.core.alert_rules import AlertKind
 from dashboard.core.changes import AlertThresholds, BatchResult
 from dashboard.core.config import CentralSettings
+from dashboard.core.ingest_health import problems
 from dashboard.ingest.checks import run_checks
 from dashboard.ingest.metrics import IngestMetrics
 from dashboard.ingest.pipeline import Ingest
 from dashboard.ingest.stored_marks import StoredMarks
 from dashboard.services.credentials import Credentials
 from dashboard.services.influx import InfluxExport
+from dashboard.storage.failures import classify, describe
 from dashboard.storage.history import OccupancyHistory
 from dashboard.storage.migrations import open_database
 from dashboard.storage.store import Store
@@ -66,6 +69,7 @@ class Central:
             sensor_silent_after_s=alerts.sensor_silent_after_s,
             clock_skew_s=alerts.clock_skew_s,
             empty_reset_s=settings.occupancy.empty_reset_s,
+            stall_after_s=alerts.stall_after_s,
         )
         self.store = Store(self.database)
         if settings.stations:
@@ -85,9 +89,13 @@ class Central:
             birth=lambda: Retained(status_topic, self._status(online=True)),
             clean_session=False,
             manual_ack=True,
+            on_connected=self._listening,
         )
         # Each gateway keeps its events until its mark here says they are stored.
         self.stored_marks = StoredMarks(self.link.publish)
+        self._listening_since: float | None = None
+        """When the link last came up (epoch seconds): a gateway's silence counts only
+        from then."""
         self.ingest = Ingest(
             self.database, self.thresholds, self.metrics, self._changed, acknowledge=self.link.ack
         )
@@ -104,6 +112,7 @@ class Central:
             feed_language=settings.feed.language,
             extra_metrics=self._extra_metrics,
             secure_cookies=settings.http.secure_cookies,
+            problems=lambda: problems(self.ingest.state()),
         )
         self.operators = self.app.state.operators
         self._stopping = threading.Event()
@@ -198,7 +207,14 @@ class Central:
         next_health = time.monotonic()
         while not self._stopping.wait(interval):
             try:
-                self._changed(run_checks(self.database, self.thresholds))
+                ingest = self.ingest.state()
+                listening = self._listening_since if self.link.connected else None
+                self._changed(
+                    run_checks(
+                        self.database, self.thresholds, ingest=ingest, listening_since=listening
+                    )
+                )
+                self.ingest.outages.recorded(ingest.outages)
                 self.history.flush()
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + retention.purge_interval_s
@@ -209,14 +225,34 @@ class Central:
                 if self.influx is not None and time.monotonic() >= next_health:
                     next_health = time.monotonic() + self.settings.influx.health_interval_s
                     self.influx.gateways(self.store.gateways())
-            except Exception:
-                log.exception("time-driven checks failed")
+            except Exception as error:
+                if classify(error).unavailable:
+                    # Ingest reports the outage; a traceback every few seconds adds nothing.
+                    log.warning("time-driven checks wait for the database: %s", describe(error))
+                else:
+                    log.exception("time-driven checks failed")
+
+    def _listening(self) -> None:
+        self._listening_since = time.time()
 
     def _extra_metrics(self) -> dict[str, float]:
+        ingest = self.ingest.state()
+        oldest = ingest.oldest_unstored_at
+        gauges = {
+            "ingest_backlog_messages": float(ingest.backlog),
+            "ingest_oldest_unstored_seconds": 0.0 if oldest is None else time.time() - oldest,
+            "storage_unavailable": float(
+                any(o.kind is AlertKind.STORAGE_UNAVAILABLE for o in ingest.ongoing)
+            ),
+            "ingest_stalled": float(
+                any(o.kind is AlertKind.INGEST_STALLED for o in ingest.ongoing)
+            ),
+        }
         if self.influx is None:
-            return {}
+            return gauges
         counters = self.influx.counters
         return {
+            **gauges,
             "influx_points_written": counters.written,
             "influx_points_dropped": counters.dropped,
             "influx_points_queued": self.influx.queued,

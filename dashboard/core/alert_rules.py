@@ -1,7 +1,8 @@
 """What alerts there are, where each is in its lifecycle, and the pure rules that say
 when a condition is an alert and what its detail reads: a faulty device in a gateway's
 health report, a full station, a gateway offline or with a wrong clock, a silent sensor,
-an alarm. Sequence gaps have rules of their own (`dashboard.core.sequence_gaps`)."""
+an alarm. Sequence gaps have rules of their own (`dashboard.core.sequence_gaps`), and so
+has the central's own ingest (`dashboard.core.ingest_health`)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ class AlertKind(StrEnum):
     SENSOR_FAULTY = "sensor_faulty"
     SEQ_GAP = "seq_gap"
     CLOCK_SKEW = "clock_skew"
+    STORAGE_UNAVAILABLE = "storage_unavailable"
+    """The central's database takes no writes (down, unreachable, full, read-only)."""
+    INGEST_STALLED = "ingest_stalled"
+    """Received messages wait to be stored with no write failing (a lock, a hang)."""
 
 
 class AlertStatus(StrEnum):

@@ -52,6 +52,7 @@ class AlertThresholds:
     sensor_silent_after_s: float = 3600.0
     clock_skew_s: float = 30.0
     empty_reset_s: float = 600.0
+    stall_after_s: float = 30.0
 
 
 @dataclass(slots=True)

@@ -161,6 +161,12 @@ class AlertSettings(Section):
     check_interval_s: float = Field(
         default=5.0, gt=0, le=60, description="How often time-driven rules are checked."
     )
+    stall_after_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A received message not stored after this long, with no write failing, "
+        "means ingest is stalled: `/healthz` says degraded and an `ingest_stalled` alert opens.",
+    )
 
 
 class CommandSettings(Section):

@@ -3,9 +3,15 @@
 A sequence gap still open after the threshold raises its `seq_gap` alert; a gateway
 unheard for too long goes offline; a presence sensor unheard for too long is marked
 silent; a zone whose every presence sensor has seen nobody for long enough is reset to
-zero, with an audit record. The central runs `run_checks` every few seconds and
-publishes its `BatchResult` like a batch's. One transaction per run; the rules come from
+zero, with an audit record; the outages of the central's own ingest are recorded as
+`storage_unavailable` and `ingest_stalled` alerts, opened and resolved at the times they
+began and ended. The central runs `run_checks` every few seconds and publishes its
+`BatchResult` like a batch's. One transaction per run; the rules come from
 `dashboard.core`.
+
+A gateway is only called silent over a time the central was listening and had stored
+everything it received (`ingest_health.silence_cutoff`): when the central is behind or
+away, the gateways it has not heard from are not to blame.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from datetime import UTC, datetime
 from contract.payloads import format_utc
 from dashboard.core.alert_rules import AlertKind, sensor_silent
 from dashboard.core.changes import AlertThresholds, BatchResult
+from dashboard.core.ingest_health import IngestState, Outage, outage_detail, silence_cutoff
 from dashboard.core.occupancy import presence_resets
 from dashboard.core.sequence_gaps import gap_detail
 from dashboard.ingest.gateway_state import set_online
@@ -27,16 +34,30 @@ RESET_REASON = "sensors saw nobody"
 
 
 def run_checks(
-    database: Database, thresholds: AlertThresholds, now: float | None = None
+    database: Database,
+    thresholds: AlertThresholds,
+    now: float | None = None,
+    ingest: IngestState | None = None,
+    listening_since: float | None = None,
 ) -> BatchResult:
-    """Apply the time-driven rules as of `now` (epoch seconds; the clock by default)."""
+    """Apply the time-driven rules as of `now` (epoch seconds; the clock by default).
+
+    `ingest` is where the central's ingest stands, and `listening_since` since when it
+    has been connected to the broker (None while it is not); without `ingest`, the
+    checks take it that everything was heard and stored up to `now`.
+    """
     now = time.time() if now is None else now
     result = BatchResult()
+    if ingest is None:
+        silent_before: float | None = now - thresholds.offline_after_s
+    else:
+        silent_before = silence_cutoff(now, thresholds.offline_after_s, listening_since, ingest)
     with database.transaction() as db:
         _raise_gap_alerts(db, now, thresholds, result)
-        cutoff = format_utc(datetime.fromtimestamp(now - thresholds.offline_after_s, UTC))
-        for sid, gid in gateways.online_but_unheard_since(db, cutoff):
-            set_online(db, sid, gid, False, gateways.SILENT, thresholds, result)
+        if silent_before is not None:
+            cutoff = format_utc(datetime.fromtimestamp(silent_before, UTC))
+            for sid, gid in gateways.online_but_unheard_since(db, cutoff):
+                set_online(db, sid, gid, False, gateways.SILENT, thresholds, result)
         for sid, sensor_id in sensors.mark_silent(db, now - thresholds.sensor_silent_after_s):
             change = alerts.open_alert(
                 db,
@@ -49,7 +70,26 @@ def run_checks(
             if change is not None:
                 result.alerts.append(change)
         _reset_empty_zones(db, now, thresholds.empty_reset_s, result)
+        if ingest is not None:
+            _record_outages(db, ingest.outages, result)
     return result
+
+
+def _record_outages(db: Connection, outages: tuple[Outage, ...], result: BatchResult) -> None:
+    """Open an alert for each outage (dated when it began), and resolve it (dated when it
+    ended) once it has ended; oldest first, so one kind's outages follow each other."""
+    for outage in outages:
+        change = alerts.open_alert(
+            db, outage.kind, None, None, None, outage_detail(outage), _utc(outage.since)
+        )
+        if change is not None:
+            result.alerts.append(change)
+        if outage.until is not None:
+            result.alerts += alerts.resolve_condition(db, outage.kind, None, at=_utc(outage.until))
+
+
+def _utc(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
 
 
 def _raise_gap_alerts(

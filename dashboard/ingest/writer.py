@@ -10,7 +10,11 @@ that dies mid-batch has committed nothing that was acknowledged, and the batch i
 written again by its successor.
 
 `write_batch` is the whole job and runs the same in either process; `WriterProcess` is
-only the pipe around it.
+only the pipe around it. A batch that fails comes back with the failure told apart
+(`dashboard.storage.failures`): the database unavailable, or refusing the data. The
+pipeline retries the first and splits the batch on the second until it finds the message
+the database refuses, which it then sends alone with `refused` set, to be quarantined
+with the database's words.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -34,14 +38,26 @@ from contract.payloads import Availability, EventPayload
 from contract.topics import TopicAddress, parse_topic
 from dashboard.core.changes import AlertThresholds, BatchResult
 from dashboard.ingest.batch import record
+from dashboard.storage import quarantine
 from dashboard.storage.db import Database
+from dashboard.storage.failures import WriteFailure, classify, describe
 from dashboard.storage.migrations import open_database
 from dashboard.storage.quarantine import Quarantined
 
 log = logging.getLogger(__name__)
 
-RawMessage = tuple[str, bytes]
-"""A message as the writer needs it: topic and payload bytes."""
+
+class RawMessage(NamedTuple):
+    """A message as the writer needs it."""
+
+    topic: str
+    payload: bytes
+    retained: bool = False
+    """The broker sent a copy it kept (on subscribing), not the message as published."""
+
+
+REFUSED = "refused_by_database"
+"""The quarantine code of a message that passed validation but that the database refused."""
 
 CHECKPOINT_EVERY_S = 1.0
 """How often the writer copies its SQLite write-ahead log into the database file."""
@@ -62,15 +78,21 @@ class QuarantineNote:
 @dataclass(slots=True)
 class WriteOutcome:
     """The answer to one batch: what changed (None when nothing was stored), what was
-    quarantined, or the error that kept it from committing."""
+    quarantined, or what kept it from committing (with the writer's traceback)."""
 
     result: BatchResult | None = None
     quarantined: list[QuarantineNote] = field(default_factory=list)
-    error: str | None = None
+    failure: WriteFailure | None = None
+    traceback: str = ""
 
 
 class WriteFailedError(RuntimeError):
-    """The batch was not committed; the message says why (a traceback from the writer)."""
+    """The batch was not committed; `failure` says why and whether the database was
+    unavailable, the message adds the writer's traceback."""
+
+    def __init__(self, failure: WriteFailure, detail: str = "") -> None:
+        super().__init__(f"{failure.reason}\n{detail}" if detail else failure.reason)
+        self.failure = failure
 
 
 @functools.lru_cache(maxsize=65536)
@@ -99,30 +121,71 @@ def fast_decode(topic: str, raw: bytes) -> Decoded | None:
 
 
 def write_batch(
-    database: Database, thresholds: AlertThresholds, messages: Sequence[RawMessage]
+    database: Database,
+    thresholds: AlertThresholds,
+    messages: Sequence[RawMessage],
+    refused: str | None = None,
 ) -> WriteOutcome:
     """Validate every message and store the batch in one transaction (`batch.record`):
     events, availability and health reports to their tables, everything else to the
-    quarantine with its reason."""
+    quarantine with its reason. With `refused` (the database's words), quarantine every
+    message as refused by the database instead."""
+    if refused is not None:
+        return _quarantine_refused(database, thresholds, messages, refused)
+    messages = _without_known_retained(database, messages)
     accepted: list[EventPayload | Availability | Health] = []
     quarantined: list[Quarantined] = []
     notes: list[QuarantineNote] = []
     texts: dict[str, str] = {}
-    for topic, payload in messages:
+    for topic, payload, retained in messages:
         result = fast_decode(topic, payload) or decode(topic, payload)
         if isinstance(result, Rejected):
             quarantined.append(Quarantined(result.topic, result.code, result.reason, payload))
             notes.append(QuarantineNote(result.topic, result.code, result.reason))
-        elif isinstance(result, Decoded) and isinstance(
-            result.payload, EventPayload | Availability | Health
-        ):
-            accepted.append(result.payload)
-            if isinstance(result.payload, EventPayload):
-                # Valid UTF-8 JSON, or it would not have passed validation.
-                texts[result.payload.event_id] = payload.decode()
+            continue
+        decoded = result.payload
+        if isinstance(decoded, Availability) and retained:
+            # A retained birth went out when the gateway connected, maybe hours ago: its
+            # clock reading says nothing about how far the gateway's clock is off now.
+            decoded = decoded.model_copy(update={"at": None})
+        if isinstance(decoded, EventPayload | Availability | Health):
+            accepted.append(decoded)
+        if isinstance(decoded, EventPayload):
+            # Valid UTF-8 JSON, or it would not have passed validation.
+            texts[decoded.event_id] = payload.decode()
     if not accepted and not quarantined:
         return WriteOutcome()
     return WriteOutcome(record(database, thresholds, accepted, quarantined, texts), notes)
+
+
+def _without_known_retained(
+    database: Database, messages: Sequence[RawMessage]
+) -> Sequence[RawMessage]:
+    """The messages but for retained copies of what the quarantine holds already: the
+    broker hands a retained message to every new subscription, and a bad one would
+    otherwise be quarantined again at every restart of the central."""
+    retained = [(m.topic, m.payload) for m in messages if m.retained]
+    if not retained:
+        return messages
+    with database.connection() as db:
+        known = quarantine.kept_already(db, retained)
+    if not known:
+        return messages
+    log.info("%d retained message(s) quarantined before: not kept again", len(known))
+    return [m for m in messages if not (m.retained and (m.topic, m.payload) in known)]
+
+
+def _quarantine_refused(
+    database: Database, thresholds: AlertThresholds, messages: Sequence[RawMessage], why: str
+) -> WriteOutcome:
+    reason = f"storing it failed: {why}"
+    kept = [Quarantined(m.topic, REFUSED, reason, m.payload) for m in messages]
+    notes = [QuarantineNote(m.topic, REFUSED, reason) for m in messages]
+    return WriteOutcome(record(database, thresholds, [], kept), notes)
+
+
+def _failed(error: BaseException) -> WriteOutcome:
+    return WriteOutcome(failure=classify(error), traceback=traceback.format_exc())
 
 
 def _checkpoint_loop(database: Database, stop: threading.Event) -> None:
@@ -140,8 +203,8 @@ def _serve(conn: Connection, database_url: str, thresholds: AlertThresholds) -> 
     """The child's loop: one batch in, one outcome out, until told to stop or orphaned."""
     try:
         database = open_database(database_url, autocheckpoint=False)
-    except Exception:
-        conn.send(WriteOutcome(error=traceback.format_exc()))
+    except Exception as error:
+        conn.send(_failed(error))
         return
     stop = threading.Event()
     checkpoints = threading.Thread(
@@ -157,15 +220,20 @@ def _serve(conn: Connection, database_url: str, thresholds: AlertThresholds) -> 
                 return  # the parent is gone; nothing of ours is unacknowledged-and-lost
             if batch is None:
                 return
+            messages, refused = batch
             try:
-                outcome = write_batch(database, thresholds, batch)
-            except Exception:
-                outcome = WriteOutcome(error=traceback.format_exc())
+                outcome = write_batch(database, thresholds, messages, refused)
+            except Exception as error:
+                outcome = _failed(error)
             conn.send(outcome)
     finally:
         stop.set()
         checkpoints.join(timeout=30)
-        database.checkpoint()
+        try:
+            database.checkpoint()
+        except Exception as error:
+            # The log stays beside the file and is copied at the next start.
+            log.warning("the last checkpoint failed: %s", describe(error))
         database.close()
 
 
@@ -208,28 +276,40 @@ class WriterProcess:
         self._process, self._conn = process, parent
         if not parent.poll(START_TIMEOUT_S):
             self.stop()
-            raise WriteFailedError(f"the ingest writer did not start in {START_TIMEOUT_S:g} s")
-        ready = parent.recv()
-        if ready.error is not None:
+            raise WriteFailedError(
+                WriteFailure(True, f"the ingest writer did not start in {START_TIMEOUT_S:g} s")
+            )
+        ready: WriteOutcome = parent.recv()
+        if ready.failure is not None:
             self.stop()
-            raise WriteFailedError(f"the ingest writer could not open the database:\n{ready.error}")
+            why = ready.failure
+            raise WriteFailedError(
+                WriteFailure(
+                    why.unavailable, f"the ingest writer could not open the database: {why.reason}"
+                ),
+                ready.traceback,
+            )
 
-    def write(self, messages: Sequence[RawMessage]) -> WriteOutcome:
-        """Write one batch; raises `WriteFailedError` if it was not committed. A child
-        that died is replaced on the next call."""
+    def write(self, messages: Sequence[RawMessage], refused: str | None = None) -> WriteOutcome:
+        """Write one batch (`write_batch`); raises `WriteFailedError` if it was not
+        committed. A child that died is replaced on the next call."""
         if self._conn is None or not self._process.is_alive():
             self.stop()
             self.start()
         assert self._conn is not None
         try:
-            self._conn.send(list(messages))
+            self._conn.send((list(messages), refused))
             outcome: WriteOutcome = self._conn.recv()
         except (EOFError, OSError) as error:
             code = self._process.exitcode if self._process is not None else None
             self.stop()
-            raise WriteFailedError(f"the ingest writer died (exit code {code})") from error
-        if outcome.error is not None:
-            raise WriteFailedError(outcome.error)
+            # Not the database's doing, maybe a message's: the writer crashed on it, or
+            # was killed. Either way the batch is written again, split if it fails again.
+            raise WriteFailedError(
+                WriteFailure(False, f"the ingest writer died (exit code {code})")
+            ) from error
+        if outcome.failure is not None:
+            raise WriteFailedError(outcome.failure, outcome.traceback)
         return outcome
 
     def stop(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from contract.maintenance_payloads import Health
 from contract.payloads import format_utc, utc_now
@@ -83,14 +84,17 @@ def open_alert(
     gateway_id: str | None,
     subject: str | None,
     detail: str,
+    opened_at: datetime | None = None,
 ) -> AlertChange | None:
-    """Open an alert unless the same condition already has an unresolved one."""
+    """Open an alert unless the same condition already has an unresolved one; `opened_at`
+    when the condition began earlier than now (it could not be recorded then)."""
     if find_open(db, kind, station_id, gateway_id, subject) is not None:
         return None
+    opened = format_utc(opened_at or utc_now())
     alert_id = db.insert_id(
         "INSERT INTO alerts (kind, station_id, gateway_id, subject, opened_at, detail, status) "
         "VALUES (?, ?, ?, ?, ?, ?, 'open') RETURNING id",
-        (kind.value, station_id, gateway_id, subject, format_utc(utc_now()), detail[:DETAIL_CHARS]),
+        (kind.value, station_id, gateway_id, subject, opened, detail[:DETAIL_CHARS]),
     )
     return AlertChange(alert_id, kind.value, "open", station_id, gateway_id, subject, detail)
 
@@ -102,8 +106,10 @@ def resolve_condition(
     gateway_id: str | None = None,
     subject: str | None = None,
     any_gateway: bool = False,
+    at: datetime | None = None,
 ) -> list[AlertChange]:
-    """Resolve (as `system`) the unresolved alerts of a condition that has cleared."""
+    """Resolve (as `system`) the unresolved alerts of a condition that has cleared (at
+    `at` when that was earlier than now)."""
     query = (
         "SELECT id FROM alerts WHERE resolved_at IS NULL AND kind = ? "
         "AND coalesce(station_id, '') = ? AND coalesce(subject, '') = ?"
@@ -112,7 +118,7 @@ def resolve_condition(
     if not any_gateway:
         query += " AND coalesce(gateway_id, '') = ?"
         params.append(gateway_id or "")
-    return resolve_ids(db, [int(r[0]) for r in db.execute(query, params).fetchall()])
+    return resolve_ids(db, [int(r[0]) for r in db.execute(query, params).fetchall()], at)
 
 
 def settle(
@@ -146,14 +152,18 @@ def settle(
     return changes
 
 
-def resolve_ids(db: Connection, alert_ids: Iterable[int]) -> list[AlertChange]:
-    """Resolve these alerts as `system` (those still unresolved); what changed."""
+def resolve_ids(
+    db: Connection, alert_ids: Iterable[int], at: datetime | None = None
+) -> list[AlertChange]:
+    """Resolve these alerts as `system` (those still unresolved), now or `at`; what
+    changed."""
     changes = []
+    resolved = format_utc(at or utc_now())
     for alert_id in alert_ids:
         r = db.execute(
             "UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_by = ? "
             "WHERE id = ? AND resolved_at IS NULL " + _RETURNING,
-            (format_utc(utc_now()), SYSTEM, alert_id),
+            (resolved, SYSTEM, alert_id),
         ).fetchone()
         if r is not None:
             changes.append(AlertChange(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]))

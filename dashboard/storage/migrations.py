@@ -12,12 +12,30 @@ those two into `schema_version` and drops them, so a database where only some of
 stores had been created gets exactly the migrations it lacks.
 
 A migration, once released, is never edited: a change is a new entry at the end. `{serial}`,
-`{blob}`, `{real}` and `{bigint}` are rendered per database (`dashboard.storage.db`).
+`{blob}`, `{real}` and `{bigint}` are rendered per database (`dashboard.storage.db`); a
+change only one database needs is a `PerDialect` entry.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dashboard.storage.db import Connection, Database
+
+
+@dataclass(frozen=True, slots=True)
+class PerDialect:
+    """A migration whose script differs per database (empty where there is nothing to do)."""
+
+    sqlite: str
+    postgresql: str
+
+    def script(self, dialect: str) -> str:
+        """The script for `dialect` (`sqlite` or `postgresql`)."""
+        return self.sqlite if dialect == "sqlite" else self.postgresql
+
+
+Migration = str | PerDialect
 
 # The alerts table was first made next to the sequence tables it is linked to.
 _ALERTS_AND_SEQUENCES = """
@@ -49,7 +67,7 @@ CREATE TABLE seq_missing (
 CREATE INDEX seq_missing_by_gateway ON seq_missing (station_id, gateway_id, first);
 """
 
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[Migration, ...] = (
     """
     CREATE TABLE stations (
         id TEXT PRIMARY KEY,
@@ -285,6 +303,32 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX audit_log_at ON audit_log (at);
     """,
+    # Integers on the wire are signed 64-bit (`contract.payloads.INT64_MAX`), and so are
+    # the counts and versions that grow from them; on PostgreSQL these columns were 32-bit,
+    # so one event numbered past 2^31 stopped every batch after it. SQLite's INTEGER is
+    # 64-bit already.
+    PerDialect(
+        sqlite="",
+        postgresql="""
+        ALTER TABLE seq_high ALTER COLUMN high TYPE BIGINT;
+        ALTER TABLE seq_missing ALTER COLUMN first TYPE BIGINT, ALTER COLUMN last TYPE BIGINT;
+        ALTER TABLE stations ALTER COLUMN capacity TYPE BIGINT,
+            ALTER COLUMN occupancy TYPE BIGINT;
+        ALTER TABLE station_zones ALTER COLUMN capacity TYPE BIGINT,
+            ALTER COLUMN occupancy TYPE BIGINT;
+        ALTER TABLE occupancy_history ALTER COLUMN occupancy TYPE BIGINT,
+            ALTER COLUMN peak TYPE BIGINT, ALTER COLUMN capacity TYPE BIGINT;
+        ALTER TABLE occupancy_corrections ALTER COLUMN before_count TYPE BIGINT,
+            ALTER COLUMN after_count TYPE BIGINT;
+        ALTER TABLE credential_versions ALTER COLUMN version TYPE BIGINT;
+        ALTER TABLE credential_revision ALTER COLUMN revision TYPE BIGINT;
+        """,
+    ),
+    # A quarantined message that the broker retained comes back on every subscription
+    # (each restart, each new session); ingest looks it up by topic to keep it once.
+    """
+    CREATE INDEX quarantine_by_topic ON quarantine (topic);
+    """,
 )
 """Schema changes in order; migration n is `MIGRATIONS[n - 1]`."""
 
@@ -310,12 +354,14 @@ def upgrade(database: Database) -> int:
         applied = {int(r[0]) for r in db.execute("SELECT version FROM schema_version")}
         applied |= _fold_legacy_counters(db, applied)
         pending = [
-            (number, script)
-            for number, script in enumerate(MIGRATIONS, start=1)
+            (number, migration)
+            for number, migration in enumerate(MIGRATIONS, start=1)
             if number not in applied
         ]
-        for number, script in pending:
-            db.script(script.format(**database.words))
+        for number, migration in pending:
+            script = migration if isinstance(migration, str) else migration.script(db.dialect)
+            if script.strip():
+                db.script(script.format(**database.words))
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
     return len(pending)
 

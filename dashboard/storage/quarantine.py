@@ -2,7 +2,9 @@
 
 Table `quarantine`; nothing else writes it. A batch's quarantined messages are kept in
 the batch's transaction, so that once it commits every message of the batch may be
-acknowledged to the broker: bad input is never lost and never blocks the rest.
+acknowledged to the broker: bad input is never lost and never blocks the rest. A message
+the broker retained comes back on every subscription; `kept_already` lets ingest keep it
+only once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ TOPIC_CHARS = 1024
 
 SAMPLE_BYTES = 1024
 """How much of a payload the listing shows, as text."""
+
+_TOPIC_CHUNK = 500
+"""Topics looked up per statement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,28 @@ def keep(db: Connection, messages: Iterable[Quarantined], received_at: str) -> i
         rows,
     )
     return len(rows)
+
+
+def kept_already(db: Connection, messages: Iterable[tuple[str, bytes]]) -> set[tuple[str, bytes]]:
+    """Which of these (topic, payload) messages are in the quarantine already."""
+    by_topic: dict[str, set[tuple[str, bytes]]] = {}
+    for topic, payload in messages:
+        by_topic.setdefault(topic[:TOPIC_CHARS], set()).add((topic, payload))
+    topics = sorted(by_topic)
+    kept: set[tuple[str, bytes]] = set()
+    for start in range(0, len(topics), _TOPIC_CHUNK):
+        chunk = topics[start : start + _TOPIC_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for topic, size, stored in db.execute(
+            f"SELECT topic, size, payload FROM quarantine WHERE topic IN ({marks})", chunk
+        ):
+            prefix = bytes(stored)
+            kept |= {
+                message
+                for message in by_topic[topic]
+                if len(message[1]) == size and message[1][:KEEP_BYTES] == prefix
+            }
+    return kept
 
 
 def purge(db: Connection, cutoff: str) -> None:

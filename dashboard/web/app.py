@@ -111,12 +111,14 @@ class GatewayOut(BaseModel):
 
 
 class Health(BaseModel):
-    """Liveness and ingest counters."""
+    """Liveness and ingest counters; `degraded` (with HTTP 503) while `reasons` says what
+    keeps the central from storing what it receives."""
 
-    status: str
+    status: Literal["ok", "degraded"]
     version: str
     broker_connected: bool
     ingest: dict[str, object]
+    reasons: list[str] = Field(default_factory=list)
 
 
 ENTRY_COLUMNS = list(EntryOut.model_fields)
@@ -132,9 +134,11 @@ def create_app(
     feed_language: str = "zh",
     extra_metrics: Callable[[], dict[str, float]] | None = None,
     secure_cookies: bool = False,
+    problems: Callable[[], list[str]] | None = None,
 ) -> FastAPI:
     """Build the application over a store; `broker_connected()` reports the MQTT link,
-    `changed` hears of changes made through the API (to publish them)."""
+    `changed` hears of changes made through the API (to publish them), `problems()` what
+    keeps the central from storing what it receives (for `/healthz`)."""
     app = FastAPI(
         title="yizhan central",
         version=__version__,
@@ -157,14 +161,23 @@ def create_app(
     app.include_router(stations_router(store, notify))
     app.include_router(feed_router(store, feed_ttl_s, feed_language))
 
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> Health:
-        """Is the service up, is it connected to the broker, what has ingest seen."""
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        responses={503: {"model": Health, "description": "Degraded: see `reasons`."}},
+    )
+    def healthz(response: Response) -> Health:
+        """Is the service up, is it connected to the broker, what has ingest seen, and
+        is anything keeping it from storing what it receives. Reads no database."""
+        reasons = problems() if problems is not None else []
+        if reasons:
+            response.status_code = 503
         return Health(
-            status="ok",
+            status="degraded" if reasons else "ok",
             version=__version__,
             broker_connected=broker_connected(),
             ingest=metrics.snapshot(),
+            reasons=reasons,
         )
 
     @app.get("/metrics", tags=["operations"], response_class=Response)

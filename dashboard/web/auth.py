@@ -66,6 +66,8 @@ PUBLIC_EXACT = frozenset(
         "/api/i18n",
     }
 )
+NO_SESSION = frozenset({"/healthz", "/metrics"})
+"""Public paths that must answer while the database is down: no session is looked up."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ADMIN_WRITES = (
     re.compile(r"^/api/operators(/.*)?$"),
@@ -130,6 +132,9 @@ class AuthMiddleware:
         method: str = scope["method"]
         path: str = scope["path"]
         needed = required_role(method, path)
+        if path in NO_SESSION:
+            await self.app(scope, receive, send)
+            return
         session, via_cookie = await self._session(scope)
         scope.setdefault("state", {})["operator"] = session
         if needed is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +12,8 @@ from prometheus_client.registry import Collector
 
 from dashboard.ingest.metrics import IngestMetrics
 from dashboard.storage.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class CentralCollector(Collector):
@@ -33,7 +36,9 @@ class CentralCollector(Collector):
         dup.add_metric([], float(str(snap["duplicates"])))
         yield dup
         quarantined = CounterMetricFamily(
-            "yizhan_messages_quarantined", "Messages that failed validation.", labels=["code"]
+            "yizhan_messages_quarantined",
+            "Messages quarantined: failed validation or refused by the database.",
+            labels=["code"],
         )
         by_code = snap["quarantined"]
         assert isinstance(by_code, dict)
@@ -44,6 +49,18 @@ class CentralCollector(Collector):
         failures.add_metric([], float(str(snap["write_failures"])))
         yield failures
 
+        for name, value in sorted(self._extra().items()):
+            extra = GaugeMetricFamily(f"yizhan_{name}", name.replace("_", " "))
+            extra.add_metric([], value)
+            yield extra
+        try:
+            # The store's figures last: while the database is down the ingest's figures
+            # above are what an operator needs, and they must still be served.
+            yield from list(self._store_families())
+        except Exception as error:
+            log.warning("metrics without the store's figures: %s", error)
+
+    def _store_families(self) -> Iterator[Any]:
         stations = self._store.stations()
         gauge = GaugeMetricFamily("yizhan_stations", "Stations known.", labels=["state"])
         online = sum(1 for s in stations if s.online)
@@ -65,10 +82,6 @@ class CentralCollector(Collector):
         for kind, count in sorted(counts.items()):
             alerts.add_metric([kind], count)
         yield alerts
-        for name, value in sorted(self._extra().items()):
-            extra = GaugeMetricFamily(f"yizhan_{name}", name.replace("_", " "))
-            extra.add_metric([], value)
-            yield extra
 
 
 def exposition(

@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 from dashboard.core.changes import AlertThresholds
-from dashboard.ingest.writer import WriteFailedError, WriterProcess, write_batch
+from dashboard.ingest.writer import RawMessage, WriteFailedError, WriterProcess, write_batch
 from dashboard.storage.migrations import open_database
 from tests.central.conftest import central_settings
 from tests.central.support import Gateway
@@ -69,8 +69,8 @@ def test_a_batch_keeps_each_payload_as_it_arrived(database_url: str) -> None:
         database,
         AlertThresholds(),
         [
-            ("yz/v1/st/cs-0001/gw/gw-1/event/door", raw),
-            ("yz/v1/st/cs-0001/gw/gw-1/event/door", b"{not json"),
+            RawMessage("yz/v1/st/cs-0001/gw/gw-1/event/door", raw),
+            RawMessage("yz/v1/st/cs-0001/gw/gw-1/event/door", b"{not json"),
         ],
     )
     assert outcome.result is not None and outcome.result.stored == 1

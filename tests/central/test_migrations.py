@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from contract.payloads import AccessEvent, utc_now
+from contract.payloads import INT64_MAX, AccessEvent, utc_now
 from dashboard.core.changes import AlertThresholds
 from dashboard.ingest import batch
 from dashboard.storage.db import Connection, Database
@@ -25,6 +25,8 @@ from tests.support.postgres import PostgresServer
 AT = "2026-11-23T03:00:00.000Z"
 RECEIVED = "2026-11-23T03:00:00.250Z"
 WORKER = 4_207_001
+LAST_RELEASE_MIGRATIONS = 7
+"""How many of the list's migrations the last release's databases have."""
 
 
 @pytest.fixture()
@@ -236,7 +238,8 @@ def test_a_database_of_the_last_release_upgrades_in_place(
     before = snapshot(old)
     assert set(before) >= {"alerts", "workers", "operators", "door_states"}
 
-    assert upgrade(old) == 0, "every old migration is one of the list's"
+    added = len(MIGRATIONS) - LAST_RELEASE_MIGRATIONS
+    assert upgrade(old) == added, "every old migration is one of the list's"
     assert snapshot(old) == before
     fresh = open_database(fresh_url)
     assert schema_of(old) == schema_of(fresh)
@@ -320,6 +323,29 @@ def test_processes_starting_at_once_migrate_once(
     assert schema_of(migrated) == schema_of(fresh)
     fresh.close()
     migrated.close()
+
+
+def test_an_upgraded_database_stores_every_64_bit_sequence_number(database_url: str) -> None:
+    old = Database(database_url)
+    create_old_stores(old, "store", "workers", "operators")
+    with old.transaction() as db:
+        fill_store_v5(db)
+    upgrade(old)
+
+    beyond_32_bits = 2**31 + 1
+    batch.record(old, AlertThresholds(), [access(beyond_32_bits), access(INT64_MAX)])
+
+    with old.connection() as db:
+        high = db.execute("SELECT high FROM seq_high WHERE gateway_id = 'gw-1'").fetchone()[0]
+        missing = db.execute(
+            "SELECT first, last FROM seq_missing WHERE first > 3 ORDER BY first"
+        ).fetchall()
+    assert high == INT64_MAX
+    assert [tuple(r) for r in missing] == [
+        (4, beyond_32_bits - 1),
+        (beyond_32_bits + 1, INT64_MAX - 1),
+    ]
+    old.close()
 
 
 def access(seq: int) -> AccessEvent:

@@ -7,10 +7,12 @@ afterwards, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import uuid
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.mosquitto import free_port, wait_for_port
+from tests.support.waiting import wait_until
 
 INSTALL_HINT = (
     "PostgreSQL is required for these tests and was not found. Install it with: "
@@ -42,6 +45,7 @@ class PostgresServer:
     directory: Path | None = None
     _as_user: list[str] | None = None
     _bin: Path | None = None
+    _options: str = ""
 
     @classmethod
     def start(cls) -> PostgresServer:
@@ -49,6 +53,16 @@ class PostgresServer:
         url = os.environ.get(ENV_URL)
         if url:
             return cls(url)
+        return cls.throwaway()
+
+    @classmethod
+    def throwaway(cls, crash_safe: bool = False) -> PostgresServer:
+        """A new cluster of its own on a free port, which a test may kill and restart.
+
+        `crash_safe` keeps every commit across a `kill -9` of the server (commits wait for
+        their write-ahead log to be written, as by default); otherwise the last commits
+        may be lost then, which a test only of speed does not mind.
+        """
         binaries = _binaries()
         directory = Path(tempfile.mkdtemp(prefix="yizhan-pg-"))
         as_user: list[str] = []
@@ -72,29 +86,55 @@ class PostgresServer:
         port = free_port()
         options = (
             f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 "
-            # A test cluster: durability buys nothing, speed does.
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=300"
+            # A test cluster: surviving a crash of the machine buys nothing, speed does.
+            "-c fsync=off -c full_page_writes=off -c max_connections=300"
+            + ("" if crash_safe else " -c synchronous_commit=off")
         )
+        server = cls(
+            f"postgresql://postgres@127.0.0.1:{port}/postgres",
+            directory,
+            as_user,
+            binaries,
+            options,
+        )
+        server.start_again()
+        return server
+
+    def start_again(self) -> None:
+        """Start a throwaway cluster's server (again, after `kill`), on the same port."""
+        assert self.directory is not None and self._bin is not None, "not a throwaway cluster"
         subprocess.run(
             [
-                *as_user,
-                str(binaries / "pg_ctl"),
+                *(self._as_user or []),
+                str(self._bin / "pg_ctl"),
                 "-D",
-                str(data),
+                str(self.directory / "data"),
                 "-o",
-                options,
+                self._options,
                 "-l",
-                str(directory / "server.log"),
+                str(self.directory / "server.log"),
                 "-w",
                 "start",
             ],
             check=True,
             stdout=subprocess.DEVNULL,
         )
+        port = int(self.admin_url.rpartition(":")[2].partition("/")[0])
         if not wait_for_port(port, 30):
-            raise RuntimeError(f"PostgreSQL did not start; see {directory / 'server.log'}")
-        return cls(f"postgresql://postgres@127.0.0.1:{port}/postgres", directory, as_user, binaries)
+            raise RuntimeError(f"PostgreSQL did not start; see {self.directory / 'server.log'}")
+
+    def kill(self) -> None:
+        """Kill a throwaway cluster's server at once (`kill -9` of the postmaster), as a
+        crash would; its backends end with it. `start_again` recovers it."""
+        assert self.directory is not None, "not a throwaway cluster"
+        pid_file = self.directory / "data" / "postmaster.pid"
+        postmaster = int(pid_file.read_text().split()[0])
+        # The backends too, as in a crash of the machine: a new server cannot start while
+        # orphaned backends hold the old one's shared memory.
+        for pid in [postmaster, *_children(postmaster)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not _alive(postmaster), 30, "the killed PostgreSQL to exit")
 
     def create_database(self) -> str:
         """A new empty database; its URL."""
@@ -141,3 +181,28 @@ class PostgresServer:
             stderr=subprocess.DEVNULL,
         )
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name, or None if there is no such process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rpartition(")")[2].split()
+
+
+def _alive(pid: int) -> bool:
+    # A zombie (reaped by init, not by us) is gone for our purpose.
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None and int(fields[1]) == parent:
+                found.append(int(entry.name))
+    return found
