@@ -26,6 +26,12 @@ class EventStamper:
         self._next_seq = first_seq
         self._lock = threading.Lock()
 
+    @property
+    def last_seq(self) -> int:
+        """The highest sequence number given out so far (0 before the first)."""
+        with self._lock:
+            return self._next_seq - 1
+
     def stamp(self, wire: WireEvent) -> EventPayload:
         """The payload of `wire` with the next sequence number and the current time."""
         with self._lock:

@@ -76,11 +76,13 @@ class HealthReporter:
             if not self._link.connected:
                 self._link.wait_connected(1.0)
                 continue
+            # Cleared before the report is built: a change that comes while it is being
+            # built asks for the next one instead of being forgotten.
+            self._poked.clear()
             try:
                 self.publish_now()
             except Exception:  # a report that cannot be built must not end the reporting
                 log.exception("health report failed")
-            self._poked.clear()
             deadline = self._last_sent + self._interval()
             while not self._stop.is_set():
                 remaining = deadline - time.monotonic()

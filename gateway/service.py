@@ -210,8 +210,9 @@ class Gateway:
 
     def presence_changed(self, sensor_id: str, zone: str, present: bool) -> None:
         """Report a presence sensor's change of mind."""
-        self.health.poke()
         self.emit(wire_events.presence(sensor_id, zone, present))
+        # After the event is numbered, so the early report it asks for counts it too.
+        self.health.poke()
 
     # -- what the broker brings --
 
@@ -402,7 +403,8 @@ class Gateway:
             config_version=self.live.version,
             uptime_s=round(now_mono - self._started, 1),
             outbox_depth=self.outbox.stats().pending,
-            last_seq=self.outbox.next_seq - 1,
+            # Numbered, not yet committed: the report a change asks for counts that change.
+            last_seq=self.stamper.last_seq,
             clock_offset_s=self.clock_offset_s,
             broker_rtt_ms=broker_rtt_ms,
             occupancy=self.access.occupancy,
