@@ -33,6 +33,7 @@ from contract.topics import (
     credentials_topic,
     occupancy_topic,
 )
+from gateway.ha_discovery import node_id
 
 PBKDF2_ITERATIONS = 101
 """What `mosquitto_passwd` uses for its `$7$` (PBKDF2-SHA512) hashes."""
@@ -99,7 +100,7 @@ def gateway_acl(
         f"topic read {own}/command",
         f"topic read {own}/config/desired",
         f"topic read {occupancy_topic(station_id)}",
-        f"topic write {home_assistant_prefix}/+/yz_{station_id}_{gateway_id}/+/config",
+        f"topic write {home_assistant_prefix}/+/{node_id(station_id, gateway_id)}/+/config",
         f"topic read {home_assistant_prefix}/status",
         f"topic read {ALL_CENTRALS}",
         f"topic read {KEYS_TOPIC}",

@@ -25,6 +25,7 @@ from contract.tokens import SigningKey
 from dashboard.central import Central
 from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings
 from gateway.config import DoorSettings, GatewaySettings
+from gateway.ha_discovery import Discovery
 from gateway.service import Gateway
 from hardware.sim.scanner import VirtualScanner
 from servicekit.mqtt_link import Message, MqttLink
@@ -46,6 +47,9 @@ SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosqui
 PASSWORD = {
     "cs-0001.gw-1": "pw-gw-1",
     "cs-0002.gw-1": "pw-other",
+    "a_b.c": "pw-ab-c",
+    "a.b_c": "pw-a-bc",
+    "hass": "pw-hass",
     "central.central-1": "pw-c",
     "alice": "pw-maintainer",
     "bob": "pw-maintainer-2",
@@ -116,6 +120,17 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
     add_account(directory, "alice", maintainer_acl(), AccountKind.MAINTAINER, PASSWORD["alice"])
     add_account(directory, "bob", maintainer_acl(), AccountKind.MAINTAINER, PASSWORD["bob"])
     add_account(directory, "wall", viewer_acl(), AccountKind.VIEWER, PASSWORD["wall"])
+    # Two gateways whose ids, joined by `_`, spell the same thing.
+    for station, gateway in (("a_b", "c"), ("a", "b_c")):
+        username = gateway_username(station, gateway)
+        add_account(
+            directory, username, gateway_acl(station, gateway), AccountKind.GATEWAY,
+            PASSWORD[username],
+        )  # fmt: skip
+    # Home Assistant's own account: it reads the discovery tree.
+    add_account(
+        directory, "hass", ["topic read homeassistant/#"], AccountKind.VIEWER, PASSWORD["hass"]
+    )
     port, tls_port = free_port(), free_port()
     config = SHIPPED.read_text("utf-8")
     for old, new in (
@@ -338,3 +353,35 @@ def test_only_maintainers_and_centrals_can_command_a_gateway(secure_broker: Secu
     finally:
         for client in everyone:
             client.close()
+
+
+def test_home_assistant_configs_of_two_gateways_never_share_a_node(
+    secure_broker: SecureBroker,
+) -> None:
+    """Stations `a_b` and `a` with gateways `c` and `b_c`: once their node ids were both
+    `yz_a_b_c`, so each gateway's account could overwrite the other's entities. Each config
+    topic now names one gateway, and the broker lets a gateway write only its own."""
+
+    def topics(station: str, gateway: str) -> set[str]:
+        own = f"yz/v1/st/{station}/gw/{gateway}"
+        discovery = Discovery("homeassistant", station, gateway, f"{own}/health", f"{own}/x")
+        return {topic for topic, _ in discovery.messages(one_door_board())}
+
+    first, second = topics("a_b", "c"), topics("a", "b_c")
+    assert first and second and not first & second
+    hass = Client(secure_broker.settings("hass"), ["homeassistant/#"])
+    writer = Client(secure_broker.settings("a.b_c"))
+    try:
+        assert hass.link.wait_connected(10) and writer.link.wait_connected(10)
+        for topic in sorted(first) + sorted(second):
+            writer.link.publish_as(topic, topic.encode(), qos=1, retain=False)
+        # The broker keeps one client's messages in order: once the last own config is
+        # in, every config of the other gateway sent before it has been dropped or routed.
+        received: set[str] = set()
+        while received != second:
+            message = hass.next_on("homeassistant/")
+            assert message.topic not in first, f"wrote another gateway's entity {message.topic}"
+            received.add(message.topic)
+    finally:
+        hass.close()
+        writer.close()
