@@ -312,19 +312,36 @@ class CentralStatus(Payload):
     version: str | None = Field(default=None, max_length=64)
 
 
+MAX_COMMAND_TTL_S = 300.0
+"""The longest time-to-live a command may ask for: an unlock that waited in a broker for
+longer is never wanted. Gateways cap it further (`[maintenance] max_command_ttl_s`)."""
+
+
 class Command(Payload):
-    """A request to a gateway. It is ignored once `issued_at + ttl_s` has passed."""
+    """A request to one gateway. It is ignored once `issued_at + ttl_s` has passed.
+
+    The station and gateway it is for are part of the payload, so part of what an operator
+    signs: a signed unlock copied onto another gateway's command topic is refused there.
+    """
 
     SCHEMA: ClassVar[str] = "command/1"
     schema_: Literal["command/1"] = Field(default="command/1", alias="schema")
     request_id: str = Field(min_length=1, max_length=64)
+    station_id: Slug = Field(description="The station the command is for.")
+    gateway_id: Slug = Field(description="The gateway the command is for.")
     reply_to: str | None = Field(
         default=None,
         max_length=256,
         description="Topic for the reply; the gateway's reply topic when absent.",
     )
     issued_at: UtcTime
-    ttl_s: float = Field(default=30.0, gt=0, le=86_400)
+    ttl_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=MAX_COMMAND_TTL_S,
+        description="Seconds after `issued_at` that the command stays valid; gateways "
+        "cap it (60 s by default).",
+    )
     command: str = Field(min_length=1, max_length=64)
     args: dict[str, Any] = Field(default_factory=dict)
     sender: str | None = Field(
@@ -350,6 +367,10 @@ class ReplyStatus(StrEnum):
     BAD_ARGS = "bad_args"
     UNAUTHORISED = "unauthorised"
     """A command that can open a door came without a valid operator signature."""
+    WRONG_TARGET = "wrong_target"
+    """The command names another station, gateway or door than the one it reached."""
+    INVALID = "invalid"
+    """The command is not a valid `command/1` payload (the message says what is wrong)."""
 
 
 class CommandReply(Payload):

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from contract.codec import Rejected
 from contract.maintenance_payloads import ConfigDesired, ConfigReport, DeviceHealth, Health
 from contract.payloads import (
     Availability,
@@ -39,7 +40,7 @@ from firmware_bridge.wiegand import WiegandCard
 from gateway import wire_events
 from gateway.access import TRUST_MODELS, AccessDesk, TrustMessage, wiegand_credential
 from gateway.access_rules import AccessDecision, Presented, QrCredential
-from gateway.commands import CommandGate
+from gateway.commands import CommandGate, refusal_of
 from gateway.config import GatewaySettings, check_doors
 from gateway.devices import StationDevices
 from gateway.diagnostics import RecentErrors, host_figures, process_id
@@ -218,6 +219,7 @@ class Gateway:
         """Which handler takes each topic this gateway subscribes to."""
         router = IncomingRouter(self.settings.station_id, self.settings.gateway_id)
         router.on(Command, self._command)
+        router.on_refused(Command, self._command_refused)
         router.on(ConfigDesired, self._desired_config)
         for model in TRUST_MODELS:
             router.on(model, self._trust)
@@ -231,6 +233,12 @@ class Gateway:
         # Commands run in order on their own thread: a self-test waits on serial replies
         # and must not hold up the link's network thread.
         self._work.put(command)
+
+    def _command_refused(self, rejected: Rejected, raw: bytes) -> None:
+        # Answered, not only logged: a maintainer who sent it is waiting for a reply.
+        refusal = refusal_of(rejected, raw)
+        if refusal is not None:
+            self._reply(refusal.request_id, refusal.reply_to, refusal.status, refusal.message)
 
     def _trust(self, message: TrustMessage, retained: bool) -> None:
         self.access.trust_store.apply(message)
@@ -261,18 +269,18 @@ class Gateway:
                 self._run_command(command)
             except Exception as exc:  # a bug in one command must not end command handling
                 log.exception("command %s failed", command.request_id)
-                self._reply(command, ReplyStatus.ERROR, f"the gateway failed: {exc}")
+                self._answer(command, ReplyStatus.ERROR, f"the gateway failed: {exc}")
 
     def _run_command(self, command: Command) -> None:
         verdict = self._gate.admit(command, self._clock())
         if not verdict.accepted:
             log.warning("refused command %s: %s", command.request_id, verdict.message)
-            self._reply(command, verdict.status, verdict.message)
+            self._answer(command, verdict.status, verdict.message)
             return
         outcome = self.commands.run(command)
-        if outcome.status is ReplyStatus.UNAUTHORISED:
+        if outcome.status in (ReplyStatus.UNAUTHORISED, ReplyStatus.WRONG_TARGET):
             log.warning("refused command %s: %s", command.request_id, outcome.message)
-        self._reply(command, outcome.status, outcome.message, outcome.data)
+        self._answer(command, outcome.status, outcome.message, outcome.data)
         if outcome.after is not None:
             outcome.after()
 
@@ -408,15 +416,25 @@ class Gateway:
         if self.link.connected:
             self.health.poke()
 
-    def _reply(
+    def _answer(
         self,
         command: Command,
         status: ReplyStatus,
         message: str,
         data: dict[str, Any] | None = None,
     ) -> None:
+        self._reply(command.request_id, command.reply_to, status, message, data)
+
+    def _reply(
+        self,
+        request_id: str,
+        reply_to: str | None,
+        status: ReplyStatus,
+        message: str,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         reply = CommandReply(
-            request_id=command.request_id,
+            request_id=request_id,
             station_id=self.settings.station_id,
             gateway_id=self.settings.gateway_id,
             at=self._clock(),
@@ -424,13 +442,12 @@ class Gateway:
             message=message,
             data=data or {},
         )
-        self.link.publish(self._reply_topic(command), reply.to_json())
+        self.link.publish(self._reply_topic(reply_to), reply.to_json())
 
-    def _reply_topic(self, command: Command) -> str:
+    def _reply_topic(self, wanted: str | None) -> str:
         # Replies stay on this gateway's own reply topic or below it, so a command cannot
         # make the gateway speak on someone else's topic (or publish to a wildcard).
         own = self._topic("reply")
-        wanted = command.reply_to
         if wanted is not None and parse_topic(wanted) == parse_topic(own):
             return wanted
         return own

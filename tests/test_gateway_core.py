@@ -14,7 +14,14 @@ NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
 
 def command(issued: datetime, ttl: float = 30, request_id: str = "r1") -> Command:
-    return Command(request_id=request_id, issued_at=issued, ttl_s=ttl, command="unlock")
+    return Command(
+        request_id=request_id,
+        station_id="cs-0001",
+        gateway_id="gw-1",
+        issued_at=issued,
+        ttl_s=ttl,
+        command="unlock",
+    )
 
 
 def test_a_fresh_command_is_admitted_once() -> None:

@@ -237,7 +237,13 @@ def test_a_gateway_reads_only_its_own_commands(secure_broker: SecureBroker) -> N
     )
     try:
         assert central.link.wait_connected(10) and nosy.link.wait_connected(10)
-        command = Command(request_id="r-1", issued_at=utc_now(), command="ping").to_json()
+        command = Command(
+            request_id="r-1",
+            station_id="cs-0001",
+            gateway_id="gw-1",
+            issued_at=utc_now(),
+            command="ping",
+        ).to_json()
 
         # Subscriptions are sent on connect; a command to itself proves they are active.
         def own_command_arrives() -> bool:
@@ -326,7 +332,13 @@ def test_only_maintainers_and_centrals_can_command_a_gateway(secure_broker: Secu
     everyone = [reader, central, maintainer, *senders.values()]
 
     def command(request_id: str) -> bytes:
-        return Command(request_id=request_id, issued_at=utc_now(), command="ping").to_json()
+        return Command(
+            request_id=request_id,
+            station_id="cs-0001",
+            gateway_id="gw-1",
+            issued_at=utc_now(),
+            command="ping",
+        ).to_json()
 
     try:
         assert all(client.link.wait_connected(10) for client in everyone)
