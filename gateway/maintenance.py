@@ -1,7 +1,7 @@
 """Maintenance commands: what each command does on this gateway, by name.
 
-A command reaches `MaintenanceCommands.run` only after the codec found it addressed to
-this station and gateway and `CommandGate` found it fresh and new. Commands that can let
+A command reaches `MaintenanceCommands` only after the codec found it addressed to this
+station and gateway and `CommandGate` found it fresh and new. Commands that can let
 someone in (unlock, lockdown off, set_config, self_test, which releases the lock for a
 moment, and restart, during which a fail-safe lock is released) must also carry a valid
 operator signature (`contract.signing`): a leaked broker password alone cannot open a
@@ -128,8 +128,9 @@ class MaintenanceCommands:
         spec = self._table.get(command.command)
         return spec is not None and spec.signed(command.args)
 
-    def run(self, command: Command) -> Outcome:
-        """Check, authorise and carry out one admitted command."""
+    def refusal(self, command: Command) -> Outcome | None:
+        """Why `command` may not be carried out (an unknown command, arguments it does not
+        take, a missing or bad signature); None when it may."""
         spec = self._table.get(command.command)
         if spec is None:
             return Outcome(
@@ -152,8 +153,12 @@ class MaintenanceCommands:
                     ReplyStatus.UNAUTHORISED,
                     f"{command.command} can open a door, so {problem}; not carried out",
                 )
+        return None
+
+    def carry_out(self, command: Command) -> Outcome:
+        """Carry out a command that `refusal` let through."""
         try:
-            return spec.handler(command.args)
+            return self._table[command.command].handler(command.args)
         except BadArgsError as exc:
             return Outcome(ReplyStatus.BAD_ARGS, str(exc))
         except WrongTargetError as exc:

@@ -40,7 +40,8 @@ from firmware_bridge.wiegand import WiegandCard
 from gateway import wire_events
 from gateway.access import TRUST_MODELS, AccessDesk, TrustMessage, wiegand_credential
 from gateway.access_rules import AccessDecision, Presented, QrCredential
-from gateway.commands import CommandGate, refusal_of
+from gateway.command_gate import CommandGate
+from gateway.commands import refusal_of
 from gateway.config import GatewaySettings, check_doors
 from gateway.devices import StationDevices
 from gateway.diagnostics import RecentErrors, host_figures, process_id
@@ -82,7 +83,7 @@ class Gateway:
         self.settings = settings
         self._clock = clock
         self._listeners: list[EventListener] = []
-        self._gate = CommandGate()
+        self._gate = CommandGate(settings.state_dir, settings.maintenance.max_command_ttl_s)
         # Sequence numbers go on from the outbox's last commit, across restarts.
         self.outbox = Outbox(settings.outbox)
         self.stamper = EventStamper(
@@ -272,13 +273,22 @@ class Gateway:
                 self._answer(command, ReplyStatus.ERROR, f"the gateway failed: {exc}")
 
     def _run_command(self, command: Command) -> None:
-        verdict = self._gate.admit(command, self._clock())
+        now = self._clock()
+        verdict = self._gate.check(command, now)
         if not verdict.accepted:
             log.warning("refused command %s: %s", command.request_id, verdict.message)
             self._answer(command, verdict.status, verdict.message)
             return
-        outcome = self.commands.run(command)
-        if outcome.status in (ReplyStatus.UNAUTHORISED, ReplyStatus.WRONG_TARGET):
+        refusal = self.commands.refusal(command)
+        if refusal is not None:
+            log.warning("refused command %s: %s", command.request_id, refusal.message)
+            self._answer(command, refusal.status, refusal.message)
+            return
+        # Remembered before it acts: a restart right after an unlock must not let the
+        # same signed unlock in again.
+        self._gate.handled(command, now, durable=self.commands.needs_signature(command))
+        outcome = self.commands.carry_out(command)
+        if outcome.status is ReplyStatus.WRONG_TARGET:
             log.warning("refused command %s: %s", command.request_id, outcome.message)
         self._answer(command, outcome.status, outcome.message, outcome.data)
         if outcome.after is not None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from contract.payloads import AccessEvent, Command, DropReport, ReplyStatus
-from gateway.commands import CommandGate
+from gateway.command_gate import CommandGate
 from gateway.events import EventStamper
 from gateway.outbox import DropSummary
 from gateway.wire_events import WireEvent, dropped
@@ -24,30 +27,59 @@ def command(issued: datetime, ttl: float = 30, request_id: str = "r1") -> Comman
     )
 
 
-def test_a_fresh_command_is_admitted_once() -> None:
-    gate = CommandGate()
-    assert gate.admit(command(NOW), NOW + timedelta(seconds=1)).accepted
-    replay = gate.admit(command(NOW), NOW + timedelta(seconds=2))
+def test_a_fresh_command_is_admitted_once(tmp_path: Path) -> None:
+    gate = CommandGate(tmp_path)
+    assert gate.check(command(NOW), NOW + timedelta(seconds=1)).accepted
+    gate.handled(command(NOW), NOW + timedelta(seconds=1), durable=False)
+    replay = gate.check(command(NOW), NOW + timedelta(seconds=2))
     assert (replay.accepted, replay.status) == (False, ReplyStatus.REPLAYED)
 
 
-def test_an_expired_command_is_refused_and_says_by_how_much() -> None:
-    verdict = CommandGate().admit(command(NOW, ttl=10), NOW + timedelta(hours=3))
+def test_an_expired_command_is_refused_and_says_by_how_much(tmp_path: Path) -> None:
+    verdict = CommandGate(tmp_path).check(command(NOW, ttl=10), NOW + timedelta(hours=3))
     assert (verdict.accepted, verdict.status) == (False, ReplyStatus.EXPIRED)
     assert "expired 10790.0 s ago" in verdict.message
 
 
-def test_a_command_from_the_future_is_refused() -> None:
-    verdict = CommandGate().admit(command(NOW + timedelta(minutes=5)), NOW)
+def test_the_gateway_caps_a_long_time_to_live(tmp_path: Path) -> None:
+    late = NOW + timedelta(seconds=90)
+    verdict = CommandGate(tmp_path).check(command(NOW, ttl=300), late)
+    assert (verdict.accepted, verdict.status) == (False, ReplyStatus.EXPIRED)
+    assert "capped to 60 s by this gateway" in verdict.message
+    assert CommandGate(tmp_path, max_ttl_s=300).check(command(NOW, ttl=300), late).accepted
+
+
+def test_a_command_from_the_future_is_refused(tmp_path: Path) -> None:
+    verdict = CommandGate(tmp_path).check(command(NOW + timedelta(minutes=5)), NOW)
     assert (verdict.accepted, verdict.status) == (False, ReplyStatus.EXPIRED)
 
 
-def test_the_gate_forgets_the_oldest_request_ids_beyond_its_memory() -> None:
-    gate = CommandGate(remembered=2)
-    for request_id in ("a", "b", "c"):
-        assert gate.admit(command(NOW, request_id=request_id), NOW).accepted
-    assert gate.admit(command(NOW, request_id="a"), NOW).accepted
-    assert not gate.admit(command(NOW, request_id="c"), NOW).accepted
+def test_no_flood_of_other_commands_makes_the_gate_forget_a_live_one(tmp_path: Path) -> None:
+    gate = CommandGate(tmp_path)
+    gate.handled(command(NOW), NOW, durable=False)
+    for n in range(5000):
+        gate.handled(command(NOW, request_id=f"ping-{n}"), NOW, durable=False)
+    assert not gate.check(command(NOW), NOW + timedelta(seconds=29)).accepted
+    # Kept until it expires (plus the allowed skew), and only so long.
+    assert gate.handled_requests.seen("r1", (NOW + timedelta(seconds=59)).timestamp())
+    assert not gate.handled_requests.seen("r1", (NOW + timedelta(seconds=61)).timestamp())
+
+
+def test_door_opening_commands_are_remembered_across_a_restart(tmp_path: Path) -> None:
+    gate = CommandGate(tmp_path)
+    gate.handled(command(NOW, request_id="unlock-1"), NOW, durable=True)
+    gate.handled(command(NOW, request_id="ping-1"), NOW, durable=False)
+    again = CommandGate(tmp_path)
+    assert again.check(command(NOW, request_id="unlock-1"), NOW).status is ReplyStatus.REPLAYED
+    assert again.check(command(NOW, request_id="ping-1"), NOW).accepted
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[]", b'{"format": 9, "requests": {}}'])
+def test_an_unreadable_list_of_handled_commands_starts_the_gateway_anyway(
+    tmp_path: Path, content: bytes
+) -> None:
+    (tmp_path / "handled_commands.json").write_bytes(content)
+    assert CommandGate(tmp_path).check(command(NOW), NOW).accepted
 
 
 def test_events_are_numbered_without_gaps() -> None:

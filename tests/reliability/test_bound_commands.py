@@ -1,9 +1,10 @@
 """A signed unlock opens the one door it was made for, once.
 
 A maintainer who copies the dashboard's signed unlock for one station's door onto another
-station's command topic gets a refusal saying why, and that door stays locked. Real parts
-throughout: the central signs the unlock with its operator key and publishes it through a
-private Mosquitto; the gateways run on mock pins and trust that key.
+station's command topic gets a refusal saying why, and that door stays locked; sent again
+to its own gateway while still fresh, after a flood of other commands or a restart, it is
+refused as replayed. Real parts throughout: the central signs the unlock with its operator
+key and publishes it through a private Mosquitto; the gateways run on mock pins.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.reliability.site import RELAY_PIN, one_door_board
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral, run_central
+from tests.support.signing import OPERATOR, command
 from tests.support.waiting import wait_until
 
 STATIONS = ("cs-0001", "cs-0002")
@@ -55,7 +57,12 @@ class Site:
 
 @contextmanager
 def running_gateway(
-    station: str, broker_url: str, state_dir: Path, operators: dict[str, str], pins: MockFactory
+    station: str,
+    broker_url: str,
+    state_dir: Path,
+    operators: dict[str, str],
+    pins: MockFactory,
+    max_command_ttl_s: float = 60,
 ) -> Iterator[Gateway]:
     """Gateway `gw-1` of `station`, trusting `operators`, connected; stopped afterwards."""
     settings = GatewaySettings(
@@ -64,7 +71,7 @@ def running_gateway(
         broker=BrokerSettings(url=broker_url),
         doors={"main": DoorSettings(unlock_s=0.1)},
         state_dir=state_dir,
-        maintenance=MaintenanceSettings(operators=operators),
+        maintenance=MaintenanceSettings(operators=operators, max_command_ttl_s=max_command_ttl_s),
     )
     gateway = Gateway(settings, one_door_board(), pin_factory=pins)
     gateway.start()
@@ -146,5 +153,49 @@ def test_the_dashboards_unlock_copied_to_another_station_is_refused(site: Site) 
         assert refused["status"] == "wrong_target", refused
         assert "cs-0001" in refused["message"] and "not carried out" in refused["message"]
         assert site.relay_states("cs-0002") == [True], "the other station's door moved"
+    finally:
+        probe.close()
+
+
+def test_a_replayed_unlock_is_refused_after_a_flood_and_after_a_restart(
+    own_broker: MosquittoBroker, mock_pins: MockFactory, tmp_path: Path
+) -> None:
+    station, state_dir = STATIONS[0], tmp_path / "gw"
+    operators = {OPERATOR.name: OPERATOR.public_key}
+    # Valid for five minutes, as long as any gateway lets a command live.
+    unlock = command("unlock", "unlock-1", to=(station, "gw-1"), ttl_s=300, door="main")
+    topic = f"yz/v1/st/{station}/gw/gw-1/command"
+    relay = mock_pins.pin(RELAY_PIN)
+    probe = MqttProbe(own_broker.url, [f"yz/v1/st/{station}/gw/gw-1/reply"])
+
+    def answer(request_id: str) -> str:
+        status: str = json.loads(probe.wait_for(reply_from(station, request_id)).payload)["status"]
+        return status
+
+    try:
+        with running_gateway(station, own_broker.url, state_dir, operators, mock_pins, 300):
+            relay.clear_states()
+            probe.publish(topic, unlock)
+            assert answer("unlock-1") == "ok"
+            wait_until(lambda: [s.state for s in relay.states] == [True, False, True], 5, "pulse")
+
+            # More commands than any fixed list of recent ids would hold.
+            for n in range(2000):
+                probe.publish(topic, command("ping", f"ping-{n}", to=(station, "gw-1"), key=None))
+            assert answer("ping-1999") == "ok"
+            relay.clear_states()
+            probe.publish(topic, unlock)
+            assert answer("unlock-1") == "replayed"
+            assert len(relay.states) == 1, "the relay moved"
+
+        with running_gateway(station, own_broker.url, state_dir, operators, mock_pins, 300):
+            relay.clear_states()
+            probe.publish(topic, unlock)
+            assert answer("unlock-1") == "replayed"
+            assert len(relay.states) == 1, "the relay moved"
+            # The same path with a new request id does open: the refusals above can fail.
+            probe.publish(topic, command("unlock", "unlock-2", to=(station, "gw-1"), door="main"))
+            assert answer("unlock-2") == "ok"
+            wait_until(lambda: len(relay.states) == 3, 5, "pulse")
     finally:
         probe.close()
