@@ -2,8 +2,9 @@
 
 `gateway.access_rules.decide` is pure; this module keeps its inputs: the station policy,
 the trust data from the central (`TrustStore`, fed by the retained `TRUST_MODELS`), the
-`AccessState` (replay cache, anti-passback, throttle) and the local head count
-(`LocalOccupancy`, corrected by the central's count).
+`AccessState` (replay cache, anti-passback, throttle; the first two kept on disk by
+`AccessMemory`, so a restart forgets no used token and no one inside) and the local head
+count (`LocalOccupancy`, corrected by the central's count).
 
 Threads: every scanner and reader reports on its own thread, and the MQTT link on
 another. One lock serialises decisions, so two scans of one token at two doors cannot
@@ -23,6 +24,7 @@ from datetime import datetime
 from contract.credential_payloads import CredentialMap, PublicKeys, Revocations
 from contract.payloads import Decision, Direction, Reason
 from firmware_bridge.wiegand import WiegandCard
+from gateway.access_memory import AccessMemory
 from gateway.access_rules import (
     AccessDecision,
     AccessRequest,
@@ -62,11 +64,14 @@ def wiegand_credential(kind: str, card: WiegandCard) -> FaceCredential | CardCre
 class AccessDesk:
     """Decides at the doors of one gateway and remembers what the next decision needs."""
 
-    def __init__(self, station_id: str, policy: StationPolicy, trust: TrustStore) -> None:
+    def __init__(
+        self, station_id: str, policy: StationPolicy, trust: TrustStore, memory: AccessMemory
+    ) -> None:
         self.station_id = station_id
         self.policy = policy
         self.trust_store = trust
-        self._state = AccessState()
+        self._memory = memory
+        self._state = memory.load()
         self._occupancy = LocalOccupancy()
         self.central_occupancy: int | None = None
         """The count in the central's last `occupancy/1` message; None before the first."""
@@ -109,10 +114,19 @@ class AccessDesk:
                     token_id=None,
                     token_until=None,
                 )
-            self._state = self._state.after(decision, self.policy)
+            self._remember(self._state.after(decision, self.policy))
             with self._count_lock:
                 self._occupancy = self._occupancy.after_access(decision.decision, direction)
         return decision
+
+    def _remember(self, state: AccessState) -> None:
+        # On disk before the next decision, whenever a used token or who is inside changed.
+        changed = (
+            state.replay is not self._state.replay or state.passback is not self._state.passback
+        )
+        self._state = state
+        if changed:
+            self._memory.save(state)
 
     def someone_left(self) -> None:
         """An exit without a credential (the exit button): one fewer inside."""

@@ -299,7 +299,8 @@ only memory; sweeping on every update would make each grant cost a pass over the
 table, and doubling keeps the sweeps' cost constant per update on average."""
 
 
-def _sweep_limit(live: int) -> int:
+def sweep_limit(live: int) -> int:
+    """When to sweep a table next that holds `live` entries after a sweep (or a load)."""
     return max(PRUNE_ABOVE, 2 * live)
 
 
@@ -326,7 +327,7 @@ class ReplayCache:
         kept, limit = dict(self.forget_after), self.sweep_above
         if len(kept) > limit:
             kept = {key: ends for key, ends in kept.items() if ends > t}
-            limit = _sweep_limit(len(kept))
+            limit = sweep_limit(len(kept))
         kept[token_id] = until
         return ReplayCache(kept, limit)
 
@@ -351,7 +352,7 @@ class PassbackState:
         kept, limit = dict(self.entered_at), self.sweep_above
         if len(kept) > limit:
             kept = {w: at for w, at in kept.items() if t - at < reset_s}
-            limit = _sweep_limit(len(kept))
+            limit = sweep_limit(len(kept))
         kept[worker_number] = t
         return PassbackState(kept, limit)
 

@@ -39,6 +39,7 @@ from firmware_bridge.qr_lines import ScannedCode
 from firmware_bridge.wiegand import WiegandCard
 from gateway import wire_events
 from gateway.access import TRUST_MODELS, AccessDesk, TrustMessage, wiegand_credential
+from gateway.access_memory import AccessMemory
 from gateway.access_rules import AccessDecision, Presented, QrCredential
 from gateway.command_gate import CommandGate
 from gateway.commands import refusal_of
@@ -100,6 +101,7 @@ class Gateway:
             settings.station_id,
             self.live.policy(),
             TrustStore(settings.state_dir, settings.station_id),
+            AccessMemory(settings.state_dir),
         )
         self.discovery = Discovery(
             settings.home_assistant.discovery_prefix,

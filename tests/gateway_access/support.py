@@ -14,7 +14,7 @@ from typing import Any
 from gpiozero.pins.mock import MockFactory
 
 from contract.payloads import AccessEvent, DoorEvent, utc_now
-from contract.tokens import decode_token
+from contract.tokens import decode_token, issue_token
 from dashboard.core.config import (
     CentralSettings,
     CredentialSettings,
@@ -74,6 +74,21 @@ def current_token(central: RunningCentral, secret: str) -> str:
     assert response.status_code == 200, response.text
     token: str = response.json()["tokens"][0]["token"]
     return token
+
+
+def token_issued_at(central: RunningCentral, secret: str, not_before: datetime) -> str:
+    """A token of the worker of `secret`, signed with the central's own key as if the
+    central had issued it at `not_before` (one the pass page showed earlier, or will)."""
+    claims = decode_token(current_token(central, secret)).claims
+    key = central.service.credentials.keys.signer_at(utc_now())
+    assert key is not None, "the central has no signing key"
+    return issue_token(
+        key,
+        worker_number=claims.worker_number,
+        not_before=not_before,
+        scope=claims.scope,
+        group=claims.group,
+    )
 
 
 def worker_id_of_secret(central: RunningCentral, secret: str) -> str:

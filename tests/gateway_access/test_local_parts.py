@@ -15,6 +15,7 @@ from contract.payloads import Decision, Direction, Reason
 from contract.tokens import Scope
 from firmware_bridge.wiegand import WiegandCard, decode_wiegand, encode_wiegand
 from gateway.access import AccessDesk, wiegand_credential
+from gateway.access_memory import AccessMemory
 from gateway.access_rules import CardCredential, FaceCredential, QrCredential
 from gateway.config import PolicySettings, parse_hours
 from gateway.feedback import FeedbackClass, feedback_class, pattern_for
@@ -66,7 +67,12 @@ def test_a_station_without_a_location_admits_only_tokens_for_any_station(
     tmp_path: Path,
 ) -> None:
     mint = TokenMint()
-    desk = AccessDesk("cs-0001", PolicySettings().policy(), TrustStore(tmp_path, "cs-0001"))
+    desk = AccessDesk(
+        "cs-0001",
+        PolicySettings().policy(),
+        TrustStore(tmp_path, "cs-0001"),
+        AccessMemory(tmp_path),
+    )
     desk.trust_store.apply(mint.keys())
     now = datetime.now(UTC)
 
@@ -80,7 +86,12 @@ def test_a_station_without_a_location_admits_only_tokens_for_any_station(
 
 def test_a_grant_the_door_refuses_is_lockdown_and_is_not_remembered(tmp_path: Path) -> None:
     mint = TokenMint()
-    desk = AccessDesk("cs-0001", PolicySettings().policy(), TrustStore(tmp_path, "cs-0001"))
+    desk = AccessDesk(
+        "cs-0001",
+        PolicySettings().policy(),
+        TrustStore(tmp_path, "cs-0001"),
+        AccessMemory(tmp_path),
+    )
     desk.trust_store.apply(mint.keys())
     token, now = mint.token(), datetime.now(UTC)
     refused = desk.present(QrCredential(token), "main", Direction.IN, now, lambda: False)
@@ -89,6 +100,15 @@ def test_a_grant_the_door_refuses_is_lockdown_and_is_not_remembered(tmp_path: Pa
     # Once lockdown ends the same token still works: it was never used.
     assert desk.present(QrCredential(token), "main", Direction.IN, now, lambda: True).granted
     assert desk.occupancy == 1
+
+
+@pytest.mark.parametrize(
+    "content", [b"\x00{not json", b"[]", b'{"format": 2}', b'{"format": 1, "replay": [[1]]}']
+)
+def test_a_damaged_access_memory_starts_empty(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "access.json").write_bytes(content)
+    state = AccessMemory(tmp_path).load()
+    assert (len(state.replay), dict(state.passback.entered_at)) == (0, {})
 
 
 def test_the_local_count_never_goes_negative_and_the_central_wins() -> None:
