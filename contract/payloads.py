@@ -312,6 +312,20 @@ class CentralStatus(Payload):
     version: str | None = Field(default=None, max_length=64)
 
 
+class ClockTick(Payload):
+    """A central replica's time, as it publishes it every `clock.tick_s` (30 s by default).
+
+    Sent at QoS 0 and never retained, so it is only ever delivered live, within moments
+    of being sent: gateways measure their clock's offset from it and verify tokens (which
+    the central's clock dates) against the central's time.
+    """
+
+    SCHEMA: ClassVar[str] = "clock/1"
+    schema_: Literal["clock/1"] = Field(default="clock/1", alias="schema")
+    central_id: Slug
+    at: UtcTime = Field(description="The central's time when it sent the tick.")
+
+
 MAX_COMMAND_TTL_S = 300.0
 """The longest time-to-live a command may ask for: an unlock that waited in a broker for
 longer is never wanted. Gateways cap it further (`[maintenance] max_command_ttl_s`)."""
@@ -415,6 +429,7 @@ STATION_MODELS: tuple[type[Payload], ...] = (
     *EVENT_MODELS,
     Availability,
     CentralStatus,
+    ClockTick,
     Command,
     CommandReply,
     StationOccupancy,

@@ -100,10 +100,12 @@ class AccessDesk:
         door_id: str,
         direction: Direction,
         now: datetime,
+        monotonic_s: float,
         grant: Grant,
     ) -> AccessDecision:
-        """Decide one presentation, release the door on a grant, and remember the outcome."""
-        request = AccessRequest(credential, door_id, direction, now)
+        """Decide one presentation at `now` (the central's time, as estimated) and
+        `monotonic_s`, release the door on a grant, and remember the outcome."""
+        request = AccessRequest(credential, door_id, direction, now, monotonic_s)
         with self._decide_lock:
             decision = decide(request, self.policy, self.trust, self._state, self.occupancy)
             if decision.granted and not grant():

@@ -22,6 +22,7 @@ from contract.maintenance_payloads import ConfigDesired, ConfigReport, DeviceHea
 from contract.payloads import (
     Availability,
     CentralStatus,
+    ClockTick,
     Command,
     CommandReply,
     CrossingEvent,
@@ -41,6 +42,7 @@ from gateway import wire_events
 from gateway.access import TRUST_MODELS, AccessDesk, TrustMessage, wiegand_credential
 from gateway.access_memory import AccessMemory
 from gateway.access_rules import AccessDecision, Presented, QrCredential
+from gateway.central_clock import CentralClock
 from gateway.command_gate import CommandGate
 from gateway.commands import refusal_of
 from gateway.config import GatewaySettings, check_doors
@@ -93,8 +95,8 @@ class Gateway:
         self._availability_topic = self._topic("availability")
         self._reported_topic = self._topic("config/reported")
         self._started = time.monotonic()
-        self.clock_offset_s: float | None = None
-        """Gateway clock minus the central's, from its last live occupancy message."""
+        self.central_clock = CentralClock()
+        """The central's time, from its clock ticks: what tokens and commands are judged by."""
         self.recent_errors = RecentErrors()
         self.live = LiveConfig(settings, [door.id for door in board.doors])
         self.access = AccessDesk(
@@ -188,11 +190,17 @@ class Gateway:
         credential = wiegand_credential(reader.kind, card)
         self._present(credential, door_id, Direction(reader.direction))
 
+    def decision_time(self) -> datetime:
+        """The central's time as this gateway estimates it, or its own clock before the
+        first clock tick: the time tokens and commands (which the central dates) are
+        judged by."""
+        return self.central_clock.now(time.monotonic()) or self._clock()
+
     def _present(self, credential: Presented, door_id: str, direction: Direction) -> None:
         """Decide, release the door on a grant, show the outcome at the door, report it."""
         door = self.devices.doors[door_id]
         decision: AccessDecision = self.access.present(
-            credential, door_id, direction, self._clock(), door.grant
+            credential, door_id, direction, self.decision_time(), time.monotonic(), door.grant
         )
         self.devices.show(door_id, decision.reason)
         self.emit(wire_events.from_access(decision))
@@ -228,6 +236,7 @@ class Gateway:
             router.on(model, self._trust)
         router.on(StationOccupancy, self._central_occupancy)
         router.on(CentralStatus, self._central_status)
+        router.on(ClockTick, self._clock_tick)
         if self.settings.home_assistant.enabled:
             router.on_foreign(self.discovery.status_topic, self._home_assistant_status)
         return router
@@ -247,11 +256,12 @@ class Gateway:
         self.access.trust_store.apply(message)
 
     def _central_occupancy(self, message: StationOccupancy, retained: bool) -> None:
-        if not retained:
-            # Live, so just sent: its time is the central's clock now.
-            offset = (self._clock() - message.at).total_seconds()
-            self.clock_offset_s = round(offset, 3)
         self.access.central_count(message.occupancy)
+
+    def _clock_tick(self, tick: ClockTick, retained: bool) -> None:
+        # Ticks are never retained; a retained one was put there by hand and is stale.
+        if not retained:
+            self.central_clock.heard(tick.at, time.monotonic())
 
     def _central_status(self, status: CentralStatus, retained: bool) -> None:
         if status.online and not retained:
@@ -275,7 +285,7 @@ class Gateway:
                 self._answer(command, ReplyStatus.ERROR, f"the gateway failed: {exc}")
 
     def _run_command(self, command: Command) -> None:
-        now = self._clock()
+        now = self.decision_time()
         verdict = self._gate.check(command, now)
         if not verdict.accepted:
             log.warning("refused command %s: %s", command.request_id, verdict.message)
@@ -414,7 +424,7 @@ class Gateway:
             config_version=self.live.version,
             uptime_s=round(now_mono - self._started, 1),
             outbox_depth=self.outbox.stats().pending,
-            clock_offset_s=self.clock_offset_s,
+            clock_offset_s=self.central_clock.offset_s(self._clock(), now_mono),
             broker_rtt_ms=broker_rtt_ms,
             occupancy=self.access.occupancy,
             devices=devices,

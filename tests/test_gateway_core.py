@@ -1,4 +1,4 @@
-"""The gateway's pure parts: command freshness, event stamping."""
+"""The gateway's pure parts: command freshness, the central's clock, event stamping."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from contract.payloads import AccessEvent, Command, DropReport, ReplyStatus
+from gateway.central_clock import WINDOW_S, CentralClock, Tick, central_time, with_tick
 from gateway.command_gate import CommandGate
 from gateway.events import EventStamper
 from gateway.outbox import DropSummary
@@ -80,6 +81,28 @@ def test_an_unreadable_list_of_handled_commands_starts_the_gateway_anyway(
 ) -> None:
     (tmp_path / "handled_commands.json").write_bytes(content)
     assert CommandGate(tmp_path).check(command(NOW), NOW).accepted
+
+
+def test_the_centrals_time_follows_the_promptest_tick_on_the_monotonic_clock() -> None:
+    assert central_time((), 10.0) is None
+    prompt = Tick(central_s=NOW.timestamp(), received_monotonic_s=10.0)
+    late = Tick(central_s=NOW.timestamp(), received_monotonic_s=15.0)  # held up 5 s
+    ticks = with_tick(with_tick((), late), prompt)
+    assert central_time(ticks, 20.0) == NOW + timedelta(seconds=10)
+
+
+def test_a_tick_from_before_the_window_no_longer_counts() -> None:
+    ahead = Tick(central_s=NOW.timestamp() + 60, received_monotonic_s=0.0)
+    later = Tick(central_s=NOW.timestamp(), received_monotonic_s=WINDOW_S + 1)
+    assert with_tick((ahead,), later) == (later,)
+
+
+def test_the_offset_is_the_gateways_clock_minus_the_centrals() -> None:
+    clock = CentralClock()
+    assert clock.offset_s(NOW, 5.0) is None
+    clock.heard(NOW, 5.0)
+    two_hours_ahead = NOW + timedelta(hours=2, seconds=3)
+    assert clock.offset_s(two_hours_ahead, 8.0) == 7200.0
 
 
 def test_events_are_numbered_without_gaps() -> None:

@@ -26,10 +26,12 @@ from pathlib import Path
 
 from contract.payloads import SLUG_PATTERN
 from contract.topics import (
+    ALL_CENTRAL_CLOCKS,
     ALL_CENTRALS,
     KEYS_TOPIC,
     REVOCATIONS_TOPIC,
     ROOT,
+    clock_topic,
     credentials_topic,
     occupancy_topic,
 )
@@ -88,7 +90,8 @@ def gateway_acl(
 ) -> list[str]:
     """What one gateway may do: write its own events, availability, replies, reported
     config, health and Home Assistant discovery; read its own commands and desired config,
-    the centrals' availability, its station's occupancy and the credentials it decides by."""
+    the centrals' availability and clock ticks, its station's occupancy and the
+    credentials it decides by."""
     own = f"{ROOT}/st/{station_id}/gw/{gateway_id}"
     return [
         f"topic write {own}/event/+",
@@ -103,6 +106,7 @@ def gateway_acl(
         f"topic write {home_assistant_prefix}/+/{node_id(station_id, gateway_id)}/+/config",
         f"topic read {home_assistant_prefix}/status",
         f"topic read {ALL_CENTRALS}",
+        f"topic read {ALL_CENTRAL_CLOCKS}",
         f"topic read {KEYS_TOPIC}",
         f"topic read {REVOCATIONS_TOPIC}",
         f"topic read {credentials_topic(station_id)}",
@@ -111,7 +115,7 @@ def gateway_acl(
 
 def central_acl(central_id: str) -> list[str]:
     """What a central replica may do: read everything gateways say, publish occupancy,
-    commands, credentials and its own availability."""
+    commands, credentials, its own availability and its clock ticks."""
     if not _SLUG.match(central_id):
         raise ValueError(f"central id {central_id!r} must be a lower-case slug")
     return [
@@ -128,6 +132,7 @@ def central_acl(central_id: str) -> list[str]:
         f"topic write {REVOCATIONS_TOPIC}",
         f"topic write {ROOT}/st/+/credentials",
         f"topic readwrite {ROOT}/central/{central_id}/availability",
+        f"topic write {clock_topic(central_id)}",
     ]
 
 

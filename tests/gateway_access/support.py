@@ -17,6 +17,7 @@ from contract.payloads import AccessEvent, DoorEvent, utc_now
 from contract.tokens import decode_token, issue_token
 from dashboard.core.config import (
     CentralSettings,
+    ClockSettings,
     CredentialSettings,
     DatabaseSettings,
     HttpSettings,
@@ -53,6 +54,8 @@ def central_settings(tmp_path: Path, broker_url: str) -> CentralSettings:
         database=DatabaseSettings(path=tmp_path / "central.db"),
         stations=STATIONS,
         credentials=CredentialSettings(rotation_lead_s=0, rotation_overlap_s=600),
+        # Gateways hear the central's time within moments of connecting.
+        clock=ClockSettings(tick_s=0.5),
     )
 
 
@@ -98,7 +101,8 @@ def worker_id_of_secret(central: RunningCentral, secret: str) -> str:
 
 @dataclass
 class Clock:
-    """The gateway's clock: real time plus an offset a test may move."""
+    """The gateway's wall clock: real time plus an offset a test may move (its monotonic
+    clock, as on a real host, does not move with it)."""
 
     offset: timedelta = field(default_factory=timedelta)
 

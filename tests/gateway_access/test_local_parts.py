@@ -77,7 +77,9 @@ def test_a_station_without_a_location_admits_only_tokens_for_any_station(
     now = datetime.now(UTC)
 
     def present(token: str) -> Reason:
-        return desk.present(QrCredential(token), "main", Direction.IN, now, lambda: True).reason
+        return desk.present(
+            QrCredential(token), "main", Direction.IN, now, 0.0, lambda: True
+        ).reason
 
     assert present(mint.token()) is Reason.GRANTED
     assert present(mint.token(scope=Scope.station(4242))) is Reason.WRONG_SCOPE
@@ -94,11 +96,11 @@ def test_a_grant_the_door_refuses_is_lockdown_and_is_not_remembered(tmp_path: Pa
     )
     desk.trust_store.apply(mint.keys())
     token, now = mint.token(), datetime.now(UTC)
-    refused = desk.present(QrCredential(token), "main", Direction.IN, now, lambda: False)
+    refused = desk.present(QrCredential(token), "main", Direction.IN, now, 0.0, lambda: False)
     assert (refused.decision, refused.reason) == (Decision.DENIED, Reason.LOCKDOWN)
     assert desk.occupancy == 0
     # Once lockdown ends the same token still works: it was never used.
-    assert desk.present(QrCredential(token), "main", Direction.IN, now, lambda: True).granted
+    assert desk.present(QrCredential(token), "main", Direction.IN, now, 0.0, lambda: True).granted
     assert desk.occupancy == 1
 
 

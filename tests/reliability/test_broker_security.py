@@ -12,6 +12,7 @@ import queue
 import shutil
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,12 @@ from gpiozero.pins.mock import MockFactory
 from contract.payloads import AccessEvent, Command, utc_now
 from contract.tokens import SigningKey
 from dashboard.central import Central
-from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings
+from dashboard.core.config import (
+    CentralSettings,
+    ClockSettings,
+    DatabaseSettings,
+    HttpSettings,
+)
 from gateway.config import DoorSettings, GatewaySettings
 from gateway.ha_discovery import Discovery
 from gateway.service import Gateway
@@ -270,6 +276,7 @@ def test_central_and_gateway_work_end_to_end_with_their_accounts(
             broker=secure_broker.settings("central.central-1"),
             http=HttpSettings(port=free_port()),
             database=DatabaseSettings(path=tmp_path / "c.db"),
+            clock=ClockSettings(tick_s=0.5),
         )
     )
     scanner = VirtualScanner()
@@ -295,6 +302,10 @@ def test_central_and_gateway_work_end_to_end_with_their_accounts(
         (entry,) = wait_until(lambda: central.store.entries(5), 10, "access event stored")
         assert (entry.worker_id, entry.gateway_id, entry.decision) == ("w4242", "gw-1", "granted")
         wait_until(lambda: central.store.stations()[0].online, 10, "availability read")
+        # The central may tell its time and the gateway may hear it.
+        wait_until(
+            lambda: gateway.central_clock.now(time.monotonic()), 10, "the central's clock tick"
+        )
     finally:
         gateway.stop()
         central.stop()
