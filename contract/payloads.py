@@ -189,6 +189,12 @@ class AccessEvent(EventPayload):
     worker_id: WorkerId | None = Field(
         default=None, description="Pseudonymous worker id when the credential named one."
     )
+    token_not_before: UtcTime | None = Field(
+        default=None,
+        description="The `not_before` of the QR token presented, when its signature was "
+        "good: with `worker_id` it names the token, so the station's other gateways refuse "
+        "it again and the central can see one token used at two stations.",
+    )
     decision: Decision
     reason: Reason
 

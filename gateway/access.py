@@ -6,6 +6,10 @@ the trust data from the central (`TrustStore`, fed by the retained `TRUST_MODELS
 `AccessMemory`, so a restart forgets no used token and no one inside) and the local head
 count (`LocalOccupancy`, corrected by the central's count).
 
+Gateways of one station share used tokens: each hears the others' access events and
+refuses a token one of them granted (`used_elsewhere`), so a code shown at one entrance
+cannot open another; the race is the moment the event takes over the broker.
+
 Threads: every scanner and reader reports on its own thread, and the MQTT link on
 another. One lock serialises decisions, so two scans of one token at two doors cannot
 both pass the replay check, and the lock is held while the door is released, so a grant
@@ -23,6 +27,7 @@ from datetime import datetime
 
 from contract.credential_payloads import CredentialMap, PublicKeys, Revocations
 from contract.payloads import Decision, Direction, Reason
+from contract.tokens import MAX_LIFETIME_S
 from firmware_bridge.wiegand import WiegandCard
 from gateway.access_memory import AccessMemory
 from gateway.access_rules import (
@@ -109,17 +114,24 @@ class AccessDesk:
         with self._decide_lock:
             decision = decide(request, self.policy, self.trust, self._state, self.occupancy)
             if decision.granted and not grant():
+                # Refused after all, so the token is not used up (`after` keeps only grants).
                 decision = dataclasses.replace(
-                    decision,
-                    decision=Decision.DENIED,
-                    reason=Reason.LOCKDOWN,
-                    token_id=None,
-                    token_until=None,
+                    decision, decision=Decision.DENIED, reason=Reason.LOCKDOWN
                 )
             self._remember(self._state.after(decision, self.policy))
             with self._count_lock:
                 self._occupancy = self._occupancy.after_access(decision.decision, direction)
         return decision
+
+    def used_elsewhere(self, token_id: tuple[int, int], now: datetime) -> None:
+        """Another gateway of the station granted the token (worker, not_before): refuse
+        it here too, as `replayed`, until it has expired."""
+        # The other gateway knows the token's lifetime; the longest any token may have
+        # is enough here, since the expiry check refuses it by then anyway.
+        until = token_id[1] + MAX_LIFETIME_S + self.policy.skew_s
+        with self._decide_lock:
+            replay = self._state.replay.with_token(token_id, until, now.timestamp())
+            self._remember(dataclasses.replace(self._state, replay=replay))
 
     def _remember(self, state: AccessState) -> None:
         # On disk before the next decision, whenever a used token or who is inside changed.

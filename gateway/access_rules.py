@@ -499,7 +499,8 @@ class AccessDecision:
     monotonic_s: float
     """When, on the monotonic clock (throttle windows)."""
     token_id: tuple[int, int] | None = None
-    """(worker, not_before) of a QR token, for the replay cache."""
+    """(worker, not_before) of an authentic QR token: its identity, which the replay cache
+    keeps once it is granted."""
     token_until: float | None = None
     """Unix time after which the token is refused as expired anyway."""
     throttle_key: str | None = None
@@ -563,8 +564,8 @@ def decide(
             direction=direction,
             at=now,
             monotonic_s=request.monotonic_s,
-            token_id=None if who is None or not granted else who.token_id,
-            token_until=None if who is None or not granted else who.token_until,
+            token_id=None if who is None else who.token_id,
+            token_until=None if who is None else who.token_until,
             throttle_key=who.throttle_key if who is not None else throttle_key,
         )
 

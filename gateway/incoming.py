@@ -53,11 +53,13 @@ class IncomingRouter:
         # Own station and gateway in the filters; any central replica.
         self._ids = {"station_id": station_id, "gateway_id": gateway_id, "central_id": "+"}
         self._families: dict[str, Handler[Payload]] = {}
+        self._station_wide: set[str] = set()
         self._refusals: dict[str, RefusalHandler] = {}
         self._foreign: dict[str, RawHandler] = {}
 
-    def on(self, model: type[P], handler: Handler[P]) -> None:
-        """Send every valid message of `model`'s family to `handler`."""
+    def on(self, model: type[P], handler: Handler[P], *, every_gateway: bool = False) -> None:
+        """Send every valid message of `model`'s family to `handler`: this gateway's own,
+        or with `every_gateway` those of every gateway of its station (itself included)."""
 
         family = family_of(model).name
         if family in self._families:
@@ -68,6 +70,8 @@ class IncomingRouter:
                 handler(payload, retained)
 
         self._families[family] = take
+        if every_gateway:
+            self._station_wide.add(family)
 
     def on_refused(self, model: type[Payload], handler: RefusalHandler) -> None:
         """Send every message of `model`'s family that fails validation to `handler`."""
@@ -115,4 +119,6 @@ class IncomingRouter:
             refused(result, message.payload)
 
     def _filter(self, spec: TopicSpec) -> str:
+        if spec.name in self._station_wide:
+            return spec.pattern.format(**{**self._ids, "gateway_id": "+"})
         return spec.pattern.format(**self._ids)

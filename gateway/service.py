@@ -20,6 +20,7 @@ from typing import Any
 from contract.codec import Rejected
 from contract.maintenance_payloads import ConfigDesired, ConfigReport, DeviceHealth, Health
 from contract.payloads import (
+    AccessEvent,
     Availability,
     CentralStatus,
     ClockTick,
@@ -237,6 +238,8 @@ class Gateway:
         router.on(StationOccupancy, self._central_occupancy)
         router.on(CentralStatus, self._central_status)
         router.on(ClockTick, self._clock_tick)
+        # The station's other gateways' grants: a token used there is used here too.
+        router.on(AccessEvent, self._station_access, every_gateway=True)
         if self.settings.home_assistant.enabled:
             router.on_foreign(self.discovery.status_topic, self._home_assistant_status)
         return router
@@ -257,6 +260,13 @@ class Gateway:
 
     def _central_occupancy(self, message: StationOccupancy, retained: bool) -> None:
         self.access.central_count(message.occupancy)
+
+    def _station_access(self, event: AccessEvent, retained: bool) -> None:
+        if event.gateway_id == self.settings.gateway_id:
+            return  # its own, which it remembered when it decided
+        token_id = wire_events.token_granted(event)
+        if token_id is not None:
+            self.access.used_elsewhere(token_id, self.decision_time())
 
     def _clock_tick(self, tick: ClockTick, retained: bool) -> None:
         # Ticks are never retained; a retained one was put there by hand and is stale.

@@ -90,8 +90,8 @@ def gateway_acl(
 ) -> list[str]:
     """What one gateway may do: write its own events, availability, replies, reported
     config, health and Home Assistant discovery; read its own commands and desired config,
-    the centrals' availability and clock ticks, its station's occupancy and the
-    credentials it decides by."""
+    the centrals' availability and clock ticks, its station's occupancy, its station's
+    access events and the credentials it decides by."""
     own = f"{ROOT}/st/{station_id}/gw/{gateway_id}"
     return [
         f"topic write {own}/event/+",
@@ -103,6 +103,8 @@ def gateway_acl(
         f"topic read {own}/command",
         f"topic read {own}/config/desired",
         f"topic read {occupancy_topic(station_id)}",
+        # The station's grants, so a token used at one of its gateways is used at all.
+        f"topic read {ROOT}/st/{station_id}/gw/+/event/access",
         f"topic write {home_assistant_prefix}/+/{node_id(station_id, gateway_id)}/+/config",
         f"topic read {home_assistant_prefix}/status",
         f"topic read {ALL_CENTRALS}",

@@ -150,12 +150,13 @@ def running_door(
     pins: MockFactory,
     policy: PolicySettings | None = None,
     clock: Clock | None = None,
+    gateway_id: str = "gw-1",
 ) -> Iterator[Door]:
     """Start a gateway of cs-0001 on the simulated board; stop it and its devices after."""
     entry, exit_, radar = VirtualScanner(), VirtualScanner(), VirtualRadar(period_s=1.0)
     settings = GatewaySettings(
         station_id=STATION,
-        gateway_id="gw-1",
+        gateway_id=gateway_id,
         broker=BrokerSettings(url=broker_url),
         doors={DOOR: DoorSettings(unlock_s=0.5)},
         policy=policy or PolicySettings(station_number=NUMBER, region_code=REGION),

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from contract.payloads import AccessEvent, Command, utc_now
+from contract.payloads import AccessEvent, Command, DoorEvent, utc_now
 from contract.tokens import SigningKey
 from dashboard.central import Central
 from dashboard.core.config import (
@@ -52,6 +52,7 @@ from yizhan.broker_admin import (
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf"
 PASSWORD = {
     "cs-0001.gw-1": "pw-gw-1",
+    "cs-0001.gw-2": "pw-gw-2",
     "cs-0002.gw-1": "pw-other",
     "a_b.c": "pw-ab-c",
     "a.b_c": "pw-a-bc",
@@ -108,13 +109,13 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
     assert Path(binary).exists(), INSTALL_HINT
     directory = tmp_path_factory.mktemp("secure-broker")
     make_tls(directory / "tls")
-    for station in ("cs-0001", "cs-0002"):
+    for station, gateway in (("cs-0001", "gw-1"), ("cs-0001", "gw-2"), ("cs-0002", "gw-1")):
         add_account(
             directory,
-            gateway_username(station, "gw-1"),
-            gateway_acl(station, "gw-1"),
+            gateway_username(station, gateway),
+            gateway_acl(station, gateway),
             AccountKind.GATEWAY,
-            PASSWORD[f"{station}.gw-1"],
+            PASSWORD[f"{station}.{gateway}"],
         )
     add_account(
         directory,
@@ -184,9 +185,9 @@ class Client:
         self.link.stop()
 
 
-def event(station: str, seq: int) -> bytes:
+def event(station: str, seq: int, gateway: str = "gw-1") -> bytes:
     return AccessEvent(
-        station_id=station, gateway_id="gw-1", seq=seq, at=utc_now(), door_id="main",
+        station_id=station, gateway_id=gateway, seq=seq, at=utc_now(), door_id="main",
         direction="in", credential="qr", decision="denied", reason="unknown_credential",
     ).to_json()  # fmt: skip
 
@@ -264,6 +265,40 @@ def test_a_gateway_reads_only_its_own_commands(secure_broker: SecureBroker) -> N
     finally:
         central.close()
         nosy.close()
+
+
+def test_a_gateway_reads_its_own_stations_access_events_and_nothing_else_of_its_peers(
+    secure_broker: SecureBroker,
+) -> None:
+    """Gateways share used tokens through their station's access events: a gateway may read
+    those of its own station, but no other station's, and no other kind of event."""
+    nosy = Client(
+        secure_broker.settings("cs-0001.gw-1"),
+        ["yz/v1/st/+/gw/+/event/+"],
+    )
+    peer = Client(secure_broker.settings("cs-0001.gw-2"))
+    stranger = Client(secure_broker.settings("cs-0002.gw-1"))
+    try:
+        assert all(c.link.wait_connected(10) for c in (nosy, peer, stranger))
+        # Routed (or dropped) by the time the broker acknowledges them, so before the
+        # peer's access event below is even sent.
+        sent = [threading.Event(), threading.Event()]
+        assert stranger.link.publish_acked(
+            "yz/v1/st/cs-0002/gw/gw-1/event/access", event("cs-0002", 1), sent[0].set
+        )
+        door = DoorEvent(
+            station_id="cs-0001", gateway_id="gw-2", seq=1, at=utc_now(), door_id="main",
+            state="opened",
+        ).to_json()  # fmt: skip
+        assert peer.link.publish_acked("yz/v1/st/cs-0001/gw/gw-2/event/door", door, sent[1].set)
+        assert all(done.wait(10) for done in sent), "the broker did not acknowledge"
+        allowed = event("cs-0001", 2, gateway="gw-2")
+        peer.link.publish("yz/v1/st/cs-0001/gw/gw-2/event/access", allowed)
+        first = nosy.next_on("yz/v1/st/")
+        assert (first.topic, first.payload) == ("yz/v1/st/cs-0001/gw/gw-2/event/access", allowed)
+    finally:
+        for client in (nosy, peer, stranger):
+            client.close()
 
 
 def test_central_and_gateway_work_end_to_end_with_their_accounts(
