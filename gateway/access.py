@@ -129,6 +129,8 @@ class AccessDesk:
         # The other gateway knows the token's lifetime; the longest any token may have
         # is enough here, since the expiry check refuses it by then anyway.
         until = token_id[1] + MAX_LIFETIME_S + self.policy.skew_s
+        if until <= now.timestamp():
+            return  # expired anyway: a backlog of old events after an outage costs nothing
         with self._decide_lock:
             replay = self._state.replay.with_token(token_id, until, now.timestamp())
             self._remember(dataclasses.replace(self._state, replay=replay))

@@ -113,6 +113,27 @@ def test_a_damaged_access_memory_starts_empty(tmp_path: Path, content: bytes) ->
     assert (len(state.replay), dict(state.passback.entered_at)) == (0, {})
 
 
+def test_a_token_another_gateway_let_in_is_refused_and_an_old_one_costs_no_write(
+    tmp_path: Path,
+) -> None:
+    mint = TokenMint()
+    desk = AccessDesk(
+        "cs-0001",
+        PolicySettings().policy(),
+        TrustStore(tmp_path, "cs-0001"),
+        AccessMemory(tmp_path),
+    )
+    desk.trust_store.apply(mint.keys())
+    now = datetime.now(UTC)
+    desk.used_elsewhere((1, int(now.timestamp()) - 3600), now)
+    assert not (tmp_path / "access.json").exists(), "an hour-old token was written down"
+    token = mint.token(worker_number=7, not_before=now)
+    desk.used_elsewhere((7, int(now.timestamp())), now)
+    refused = desk.present(QrCredential(token), "main", Direction.IN, now, 0.0, lambda: True)
+    assert refused.reason is Reason.REPLAYED
+    assert AccessMemory(tmp_path).load().replay.seen((7, int(now.timestamp())), now.timestamp())
+
+
 def test_the_local_count_never_goes_negative_and_the_central_wins() -> None:
     count = LocalOccupancy()
     count = count.after_access(Decision.GRANTED, Direction.IN)
