@@ -21,6 +21,7 @@ callbacks (an exit-button crossing) take only the count lock, so no cycle can fo
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -46,6 +47,8 @@ from gateway.trust_store import TrustStore
 
 Grant = Callable[[], bool]
 """Releases the door; False when the door refuses (lockdown)."""
+
+log = logging.getLogger(__name__)
 
 TrustMessage = PublicKeys | Revocations | CredentialMap
 """What the central sends, retained, for the gateway to decide offline."""
@@ -143,6 +146,11 @@ class AccessDesk:
         self._state = state
         if changed:
             self._memory.save(state)
+
+    def flush(self) -> None:
+        """Wait until the replay cache and anti-passback record are on disk (a clean stop)."""
+        if not self._memory.flush():
+            log.error("the replay cache was not written to %s in time", self._memory.path)
 
     def someone_left(self) -> None:
         """An exit without a credential (the exit button): one fewer inside."""

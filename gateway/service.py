@@ -169,6 +169,8 @@ class Gateway:
             self._worker.join(timeout=10)
         self.devices.close()
         self.uplink.stop(goodbye=Retained(self._availability_topic, self._availability(False)))
+        # No decision and no peer's grant can come now: what they changed goes to disk.
+        self.access.flush()
         logging.getLogger().removeHandler(self.recent_errors)
 
     def emit(self, wire: WireEvent) -> EventPayload:

@@ -16,7 +16,7 @@ from contract.tokens import Scope
 from firmware_bridge.wiegand import WiegandCard, decode_wiegand, encode_wiegand
 from gateway.access import AccessDesk, wiegand_credential
 from gateway.access_memory import AccessMemory
-from gateway.access_rules import CardCredential, FaceCredential, QrCredential
+from gateway.access_rules import AccessState, CardCredential, FaceCredential, QrCredential
 from gateway.config import PolicySettings, parse_hours
 from gateway.feedback import FeedbackClass, feedback_class, pattern_for
 from gateway.occupancy import LocalOccupancy
@@ -126,12 +126,24 @@ def test_a_token_another_gateway_let_in_is_refused_and_an_old_one_costs_no_write
     desk.trust_store.apply(mint.keys())
     now = datetime.now(UTC)
     desk.used_elsewhere((1, int(now.timestamp()) - 3600), now)
+    desk.flush()
     assert not (tmp_path / "access.json").exists(), "an hour-old token was written down"
     token = mint.token(worker_number=7, not_before=now)
     desk.used_elsewhere((7, int(now.timestamp())), now)
     refused = desk.present(QrCredential(token), "main", Direction.IN, now, 0.0, lambda: True)
     assert refused.reason is Reason.REPLAYED
+    desk.flush()
     assert AccessMemory(tmp_path).load().replay.seen((7, int(now.timestamp())), now.timestamp())
+
+
+def test_the_access_memory_writes_the_latest_state_off_the_doors_path(tmp_path: Path) -> None:
+    memory = AccessMemory(tmp_path)
+    state = AccessState()
+    for n in range(200):
+        state = AccessState(state.replay.with_token((n, 1000), 2000.0, 1500.0), state.passback)
+        memory.save(state)  # returns at once; the writer keeps only the latest
+    assert memory.flush()
+    assert AccessMemory(tmp_path).load().replay == state.replay
 
 
 def test_the_local_count_never_goes_negative_and_the_central_wins() -> None:
