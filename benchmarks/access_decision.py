@@ -192,7 +192,7 @@ def run() -> dict[str, Any]:
     total_ns: list[int] = []
     reasons: dict[str, int] = {}
     for index, (credential, direction, now) in enumerate(requests):
-        request = AccessRequest(credential, "front", direction, now)
+        request = AccessRequest(credential, "front", direction, now, now.timestamp())
         t0 = clock.perf_counter_ns()
         decision = decide(request, policy, trust, state, occupancy)
         t1 = clock.perf_counter_ns()

@@ -189,6 +189,12 @@ class AccessEvent(EventPayload):
     worker_id: WorkerId | None = Field(
         default=None, description="Pseudonymous worker id when the credential named one."
     )
+    token_not_before: UtcTime | None = Field(
+        default=None,
+        description="The `not_before` of the QR token presented, when its signature was "
+        "good: with `worker_id` it names the token, so the station's other gateways refuse "
+        "it again and the central can see one token used at two stations.",
+    )
     decision: Decision
     reason: Reason
 
@@ -312,19 +318,50 @@ class CentralStatus(Payload):
     version: str | None = Field(default=None, max_length=64)
 
 
+class ClockTick(Payload):
+    """A central replica's time, as it publishes it every `clock.tick_s` (30 s by default).
+
+    Sent at QoS 0 and never retained, so it is only ever delivered live, within moments
+    of being sent: gateways measure their clock's offset from it and verify tokens (which
+    the central's clock dates) against the central's time.
+    """
+
+    SCHEMA: ClassVar[str] = "clock/1"
+    schema_: Literal["clock/1"] = Field(default="clock/1", alias="schema")
+    central_id: Slug
+    at: UtcTime = Field(description="The central's time when it sent the tick.")
+
+
+MAX_COMMAND_TTL_S = 300.0
+"""The longest time-to-live a command may ask for: an unlock that waited in a broker for
+longer is never wanted. Gateways cap it further (`[maintenance] max_command_ttl_s`)."""
+
+
 class Command(Payload):
-    """A request to a gateway. It is ignored once `issued_at + ttl_s` has passed."""
+    """A request to one gateway. It is ignored once `issued_at + ttl_s` has passed.
+
+    The station and gateway it is for are part of the payload, so part of what an operator
+    signs: a signed unlock copied onto another gateway's command topic is refused there.
+    """
 
     SCHEMA: ClassVar[str] = "command/1"
     schema_: Literal["command/1"] = Field(default="command/1", alias="schema")
     request_id: str = Field(min_length=1, max_length=64)
+    station_id: Slug = Field(description="The station the command is for.")
+    gateway_id: Slug = Field(description="The gateway the command is for.")
     reply_to: str | None = Field(
         default=None,
         max_length=256,
         description="Topic for the reply; the gateway's reply topic when absent.",
     )
     issued_at: UtcTime
-    ttl_s: float = Field(default=30.0, gt=0, le=86_400)
+    ttl_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=MAX_COMMAND_TTL_S,
+        description="Seconds after `issued_at` that the command stays valid; gateways "
+        "cap it (60 s by default).",
+    )
     command: str = Field(min_length=1, max_length=64)
     args: dict[str, Any] = Field(default_factory=dict)
     sender: str | None = Field(
@@ -350,6 +387,10 @@ class ReplyStatus(StrEnum):
     BAD_ARGS = "bad_args"
     UNAUTHORISED = "unauthorised"
     """A command that can open a door came without a valid operator signature."""
+    WRONG_TARGET = "wrong_target"
+    """The command names another station, gateway or door than the one it reached."""
+    INVALID = "invalid"
+    """The command is not a valid `command/1` payload (the message says what is wrong)."""
 
 
 class CommandReply(Payload):
@@ -413,6 +454,7 @@ STATION_MODELS: tuple[type[Payload], ...] = (
     *EVENT_MODELS,
     Availability,
     CentralStatus,
+    ClockTick,
     Command,
     CommandReply,
     StationOccupancy,

@@ -14,6 +14,7 @@ yz/v1/st/{station}/credentials                  central, retained (face ids and 
 yz/v1/keys                                      central, retained (token public keys)
 yz/v1/revocations                               central, retained (revoked workers)
 yz/v1/central/{central}/availability            central (and its last will), retained
+yz/v1/central/{central}/clock                   central, QoS 0, every 30 s, never retained
 ```
 
 Every publish takes its QoS and retain flag from this table (`spec_of`), never from the
@@ -33,6 +34,7 @@ from contract.payloads import (
     AlarmEvent,
     Availability,
     CentralStatus,
+    ClockTick,
     Command,
     CommandReply,
     CrossingEvent,
@@ -209,6 +211,17 @@ TOPICS: tuple[TopicSpec, ...] = (
         publisher=Publisher.CENTRAL,
         summary="A central replica is online; gateways answer by re-announcing themselves.",
     ),
+    TopicSpec(
+        name="clock",
+        pattern=ROOT + "/central/{central_id}/clock",
+        model=ClockTick,
+        # At most once and never kept: a tick is worth something only while it is fresh,
+        # so no broker may queue one for a gateway that is away and hand it over late.
+        qos=0,
+        retain=False,
+        publisher=Publisher.CENTRAL,
+        summary="A central replica's time, every 30 s; gateways measure their clock by it.",
+    ),
 )
 
 TOPIC_BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in TOPICS}
@@ -223,7 +236,7 @@ _TOPIC_RE = re.compile(
     # A reply may go below the reply topic (a command's `reply_to`), never a wildcard.
     r"(?:(?<=reply)/[^#+\x00]+)?"
     r"|/(?P<st_leaf>occupancy|credentials)))$"
-    r"|^yz/v1/central/(?P<central_id>[a-z0-9][a-z0-9_-]{0,63})/availability$"
+    r"|^yz/v1/central/(?P<central_id>[a-z0-9][a-z0-9_-]{0,63})/(?P<central_leaf>availability|clock)$"
 )
 
 
@@ -247,7 +260,7 @@ def parse_topic(topic: str) -> TopicAddress | None:
         return None
     if match["central_id"] is not None:
         return TopicAddress(
-            spec=TOPIC_BY_NAME["central"],
+            spec=TOPIC_BY_NAME["central" if match["central_leaf"] == "availability" else "clock"],
             station_id=None,
             gateway_id=None,
             central_id=match["central_id"],
@@ -318,6 +331,15 @@ def central_topic(central_id: str) -> str:
 
 ALL_CENTRALS = TOPIC_BY_NAME["central"].wildcard
 """Subscription filter for every central replica's availability."""
+
+
+def clock_topic(central_id: str) -> str:
+    """Where one central replica publishes its time."""
+    return f"{ROOT}/central/{central_id}/clock"
+
+
+ALL_CENTRAL_CLOCKS = TOPIC_BY_NAME["clock"].wildcard
+"""Subscription filter for every central replica's clock ticks."""
 
 
 ALL_GATEWAY_TOPICS = f"{ROOT}/st/+/gw/+/#"

@@ -30,6 +30,7 @@ from dashboard.ingest.checks import run_checks
 from dashboard.ingest.metrics import IngestMetrics
 from dashboard.ingest.pipeline import Ingest
 from dashboard.ingest.stored_marks import StoredMarks
+from dashboard.services.clock_ticks import ClockTicker
 from dashboard.services.credentials import Credentials
 from dashboard.services.influx import InfluxExport
 from dashboard.storage.failures import classify, describe
@@ -128,6 +129,13 @@ class Central:
         self.app.include_router(workers_router(self.credentials, self.store))
         self.app.include_router(station_page_router(self.store, self.history))
         install_ui(self.app, settings.http.tile_url)
+        # Gateways judge tokens by the central's time, which these ticks tell them.
+        self.clock = ClockTicker(
+            settings.central_id,
+            settings.clock.tick_s,
+            publish=self.link.publish,
+            connected=lambda: self.link.connected,
+        )
         self.app.include_router(
             commands_router(
                 self.store,
@@ -145,6 +153,7 @@ class Central:
         self._alerts.start()
         self.link.start()
         self.credentials.start()
+        self.clock.start()
 
     def _command_signer(self) -> Callable[[Command], Command]:
         """Signs door commands with the central's operator key, made on first start."""
@@ -170,6 +179,7 @@ class Central:
     def stop(self) -> None:
         """Write what was received, acknowledge it, say offline, disconnect, close."""
         self._stopping.set()
+        self.clock.stop()
         self.credentials.stop()
         self.ingest.stop()
         self.stored_marks.stop()

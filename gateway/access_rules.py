@@ -7,11 +7,25 @@
         pulse_relay()
     state = state.after(decision, policy)
 
-`decide` never reads the clock (the request carries `now`), never does I/O and never
-changes its inputs, so a maintenance "would this pass?" check can call it without side
-effects and tests can replay any situation. `after` returns a new state: the replay cache
-and anti-passback record change only on a grant, the throttle counters only on a denial
-that points at a bad credential.
+`decide` never reads a clock (the request carries `now`, the central's time as the gateway
+estimates it, and `monotonic_s`), never does I/O and never changes its inputs, so a
+maintenance "would this pass?" check can call it without side effects and tests can
+replay any situation. `after` returns a new state: the replay cache and anti-passback
+record change only on a grant, the throttle counters only on a denial that points at a
+bad credential.
+
+Throttling makes guessing expensive, so it applies to what can be guessed or sprayed and
+never to a validly signed token (an Ed25519 signature cannot be guessed, and a worker
+whose old screenshot someone keeps showing must still get in with a fresh code):
+
+- junk (a code that is no token or carries no valid signature, an unknown face id or
+  card) counts against its *source*, the door's reader of that kind (`source_of`); past
+  `per_door` within the window that reader's junk is refused as `throttled`, and for faces
+  and cards, which can be guessed, every presentation at that reader is;
+- a face id or card that keeps failing counts against itself (`per_credential`).
+
+Windows count on the monotonic clock (`monotonic_s`), so stepping the wall clock forward
+or back neither starts nor prolongs a throttle.
 
 Precedence, first match wins:
 
@@ -19,15 +33,14 @@ Precedence, first match wins:
    safety: nobody may be held inside by a stale token, a full list or a lockdown (fire
    release is in hardware anyway). An exit still names the worker when the credential
    checks out, so anti-passback learns they left.
-1. `throttled` (door): too many suspicious denials at this door lately. Checked before
-   parsing so that a flood of garbage costs no signature checks.
-2. The credential itself: `malformed` → `unknown_key` → `bad_signature` for QR tokens;
-   `unknown_face` / `unknown_credential` for face ids and cards not in the station's map.
-3. `throttled` (credential): too many suspicious denials for this worker, face or card.
-   For QR this needs a good signature, so forged tokens cannot lock a real worker out.
-4. `not_yet_valid` → `expired` → `wrong_scope` (token scope, or a worker group this
+1. The credential itself: `malformed` → `unknown_key` → `bad_signature` for QR tokens
+   (`throttled` instead when their reader is throttled); for face ids and cards
+   `throttled` (their reader, then the id itself), then `unknown_face` /
+   `unknown_credential` when not in the station's map. Every code's signature is checked,
+   junk or not: a reader delivers a few codes a second and a check takes microseconds.
+2. `not_yet_valid` → `expired` → `wrong_scope` (token scope, or a worker group this
    station does not admit) → `revoked` → `replayed`.
-5. Station state: `lockdown` → `closed` → `full` → `passback`.
+3. Station state: `lockdown` → `closed` → `full` → `passback`.
 
 Credential faults come before station state because they are what the holder can act on
 (get a fresh code, ask for a card), and because a forged token should never learn whether
@@ -59,24 +72,28 @@ from contract.tokens import (
 DEFAULT_ZONE: Final = ZoneInfo("Asia/Shanghai")
 ALL_DAYS: Final = frozenset(range(7))
 
-THROTTLE_COUNTED: Final = frozenset(
+JUNK: Final = frozenset(
     {
         Reason.MALFORMED,
         Reason.BAD_SIGNATURE,
         Reason.UNKNOWN_KEY,
         Reason.UNKNOWN_FACE,
         Reason.UNKNOWN_CREDENTIAL,
-        Reason.EXPIRED,
-        Reason.NOT_YET_VALID,
-        Reason.WRONG_SCOPE,
-        Reason.REVOKED,
-        Reason.REPLAYED,
     }
 )
-"""Denials that count towards throttling: faults of the credential, which is what probing
-looks like. Station state (full, closed, lockdown, passback) does not count, so a queue at
-a full station is never throttled; `throttled` itself does not count, so a limit lifts
-once the window has passed."""
+"""Refusals of something that is not an authentic, known credential: what garbage, forgery
+and guessing look like. Each counts against its source (`source_of`)."""
+
+THROTTLE_COUNTED: Final = JUNK | {Reason.WRONG_SCOPE, Reason.REVOKED}
+"""Refusals that count against one face id or card (its `throttle_key`): faults of the
+credential, which is what probing looks like. Station state (full, closed, lockdown,
+passback) never counts, so a queue at a full station is never throttled; `throttled`
+itself does not count, so a limit lifts once the window has passed."""
+
+
+def source_of(door_id: str, kind: CredentialKind) -> str:
+    """Where junk comes from: the reader of one kind (QR, face, card) at one door."""
+    return f"{door_id}/{kind.value}"
 
 
 # --- what was presented --------------------------------------------------------------
@@ -108,12 +125,18 @@ Presented = QrCredential | FaceCredential | CardCredential
 
 @dataclass(frozen=True, slots=True)
 class AccessRequest:
-    """Someone presented a credential at a door, at `now` (aware; by the gateway's clock)."""
+    """Someone presented a credential at a door.
+
+    `now` is aware: the central's time as the gateway estimates it (tokens are issued by
+    the central's clock). `monotonic_s` is a clock that never steps (`time.monotonic()`),
+    for the throttle windows.
+    """
 
     credential: Presented
     door_id: str
     direction: Direction
     now: datetime
+    monotonic_s: float
 
     def __post_init__(self) -> None:
         # A naive time would be read in the host's zone: wrong windows, wrong hours.
@@ -174,7 +197,8 @@ ALWAYS_OPEN: Final = OpeningHours.daily(time(0), time(0))
 
 @dataclass(frozen=True, slots=True)
 class ThrottlePolicy:
-    """How many counted denials within `window_s` throttle a door or one credential."""
+    """How many counted denials within `window_s` throttle a face id or card
+    (`per_credential`) or a door's reader of one kind that sends junk (`per_door`)."""
 
     window_s: float = 60.0
     per_credential: int = 5
@@ -299,7 +323,8 @@ only memory; sweeping on every update would make each grant cost a pass over the
 table, and doubling keeps the sweeps' cost constant per update on average."""
 
 
-def _sweep_limit(live: int) -> int:
+def sweep_limit(live: int) -> int:
+    """When to sweep a table next that holds `live` entries after a sweep (or a load)."""
     return max(PRUNE_ABOVE, 2 * live)
 
 
@@ -326,7 +351,7 @@ class ReplayCache:
         kept, limit = dict(self.forget_after), self.sweep_above
         if len(kept) > limit:
             kept = {key: ends for key, ends in kept.items() if ends > t}
-            limit = _sweep_limit(len(kept))
+            limit = sweep_limit(len(kept))
         kept[token_id] = until
         return ReplayCache(kept, limit)
 
@@ -351,7 +376,7 @@ class PassbackState:
         kept, limit = dict(self.entered_at), self.sweep_above
         if len(kept) > limit:
             kept = {w: at for w, at in kept.items() if t - at < reset_s}
-            limit = _sweep_limit(len(kept))
+            limit = sweep_limit(len(kept))
         kept[worker_number] = t
         return PassbackState(kept, limit)
 
@@ -374,14 +399,15 @@ def _recent(times: tuple[float, ...], t: float, window_s: float) -> tuple[float,
 
 @dataclass(frozen=True, slots=True)
 class ThrottleState:
-    """Recent counted denials per door and per credential key (newest last)."""
+    """Recent counted denials, in monotonic seconds, per source of junk and per credential
+    key (newest last)."""
 
-    by_door: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    by_source: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     by_credential: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
-    def door_throttled(self, door_id: str, t: float, policy: ThrottlePolicy) -> bool:
-        """Whether the door has reached its limit of counted denials within the window."""
-        times = self.by_door.get(door_id, ())
+    def source_throttled(self, source: str, t: float, policy: ThrottlePolicy) -> bool:
+        """Whether a reader has sent its limit of junk within the window."""
+        times = self.by_source.get(source, ())
         return len(_recent(times, t, policy.window_s)) >= policy.per_door
 
     def credential_throttled(self, key: str, t: float, policy: ThrottlePolicy) -> bool:
@@ -390,7 +416,7 @@ class ThrottleState:
         return len(_recent(times, t, policy.window_s)) >= policy.per_credential
 
     def denied(
-        self, door_id: str, key: str | None, t: float, policy: ThrottlePolicy
+        self, source: str | None, key: str | None, t: float, policy: ThrottlePolicy
     ) -> ThrottleState:
         """The state after one counted denial; only the newest `limit` times are kept."""
 
@@ -409,7 +435,7 @@ class ThrottleState:
             return kept
 
         return ThrottleState(
-            bump(self.by_door, door_id, policy.per_door),
+            bump(self.by_source, source, policy.per_door),
             bump(self.by_credential, key, policy.per_credential),
         )
 
@@ -444,8 +470,12 @@ class AccessState:
                 passback = passback.entered(decision.worker_number, t, policy.passback_reset_s)
             return AccessState(replay, passback, self.throttle)
         if policy.throttle.enabled and decision.reason in THROTTLE_COUNTED:
+            source = source_of(decision.door_id, decision.credential)
             throttle = self.throttle.denied(
-                decision.door_id, decision.throttle_key, t, policy.throttle
+                source if decision.reason in JUNK else None,
+                decision.throttle_key,
+                decision.monotonic_s,
+                policy.throttle,
             )
             return AccessState(self.replay, self.passback, throttle)
         return self
@@ -466,12 +496,16 @@ class AccessDecision:
     door_id: str
     direction: Direction
     at: datetime
+    monotonic_s: float
+    """When, on the monotonic clock (throttle windows)."""
     token_id: tuple[int, int] | None = None
-    """(worker, not_before) of a QR token, for the replay cache."""
+    """(worker, not_before) of an authentic QR token: its identity, which the replay cache
+    keeps once it is granted."""
     token_until: float | None = None
     """Unix time after which the token is refused as expired anyway."""
     throttle_key: str | None = None
-    """The credential key denials are counted under; None when it is not authentic."""
+    """The face id or card denials are counted under; None for QR tokens, which are never
+    throttled one by one (a forgery has no identity, an authentic token is not a guess)."""
 
     @property
     def granted(self) -> bool:
@@ -483,7 +517,7 @@ class AccessDecision:
 class _Identity:
     worker_number: int
     group: int
-    throttle_key: str
+    throttle_key: str | None
     token_id: tuple[int, int] | None = None
     token_until: float | None = None
 
@@ -529,17 +563,19 @@ def decide(
             door_id=door,
             direction=direction,
             at=now,
-            token_id=None if who is None or not granted else who.token_id,
-            token_until=None if who is None or not granted else who.token_until,
+            monotonic_s=request.monotonic_s,
+            token_id=None if who is None else who.token_id,
+            token_until=None if who is None else who.token_until,
             throttle_key=who.throttle_key if who is not None else throttle_key,
         )
 
     if direction is Direction.OUT:
         return result(Reason.GRANTED, _exit_identity(credential, policy, trust, now))
 
-    throttle, limits = state.throttle, policy.throttle
-    if limits.enabled and throttle.door_throttled(door, t, limits):
-        return result(Reason.THROTTLED)
+    throttle, limits, mono = state.throttle, policy.throttle, request.monotonic_s
+    source_limited = limits.enabled and throttle.source_throttled(
+        source_of(door, kind), mono, limits
+    )
 
     who: _Identity
     if isinstance(credential, QrCredential):
@@ -549,22 +585,21 @@ def decide(
         refusal: Reason | None = None
         if isinstance(verified, TokenError):
             if verified.claims is None:  # malformed, unknown key, bad signature: no name
-                return result(verified.reason)
+                return result(Reason.THROTTLED if source_limited else verified.reason)
             claims, refusal = verified.claims, verified.reason
         else:
             claims = verified.claims
             if policy.location is None and claims.scope.kind is not ScopeKind.ANY:
                 # Without a location no region or station scope can be shown to cover us.
                 refusal = Reason.WRONG_SCOPE
+        # Authentic: never throttled, whatever its reader or earlier tokens did.
         who = _Identity(
             claims.worker_number,
             claims.group,
-            claims.worker_id,
+            None,
             claims.token_id,
             claims.not_after + policy.skew_s,
         )
-        if limits.enabled and throttle.credential_throttled(who.throttle_key, t, limits):
-            return result(Reason.THROTTLED, who)
         if refusal is not None:
             return result(refusal, who)
     else:
@@ -582,8 +617,9 @@ def decide(
                 Reason.UNKNOWN_CREDENTIAL,
             )
             key = f"card:{external}"
-        # A terminal's own id is authentic even when unmapped, so it is throttled first.
-        if limits.enabled and throttle.credential_throttled(key, t, limits):
+        # Ids and card numbers can be guessed: a reader that sprays them is throttled, and so
+        # is one id that keeps failing, before the map is even asked.
+        if source_limited or (limits.enabled and throttle.credential_throttled(key, mono, limits)):
             return result(Reason.THROTTLED, throttle_key=key)
         mapped = table.get(external)
         if mapped is None:
@@ -617,7 +653,7 @@ def _exit_identity(
         verified = _verify_token(credential.text, trust.keyring, now, skew_s=policy.skew_s)
         if isinstance(verified, TokenError):
             return None
-        return _Identity(verified.worker_number, verified.claims.group, verified.worker_id)
+        return _Identity(verified.worker_number, verified.claims.group, None)
     if isinstance(credential, FaceCredential):
         mapped = trust.credentials.faces.get(credential.person_id)
         key = f"face:{credential.person_id}"

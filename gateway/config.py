@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field, field_validator, model_validator
 
-from contract.payloads import SLUG_PATTERN
+from contract.payloads import MAX_COMMAND_TTL_S, SLUG_PATTERN
 from contract.signing import load_public_key
 from contract.tokens import MAX_STATION_NUMBER, StationLocation
 from gateway.access_rules import (
@@ -21,6 +21,7 @@ from gateway.access_rules import (
     StationPolicy,
     ThrottlePolicy,
 )
+from gateway.commands import DEFAULT_MAX_TTL_S
 from gateway.door_controller import DoorTiming
 from hardware.profile import BoardProfile, ProfileError, load_profile, load_shipped_profile
 from servicekit.settings import BrokerSettings, ConfigError, Section, TimeZoneName, load_settings
@@ -179,7 +180,8 @@ class PolicySettings(Section):
 
 
 class MaintenanceSettings(Section):
-    """Who may sign door-opening commands, and how often health is reported."""
+    """Who may sign door-opening commands, how long a command may wait, how often health
+    is reported."""
 
     operators: dict[str, str] = Field(
         default_factory=dict,
@@ -187,6 +189,13 @@ class MaintenanceSettings(Section):
         "commands and desired config; made by `yizhan operator-key new`.",
     )
     health_interval_s: float = Field(default=30.0, ge=1, le=3600)
+    max_command_ttl_s: float = Field(
+        default=DEFAULT_MAX_TTL_S,
+        gt=0,
+        le=MAX_COMMAND_TTL_S,
+        description="A command's ttl_s is capped at this: an unlock that waited in a broker "
+        "longer is refused as expired.",
+    )
 
     @field_validator("operators")
     @classmethod

@@ -2,10 +2,11 @@
 
 Off by default (`[home_assistant] enabled`). Each entity gets a retained config message
 on `{prefix}/{component}/{node_id}/{object_id}/config` as Home Assistant's MQTT discovery
-documents it; its state is read from the gateway's retained `health` topic with a value
-template, and its availability from the gateway's `availability` topic. Home Assistant
-publishes `online` on `{prefix}/status` when it (re)starts; the gateway then announces
-every config again, so entities never stay "unavailable" after a restart.
+documents it, with `default_entity_id` (`"<component>.<id>"`; Home Assistant drops the
+older `object_id` key in 2026.4); its state is read from the gateway's retained `health`
+topic with a value template, and its availability from the gateway's `availability` topic.
+Home Assistant publishes `online` on `{prefix}/status` when it (re)starts; the gateway then
+announces every config again, so entities never stay "unavailable" after a restart.
 
 Everything here is read-only: Home Assistant sees doors but cannot open them, because a
 door-opening command must be signed by an operator key.
@@ -19,6 +20,18 @@ from typing import Any
 
 from hardware.profile import BoardProfile
 from servicekit import __version__
+
+
+def node_id(station_id: str, gateway_id: str) -> str:
+    """A gateway's Home Assistant node id: `yz_{len(station)}_{station}_{gateway}`.
+
+    Ids may contain `_`, so `yz_{station}_{gateway}` alone would give stations `a_b` with
+    gateway `c` and `a` with gateway `b_c` one node; the station's length (digits, ended
+    by the first `_`) says where the station ends, so no two gateways share a node id.
+    The broker's ACL for the gateway (`yizhan.broker_admin.gateway_acl`) uses it too.
+    """
+    return f"yz_{len(station_id)}_{station_id}_{gateway_id}"
+
 
 DISCOVERY_QOS = 1
 DISCOVERY_RETAIN = True
@@ -39,8 +52,8 @@ class Discovery:
 
     @property
     def node_id(self) -> str:
-        """The gateway's node id: `yz_{station}_{gateway}`."""
-        return f"yz_{self.station_id}_{self.gateway_id}"
+        """The gateway's node id (`node_id`)."""
+        return node_id(self.station_id, self.gateway_id)
 
     @property
     def status_topic(self) -> str:
@@ -53,7 +66,7 @@ class Discovery:
         document: dict[str, Any] = {
             "name": name,
             "unique_id": f"{self.node_id}_{object_id}",
-            "object_id": f"{self.node_id}_{object_id}",
+            "default_entity_id": f"{component}.{self.node_id}_{object_id}",
             "state_topic": self.health_topic,
             "value_template": template,
             "availability_topic": self.availability_topic,

@@ -3,9 +3,11 @@
 The one place incoming messages are routed. A handler is registered for a payload model;
 the topic table (`contract.topics`) says which family carries that model, so this
 gateway's subscription filters, their QoS and the validation come from the table as
-well. A message that fails validation goes no further than a log line with its reason;
-an empty one (a retained topic being cleared) goes nowhere. Home Assistant's status
-topic, outside wire contract v1, is routed here too, by its exact name.
+well. A message that fails validation goes no further than a log line with its reason,
+and to the family's refusal handler where one is registered (a command is answered
+saying why it was refused); an empty one (a retained topic being cleared) goes nowhere.
+Home Assistant's status topic, outside wire contract v1, is routed here too, by its exact
+name.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from contract.codec import Decoded, decode
+from contract.codec import Decoded, Rejected, decode
 from contract.payloads import Payload
 from contract.topics import TOPICS, TopicSpec, parse_topic
 from servicekit.mqtt_link import Message
@@ -28,6 +30,9 @@ Handler = Callable[[P, bool], None]
 
 RawHandler = Callable[[bytes], None]
 """Takes the payload of a topic outside wire contract v1, unread."""
+
+RefusalHandler = Callable[[Rejected, bytes], None]
+"""Takes why a message of the family was refused, and its payload as it came."""
 
 FOREIGN_QOS = 1
 """Topics outside the table are subscribed at least once, like the contract's own."""
@@ -48,10 +53,13 @@ class IncomingRouter:
         # Own station and gateway in the filters; any central replica.
         self._ids = {"station_id": station_id, "gateway_id": gateway_id, "central_id": "+"}
         self._families: dict[str, Handler[Payload]] = {}
+        self._station_wide: set[str] = set()
+        self._refusals: dict[str, RefusalHandler] = {}
         self._foreign: dict[str, RawHandler] = {}
 
-    def on(self, model: type[P], handler: Handler[P]) -> None:
-        """Send every valid message of `model`'s family to `handler`."""
+    def on(self, model: type[P], handler: Handler[P], *, every_gateway: bool = False) -> None:
+        """Send every valid message of `model`'s family to `handler`: this gateway's own,
+        or with `every_gateway` those of every gateway of its station (itself included)."""
 
         family = family_of(model).name
         if family in self._families:
@@ -62,6 +70,15 @@ class IncomingRouter:
                 handler(payload, retained)
 
         self._families[family] = take
+        if every_gateway:
+            self._station_wide.add(family)
+
+    def on_refused(self, model: type[Payload], handler: RefusalHandler) -> None:
+        """Send every message of `model`'s family that fails validation to `handler`."""
+        family = family_of(model).name
+        if family not in self._families:
+            raise ValueError(f"{family} has no handler; register the model first")
+        self._refusals[family] = handler
 
     def on_foreign(self, topic: str, handler: RawHandler) -> None:
         """Send every message on `topic`, a topic outside wire contract v1, to `handler`."""
@@ -86,17 +103,22 @@ class IncomingRouter:
             raw(message.payload)
             return
         address = parse_topic(message.topic)
-        take = None if address is None else self._families.get(address.spec.name)
-        if take is None:
+        family = None if address is None else address.spec.name
+        if family is None or family not in self._families:
             log.debug("no handler for %s", message.topic)
             return
         if not message.payload:
             return
         result = decode(message.topic, message.payload)
-        if not isinstance(result, Decoded):
-            log.warning("ignored %s: %s", message.topic, result.reason)
+        if isinstance(result, Decoded):
+            self._families[family](result.payload, message.retain)
             return
-        take(result.payload, message.retain)
+        log.warning("ignored %s: %s", message.topic, result.reason)
+        refused = self._refusals.get(family)
+        if refused is not None:
+            refused(result, message.payload)
 
     def _filter(self, spec: TopicSpec) -> str:
+        if spec.name in self._station_wide:
+            return spec.pattern.format(**{**self._ids, "gateway_id": "+"})
         return spec.pattern.format(**self._ids)

@@ -8,10 +8,8 @@ the state directory, so a reboot comes back with it on top of the TOML file.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 from gateway.access_rules import StationPolicy
 from gateway.config import ALL_DAY, DoorSettings, GatewaySettings, parse_hours
 from gateway.door_controller import DoorTiming
+from gateway.state_files import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -149,26 +148,20 @@ class LiveConfig:
         return applied, refused
 
     def _save(self, document: dict[str, Any]) -> None:
-        temporary = self._path.with_name(self._path.name + ".new")
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            with temporary.open("w", encoding="utf-8") as out:
-                json.dump(document, out)
-                out.flush()
-                os.fsync(out.fileno())
-            temporary.replace(self._path)
+            write_json(self._path, document)
         except OSError as exc:
             # The change is in force; only the next boot would miss it.
             log.error("cannot save live config to %s: %s", self._path, exc)
 
     def _load(self) -> None:
-        if not self._path.exists():
+        document = read_json(self._path, "live config")
+        if document is None:
             return
         try:
-            document = json.loads(self._path.read_text("utf-8"))
             values = document["values"]
             version = document.get("version")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             log.error("ignored %s: %s", self._path, exc)
             return
         for key, value in dict(values).items():

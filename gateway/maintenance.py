@@ -1,11 +1,14 @@
 """Maintenance commands: what each command does on this gateway, by name.
 
-A command reaches `MaintenanceCommands.run` only after `CommandGate` found it fresh and
-new. Commands that can let someone in (unlock, lockdown off, set_config, self_test, which
-releases the lock for a moment, and restart, during which a fail-safe lock is released)
-must also carry a valid operator signature (`contract.signing`): a leaked broker password
-alone cannot open a door. Each handler returns an `Outcome` that becomes the reply; a
-handler never raises for a person's mistake: it answers `bad_args` saying what was wrong.
+A command reaches `MaintenanceCommands` only after the codec found it addressed to this
+station and gateway and `CommandGate` found it fresh and new. Commands that can let
+someone in (unlock, lockdown off, set_config, self_test, which releases the lock for a
+moment, and restart, during which a fail-safe lock is released) must also carry a valid
+operator signature (`contract.signing`): a leaked broker password alone cannot open a
+door. `unlock` must name its door, so the signature covers the door too; a door this
+gateway does not have is answered `wrong_target`. Each handler returns an `Outcome` that
+becomes the reply; a handler never raises for a person's mistake: it answers `bad_args`
+saying what was wrong.
 """
 
 from __future__ import annotations
@@ -62,6 +65,10 @@ class GatewayControl(Protocol):
 
 class BadArgsError(ValueError):
     """A command's arguments are wrong; the message says how."""
+
+
+class WrongTargetError(ValueError):
+    """A command names a door this gateway does not have; the message lists its doors."""
 
 
 Handler = Callable[[Mapping[str, Any]], Outcome]
@@ -121,8 +128,9 @@ class MaintenanceCommands:
         spec = self._table.get(command.command)
         return spec is not None and spec.signed(command.args)
 
-    def run(self, command: Command) -> Outcome:
-        """Check, authorise and carry out one admitted command."""
+    def refusal(self, command: Command) -> Outcome | None:
+        """Why `command` may not be carried out (an unknown command, arguments it does not
+        take, a missing or bad signature); None when it may."""
         spec = self._table.get(command.command)
         if spec is None:
             return Outcome(
@@ -145,21 +153,37 @@ class MaintenanceCommands:
                     ReplyStatus.UNAUTHORISED,
                     f"{command.command} can open a door, so {problem}; not carried out",
                 )
+        return None
+
+    def carry_out(self, command: Command) -> Outcome:
+        """Carry out a command that `refusal` let through."""
         try:
-            return spec.handler(command.args)
+            return self._table[command.command].handler(command.args)
         except BadArgsError as exc:
             return Outcome(ReplyStatus.BAD_ARGS, str(exc))
+        except WrongTargetError as exc:
+            return Outcome(ReplyStatus.WRONG_TARGET, f"{exc}; not carried out")
 
     # -- argument helpers --
 
-    def _doors_of(self, args: Mapping[str, Any], default_all: bool) -> list[str]:
+    def _doors_of(self, args: Mapping[str, Any]) -> list[str]:
+        """The door `args` names, or every door of this gateway when it names none."""
+        if args.get("door") is None:
+            return list(self.doors)
+        return [self._door_named(args)]
+
+    def _door_named(self, args: Mapping[str, Any]) -> str:
         door_id = args.get("door")
         if door_id is None:
-            first = next(iter(self.doors), None)
-            return list(self.doors) if default_all or first is None else [first]
+            raise BadArgsError(
+                f"name the door (door=...), so that the signature covers it; "
+                f"doors: {', '.join(self.doors) or 'none'}"
+            )
         if not isinstance(door_id, str) or door_id not in self.doors:
-            raise BadArgsError(f"no door {door_id!r}; doors: {', '.join(self.doors) or 'none'}")
-        return [door_id]
+            raise WrongTargetError(
+                f"no door {door_id!r} at this gateway; its doors: {', '.join(self.doors) or 'none'}"
+            )
+        return door_id
 
     # -- handlers --
 
@@ -167,7 +191,7 @@ class MaintenanceCommands:
         return Outcome(ReplyStatus.OK, "pong", {"version": __version__})
 
     def _unlock(self, args: Mapping[str, Any]) -> Outcome:
-        (door_id,) = self._doors_of(args, default_all=False)
+        door_id = self._door_named(args)
         seconds = args.get("seconds")
         if seconds is not None and (
             isinstance(seconds, bool)
@@ -180,7 +204,7 @@ class MaintenanceCommands:
         return Outcome(ReplyStatus.OK, f"door {door_id!r} released")
 
     def _lock(self, args: Mapping[str, Any]) -> Outcome:
-        door_ids = self._doors_of(args, default_all=True)
+        door_ids = self._doors_of(args)
         for door_id in door_ids:
             self.doors[door_id].lock_now()
         states = {d: self.doors[d].status()["lock"] for d in door_ids}
@@ -194,7 +218,7 @@ class MaintenanceCommands:
         on = args.get("on")
         if not isinstance(on, bool):
             raise BadArgsError(f"on must be true or false, not {on!r}")
-        door_ids = self._doors_of(args, default_all=True)
+        door_ids = self._doors_of(args)
         for door_id in door_ids:
             self.doors[door_id].set_lockdown(on)
         what = "lockdown on: grants refused at" if on else "lockdown off at"

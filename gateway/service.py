@@ -17,10 +17,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from contract.codec import Rejected
 from contract.maintenance_payloads import ConfigDesired, ConfigReport, DeviceHealth, Health
 from contract.payloads import (
+    AccessEvent,
     Availability,
     CentralStatus,
+    ClockTick,
     Command,
     CommandReply,
     CrossingEvent,
@@ -39,8 +42,11 @@ from firmware_bridge.qr_lines import ScannedCode
 from firmware_bridge.wiegand import WiegandCard
 from gateway import wire_events
 from gateway.access import TRUST_MODELS, AccessDesk, TrustMessage, wiegand_credential
+from gateway.access_memory import AccessMemory
 from gateway.access_rules import AccessDecision, Presented, QrCredential
-from gateway.commands import CommandGate
+from gateway.central_clock import CentralClock
+from gateway.command_gate import CommandGate
+from gateway.commands import refusal_of
 from gateway.config import GatewaySettings, check_doors
 from gateway.devices import StationDevices
 from gateway.diagnostics import RecentErrors, host_figures, process_id
@@ -82,7 +88,7 @@ class Gateway:
         self.settings = settings
         self._clock = clock
         self._listeners: list[EventListener] = []
-        self._gate = CommandGate()
+        self._gate = CommandGate(settings.state_dir, settings.maintenance.max_command_ttl_s)
         # Sequence numbers go on from the outbox's last commit, across restarts.
         self.outbox = Outbox(settings.outbox)
         self.stamper = EventStamper(
@@ -91,14 +97,15 @@ class Gateway:
         self._availability_topic = self._topic("availability")
         self._reported_topic = self._topic("config/reported")
         self._started = time.monotonic()
-        self.clock_offset_s: float | None = None
-        """Gateway clock minus the central's, from its last live occupancy message."""
+        self.central_clock = CentralClock()
+        """The central's time, from its clock ticks: what tokens and commands are judged by."""
         self.recent_errors = RecentErrors()
         self.live = LiveConfig(settings, [door.id for door in board.doors])
         self.access = AccessDesk(
             settings.station_id,
             self.live.policy(),
             TrustStore(settings.state_dir, settings.station_id),
+            AccessMemory(settings.state_dir),
         )
         self.discovery = Discovery(
             settings.home_assistant.discovery_prefix,
@@ -163,6 +170,8 @@ class Gateway:
             self._worker.join(timeout=10)
         self.devices.close()
         self.uplink.stop(goodbye=Retained(self._availability_topic, self._availability(False)))
+        # No decision and no peer's grant can come now: what they changed goes to disk.
+        self.access.flush()
         logging.getLogger().removeHandler(self.recent_errors)
 
     def emit(self, wire: WireEvent) -> EventPayload:
@@ -185,11 +194,17 @@ class Gateway:
         credential = wiegand_credential(reader.kind, card)
         self._present(credential, door_id, Direction(reader.direction))
 
+    def decision_time(self) -> datetime:
+        """The central's time as this gateway estimates it, or its own clock before the
+        first clock tick: the time tokens and commands (which the central dates) are
+        judged by."""
+        return self.central_clock.now(time.monotonic()) or self._clock()
+
     def _present(self, credential: Presented, door_id: str, direction: Direction) -> None:
         """Decide, release the door on a grant, show the outcome at the door, report it."""
         door = self.devices.doors[door_id]
         decision: AccessDecision = self.access.present(
-            credential, door_id, direction, self._clock(), door.grant
+            credential, door_id, direction, self.decision_time(), time.monotonic(), door.grant
         )
         self.devices.show(door_id, decision.reason)
         self.emit(wire_events.from_access(decision))
@@ -220,12 +235,16 @@ class Gateway:
         """Which handler takes each topic this gateway subscribes to."""
         router = IncomingRouter(self.settings.station_id, self.settings.gateway_id)
         router.on(Command, self._command)
+        router.on_refused(Command, self._command_refused)
         router.on(ConfigDesired, self._desired_config)
         for model in TRUST_MODELS:
             router.on(model, self._trust)
         router.on(StationOccupancy, self._central_occupancy)
         router.on(CentralStatus, self._central_status)
         router.on(StoredMark, self._stored)
+        router.on(ClockTick, self._clock_tick)
+        # The station's other gateways' grants: a token used there is used here too.
+        router.on(AccessEvent, self._station_access, every_gateway=True)
         if self.settings.home_assistant.enabled:
             router.on_foreign(self.discovery.status_topic, self._home_assistant_status)
         return router
@@ -235,18 +254,32 @@ class Gateway:
         # and must not hold up the link's network thread.
         self._work.put(command)
 
+    def _command_refused(self, rejected: Rejected, raw: bytes) -> None:
+        # Answered, not only logged: a maintainer who sent it is waiting for a reply.
+        refusal = refusal_of(rejected, raw)
+        if refusal is not None:
+            self._reply(refusal.request_id, refusal.reply_to, refusal.status, refusal.message)
+
     def _trust(self, message: TrustMessage, retained: bool) -> None:
         self.access.trust_store.apply(message)
 
     def _central_occupancy(self, message: StationOccupancy, retained: bool) -> None:
-        if not retained:
-            # Live, so just sent: its time is the central's clock now.
-            offset = (self._clock() - message.at).total_seconds()
-            self.clock_offset_s = round(offset, 3)
         self.access.central_count(message.occupancy)
 
     def _stored(self, mark: StoredMark, retained: bool) -> None:
         self.uplink.confirmed(mark.seq)
+
+    def _station_access(self, event: AccessEvent, retained: bool) -> None:
+        if event.gateway_id == self.settings.gateway_id:
+            return  # its own, which it remembered when it decided
+        token_id = wire_events.token_granted(event)
+        if token_id is not None:
+            self.access.used_elsewhere(token_id, self.decision_time())
+
+    def _clock_tick(self, tick: ClockTick, retained: bool) -> None:
+        # Ticks are never retained; a retained one was put there by hand and is stale.
+        if not retained:
+            self.central_clock.heard(tick.at, time.monotonic())
 
     def _central_status(self, status: CentralStatus, retained: bool) -> None:
         self.uplink.central_seen(status.central_id, status.online, live=not retained)
@@ -268,18 +301,27 @@ class Gateway:
                 self._run_command(command)
             except Exception as exc:  # a bug in one command must not end command handling
                 log.exception("command %s failed", command.request_id)
-                self._reply(command, ReplyStatus.ERROR, f"the gateway failed: {exc}")
+                self._answer(command, ReplyStatus.ERROR, f"the gateway failed: {exc}")
 
     def _run_command(self, command: Command) -> None:
-        verdict = self._gate.admit(command, self._clock())
+        now = self.decision_time()
+        verdict = self._gate.check(command, now)
         if not verdict.accepted:
             log.warning("refused command %s: %s", command.request_id, verdict.message)
-            self._reply(command, verdict.status, verdict.message)
+            self._answer(command, verdict.status, verdict.message)
             return
-        outcome = self.commands.run(command)
-        if outcome.status is ReplyStatus.UNAUTHORISED:
+        refusal = self.commands.refusal(command)
+        if refusal is not None:
+            log.warning("refused command %s: %s", command.request_id, refusal.message)
+            self._answer(command, refusal.status, refusal.message)
+            return
+        # Remembered before it acts: a restart right after an unlock must not let the
+        # same signed unlock in again.
+        self._gate.handled(command, now, durable=self.commands.needs_signature(command))
+        outcome = self.commands.carry_out(command)
+        if outcome.status is ReplyStatus.WRONG_TARGET:
             log.warning("refused command %s: %s", command.request_id, outcome.message)
-        self._reply(command, outcome.status, outcome.message, outcome.data)
+        self._answer(command, outcome.status, outcome.message, outcome.data)
         if outcome.after is not None:
             outcome.after()
 
@@ -405,7 +447,7 @@ class Gateway:
             outbox_depth=self.outbox.stats().pending,
             # Numbered, not yet committed: the report a change asks for counts that change.
             last_seq=self.stamper.last_seq,
-            clock_offset_s=self.clock_offset_s,
+            clock_offset_s=self.central_clock.offset_s(self._clock(), now_mono),
             broker_rtt_ms=broker_rtt_ms,
             occupancy=self.access.occupancy,
             devices=devices,
@@ -419,15 +461,25 @@ class Gateway:
         if self.link.connected:
             self.health.poke()
 
-    def _reply(
+    def _answer(
         self,
         command: Command,
         status: ReplyStatus,
         message: str,
         data: dict[str, Any] | None = None,
     ) -> None:
+        self._reply(command.request_id, command.reply_to, status, message, data)
+
+    def _reply(
+        self,
+        request_id: str,
+        reply_to: str | None,
+        status: ReplyStatus,
+        message: str,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         reply = CommandReply(
-            request_id=command.request_id,
+            request_id=request_id,
             station_id=self.settings.station_id,
             gateway_id=self.settings.gateway_id,
             at=self._clock(),
@@ -435,13 +487,12 @@ class Gateway:
             message=message,
             data=data or {},
         )
-        self.link.publish(self._reply_topic(command), reply.to_json())
+        self.link.publish(self._reply_topic(reply_to), reply.to_json())
 
-    def _reply_topic(self, command: Command) -> str:
+    def _reply_topic(self, wanted: str | None) -> str:
         # Replies stay on this gateway's own reply topic or below it, so a command cannot
         # make the gateway speak on someone else's topic (or publish to a wildcard).
         own = self._topic("reply")
-        wanted = command.reply_to
         if wanted is not None and parse_topic(wanted) == parse_topic(own):
             return wanted
         return own

@@ -9,19 +9,17 @@ The file is JSON holding the three payloads exactly as the central sent them::
 
     {"format": 1, "keys": {...keys/1...}, "revocations": {...}, "credentials": {...}}
 
-It is written to a temporary file in the same directory, flushed to disk and renamed
-over the old one, so a power cut leaves either the old file or the new one, never half
-of one. Loading validates each payload again with the wire models; a part that fails is
-logged and left out, and a file that cannot be read at all starts the gateway with no
-trust data (every token then refused as `unknown_key`) rather than not at all.
+It is written with `gateway.state_files.write_json`, so a power cut leaves either the
+old file or the new one, never half of one. Loading validates each payload again with the
+wire models; a part that fails is logged and left out, and a file that cannot be read at
+all starts the gateway with no trust data (every token then refused as `unknown_key`)
+rather than not at all.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Final
@@ -31,6 +29,7 @@ from pydantic import ValidationError
 from contract.credential_payloads import CredentialMap, PublicKeys, Revocations
 from contract.tokens import KeyRing
 from gateway.access_rules import TrustData
+from gateway.state_files import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +54,8 @@ def _part_of(payload: TrustPayload) -> str:
 
 def load_trust_file(path: Path, station_id: str) -> dict[str, TrustPayload]:
     """The payloads kept in `path`, each validated; parts that fail are logged and skipped."""
-    try:
-        document = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.error("cannot read trust file %s (%s); starting without trust data", path, exc)
+    document = read_json(path, "trust data")
+    if document is None:
         return {}
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         log.error("trust file %s is not format %d; starting without trust data", path, FORMAT)
@@ -89,27 +84,11 @@ def load_trust_file(path: Path, station_id: str) -> dict[str, TrustPayload]:
 
 
 def write_trust_file(path: Path, payloads: dict[str, TrustPayload]) -> None:
-    """Write the payloads atomically (temporary file, fsync, rename); raises `OSError`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the payloads atomically; raises `OSError`."""
     document: dict[str, Any] = {"format": FORMAT}
     for name, payload in payloads.items():
         document[name] = json.loads(payload.to_json())
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(json.dumps(document, ensure_ascii=False).encode())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    # The rename itself lives in the directory; sync it too so it survives a power cut.
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    write_json(path, document)
 
 
 class TrustStore:

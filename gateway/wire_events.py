@@ -4,12 +4,14 @@ Access decisions, the door controller, the beams, the PIR and the radar, and the
 when it must drop events, speak in their own terms; the central reads wire contract v1.
 This module is the one translation between the two, so a newcomer finds every "what gets
 reported" rule in one place. `gateway.events.EventStamper` then adds who, when and the
-sequence number.
+sequence number. The one thing a gateway reads back from the wire, the token another
+gateway of its station let in, is read here too (`token_granted`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from contract.payloads import (
@@ -18,6 +20,7 @@ from contract.payloads import (
     AlarmKind,
     CrossingEvent,
     CrossingSource,
+    Decision,
     Direction,
     DoorEvent,
     DoorState,
@@ -25,6 +28,7 @@ from contract.payloads import (
     EventPayload,
     PresenceEvent,
 )
+from contract.tokens import worker_number_of
 from firmware_bridge import beams
 from gateway import door_controller as door
 from gateway.access_rules import AccessDecision
@@ -59,7 +63,9 @@ _STATES: dict[type, DoorState] = {
 
 
 def from_access(decision: AccessDecision) -> WireEvent:
-    """Every decision at a door is reported, granted or not, with its reason."""
+    """Every decision at a door is reported, granted or not, with its reason, and the
+    token's identity when it was an authentic QR token."""
+    token = decision.token_id
     return WireEvent(
         AccessEvent,
         {
@@ -67,10 +73,27 @@ def from_access(decision: AccessDecision) -> WireEvent:
             "direction": decision.direction,
             "credential": decision.credential,
             "worker_id": decision.worker_id,
+            "token_not_before": None if token is None else datetime.fromtimestamp(token[1], UTC),
             "decision": decision.decision,
             "reason": decision.reason,
         },
     )
+
+
+def token_granted(event: AccessEvent) -> tuple[int, int] | None:
+    """The token (worker, not_before) an access event says was let in, read back from the
+    wire as `from_access` wrote it; None for anything but an entry granted to a QR token."""
+    if (
+        event.decision is not Decision.GRANTED
+        or event.direction is not Direction.IN
+        or event.worker_id is None
+        or event.token_not_before is None
+    ):
+        return None
+    worker_number = worker_number_of(event.worker_id)
+    if worker_number is None:
+        return None
+    return worker_number, int(event.token_not_before.timestamp())
 
 
 def from_door(door_id: str, event: door.DoorEvent) -> list[WireEvent]:

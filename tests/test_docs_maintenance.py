@@ -134,7 +134,13 @@ def test_documented_line_gets_the_documented_reply(
 
         def feed() -> None:
             while "/reply" in line and not done.wait(0.3):
-                ping = Command(request_id="feed", issued_at=utc_now(), command="ping")
+                ping = Command(
+                    request_id="feed",
+                    station_id="demo-01",
+                    gateway_id="gw-1",
+                    issued_at=utc_now(),
+                    command="ping",
+                )
                 publisher.publish(f"{BASE}/command", ping.to_json())
 
         feeder = threading.Thread(target=feed, daemon=True)

@@ -26,13 +26,16 @@ from pathlib import Path
 
 from contract.payloads import SLUG_PATTERN
 from contract.topics import (
+    ALL_CENTRAL_CLOCKS,
     ALL_CENTRALS,
     KEYS_TOPIC,
     REVOCATIONS_TOPIC,
     ROOT,
+    clock_topic,
     credentials_topic,
     occupancy_topic,
 )
+from gateway.ha_discovery import node_id
 
 PBKDF2_ITERATIONS = 101
 """What `mosquitto_passwd` uses for its `$7$` (PBKDF2-SHA512) hashes."""
@@ -87,9 +90,10 @@ def gateway_acl(
 ) -> list[str]:
     """What one gateway may do: write its own events, availability, replies, reported
     config, health and Home Assistant discovery; read its own commands, desired config and
-    stored mark, the centrals' availability, its station's occupancy and the credentials
-    it decides by. It may not write a stored mark, not even its own: a mark makes a
-    gateway delete events, so only a central may say one."""
+    stored mark, the centrals' availability and clock ticks, its station's occupancy, its
+    station's access events and the credentials it decides by. It may not write a stored
+    mark, not even its own: a mark makes a gateway delete events, so only a central may
+    say one."""
     own = f"{ROOT}/st/{station_id}/gw/{gateway_id}"
     return [
         f"topic write {own}/event/+",
@@ -102,9 +106,12 @@ def gateway_acl(
         f"topic read {own}/config/desired",
         f"topic read {own}/stored",
         f"topic read {occupancy_topic(station_id)}",
-        f"topic write {home_assistant_prefix}/+/yz_{station_id}_{gateway_id}/+/config",
+        # The station's grants, so a token used at one of its gateways is used at all.
+        f"topic read {ROOT}/st/{station_id}/gw/+/event/access",
+        f"topic write {home_assistant_prefix}/+/{node_id(station_id, gateway_id)}/+/config",
         f"topic read {home_assistant_prefix}/status",
         f"topic read {ALL_CENTRALS}",
+        f"topic read {ALL_CENTRAL_CLOCKS}",
         f"topic read {KEYS_TOPIC}",
         f"topic read {REVOCATIONS_TOPIC}",
         f"topic read {credentials_topic(station_id)}",
@@ -113,7 +120,7 @@ def gateway_acl(
 
 def central_acl(central_id: str) -> list[str]:
     """What a central replica may do: read everything gateways say, publish occupancy,
-    stored marks, commands, credentials and its own availability."""
+    stored marks, commands, credentials, its own availability and its clock ticks."""
     if not _SLUG.match(central_id):
         raise ValueError(f"central id {central_id!r} must be a lower-case slug")
     return [
@@ -131,6 +138,7 @@ def central_acl(central_id: str) -> list[str]:
         f"topic write {REVOCATIONS_TOPIC}",
         f"topic write {ROOT}/st/+/credentials",
         f"topic readwrite {ROOT}/central/{central_id}/availability",
+        f"topic write {clock_topic(central_id)}",
     ]
 
 

@@ -2,8 +2,9 @@
 
 An operator key file is JSON with the operator's `name` and the raw Ed25519 private key
 in base64, readable by its owner only. Gateways list the public half under
-`[maintenance.operators]`. `yizhan command` prints one `command/1` payload (signed when
-given a key) and `yizhan desired-config` one `config/1` payload, ready for `-m "$(...)"`.
+`[maintenance.operators]`. `yizhan command` prints one `command/1` payload for one station
+and gateway (signed when given a key) and `yizhan desired-config` one `config/1` payload,
+ready for `-m "$(...)"`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.maintenance_payloads import ConfigDesired
-from contract.payloads import Command, utc_now
+from contract.payloads import MAX_COMMAND_TTL_S, Command, utc_now
 from contract.signing import sign
 from servicekit.operator_keys import OperatorKey
 
@@ -54,9 +55,16 @@ def add_parsers(commands: Any) -> None:
     command = commands.add_parser("command", help="print a command/1 payload for mosquitto_pub")
     command.add_argument("name", help="ping, unlock, lock, lockdown, set_config, …")
     command.add_argument("args", nargs="*", metavar="KEY=VALUE", help="arguments (JSON values)")
+    command.add_argument("--station", required=True, help="the station it is for")
+    command.add_argument("--gateway", required=True, help="the gateway it is for")
     command.add_argument("--key", type=Path, help="sign with this operator key file")
     command.add_argument("--request-id", help="default: the command name and the time")
-    command.add_argument("--ttl", type=float, default=30.0, help="seconds it stays valid")
+    command.add_argument(
+        "--ttl",
+        type=float,
+        default=30.0,
+        help=f"seconds it stays valid (at most {MAX_COMMAND_TTL_S:g}; gateways cap it at 60)",
+    )
     command.add_argument("--reply-to", help="a topic below the gateway's reply topic")
 
     desired = commands.add_parser("desired-config", help="print a signed config/1 payload")
@@ -81,6 +89,8 @@ def run(args: argparse.Namespace) -> str:
         command_args = {"settings": pairs} if args.name == "set_config" else pairs
         payload = Command(
             request_id=args.request_id or f"{args.name}-{time.time_ns() // 1_000_000}",
+            station_id=args.station,
+            gateway_id=args.gateway,
             reply_to=args.reply_to,
             issued_at=utc_now(),
             ttl_s=args.ttl,

@@ -178,6 +178,18 @@ class CommandSettings(Section):
     `[maintenance.operators]` to accept the central's unlocks."""
 
 
+class ClockSettings(Section):
+    """How often the central tells gateways its time (`clock/1`)."""
+
+    tick_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds between clock ticks; gateways judge tokens by the central's "
+        "time they measure from them.",
+    )
+
+
 class CentralSettings(Section):
     """Everything the central service needs to start."""
 
@@ -198,6 +210,7 @@ class CentralSettings(Section):
     stations: list[StationSettings] = Field(default_factory=list)
     credentials: CredentialSettings = CredentialSettings()
     commands: CommandSettings = CommandSettings()
+    clock: ClockSettings = ClockSettings()
 
     @model_validator(mode="after")
     def _unique_station_ids(self) -> CentralSettings:

@@ -2,7 +2,9 @@
 
 The central publishes a `command/1` `unlock` to the door's gateway (the door's own
 gateway, or the station's only one) with a short time-to-live, so that a command that
-waits in the broker while the gateway is away cannot open the door much later. Who
+waits in the broker while the gateway is away cannot open the door much later. The
+station, gateway and door are inside what the central signs, so the command opens that
+door only, however it is copied. Who
 asked is in the audit log (the auth middleware records every state change) and in the
 command's request id.
 """
@@ -68,6 +70,8 @@ def commands_router(
         request_id = f"unlock-{secrets.token_hex(6)}"
         command = Command(
             request_id=request_id,
+            station_id=station_id,
+            gateway_id=gateway_id,
             issued_at=utc_now(),
             ttl_s=UNLOCK_TTL_S,
             command="unlock",

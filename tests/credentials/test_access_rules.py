@@ -26,6 +26,7 @@ from gateway.access_rules import (
     RevocationSet,
     StationPolicy,
     ThrottlePolicy,
+    ThrottleState,
     TrustData,
     decide,
 )
@@ -80,8 +81,12 @@ def ask(
     state: AccessState = EMPTY,
     occupancy: int = 0,
     door: str = DOOR,
+    monotonic_s: float | None = None,
 ) -> AccessDecision:
-    return decide(AccessRequest(credential, door, direction, now), policy, trust, state, occupancy)
+    """Decide at `now`; the monotonic clock reads as the wall clock unless told otherwise."""
+    mono = now.timestamp() if monotonic_s is None else monotonic_s
+    request = AccessRequest(credential, door, direction, now, mono)
+    return decide(request, policy, trust, state, occupancy)
 
 
 def shanghai(hour: int, minute: int = 0, day: int = 5) -> datetime:
@@ -363,26 +368,62 @@ def run(state: AccessState, decision: AccessDecision, policy: StationPolicy) -> 
     return state.after(decision, policy)
 
 
-def test_a_door_flooded_with_bad_codes_is_throttled_then_recovers() -> None:
+def test_junk_at_a_reader_throttles_its_junk_and_never_a_valid_token() -> None:
     policy = replace(POLICY, throttle=ThrottlePolicy(window_s=60, per_door=3, per_credential=10))
     state = EMPTY
-    for i in range(3):
+    impostor = SigningKey.from_private_bytes(KEY_A.key_id, bytes(32))
+    for i, junk in enumerate([QrCredential("junk"), qr(key=impostor), QrCredential("")]):
         at = NOON_SHANGHAI + timedelta(seconds=i)
-        state = run(
-            state, ask(QrCredential(f"junk{i}"), now=at, policy=policy, state=state), policy
-        )
+        state = run(state, ask(junk, now=at, policy=policy, state=state), policy)
 
     at = NOON_SHANGHAI + timedelta(seconds=5)
-    blocked = ask(qr(now=at), now=at, policy=policy, state=state)
+    blocked = ask(QrCredential("more junk"), now=at, policy=policy, state=state)
     assert blocked.reason is Reason.THROTTLED
-    # Other doors and the way out are unaffected.
-    assert ask(qr(now=at), now=at, policy=policy, state=state, door="side").granted
-    assert ask(qr(now=at), now=at, policy=policy, state=state, direction=Direction.OUT).granted
+    assert ask(qr(key=impostor, now=at), now=at, policy=policy, state=state).reason is (
+        Reason.THROTTLED
+    )
+    # A validly signed token is never throttled, at this reader or any other.
+    assert ask(qr(now=at), now=at, policy=policy, state=state).granted
+    # The junk source is this door's QR reader: its card reader is not throttled.
+    assert ask(CardCredential("99999999"), now=at, policy=policy, state=state).reason is (
+        Reason.UNKNOWN_CREDENTIAL
+    )
     # Throttled denials do not extend the block.
     state = run(state, blocked, policy)
-
     later = NOON_SHANGHAI + timedelta(seconds=61)
-    assert ask(qr(now=later), now=later, policy=policy, state=state).granted
+    assert ask(QrCredential("junk"), now=later, policy=policy, state=state).reason is (
+        Reason.MALFORMED
+    )
+
+
+def test_cards_sprayed_at_a_reader_throttle_every_card_there() -> None:
+    policy = replace(POLICY, throttle=ThrottlePolicy(window_s=60, per_door=3, per_credential=10))
+    state = EMPTY
+    for guess in range(3):
+        decision = ask(CardCredential(str(90_000_000 + guess)), policy=policy, state=state)
+        assert decision.reason is Reason.UNKNOWN_CREDENTIAL
+        state = run(state, decision, policy)
+    # Card numbers can be guessed: a right guess now is refused like a wrong one.
+    assert ask(CardCredential("12345678"), policy=policy, state=state).reason is (Reason.THROTTLED)
+    assert ask(CardCredential("12345678"), policy=policy, state=state, door="side").granted
+    assert ask(qr(), policy=policy, state=state).granted
+
+
+def test_throttle_windows_follow_the_monotonic_clock_not_the_wall_clock() -> None:
+    policy = replace(POLICY, throttle=ThrottlePolicy(window_s=60, per_door=2, per_credential=10))
+    state = EMPTY
+    # Junk while the wall clock stood two hours ahead, a second apart on the monotonic one.
+    ahead = NOON_SHANGHAI + timedelta(hours=2)
+    for i in range(2):
+        junk = ask(QrCredential("junk"), now=ahead, monotonic_s=100.0 + i, policy=policy)
+        state = run(state, junk, policy)
+    assert ask(QrCredential("junk"), monotonic_s=102.0, policy=policy, state=state).reason is (
+        Reason.THROTTLED
+    )
+    # The wall clock is set back; 61 monotonic seconds later the window has passed.
+    assert ask(QrCredential("junk"), monotonic_s=162.0, policy=policy, state=state).reason is (
+        Reason.MALFORMED
+    )
 
 
 def test_an_unknown_face_retried_too_often_is_throttled() -> None:
@@ -399,23 +440,18 @@ def test_an_unknown_face_retried_too_often_is_throttled() -> None:
     assert ask(FaceCredential("hik-0042"), now=at, policy=policy, state=state).granted
 
 
-def test_a_worker_whose_token_keeps_failing_is_throttled_but_forgeries_cannot_frame_them() -> None:
-    policy = replace(POLICY, throttle=ThrottlePolicy(window_s=60, per_door=100, per_credential=2))
-    # Forged tokens naming the worker: bad signature, no credential key, no lockout.
-    impostor = SigningKey.from_private_bytes(KEY_A.key_id, bytes(32))
-    state = EMPTY
-    for _ in range(5):
-        forged = ask(qr(key=impostor), policy=policy, state=state)
-        assert (forged.reason, forged.throttle_key) == (Reason.BAD_SIGNATURE, None)
-        state = run(state, forged, policy)
-    assert ask(qr(), policy=policy, state=state).granted
-
-    # Authentic but wrong-scope tokens count against that worker.
+def test_a_worker_whose_tokens_keep_failing_is_never_throttled() -> None:
+    policy = replace(POLICY, throttle=ThrottlePolicy(window_s=60, per_door=2, per_credential=2))
+    # Someone keeps showing the worker's old and out-of-scope codes.
+    old = qr(now=NOON_SHANGHAI - timedelta(hours=1))
     elsewhere = qr(scope=Scope.station(1))
-    for _ in range(2):
-        state = run(state, ask(elsewhere, policy=policy, state=state), policy)
-    assert ask(qr(), policy=policy, state=state).reason is Reason.THROTTLED
-    assert ask(qr(worker=WORKER + 1), policy=policy, state=state).granted
+    state = EMPTY
+    for refused in (old, elsewhere) * 5:
+        decision = ask(refused, policy=policy, state=state)
+        assert decision.reason in (Reason.EXPIRED, Reason.WRONG_SCOPE)
+        assert decision.throttle_key is None
+        state = run(state, decision, policy)
+    assert ask(qr(), policy=policy, state=state).granted
 
 
 def test_a_queue_at_a_full_station_is_not_throttled() -> None:
@@ -426,13 +462,13 @@ def test_a_queue_at_a_full_station_is_not_throttled() -> None:
         decision = ask(qr(now=at), now=at, policy=policy, state=state, occupancy=10)
         assert decision.reason is Reason.FULL
         state = run(state, decision, policy)
-    assert state.throttle.by_door == {}
+    assert state.throttle == ThrottleState()
 
 
 def test_throttling_can_be_switched_off() -> None:
     policy = replace(POLICY, throttle=ThrottlePolicy(per_door=1, enabled=False))
-    state = run(EMPTY, ask(QrCredential("junk"), policy=policy), policy)
-    assert ask(qr(), policy=policy, state=state).granted
+    state = run(EMPTY, ask(CardCredential("1"), policy=policy), policy)
+    assert ask(CardCredential("12345678"), policy=policy, state=state).granted
 
 
 # --- lockdown and precedence ---------------------------------------------------------
@@ -517,4 +553,4 @@ def test_the_passback_table_stays_bounded_when_exits_go_unseen() -> None:
 
 def test_a_request_without_a_time_zone_is_refused_before_any_decision() -> None:
     with pytest.raises(ValueError):
-        AccessRequest(qr(), DOOR, Direction.IN, datetime(2026, 1, 5, 12, 0))
+        AccessRequest(qr(), DOOR, Direction.IN, datetime(2026, 1, 5, 12, 0), 0.0)

@@ -61,7 +61,7 @@ def test_verifying_garbage_returns_a_refusal_and_never_raises(value: str | bytes
 @given(token_shaped)
 def test_no_random_token_shaped_text_is_ever_granted_entry(text: str) -> None:
     decision = decide_access(
-        AccessRequest(QrCredential(text), "front", Direction.IN, NOON_SHANGHAI),
+        AccessRequest(QrCredential(text), "front", Direction.IN, NOON_SHANGHAI, 0.0),
         StationPolicy(location=HERE),
         TrustData(RING),
         AccessState(),

@@ -14,9 +14,10 @@ from typing import Any
 from gpiozero.pins.mock import MockFactory
 
 from contract.payloads import AccessEvent, DoorEvent, utc_now
-from contract.tokens import decode_token
+from contract.tokens import decode_token, issue_token
 from dashboard.core.config import (
     CentralSettings,
+    ClockSettings,
     CredentialSettings,
     DatabaseSettings,
     HttpSettings,
@@ -53,6 +54,8 @@ def central_settings(tmp_path: Path, broker_url: str) -> CentralSettings:
         database=DatabaseSettings(path=tmp_path / "central.db"),
         stations=STATIONS,
         credentials=CredentialSettings(rotation_lead_s=0, rotation_overlap_s=600),
+        # Gateways hear the central's time within moments of connecting.
+        clock=ClockSettings(tick_s=0.5),
     )
 
 
@@ -76,6 +79,21 @@ def current_token(central: RunningCentral, secret: str) -> str:
     return token
 
 
+def token_issued_at(central: RunningCentral, secret: str, not_before: datetime) -> str:
+    """A token of the worker of `secret`, signed with the central's own key as if the
+    central had issued it at `not_before` (one the pass page showed earlier, or will)."""
+    claims = decode_token(current_token(central, secret)).claims
+    key = central.service.credentials.keys.signer_at(utc_now())
+    assert key is not None, "the central has no signing key"
+    return issue_token(
+        key,
+        worker_number=claims.worker_number,
+        not_before=not_before,
+        scope=claims.scope,
+        group=claims.group,
+    )
+
+
 def worker_id_of_secret(central: RunningCentral, secret: str) -> str:
     """The worker a pass link belongs to, as the access events name them."""
     return decode_token(current_token(central, secret)).claims.worker_id
@@ -83,7 +101,8 @@ def worker_id_of_secret(central: RunningCentral, secret: str) -> str:
 
 @dataclass
 class Clock:
-    """The gateway's clock: real time plus an offset a test may move."""
+    """The gateway's wall clock: real time plus an offset a test may move (its monotonic
+    clock, as on a real host, does not move with it)."""
 
     offset: timedelta = field(default_factory=timedelta)
 
@@ -131,12 +150,13 @@ def running_door(
     pins: MockFactory,
     policy: PolicySettings | None = None,
     clock: Clock | None = None,
+    gateway_id: str = "gw-1",
 ) -> Iterator[Door]:
     """Start a gateway of cs-0001 on the simulated board; stop it and its devices after."""
     entry, exit_, radar = VirtualScanner(), VirtualScanner(), VirtualRadar(period_s=1.0)
     settings = GatewaySettings(
         station_id=STATION,
-        gateway_id="gw-1",
+        gateway_id=gateway_id,
         broker=BrokerSettings(url=broker_url),
         doors={DOOR: DoorSettings(unlock_s=0.5)},
         policy=policy or PolicySettings(station_number=NUMBER, region_code=REGION),

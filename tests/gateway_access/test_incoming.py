@@ -83,7 +83,7 @@ def test_reload_trust_has_the_broker_send_the_retained_trust_again(
         wait_trust(gateway, "revocations v5", lambda t: t.revocations.version == 5)
         # As if its state directory had been wiped: it holds nothing now.
         gateway.access.trust_store = TrustStore(tmp_path / "wiped", STATION)
-        reload = command("reload_trust", "rt-1", key=None)
+        reload = command("reload_trust", "rt-1", to=(STATION, "gw-1"), key=None)
         probe.publish(gateway_topic(STATION, "gw-1", "command"), reload)
         wait_until(
             lambda: gateway.access.trust_store.versions().get("revocations") == 5,

@@ -15,7 +15,8 @@ from contract.payloads import Decision, Direction, Reason
 from contract.tokens import Scope
 from firmware_bridge.wiegand import WiegandCard, decode_wiegand, encode_wiegand
 from gateway.access import AccessDesk, wiegand_credential
-from gateway.access_rules import CardCredential, FaceCredential, QrCredential
+from gateway.access_memory import AccessMemory
+from gateway.access_rules import AccessState, CardCredential, FaceCredential, QrCredential
 from gateway.config import PolicySettings, parse_hours
 from gateway.feedback import FeedbackClass, feedback_class, pattern_for
 from gateway.occupancy import LocalOccupancy
@@ -66,12 +67,19 @@ def test_a_station_without_a_location_admits_only_tokens_for_any_station(
     tmp_path: Path,
 ) -> None:
     mint = TokenMint()
-    desk = AccessDesk("cs-0001", PolicySettings().policy(), TrustStore(tmp_path, "cs-0001"))
+    desk = AccessDesk(
+        "cs-0001",
+        PolicySettings().policy(),
+        TrustStore(tmp_path, "cs-0001"),
+        AccessMemory(tmp_path),
+    )
     desk.trust_store.apply(mint.keys())
     now = datetime.now(UTC)
 
     def present(token: str) -> Reason:
-        return desk.present(QrCredential(token), "main", Direction.IN, now, lambda: True).reason
+        return desk.present(
+            QrCredential(token), "main", Direction.IN, now, 0.0, lambda: True
+        ).reason
 
     assert present(mint.token()) is Reason.GRANTED
     assert present(mint.token(scope=Scope.station(4242))) is Reason.WRONG_SCOPE
@@ -80,15 +88,62 @@ def test_a_station_without_a_location_admits_only_tokens_for_any_station(
 
 def test_a_grant_the_door_refuses_is_lockdown_and_is_not_remembered(tmp_path: Path) -> None:
     mint = TokenMint()
-    desk = AccessDesk("cs-0001", PolicySettings().policy(), TrustStore(tmp_path, "cs-0001"))
+    desk = AccessDesk(
+        "cs-0001",
+        PolicySettings().policy(),
+        TrustStore(tmp_path, "cs-0001"),
+        AccessMemory(tmp_path),
+    )
     desk.trust_store.apply(mint.keys())
     token, now = mint.token(), datetime.now(UTC)
-    refused = desk.present(QrCredential(token), "main", Direction.IN, now, lambda: False)
+    refused = desk.present(QrCredential(token), "main", Direction.IN, now, 0.0, lambda: False)
     assert (refused.decision, refused.reason) == (Decision.DENIED, Reason.LOCKDOWN)
     assert desk.occupancy == 0
     # Once lockdown ends the same token still works: it was never used.
-    assert desk.present(QrCredential(token), "main", Direction.IN, now, lambda: True).granted
+    assert desk.present(QrCredential(token), "main", Direction.IN, now, 0.0, lambda: True).granted
     assert desk.occupancy == 1
+
+
+@pytest.mark.parametrize(
+    "content", [b"\x00{not json", b"[]", b'{"format": 2}', b'{"format": 1, "replay": [[1]]}']
+)
+def test_a_damaged_access_memory_starts_empty(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "access.json").write_bytes(content)
+    state = AccessMemory(tmp_path).load()
+    assert (len(state.replay), dict(state.passback.entered_at)) == (0, {})
+
+
+def test_a_token_another_gateway_let_in_is_refused_and_an_old_one_costs_no_write(
+    tmp_path: Path,
+) -> None:
+    mint = TokenMint()
+    desk = AccessDesk(
+        "cs-0001",
+        PolicySettings().policy(),
+        TrustStore(tmp_path, "cs-0001"),
+        AccessMemory(tmp_path),
+    )
+    desk.trust_store.apply(mint.keys())
+    now = datetime.now(UTC)
+    desk.used_elsewhere((1, int(now.timestamp()) - 3600), now)
+    desk.flush()
+    assert not (tmp_path / "access.json").exists(), "an hour-old token was written down"
+    token = mint.token(worker_number=7, not_before=now)
+    desk.used_elsewhere((7, int(now.timestamp())), now)
+    refused = desk.present(QrCredential(token), "main", Direction.IN, now, 0.0, lambda: True)
+    assert refused.reason is Reason.REPLAYED
+    desk.flush()
+    assert AccessMemory(tmp_path).load().replay.seen((7, int(now.timestamp())), now.timestamp())
+
+
+def test_the_access_memory_writes_the_latest_state_off_the_doors_path(tmp_path: Path) -> None:
+    memory = AccessMemory(tmp_path)
+    state = AccessState()
+    for n in range(200):
+        state = AccessState(state.replay.with_token((n, 1000), 2000.0, 1500.0), state.passback)
+        memory.save(state)  # returns at once; the writer keeps only the latest
+    assert memory.flush()
+    assert AccessMemory(tmp_path).load().replay == state.replay
 
 
 def test_the_local_count_never_goes_negative_and_the_central_wins() -> None:

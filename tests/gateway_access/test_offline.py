@@ -1,17 +1,24 @@
 """A gateway that heard the central's keys once opens the door with the broker gone, and
 again after a reboot with the broker still gone: the keys and the revocation list it
-keeps on disk are enough."""
+keeps on disk are enough. What it granted before the reboot it remembers after it: a used
+token stays used, and a worker inside stays inside."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory
 
+from contract.payloads import utc_now
+from gateway.config import PolicySettings
 from tests.gateway_access.support import (
+    NUMBER,
+    REGION,
     current_token,
     enroll,
     running_door,
+    token_issued_at,
     wait_trust,
     worker_id_of_secret,
 )
@@ -59,3 +66,29 @@ def test_a_token_opens_the_door_with_the_broker_down_and_after_a_reboot(
         assert False in [s.state for s in relay.states]
         refused = door.scan_in(banned_token)
         assert (refused.decision, refused.reason) == ("denied", "revoked")
+
+
+def test_a_used_token_and_a_worker_inside_are_remembered_across_a_restart(
+    central: RunningCentral, own_broker: MosquittoBroker, mock_pins: MockFactory, tmp_path: Path
+) -> None:
+    state = tmp_path / "gateway-state"
+    policy = PolicySettings(station_number=NUMBER, region_code=REGION, anti_passback=True)
+    screenshot, inside = enroll(central), enroll(central)
+    relay = mock_pins.pin(PINS["relay"])
+    with running_door(own_broker.url, state, mock_pins, policy=policy) as door:
+        wait_trust(door.gateway, "the central's keys", lambda t: t.keys_version > 0)
+        shared = current_token(central, screenshot)
+        assert door.scan_in(shared).reason == "granted"
+        assert door.scan_in(current_token(central, inside)).reason == "granted"
+
+    with running_door(own_broker.url, state, mock_pins, policy=policy) as door:
+        relay.clear_states()
+        replayed = door.scan_in(shared)
+        assert (replayed.decision, replayed.reason) == ("denied", "replayed")
+        # The worker inside shows the next code their phone made: still inside.
+        later = token_issued_at(central, inside, utc_now() - timedelta(seconds=1))
+        passback = door.scan_in(later)
+        assert (passback.decision, passback.reason) == ("denied", "passback")
+        assert [s.state for s in relay.states] == [True], "the lock was released"
+        # Someone who never came in is let in by the same gateway: the refusals can fail.
+        assert door.scan_in(current_token(central, enroll(central))).reason == "granted"

@@ -48,7 +48,9 @@ class Rig:
 
     def ask(self, name: str, request_id: str, **kwargs: Any) -> dict[str, Any]:
         """Publish a command as a maintainer would and return the reply's JSON."""
-        self.probe.publish(f"{BASE}/command", command(name, request_id, **kwargs))
+        self.probe.publish(
+            f"{BASE}/command", command(name, request_id, to=(STATION, GATEWAY), **kwargs)
+        )
         return self.reply(request_id)
 
     def reply(self, request_id: str) -> dict[str, Any]:

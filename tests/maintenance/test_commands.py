@@ -16,7 +16,7 @@ from contract.payloads import Command, DoorEvent, utc_now
 from gateway.live_config import LiveConfig
 from servicekit.mqtt_link import Message
 from servicekit.settings import BrokerSettings
-from tests.maintenance.rig import BASE, Rig, start_rig
+from tests.maintenance.rig import BASE, GATEWAY, STATION, Rig, start_rig
 from tests.support.schemas import validate_published
 from tests.support.signing import STRANGER
 from tests.support.waiting import wait_until
@@ -63,7 +63,7 @@ def test_lockdown_refuses_entries_until_lifted(rig: Rig) -> None:
     assert on["status"] == "ok" and "grants refused" in on["message"]
     refused = rig.scan()
     assert (refused.decision, refused.reason) == ("denied", "lockdown")
-    assert rig.ask("unlock", "u-ld")["status"] == "error"
+    assert rig.ask("unlock", "u-ld", door=DOOR)["status"] == "error"
     assert rig.ask("lockdown", "ld-off", on=False)["status"] == "ok"
     granted = rig.scan()
     assert (granted.decision, granted.reason) == ("granted", "granted")
@@ -202,8 +202,10 @@ def test_unknown_commands_and_bad_arguments_get_a_reply_that_says_why(rig: Rig) 
     extra = rig.ask("ping", "x-2", key=None, loud=True)
     assert extra["status"] == "bad_args" and "'loud'" in extra["message"]
     door = rig.ask("unlock", "x-3", door="back")
-    assert door["status"] == "bad_args" and "no door 'back'" in door["message"]
-    seconds = rig.ask("unlock", "x-4", seconds="long")
+    assert door["status"] == "wrong_target" and "no door 'back'" in door["message"]
+    unnamed = rig.ask("unlock", "x-3b")
+    assert unnamed["status"] == "bad_args" and "name the door" in unnamed["message"]
+    seconds = rig.ask("unlock", "x-4", door=DOOR, seconds="long")
     assert seconds["status"] == "bad_args"
     flag = rig.ask("lockdown", "x-5", on="yes")
     assert flag["status"] == "bad_args" and "true or false" in flag["message"]
@@ -231,7 +233,14 @@ def test_a_reply_goes_where_reply_to_asks_only_below_the_gateways_own_reply_topi
         "r-outside": ("somewhere/else", own),
     }
     for request_id, (wanted, used) in wanted_and_used.items():
-        ping = Command(request_id=request_id, reply_to=wanted, issued_at=utc_now(), command="ping")
+        ping = Command(
+            request_id=request_id,
+            station_id=STATION,
+            gateway_id=GATEWAY,
+            reply_to=wanted,
+            issued_at=utc_now(),
+            command="ping",
+        )
         rig.probe.publish(f"{BASE}/command", ping.to_json())
         reply = rig.probe.wait_for(partial(is_reply_to, request_id))
         assert (reply.topic, json.loads(reply.payload)["status"]) == (used, "ok"), request_id

@@ -50,11 +50,14 @@ def test_presence_changes_reach_health_soon(rig: Rig) -> None:
 
 
 def test_home_assistant_discovery_and_reannounce(rig: Rig) -> None:
-    node = "yz_mt-0001_gw-1"
+    node = "yz_7_mt-0001_gw-1"
     door = rig.latest(f"homeassistant/binary_sensor/{node}/door_main/config")
     assert door["device_class"] == "door" and door["state_topic"] == f"{BASE}/health"
     assert door["availability_topic"] == f"{BASE}/availability"
     assert door["unique_id"] == f"{node}_door_main" and door["device"]["identifiers"] == [node]
+    # Home Assistant 2026.4 drops `object_id`; the entity id is `default_entity_id`.
+    assert door["default_entity_id"] == f"binary_sensor.{node}_door_main"
+    assert "object_id" not in door
     occupancy = rig.latest(f"homeassistant/sensor/{node}/occupancy/config")
     assert occupancy["value_template"] == "{{ value_json.occupancy }}"
     rig.latest(f"homeassistant/binary_sensor/{node}/presence_radar_radar/config")

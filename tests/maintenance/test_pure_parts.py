@@ -18,12 +18,25 @@ OPERATORS = {OPERATOR.name: OPERATOR.private_key.public_key()}
 
 
 def test_a_signature_covers_every_field() -> None:
-    command = Command(request_id="r-1", issued_at=utc_now(), command="unlock")
+    command = Command(
+        request_id="r-1",
+        station_id="cs-0001",
+        gateway_id="gw-1",
+        issued_at=utc_now(),
+        command="unlock",
+        args={"door": "main"},
+    )
     signed = sign(command, OPERATOR.name, OPERATOR.private_key)
     assert verify(signed, OPERATORS) is None
     # Through the wire and back (key order, spacing and time format do not matter).
     assert verify(Command.model_validate_json(signed.to_json()), OPERATORS) is None
-    for change in ({"request_id": "r-2"}, {"ttl_s": 3600.0}, {"args": {"door": "back"}}):
+    for change in (
+        {"request_id": "r-2"},
+        {"ttl_s": 300.0},
+        {"args": {"door": "back"}},
+        {"station_id": "cs-0002"},
+        {"gateway_id": "gw-2"},
+    ):
         assert "does not match" in (verify(signed.model_copy(update=change), OPERATORS) or "")
     forged = sign(command, STRANGER.name, STRANGER.private_key)
     assert "does not match" in (verify(forged, OPERATORS) or "")

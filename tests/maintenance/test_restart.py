@@ -30,13 +30,13 @@ def test_restart_replies_then_exits_with_the_restart_code(
         assert service.process is not None
         # Its birth message follows its subscriptions: from then on it hears commands.
         probe.wait_for(lambda m: b'"online":true' in m.payload)
-        unsigned = json.loads(command("restart", "r-0", key=None))
+        unsigned = json.loads(command("restart", "r-0", to=(STATION, "gw-r"), key=None))
         probe.publish(f"{base}/command", json.dumps(unsigned).encode())
         refused = probe.wait_for(lambda m: m.topic == f"{base}/reply")
         assert json.loads(refused.payload)["status"] == "unauthorised"
         assert service.process.poll() is None, "an unsigned restart stopped the gateway"
 
-        probe.publish(f"{base}/command", command("restart", "r-1"))
+        probe.publish(f"{base}/command", command("restart", "r-1", to=(STATION, "gw-r")))
         reply = json.loads(probe.wait_for(lambda m: m.topic == f"{base}/reply").payload)
         assert reply["status"] == "ok" and "exits with code 75" in reply["message"]
         assert service.process.wait(20) == RESTART_EXIT_CODE

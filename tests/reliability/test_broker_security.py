@@ -13,6 +13,7 @@ import queue
 import shutil
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -21,11 +22,17 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from contract.payloads import AccessEvent, Command, StoredMark, utc_now
+from contract.payloads import AccessEvent, Command, DoorEvent, StoredMark, utc_now
 from contract.tokens import SigningKey
 from dashboard.central import Central
-from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings
+from dashboard.core.config import (
+    CentralSettings,
+    ClockSettings,
+    DatabaseSettings,
+    HttpSettings,
+)
 from gateway.config import DoorSettings, GatewaySettings
+from gateway.ha_discovery import Discovery
 from gateway.service import Gateway
 from hardware.sim.scanner import VirtualScanner
 from servicekit.mqtt_link import Message, MqttLink
@@ -46,7 +53,11 @@ from yizhan.broker_admin import (
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf"
 PASSWORD = {
     "cs-0001.gw-1": "pw-gw-1",
+    "cs-0001.gw-2": "pw-gw-2",
     "cs-0002.gw-1": "pw-other",
+    "a_b.c": "pw-ab-c",
+    "a.b_c": "pw-a-bc",
+    "hass": "pw-hass",
     "central.central-1": "pw-c",
     "alice": "pw-maintainer",
     "bob": "pw-maintainer-2",
@@ -99,13 +110,13 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
     assert Path(binary).exists(), INSTALL_HINT
     directory = tmp_path_factory.mktemp("secure-broker")
     make_tls(directory / "tls")
-    for station in ("cs-0001", "cs-0002"):
+    for station, gateway in (("cs-0001", "gw-1"), ("cs-0001", "gw-2"), ("cs-0002", "gw-1")):
         add_account(
             directory,
-            gateway_username(station, "gw-1"),
-            gateway_acl(station, "gw-1"),
+            gateway_username(station, gateway),
+            gateway_acl(station, gateway),
             AccountKind.GATEWAY,
-            PASSWORD[f"{station}.gw-1"],
+            PASSWORD[f"{station}.{gateway}"],
         )
     add_account(
         directory,
@@ -117,6 +128,17 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
     add_account(directory, "alice", maintainer_acl(), AccountKind.MAINTAINER, PASSWORD["alice"])
     add_account(directory, "bob", maintainer_acl(), AccountKind.MAINTAINER, PASSWORD["bob"])
     add_account(directory, "wall", viewer_acl(), AccountKind.VIEWER, PASSWORD["wall"])
+    # Two gateways whose ids, joined by `_`, spell the same thing.
+    for station, gateway in (("a_b", "c"), ("a", "b_c")):
+        username = gateway_username(station, gateway)
+        add_account(
+            directory, username, gateway_acl(station, gateway), AccountKind.GATEWAY,
+            PASSWORD[username],
+        )  # fmt: skip
+    # Home Assistant's own account: it reads the discovery tree.
+    add_account(
+        directory, "hass", ["topic read homeassistant/#"], AccountKind.VIEWER, PASSWORD["hass"]
+    )
     port, tls_port = free_port(), free_port()
     config = SHIPPED.read_text("utf-8")
     for old, new in (
@@ -164,9 +186,9 @@ class Client:
         self.link.stop()
 
 
-def event(station: str, seq: int) -> bytes:
+def event(station: str, seq: int, gateway: str = "gw-1") -> bytes:
     return AccessEvent(
-        station_id=station, gateway_id="gw-1", seq=seq, at=utc_now(), door_id="main",
+        station_id=station, gateway_id=gateway, seq=seq, at=utc_now(), door_id="main",
         direction="in", credential="qr", decision="denied", reason="unknown_credential",
     ).to_json()  # fmt: skip
 
@@ -223,7 +245,13 @@ def test_a_gateway_reads_only_its_own_commands(secure_broker: SecureBroker) -> N
     )
     try:
         assert central.link.wait_connected(10) and nosy.link.wait_connected(10)
-        command = Command(request_id="r-1", issued_at=utc_now(), command="ping").to_json()
+        command = Command(
+            request_id="r-1",
+            station_id="cs-0001",
+            gateway_id="gw-1",
+            issued_at=utc_now(),
+            command="ping",
+        ).to_json()
 
         # Subscriptions are sent on connect; a command to itself proves they are active.
         def own_command_arrives() -> bool:
@@ -240,6 +268,40 @@ def test_a_gateway_reads_only_its_own_commands(secure_broker: SecureBroker) -> N
         nosy.close()
 
 
+def test_a_gateway_reads_its_own_stations_access_events_and_nothing_else_of_its_peers(
+    secure_broker: SecureBroker,
+) -> None:
+    """Gateways share used tokens through their station's access events: a gateway may read
+    those of its own station, but no other station's, and no other kind of event."""
+    nosy = Client(
+        secure_broker.settings("cs-0001.gw-1"),
+        ["yz/v1/st/+/gw/+/event/+"],
+    )
+    peer = Client(secure_broker.settings("cs-0001.gw-2"))
+    stranger = Client(secure_broker.settings("cs-0002.gw-1"))
+    try:
+        assert all(c.link.wait_connected(10) for c in (nosy, peer, stranger))
+        # Routed (or dropped) by the time the broker acknowledges them, so before the
+        # peer's access event below is even sent.
+        sent = [threading.Event(), threading.Event()]
+        assert stranger.link.publish_acked(
+            "yz/v1/st/cs-0002/gw/gw-1/event/access", event("cs-0002", 1), sent[0].set
+        )
+        door = DoorEvent(
+            station_id="cs-0001", gateway_id="gw-2", seq=1, at=utc_now(), door_id="main",
+            state="opened",
+        ).to_json()  # fmt: skip
+        assert peer.link.publish_acked("yz/v1/st/cs-0001/gw/gw-2/event/door", door, sent[1].set)
+        assert all(done.wait(10) for done in sent), "the broker did not acknowledge"
+        allowed = event("cs-0001", 2, gateway="gw-2")
+        peer.link.publish("yz/v1/st/cs-0001/gw/gw-2/event/access", allowed)
+        first = nosy.next_on("yz/v1/st/")
+        assert (first.topic, first.payload) == ("yz/v1/st/cs-0001/gw/gw-2/event/access", allowed)
+    finally:
+        for client in (nosy, peer, stranger):
+            client.close()
+
+
 def test_central_and_gateway_work_end_to_end_with_their_accounts(
     secure_broker: SecureBroker, tmp_path: Path, mock_pins: MockFactory
 ) -> None:
@@ -250,6 +312,7 @@ def test_central_and_gateway_work_end_to_end_with_their_accounts(
             broker=secure_broker.settings("central.central-1"),
             http=HttpSettings(port=free_port()),
             database=DatabaseSettings(path=tmp_path / "c.db"),
+            clock=ClockSettings(tick_s=0.5),
         )
     )
     scanner = VirtualScanner()
@@ -280,6 +343,10 @@ def test_central_and_gateway_work_end_to_end_with_their_accounts(
             lambda: gateway.outbox.confirmed_seq and gateway.outbox.stats().pending == 0,
             10,
             "the central's stored mark at the gateway",
+        )
+        # The central may tell its time and the gateway may hear it.
+        wait_until(
+            lambda: gateway.central_clock.now(time.monotonic()), 10, "the central's clock tick"
         )
     finally:
         gateway.stop()
@@ -318,7 +385,13 @@ def test_only_maintainers_and_centrals_can_command_a_gateway(secure_broker: Secu
     everyone = [reader, central, maintainer, *senders.values()]
 
     def command(request_id: str) -> bytes:
-        return Command(request_id=request_id, issued_at=utc_now(), command="ping").to_json()
+        return Command(
+            request_id=request_id,
+            station_id="cs-0001",
+            gateway_id="gw-1",
+            issued_at=utc_now(),
+            command="ping",
+        ).to_json()
 
     try:
         assert all(client.link.wait_connected(10) for client in everyone)
@@ -385,3 +458,34 @@ def test_only_a_central_can_tell_a_gateway_what_is_stored(secure_broker: SecureB
     finally:
         for client in everyone:
             client.close()
+
+def test_home_assistant_configs_of_two_gateways_never_share_a_node(
+    secure_broker: SecureBroker,
+) -> None:
+    """Stations `a_b` and `a` with gateways `c` and `b_c`: once their node ids were both
+    `yz_a_b_c`, so each gateway's account could overwrite the other's entities. Each config
+    topic now names one gateway, and the broker lets a gateway write only its own."""
+
+    def topics(station: str, gateway: str) -> set[str]:
+        own = f"yz/v1/st/{station}/gw/{gateway}"
+        discovery = Discovery("homeassistant", station, gateway, f"{own}/health", f"{own}/x")
+        return {topic for topic, _ in discovery.messages(one_door_board())}
+
+    first, second = topics("a_b", "c"), topics("a", "b_c")
+    assert first and second and not first & second
+    hass = Client(secure_broker.settings("hass"), ["homeassistant/#"])
+    writer = Client(secure_broker.settings("a.b_c"))
+    try:
+        assert hass.link.wait_connected(10) and writer.link.wait_connected(10)
+        for topic in sorted(first) + sorted(second):
+            writer.link.publish_as(topic, topic.encode(), qos=1, retain=False)
+        # The broker keeps one client's messages in order: once the last own config is
+        # in, every config of the other gateway sent before it has been dropped or routed.
+        received: set[str] = set()
+        while received != second:
+            message = hass.next_on("homeassistant/")
+            assert message.topic not in first, f"wrote another gateway's entity {message.topic}"
+            received.add(message.topic)
+    finally:
+        hass.close()
+        writer.close()

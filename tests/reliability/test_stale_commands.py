@@ -47,7 +47,9 @@ def gateway(
 
 
 def unlock(request_id: str, age_s: float, ttl_s: float = 30) -> bytes:
-    return command("unlock", request_id, age_s=age_s, ttl_s=ttl_s)
+    return command(
+        "unlock", request_id, to=("cs-0001", "gw-5"), age_s=age_s, ttl_s=ttl_s, door="main"
+    )
 
 
 def reply_to(request_id: str) -> Callable[[Message], bool]:

@@ -11,6 +11,7 @@ from contract.payloads import (
     AlarmEvent,
     Availability,
     CentralStatus,
+    ClockTick,
     Command,
     CommandReply,
     CrossingEvent,
@@ -49,7 +50,14 @@ def sample_payload(model: type[Payload], station_id: str, gateway_id: str) -> Pa
         DropReport: {**event, "count": 2, "kinds": {"presence": 2}, "seq_ranges": [[3, 4]]},
         Availability: {"station_id": station_id, "gateway_id": gateway_id, "online": True},
         CentralStatus: {"central_id": station_id, "online": True, "at": now},
-        Command: {"request_id": "r-1", "issued_at": now, "command": "ping"},
+        ClockTick: {"central_id": station_id, "at": now},
+        Command: {
+            "request_id": "r-1",
+            "station_id": station_id,
+            "gateway_id": gateway_id,
+            "issued_at": now,
+            "command": "ping",
+        },
         CommandReply: {
             "request_id": "r-1",
             "station_id": station_id,

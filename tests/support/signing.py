@@ -23,14 +23,20 @@ def maintenance_settings(**extra: Any) -> MaintenanceSettings:
 def command(
     name: str,
     request_id: str,
+    *,
+    to: tuple[str, str],
     key: OperatorKey | None = OPERATOR,
     age_s: float = 0.0,
     ttl_s: float = 30.0,
     **args: Any,
 ) -> bytes:
-    """A `command/1` payload, signed by `key` unless it is None."""
+    """A `command/1` payload for gateway `to` (station, gateway), signed by `key` unless it
+    is None."""
+    station_id, gateway_id = to
     payload = Command(
         request_id=request_id,
+        station_id=station_id,
+        gateway_id=gateway_id,
         issued_at=utc_now() - timedelta(seconds=age_s),
         ttl_s=ttl_s,
         command=name,

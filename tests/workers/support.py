@@ -76,5 +76,5 @@ def gateway_trust(broker_url: str, station_id: str = "cs-0001") -> TrustData:
 def gate(credential: Presented, trust: TrustData, now: datetime, occupancy: int = 0) -> Any:
     """The gateway's decision at cs-0001 (capacity 12) for an entry."""
     policy = StationPolicy(location=FURONG, capacity=12)
-    request = AccessRequest(credential, "main", Direction.IN, now)
+    request = AccessRequest(credential, "main", Direction.IN, now, monotonic_s=0.0)
     return decide(request, policy, trust, AccessState(), occupancy)
