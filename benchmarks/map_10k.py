@@ -29,6 +29,7 @@ from playwright.sync_api import sync_playwright
 
 from benchmarks.report import machine, write_results
 from dashboard.central import Central, serve_in_thread
+from dashboard.core.changes import OccupancyChange
 from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
 from dashboard.storage.operators import Role
 
@@ -87,10 +88,7 @@ def push(central: Central, rate: int, seconds: float, ids: list[str]) -> int:
         due = int(elapsed * rate)
         while sent < due:
             station = ids[rng.randrange(len(ids))]
-            central.live.publish(
-                "occupancy",
-                {"station_id": station, "occupancy": sent % 20, "capacity": 20, "zones": {}},
-            )
+            central.live.publish(OccupancyChange(station, sent % 20, 20, {}))
             sent += 1
         time.sleep(0.002)
     return sent

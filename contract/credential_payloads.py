@@ -53,6 +53,10 @@ class PublicKeyEntry(_Entry):
     )
 
 
+MAX_PUBLIC_KEYS = 16
+"""The most keys one `keys/1` list holds (and a gateway keeps)."""
+
+
 class PublicKeys(Payload):
     """The keys gateways trust for QR tokens; two overlap while a key rotates."""
 
@@ -60,7 +64,7 @@ class PublicKeys(Payload):
     schema_: Literal["keys/1"] = Field(default="keys/1", alias="schema")
     version: Version = Field(description="Counts up; a gateway ignores an older list.")
     issued_at: UtcTime
-    keys: list[PublicKeyEntry] = Field(max_length=16)
+    keys: list[PublicKeyEntry] = Field(max_length=MAX_PUBLIC_KEYS)
 
     @model_validator(mode="after")
     def _distinct_ids(self) -> PublicKeys:

@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import timedelta
 
 import uvicorn
@@ -36,13 +35,10 @@ from dashboard.services.influx import InfluxExport
 from dashboard.storage.failures import classify, describe
 from dashboard.storage.history import OccupancyHistory
 from dashboard.storage.migrations import open_database
+from dashboard.storage.operators import OperatorStore
 from dashboard.storage.store import Store
-from dashboard.web.app import create_app
-from dashboard.web.commands import commands_router
+from dashboard.web.app import WebParts, build_app
 from dashboard.web.live import LiveHub
-from dashboard.web.station_page import station_page_router
-from dashboard.web.ui import install_ui
-from dashboard.web.workers import workers_router
 from servicekit import __version__
 from servicekit.mqtt_link import Message, MqttLink, Retained
 from servicekit.operator_keys import OperatorKey
@@ -103,19 +99,7 @@ class Central:
         # Station pages' counts per minute: noted in memory from every change and written
         # by the periodic checks, never by the ingest writer per event.
         self.history = OccupancyHistory(self.database, settings.occupancy.history_step_s)
-        self.app = create_app(
-            self.store,
-            self.metrics,
-            lambda: self.link.connected,
-            live=self.live,
-            changed=self._changed,
-            feed_ttl_s=settings.feed.ttl_s,
-            feed_language=settings.feed.language,
-            extra_metrics=self._extra_metrics,
-            secure_cookies=settings.http.secure_cookies,
-            problems=lambda: problems(self.ingest.state()),
-        )
-        self.operators = self.app.state.operators
+        self.operators = OperatorStore(self.database)
         self._stopping = threading.Event()
         self._alerts = threading.Thread(target=self._watch, name="checks", daemon=True)
         # Worker credentials: keys, revocations and face/card maps go out retained.
@@ -126,9 +110,6 @@ class Central:
             connected=lambda: self.link.connected,
             database=self.database,
         )
-        self.app.include_router(workers_router(self.credentials, self.store))
-        self.app.include_router(station_page_router(self.store, self.history))
-        install_ui(self.app, settings.http.tile_url)
         # Gateways judge tokens by the central's time, which these ticks tell them.
         self.clock = ClockTicker(
             settings.central_id,
@@ -136,11 +117,21 @@ class Central:
             publish=self.link.publish,
             connected=lambda: self.link.connected,
         )
-        self.app.include_router(
-            commands_router(
-                self.store,
-                self.link.publish,
-                self._command_signer(),
+        self.app = build_app(
+            WebParts(
+                settings=settings,
+                store=self.store,
+                operators=self.operators,
+                credentials=self.credentials,
+                history=self.history,
+                metrics=self.metrics,
+                live=self.live,
+                changed=self._changed,
+                broker_connected=lambda: self.link.connected,
+                publish_command=self.link.publish,
+                sign_command=self._command_signer(),
+                extra_metrics=self._extra_metrics,
+                problems=lambda: problems(self.ingest.state()),
             )
         )
 
@@ -293,13 +284,7 @@ class Central:
                 at=now,
             )
             self.link.publish(occupancy_topic(change.station_id), message.to_json())
-            self.live.publish("occupancy", asdict(change))
-        for door in batch.doors:
-            self.live.publish("door", asdict(door))
-        for alert in batch.alerts:
-            self.live.publish("alert", asdict(alert))
-        for gateway in batch.gateways:
-            self.live.publish("gateway", asdict(gateway))
+        self.live.publish_changes(batch)
         self.stored_marks.note(batch.stored_marks)
         if self.influx is not None:
             self.influx.batch(batch)

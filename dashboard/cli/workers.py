@@ -18,6 +18,7 @@ from contract.tokens import worker_number_of
 from dashboard.core.config import load_central_settings
 from dashboard.core.workers import Worker, WorkerInput, WorkerStatus
 from dashboard.services.credentials import Credentials
+from dashboard.services.signing_keys import KeyLimitError
 from dashboard.services.worker_csv import RowProblem, parse_workers_csv
 from dashboard.storage.workers import EnrollmentError, UnknownWorkerError
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     credentials = Credentials(load_central_settings(args.config))
     try:
         if args.command == "keys":
-            return _keys(credentials, args.keys_command, out)
+            return _keys(credentials, args.keys_command, out, err)
         return _workers(credentials, args, out, err)
     finally:
         credentials.stop()
@@ -112,9 +113,13 @@ def _workers(credentials: Credentials, args: argparse.Namespace, out: TextIO, er
     return 0
 
 
-def _keys(credentials: Credentials, command: str, out: TextIO) -> int:
+def _keys(credentials: Credentials, command: str, out: TextIO, err: TextIO) -> int:
     if command == "rotate":
-        key_id = credentials.rotate_keys()
+        try:
+            key_id = credentials.rotate_keys()
+        except KeyLimitError as exc:
+            err.write(f"yizhan: {exc}\n")
+            return 1
         out.write(f"added key {key_id}; {PUBLISHED_NOTE}\n")
     now = utc_now()
     for key in credentials.keys.keys(now):

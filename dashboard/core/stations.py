@@ -9,14 +9,27 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from contract.payloads import SLUG_PATTERN
 from dashboard.core.occupancy import DEFAULT_ZONE, ZONE_KINDS
 
 HOURS_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$"
+TIME_ZONES = sorted(available_timezones())
+"""The IANA time zones this machine knows, as the API's schema lists them."""
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+Capacity = Annotated[int, Field(ge=0, le=100_000)]
 
 
 class Amenity(StrEnum):
@@ -63,20 +76,20 @@ class StationInput(BaseModel):
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     address: str | None = Field(default=None, max_length=500)
-    time_zone: str = "Asia/Shanghai"
+    time_zone: str = Field(default="Asia/Shanghai", json_schema_extra={"enum": [*TIME_ZONES]})
     opening_hours: str | None = Field(
         default=None,
         pattern=HOURS_PATTERN,
         description="Daily window HH:MM-HH:MM in the station's time zone; absent = 24 hours.",
     )
-    capacity: int | None = Field(default=None, ge=0, le=100_000)
-    zones: dict[Zone, int | None] = Field(
+    capacity: Capacity | None = None
+    zones: dict[Zone, Capacity | None] = Field(
         default_factory=dict,
         description="Zone → its own capacity (null: none); `rest` is always there.",
     )
     amenities: list[Amenity] = Field(default_factory=list, max_length=len(Amenity))
     doors: list[DoorSpec] = Field(default_factory=list, max_length=64)
-    gateways: list[str] = Field(default_factory=list, max_length=64)
+    gateways: list[Slug] = Field(default_factory=list, max_length=64)
     accepting: bool = Field(
         default=True, description="False while an operator closes the station to entries."
     )
@@ -92,12 +105,7 @@ class StationInput(BaseModel):
 
     @field_validator("gateways")
     @classmethod
-    def _gateway_ids(cls, value: list[str]) -> list[str]:
-        import re
-
-        for gateway in value:
-            if not re.match(SLUG_PATTERN, gateway):
-                raise ValueError(f"gateway id {gateway!r} is not a slug")
+    def _distinct_gateways(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
 
     @field_validator("amenities")

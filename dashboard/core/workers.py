@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -64,12 +65,39 @@ MAX_FACE_IDS = 4
 MAX_CARDS = 4
 
 _FACE_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+_CARD = r"^[0-9]{1,20}$"
 _SCOPE = re.compile(
     r"^(any|region:(?P<region>\d{6})|station:(?P<station>[a-z0-9][a-z0-9_-]{0,63}))$"
 )
 
 GroupName = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 FaceId = Annotated[str, StringConstraints(pattern=_FACE_ID)]
+CardNumber = Annotated[str, Field(json_schema_extra={"pattern": _CARD})]
+"""Checked (and made canonical) by `_cards_canonical`, which names the bad number."""
+ScopeSpelling = Annotated[
+    str,
+    Field(
+        json_schema_extra={"pattern": r"^(any|region:[1-9]\d{5}|station:[a-z0-9][a-z0-9_-]{0,63})$"}
+    ),
+]
+"""Checked by `ScopeText.parse`, which says what is accepted."""
+OperatorTime = Annotated[
+    datetime | None,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "format": "date"},
+                {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"},
+                {"type": "string", "maxLength": 0},
+                {"type": "null"},
+            ],
+            "description": "A time with its offset; a day alone, or a time without an offset, "
+            "in the central's time zone; empty or null for none.",
+        }
+    ),
+]
+"""What `parse_local_time` reads, as the API's schema shows it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,11 +224,11 @@ class WorkerInput(_WorkerFields):
     display_name: str = Field(min_length=1, max_length=100)
     platform: Platform
     groups: list[GroupName] = Field(default_factory=list, max_length=MAX_GROUPS)
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
-    scope: str = "any"
+    valid_from: OperatorTime = None
+    valid_until: OperatorTime = None
+    scope: ScopeSpelling = "any"
     face_ids: list[FaceId] = Field(default_factory=list, max_length=MAX_FACE_IDS)
-    card_numbers: list[str] = Field(default_factory=list, max_length=MAX_CARDS)
+    card_numbers: list[CardNumber] = Field(default_factory=list, max_length=MAX_CARDS)
 
     @model_validator(mode="after")
     def _window(self) -> WorkerInput:
@@ -214,11 +242,11 @@ class WorkerUpdate(_WorkerFields):
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
     platform: Platform | None = None
     groups: list[GroupName] | None = Field(default=None, max_length=MAX_GROUPS)
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
-    scope: str | None = None
+    valid_from: OperatorTime = None
+    valid_until: OperatorTime = None
+    scope: ScopeSpelling | None = None
     face_ids: list[FaceId] | None = Field(default=None, max_length=MAX_FACE_IDS)
-    card_numbers: list[str] | None = Field(default=None, max_length=MAX_CARDS)
+    card_numbers: list[CardNumber] | None = Field(default=None, max_length=MAX_CARDS)
     status: WorkerStatus | None = None
 
 
@@ -250,6 +278,12 @@ class Worker:
         """The pseudonymous id used on the wire and in logs."""
         return worker_id_of(self.number)
 
+    @property
+    def erased(self) -> bool:
+        """Whether the worker's personal data was erased: the record stays, revoked and
+        nameless, only so that its number is never given to anyone else."""
+        return self.status is WorkerStatus.REVOKED and not self.display_name
+
     def valid_at(self, now: datetime) -> bool:
         """Whether the worker may enter at `now`: active and inside the validity window."""
         if self.status is not WorkerStatus.ACTIVE:
@@ -257,20 +291,3 @@ class Worker:
         if self.valid_from is not None and now < self.valid_from:
             return False
         return self.valid_until is None or now < self.valid_until
-
-    def public(self) -> dict[str, Any]:
-        """The record as the operator API shows it."""
-        return {
-            "worker_id": self.worker_id,
-            "display_name": self.display_name,
-            "platform": self.platform.value,
-            "groups": list(self.groups),
-            "valid_from": self.valid_from,
-            "valid_until": self.valid_until,
-            "status": self.status.value,
-            "scope": self.scope,
-            "face_ids": list(self.face_ids),
-            "card_numbers": list(self.card_numbers),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }

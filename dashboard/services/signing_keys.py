@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from contract.credential_payloads import PublicKeyEntry
+from contract.credential_payloads import MAX_PUBLIC_KEYS, PublicKeyEntry
+from contract.payloads import format_utc
 from contract.tokens import SigningKey
 from dashboard.storage.signing_keys import KeyRow
 from dashboard.storage.worker_store import WorkerStore
@@ -46,6 +47,10 @@ class KeyInfo:
     signs_from: datetime
     retire_at: datetime | None
     signing: bool
+
+
+class KeyLimitError(Exception):
+    """A new key now would make more trusted keys than one published list holds."""
 
 
 class KeyManager:
@@ -125,9 +130,19 @@ class KeyManager:
             self._store.insert_key(self._create(now, now, rows))
 
     def rotate(self, now: datetime, lead: timedelta | None = None) -> KeyRow:
-        """Add a key that signs from `now + lead`; retire all older ones after the overlap."""
+        """Add a key that signs from `now + lead`; retire all older ones after the overlap.
+
+        `KeyLimitError` while `MAX_PUBLIC_KEYS` keys are still trusted: gateways could not
+        be told of one more.
+        """
         self.prune(now)
         rows = self._store.key_rows()
+        if len(rows) >= MAX_PUBLIC_KEYS:
+            retiring = [row.retire_at for row in rows if row.retire_at is not None]
+            raise KeyLimitError(
+                f"{len(rows)} keys are still trusted, as many as gateways take; rotate again "
+                f"after {format_utc(min(retiring))}, when the oldest retires"
+            )
         signs_from = now + (self.lead if lead is None else lead)
         new = self._create(now, signs_from, rows)
         retire = [(row.key_id, signs_from + self.overlap) for row in rows if row.retire_at is None]

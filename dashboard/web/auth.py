@@ -21,16 +21,12 @@ operator's name and the response status.
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 
 from dashboard.storage.operators import OperatorStore, Role, Session
 from dashboard.web.errors import ApiError
@@ -55,6 +51,8 @@ PUBLIC_PREFIXES = (
 PUBLIC_EXACT = frozenset(
     {
         "/",
+        # The UI's address: it sends a browser on to the page, which shows the login.
+        "/ui",
         "/healthz",
         "/metrics",
         "/docs",
@@ -63,7 +61,6 @@ PUBLIC_EXACT = frozenset(
         "/openapi.json",
         "/api/session",
         "/api/session/token",
-        "/api/i18n",
     }
 )
 NO_SESSION = frozenset({"/healthz", "/metrics"})
@@ -94,10 +91,6 @@ def required_role(method: str, path: str) -> Role | None:
     if any(p.match(path) for p in ADMIN_WRITES):
         return Role.ADMIN
     return Role.OPERATOR
-
-
-def _problem(status: int, message: str) -> bytes:
-    return json.dumps({"detail": message}).encode()
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
@@ -141,10 +134,18 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         if session is None:
-            await self._deny(send, 401, "log in first (session cookie or bearer token)")
+            await self._deny(
+                scope, receive, send, 401, "log in first (session cookie or bearer token)"
+            )
             return
         if session.role < needed:
-            await self._deny(send, 403, f"needs role {needed.label}, you are {session.role.label}")
+            await self._deny(
+                scope,
+                receive,
+                send,
+                403,
+                f"needs role {needed.label}, you are {session.role.label}",
+            )
             return
         if method in SAFE_METHODS:
             await self.app(scope, receive, send)
@@ -152,7 +153,7 @@ class AuthMiddleware:
         if via_cookie:
             sent = _header(scope, CSRF_HEADER.encode()) or ""
             if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
-                await self._deny(send, 403, "missing or wrong X-CSRF-Token header")
+                await self._deny(scope, receive, send, 403, "missing or wrong X-CSRF-Token header")
                 return
         code = 500
         audited = False
@@ -191,58 +192,8 @@ class AuthMiddleware:
         return None, False
 
     @staticmethod
-    async def _deny(send: Send, status: int, message: str) -> None:
-        body = _problem(status, message)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-class Login(BaseModel):
-    """A name and password."""
-
-    name: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=200)
-
-
-class Me(BaseModel):
-    """The logged-in operator."""
-
-    name: str
-    role: str
-    csrf: str
-
-
-class BearerToken(BaseModel):
-    """A session token for machines, sent as `Authorization: Bearer <token>`."""
-
-    token: str
-    name: str
-    role: str
-
-
-class NewOperator(BaseModel):
-    """An operator to create."""
-
-    name: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=8, max_length=200)
-    role: str = Field(pattern="^(viewer|operator|admin)$")
-
-
-class OperatorChange(BaseModel):
-    """What to change about an operator."""
-
-    role: str | None = Field(default=None, pattern="^(viewer|operator|admin)$")
-    password: str | None = Field(default=None, min_length=8, max_length=200)
-    disabled: bool | None = None
+    async def _deny(scope: Scope, receive: Receive, send: Send, status: int, text: str) -> None:
+        await ApiError(status, text).response()(scope, receive, send)
 
 
 def current(request: Request) -> Session:
@@ -251,110 +202,3 @@ def current(request: Request) -> Session:
     if session is None:
         raise ApiError(401, "log in first")
     return session
-
-
-def auth_router(operators: OperatorStore, secure_cookies: bool = False) -> APIRouter:
-    """Login, logout, who am I, operators (admin) and the audit log (admin)."""
-    router = APIRouter(tags=["operators"])
-
-    def login(data: Login) -> tuple[str, Session]:
-        found = operators.login(data.name, data.password)
-        if found is None:
-            raise ApiError(401, "wrong name or password")
-        return found
-
-    @router.post("/api/session")
-    def create_session(data: Login, response: Response) -> Me:
-        """Log in from the UI: sets the session and CSRF cookies."""
-        token, session = login(data)
-        response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=secure_cookies,
-            path="/",
-        )
-        # Readable by the page's script, which echoes it in X-CSRF-Token.
-        response.set_cookie(
-            CSRF_COOKIE,
-            session.csrf,
-            httponly=False,
-            samesite="strict",
-            secure=secure_cookies,
-            path="/",
-        )
-        operators.audit(session.name, "POST", "/api/session", 200, "login")
-        return Me(name=session.name, role=session.role.label, csrf=session.csrf)
-
-    @router.post("/api/session/token")
-    def create_token(data: Login) -> BearerToken:
-        """Log in as a machine: a bearer token, no cookies."""
-        token, session = login(data)
-        operators.audit(session.name, "POST", "/api/session/token", 200, "token")
-        return BearerToken(token=token, name=session.name, role=session.role.label)
-
-    @router.get("/api/session")
-    def me(request: Request) -> Me:
-        """Who is logged in, their role and the session's CSRF token."""
-        session = current(request)
-        return Me(name=session.name, role=session.role.label, csrf=session.csrf)
-
-    @router.delete("/api/session", status_code=204)
-    def logout(request: Request) -> Response:
-        """Log out: the session ends on the server and the cookies are cleared."""
-        token = request.cookies.get(SESSION_COOKIE) or ""
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            token = auth[7:].strip()
-        operators.logout(token)
-        response = Response(status_code=204)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        response.delete_cookie(CSRF_COOKIE, path="/")
-        return response
-
-    @router.get("/api/operators")
-    def list_operators() -> list[dict[str, Any]]:
-        """Every operator (admin)."""
-        return [asdict(o) for o in operators.all()]
-
-    @router.post("/api/operators", status_code=201)
-    def add_operator(data: NewOperator) -> dict[str, Any]:
-        """Create an operator (admin)."""
-        try:
-            return asdict(operators.add(data.name, data.password, Role.parse(data.role)))
-        except ValueError as exc:
-            raise ApiError(409, str(exc)) from None
-
-    @router.patch("/api/operators/{name}")
-    def change_operator(name: str, data: OperatorChange) -> dict[str, Any]:
-        """Change an operator's role, password or disabled flag (admin)."""
-        try:
-            return asdict(
-                operators.update(
-                    name,
-                    role=None if data.role is None else Role.parse(data.role),
-                    password=data.password,
-                    disabled=data.disabled,
-                )
-            )
-        except LookupError:
-            raise ApiError(404, f"no operator {name!r}") from None
-
-    @router.delete("/api/operators/{name}", status_code=204)
-    def remove_operator(name: str, request: Request) -> Response:
-        """Delete an operator (admin); not oneself, so that an admin always remains."""
-        if name == current(request).name:
-            raise ApiError(409, "you cannot delete yourself")
-        try:
-            operators.remove(name)
-        except LookupError:
-            raise ApiError(404, f"no operator {name!r}") from None
-        return Response(status_code=204)
-
-    @router.get("/api/audit")
-    def audit(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSONResponse:
-        """State-changing actions, newest first (admin)."""
-        return JSONResponse([asdict(row) for row in operators.audit_log(limit)])
-
-    return router

@@ -21,7 +21,7 @@ from contract.payloads import Command, utc_now
 from contract.topics import gateway_topic
 from dashboard.storage.store import StationNotFoundError, Store
 from dashboard.web.auth import current
-from dashboard.web.errors import ApiError
+from dashboard.web.errors import ApiError, error_responses
 
 UNLOCK_TTL_S = 15.0
 """Seconds an unlock stays valid: long enough for a slow link, short enough to be safe."""
@@ -50,7 +50,10 @@ def commands_router(
     """
     router = APIRouter(tags=["stations"])
 
-    @router.post("/api/stations/{station_id}/doors/{door_id}/unlock")
+    @router.post(
+        "/api/stations/{station_id}/doors/{door_id}/unlock",
+        responses=error_responses(404, 409, 422),
+    )
     def unlock(station_id: str, door_id: str, request: Request) -> UnlockSent:
         """Release a door once, through its gateway; 404 for an unknown station or door,
         409 if no gateway is known for the door."""

@@ -24,8 +24,10 @@ from contract.payloads import utc_now
 from dashboard.core.stations import open_at
 from dashboard.services.nearby import distance_km
 from dashboard.storage.store import StationRow, Store
+from dashboard.web.errors import error_responses
 
 GBFS_VERSION = "2.3"
+GEOJSON = "application/geo+json"
 FEEDS = ("station_information", "station_status")
 
 
@@ -74,6 +76,12 @@ def _epoch(text: str | None) -> int | None:
     return int(datetime.fromisoformat(text).timestamp())
 
 
+class GeoJsonResponse(JSONResponse):
+    """A GeoJSON document, with its own media type (RFC 7946)."""
+
+    media_type = GEOJSON
+
+
 def feed_router(store: Store, ttl_s: int, language: str) -> APIRouter:
     """The feed's routes over the station store."""
     router = APIRouter(prefix="/feed", tags=["public feed"])
@@ -112,8 +120,12 @@ def feed_router(store: Store, ttl_s: int, language: str) -> APIRouter:
             }
         )
 
-    @router.get("/stations.geojson")
-    def geojson() -> JSONResponse:
+    @router.get(
+        "/stations.geojson",
+        response_class=GeoJsonResponse,
+        responses={200: {"content": {GEOJSON: {"schema": {"type": "object"}}}}},
+    )
+    def geojson() -> GeoJsonResponse:
         """Every located station as a GeoJSON point with its description and status."""
         now = utc_now()
         features = [
@@ -129,13 +141,12 @@ def feed_router(store: Store, ttl_s: int, language: str) -> APIRouter:
             for s in public()
             if s.lat is not None and s.lon is not None
         ]
-        return JSONResponse(
+        return GeoJsonResponse(
             {"type": "FeatureCollection", "features": features},
-            media_type="application/geo+json",
             headers={"Cache-Control": f"public, max-age={ttl_s}"},
         )
 
-    @router.get("/nearest")
+    @router.get("/nearest", responses=error_responses(422))
     def nearest(
         lat: Annotated[float, Query(ge=-90, le=90)],
         lon: Annotated[float, Query(ge=-180, le=180)],

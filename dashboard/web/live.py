@@ -8,11 +8,19 @@ behind is cut off (its client reconnects and reloads), rather than slowing anyon
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+
+from dashboard.core.changes import BatchResult
+from dashboard.web.live_messages import (
+    KIND_OF,
+    Change,
+    Overflow,
+    Snapshot,
+    changes_of,
+    event_text,
+)
 
 MAX_BACKLOG = 10_000
 
@@ -40,17 +48,22 @@ class LiveHub:
         with self._lock:
             return len(self._subscribers)
 
-    def publish(self, kind: str, data: dict[str, Any]) -> None:
+    def publish_changes(self, batch: BatchResult) -> None:
+        """Send every change of a committed batch, check or correction; from any thread."""
+        for change in changes_of(batch):
+            self.publish(change)
+
+    def publish(self, change: Change) -> None:
         """Send one change to every interested subscriber; from any thread."""
-        station = data.get("station_id")
-        text = f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+        kind = KIND_OF[type(change)]
+        text = event_text(change)
         with self._lock:
             targets = list(self._subscribers)
             self.published += 1
         for sub in targets:
             if sub.kinds is not None and kind not in sub.kinds:
                 continue
-            if sub.stations is not None and station not in sub.stations:
+            if sub.stations is not None and change.station_id not in sub.stations:
                 continue
             try:
                 sub.loop.call_soon_threadsafe(self._offer, sub, text)
@@ -75,10 +88,10 @@ class LiveHub:
         self,
         kinds: frozenset[str] | None = None,
         stations: frozenset[str] | None = None,
-        first: str | None = None,
+        first: Snapshot | None = None,
         keepalive_s: float = 15.0,
     ) -> AsyncIterator[str]:
-        """Server-sent events for one client, starting with `first` (a snapshot)."""
+        """Server-sent events for one client, starting with the `first` snapshot."""
         sub = _Subscriber(asyncio.get_running_loop(), asyncio.Queue(), kinds, stations)
         with self._lock:
             self._subscribers.add(sub)
@@ -86,7 +99,7 @@ class LiveHub:
             # A comment line first, so the client sees the stream is open at once.
             yield ": yizhan live stream\nretry: 2000\n\n"
             if first is not None:
-                yield first
+                yield event_text(first)
             while True:
                 try:
                     text = await asyncio.wait_for(sub.queue.get(), keepalive_s)
@@ -94,7 +107,7 @@ class LiveHub:
                     yield ": keepalive\n\n"
                     continue
                 if text is None:
-                    yield "event: overflow\ndata: {}\n\n"
+                    yield event_text(Overflow())
                     return
                 yield text
         finally:

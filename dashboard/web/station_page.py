@@ -3,18 +3,17 @@ sensor with its last reading (role viewer, like every read)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from contract.payloads import format_utc, utc_now
-from dashboard.storage.devices import station_readings
+from dashboard.storage.devices import SensorReading, station_readings
 from dashboard.storage.history import OccupancyHistory
-from dashboard.storage.store import StationNotFoundError, Store
-from dashboard.web.errors import ApiError
+from dashboard.storage.store import StationNotFoundError, StationRow, Store
+from dashboard.web.errors import ApiError, error_responses
+from dashboard.web.params import Moment
 
 DEFAULT_SPAN = timedelta(hours=24)
 MAX_SPAN = timedelta(days=31)
@@ -44,42 +43,21 @@ class OccupancyHistoryOut(BaseModel):
     points: list[OccupancyPoint]
 
 
-class SensorOut(BaseModel):
-    """One sensor and its last reading."""
-
-    sensor_id: str
-    kind: str
-    """`scanner`, `radar`, `door`, `beams`, `pir`, `wiegand` (from health reports) or
-    `presence` (known only from presence events)."""
-    gateway_id: str | None
-    ok: bool | None
-    """Whether the device answers, from its gateway's health report; null if unknown."""
-    reading: dict[str, Any]
-    read_at: str
-    """When the reading was taken, by the gateway's clock (UTC)."""
-    detail: str
-    zone: str | None
-    silent: bool
-    """A presence sensor that has said nothing for `alerts.sensor_silent_after_s`."""
-    last_frame_age_s: float | None
-    sources: list[str]
-
-
 def station_page_router(store: Store, history: OccupancyHistory) -> APIRouter:
     """`GET /api/stations/{id}/occupancy/history` and `GET /api/stations/{id}/sensors`."""
     router = APIRouter(tags=["stations"])
 
-    def station(station_id: str) -> Any:
+    def station(station_id: str) -> StationRow:
         try:
             return store.station(station_id).station
         except StationNotFoundError:
             raise ApiError(404, f"no station {station_id!r}") from None
 
-    @router.get("/api/stations/{station_id}/occupancy/history")
+    @router.get("/api/stations/{station_id}/occupancy/history", responses=error_responses(404, 422))
     def occupancy_history(
         station_id: str,
-        since: AwareDatetime | None = None,
-        until: AwareDatetime | None = None,
+        since: Moment | None = None,
+        until: Moment | None = None,
     ) -> OccupancyHistoryOut:
         """The station's count over time: one sample per `step_s` in which it changed
         (the last count and the `peak` of that step), from `since` (24 hours ago by
@@ -113,12 +91,12 @@ def station_page_router(store: Store, history: OccupancyHistory) -> APIRouter:
             points=points,
         )
 
-    @router.get("/api/stations/{station_id}/sensors")
-    def sensors(station_id: str) -> list[SensorOut]:
+    @router.get("/api/stations/{station_id}/sensors", responses=error_responses(404, 422))
+    def sensors(station_id: str) -> list[SensorReading]:
         """Every sensor of the station with its last reading and when it was read: the
         devices of its gateways' latest health reports, and presence sensors from their
         events."""
         station(station_id)
-        return [SensorOut(**asdict(r)) for r in station_readings(store.db, station_id)]
+        return station_readings(store.db, station_id)
 
     return router

@@ -245,6 +245,24 @@ def test_the_api_docs_and_the_operator_pages_are_served(any_central: RunningCent
     http = any_central.http
     schema = http.get("/openapi.json").json()
     assert "/api/stations" in schema["paths"] and "/api/workers" in schema["paths"]
+    # The document says what the service does: who must log in, and the errors it sends.
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    listing = schema["paths"]["/api/stations"]["get"]
+    assert {"bearer"} in [set(way) for way in listing["security"]]
+    assert "security" not in schema["paths"]["/feed/gbfs.json"]["get"]
+    create = schema["paths"]["/api/stations"]["post"]
+    assert set(create["responses"]) >= {"201", "401", "403", "409", "422"}
+    assert create["responses"]["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    assert "requestBody" in create and "Data" not in str(create["requestBody"])
+    geojson = schema["paths"]["/feed/stations.geojson"]["get"]["responses"]["200"]
+    assert "application/geo+json" in geojson["content"]
+    # A path's every method is named, not only the first route's (Starlette's own answer).
+    allowed = http.request("OPTIONS", "/api/stations/cs-0001")
+    assert allowed.status_code == 405
+    assert allowed.headers["allow"] == "DELETE, GET, HEAD, PUT"
     for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
         page = http.get(path)
         assert page.status_code == 200 and "<html" in page.text.lower(), path
@@ -256,3 +274,25 @@ def test_the_api_docs_and_the_operator_pages_are_served(any_central: RunningCent
     catalogue = http.get("/ui/i18n/en.json").json()
     assert isinstance(catalogue, dict) and catalogue
     assert http.get("/ui/i18n/xx.json").status_code == 404
+
+
+def test_text_with_a_nul_character_is_refused_before_it_is_stored(
+    any_central: RunningCentral,
+) -> None:
+    http = any_central.http
+    for answer in (
+        http.post("/api/stations", json={"id": "cs-0500", "name": "a\u0000b"}),
+        http.post(
+            "/api/stations/import",
+            content=b"id,name\ncs-0500,a\x00b\n",
+            headers={"content-type": "text/csv"},
+        ),
+        http.get("/api/entries", params={"station_id": "cs\u00000001"}),
+        http.get("/api/stations/cs%000001"),
+    ):
+        assert answer.status_code == 422, answer.text
+        assert "NUL" in answer.json()["detail"]
+    assert http.get("/api/stations/cs-0500").status_code == 404, "nothing was stored"
+    # An escaped backslash before `u0000` is text like any other.
+    literal = http.post("/api/stations", json={"id": "cs-0501", "name": "a\\u0000b"})
+    assert literal.status_code == 201 and literal.json()["name"] == "a\\u0000b"

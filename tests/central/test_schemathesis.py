@@ -1,67 +1,125 @@
-"""Schemathesis generates requests from the OpenAPI document: none may end in a server error.
+"""Schemathesis, with every check it has, against the running central: no failure.
 
-Runs in-process against the whole application (every router) over a real SQLite store,
-with a bounded number of examples per operation. The live stream never ends by design and
-is tested with a real client in `test_live.py`.
+The real central (on the private broker and PostgreSQL, the production store and the
+stricter of the two: it refuses what SQLite would keep) serves its API on loopback;
+the `schemathesis` command line reads the OpenAPI document the central publishes, logs in
+through `POST /api/session/token` (again whenever an answer says the session has ended),
+and runs every phase (examples, coverage, fuzzing, stateful) with `--checks all`: no
+server error; every status, header, content type and body as documented; valid input
+accepted and invalid input refused; authentication enforced; nothing usable once deleted.
+
+Left out: logging out would end the session the others run with, and the live stream
+never ends by design (`test_live.py` reads it with a real client).
+
+One allowance: some rules span several fields, a file's rows or what is stored, which a
+JSON Schema cannot state; where an operation refuses input for such a rule (422, each
+problem named), a schema-valid request may be refused. `BUSINESS_RULES` lists every such
+operation with its rule; nothing else is relaxed.
 """
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any
 
-import schemathesis
-from hypothesis import HealthCheck, given, settings
+import pytest
 
-from dashboard.central import Central
-from dashboard.core.config import CentralSettings, DatabaseSettings
-from tests.central.conftest import STATIONS
+from servicekit.settings import BrokerSettings
+from tests.central.conftest import central_settings
 from tests.support.operators import add_operator
+from tests.support.postgres import PostgresServer
+from tests.support.running_central import run_central
 
-EXAMPLES = 60
+EXAMPLES = 10
+"""Test cases per operation and phase: every route answers with each of its statuses,
+and the whole run stays within about two minutes on two cores."""
+
+WORKERS = 1
+"""One request at a time: two at once can deadlock PostgreSQL in `Store.put_station` (a
+storage matter, left to the storage layer), which would make this test fail by chance."""
+
+LEFT_OUT = ("DELETE /api/session", "GET /api/stream")
+
+BUSINESS_RULES = {
+    "GET /api/entries": "a cursor is one this API handed out",
+    "GET /api/stations/{station_id}/occupancy/history": "since before until, 31 days at most",
+    "POST /api/stations": "no two doors share an id",
+    "PUT /api/stations/{station_id}": "no two doors share an id; an id in the body is the path's",
+    "PUT /api/stations/{station_id}/occupancy": "the zone is one the station has",
+    "POST /api/workers": "valid_until is after valid_from",
+    "PATCH /api/workers/{worker_id}": "valid_until is after valid_from",
+    "POST /api/stations/import": "every row or feature is a valid station",
+    "POST /api/workers/import": "every row is a valid worker",
+    "GET /api/pass/{secret}/stations": "lat and lon come together",
+}
+"""Operations that refuse some schema-valid input (422) for a rule no JSON Schema states."""
+
+ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
+"""Schemathesis's own answers to valid input that are not refusals of it."""
 
 
-def test_no_operation_answers_with_a_server_error(tmp_path: Path) -> None:
-    central = Central(
-        CentralSettings(database=DatabaseSettings(path=tmp_path / "c.db"), stations=STATIONS)
-    )
-    schema = (
-        schemathesis.openapi.from_asgi("/openapi.json", central.app)
-        .exclude(path="/api/stream")
-        # Logging out would end the session the other operations run with.
-        .exclude(path="/api/session", method="DELETE")
-    )
-    # An admin may call every operation: the generated requests reach the routes.
-    name, password = add_operator(central.operators)
-    login = central.operators.login(name, password)
-    assert login is not None
-    headers = {"Authorization": f"Bearer {login[0]}"}
-    failures: list[str] = []
-    operations = 0
-    for result in schema.get_all_operations():
-        operation = result.ok()  # type: ignore[union-attr]
-        operations += 1
+def schemathesis_config(name: str, password: str) -> str:
+    """Log in as (name, password) for a bearer token; allow the business rules' 422."""
+    lines = [
+        "[auth.dynamic.openapi.bearer]",
+        'path = "/api/session/token"',
+        f'payload = {{ name = "{name}", password = "{password}" }}',
+        'extract_selector = "/token"',
+    ]
+    statuses = ", ".join(f'"{status}"' for status in [*ACCEPTED, "422"])
+    for operation, rule in BUSINESS_RULES.items():
+        lines += [
+            "",
+            f"# {rule}",
+            "[[operations]]",
+            f'include-name = "{operation}"',
+            f"checks.positive_data_acceptance.expected-statuses = [{statuses}]",
+        ]
+    return "\n".join(lines) + "\n"
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
+
+@pytest.mark.timeout(300)
+def test_every_check_passes_on_every_operation(
+    tmp_path: Path, broker_settings: BrokerSettings, postgres: PostgresServer
+) -> None:
+    database = postgres.create_database()
+    settings = central_settings(tmp_path, broker_settings.url, database)
+    for central in run_central(settings):
+        name, password = add_operator(central.service.operators)
+        config = tmp_path / "schemathesis.toml"
+        config.write_text(schemathesis_config(name, password), encoding="utf-8")
+        left_out = [option for label in LEFT_OUT for option in ("--exclude-name", label)]
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "schemathesis.cli",
+                "--no-color",
+                "--config-file",
+                str(config),
+                "run",
+                f"{central.base_url}/openapi.json",
+                "--checks",
+                "all",
+                "--max-examples",
+                str(EXAMPLES),
+                "--workers",
+                str(WORKERS),
+                "--generation-database",
+                "none",
+                *left_out,
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=280,
+            check=False,
         )
-        def call(case: Any) -> None:
-            try:
-                response = case.call(headers=headers)
-            except Exception as exc:  # the test client re-raises what the app did not handle
-                failures.append(f"{case.method} {case.formatted_path}: {exc!r}")
-                return
-            if response.status_code >= 500:
-                failures.append(
-                    f"{case.method} {case.formatted_path}: {response.status_code} "
-                    f"{response.text[:200]}  <- {case.as_curl_command()}"
-                )
-
-        call()
-    central.store.close()
-    assert operations >= 25, "every router's operations are in the schema"
-    assert failures == []
+        report = run.stdout + run.stderr
+        selected = re.search(r"Selected: (\d+)/(\d+)", report)
+        assert selected is not None, report
+        assert int(selected[2]) - int(selected[1]) == len(LEFT_OUT), report
+        assert run.returncode == 0, report
+    postgres.drop_database(database)

@@ -459,6 +459,7 @@ def test_only_a_central_can_tell_a_gateway_what_is_stored(secure_broker: SecureB
         for client in everyone:
             client.close()
 
+
 def test_home_assistant_configs_of_two_gateways_never_share_a_node(
     secure_broker: SecureBroker,
 ) -> None:

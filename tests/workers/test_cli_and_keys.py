@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from contract.credential_payloads import MAX_PUBLIC_KEYS
 from contract.tokens import KeyRing, verify_token
 from dashboard.core.config import CentralSettings
 from dashboard.services.credentials import Credentials
 from dashboard.services.signing_keys import KeyFileError
 from dashboard.storage.pass_links import hash_secret
 from tests.support.postgres import PostgresServer
+from tests.support.running_central import RunningCentral
+from tests.workers.support import enroll
 from yizhan.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "workers.csv"
@@ -177,3 +180,13 @@ def test_retired_keys_are_dropped_and_their_files_deleted(settings: CentralSetti
         assert isinstance(verify_token("x", ring, now), Exception)
     finally:
         credentials.stop()
+
+
+def test_rotation_stops_at_the_keys_one_published_list_holds(central: RunningCentral) -> None:
+    for _ in range(MAX_PUBLIC_KEYS - 1):
+        assert central.http.post("/api/keys/rotate").status_code == 201
+    refused = central.http.post("/api/keys/rotate")
+    assert refused.status_code == 409 and "still trusted" in refused.json()["detail"]
+    assert len(central.http.get("/api/keys").json()) == MAX_PUBLIC_KEYS
+    # The keys that are trusted still go out, so changes to workers are published too.
+    assert enroll(central.http)["status"] == "active"

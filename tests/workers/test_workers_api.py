@@ -103,15 +103,22 @@ def test_suspend_and_reactivate_but_revocation_is_final(central: RunningCentral)
     assert central.http.get(f"/api/workers/{worker_id}").json()["status"] == "revoked"
 
 
-def test_erase_forgets_personal_data_and_keeps_the_number_revoked(
-    central: RunningCentral,
-) -> None:
+def test_erase_forgets_the_worker_and_keeps_the_number_revoked(central: RunningCentral) -> None:
     worker_id = enroll(central.http, card_numbers=["5"], face_ids=["F-5"])["worker_id"]
     assert central.http.delete(f"/api/workers/{worker_id}").status_code == 204
-    erased = central.http.get(f"/api/workers/{worker_id}").json()
-    assert erased["display_name"] == ""
-    assert erased["face_ids"] == [] and erased["card_numbers"] == []
-    assert erased["status"] == "revoked"
+    for method, path in (
+        ("GET", f"/api/workers/{worker_id}"),
+        ("PATCH", f"/api/workers/{worker_id}"),
+        ("DELETE", f"/api/workers/{worker_id}"),
+        ("GET", f"/api/workers/{worker_id}/pass-links"),
+    ):
+        gone = central.http.request(method, path, json={} if method == "PATCH" else None)
+        assert gone.status_code == 404, (method, path)
+    assert worker_id not in [w["worker_id"] for w in central.http.get("/api/workers").json()]
+    store = central.service.credentials.store
+    number = int(worker_id[1:])
+    assert number in store.refused_numbers(), "the number stays on the revocation list"
+    assert store.get(number).display_name == "", "no personal data is kept"
     # The card is free for someone else now.
     assert enroll(central.http, card_numbers=["5"])["card_numbers"] == ["5"]
 

@@ -1,0 +1,78 @@
+"""What the live stream sends: one type per kind of message, and its server-sent event text.
+
+A change is the very dataclass the batch that made it carries (`OccupancyChange`,
+`DoorChange`, `AlertChange`, `GatewayRow`); the stream adds the `Snapshot` it starts
+with and the `Overflow` it ends with when a client falls too far behind. Each message is
+sent as `event: <kind>` and `data: <the dataclass as JSON>`, which is what the UI's
+`EventSource` listeners read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+from dashboard.core.alert_rules import AlertChange
+from dashboard.core.changes import BatchResult, DoorChange, GatewayRow, OccupancyChange
+from dashboard.storage.store import AlertRow
+
+Change = OccupancyChange | DoorChange | AlertChange | GatewayRow
+"""A change a client can subscribe to."""
+
+
+class StationCount(NamedTuple):
+    """A station in the snapshot, as a short array: `[id, occupancy, capacity, online]`."""
+
+    station_id: str
+    occupancy: int
+    capacity: int | None
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The truth when a client connects, so it need not wait for the next change."""
+
+    stations: list[StationCount]
+    doors: list[DoorChange] | None = None
+    """Every door's last known state; left out when the client did not ask for doors."""
+    alerts: list[AlertRow] | None = None
+    """The unresolved alerts; left out when the client did not ask for alerts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Overflow:
+    """The client fell too far behind and is cut off; it reconnects and reloads."""
+
+
+LiveMessage = Snapshot | Change | Overflow
+
+KIND_OF: dict[type[LiveMessage], str] = {
+    Snapshot: "snapshot",
+    OccupancyChange: "occupancy",
+    DoorChange: "door",
+    AlertChange: "alert",
+    GatewayRow: "gateway",
+    Overflow: "overflow",
+}
+"""The `event:` name of each message type."""
+
+CHANGE_KINDS = frozenset(
+    KIND_OF[kind] for kind in (OccupancyChange, DoorChange, AlertChange, GatewayRow)
+)
+"""The kinds a client may narrow its stream to (`kinds=occupancy,alert`)."""
+
+
+def changes_of(batch: BatchResult) -> list[Change]:
+    """Every change a committed batch, check or correction made, in the order sent."""
+    return [*batch.occupancy_changes(), *batch.doors, *batch.alerts, *batch.gateways]
+
+
+def event_text(message: LiveMessage) -> str:
+    """The server-sent event for one message."""
+    data = asdict(message)
+    if isinstance(message, Snapshot):
+        # A part the client did not ask for is left out rather than sent empty.
+        data = {key: value for key, value in data.items() if value is not None}
+    return f"event: {KIND_OF[type(message)]}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"

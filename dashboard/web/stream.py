@@ -1,0 +1,86 @@
+"""`GET /api/stream`: the live stream of changes, as server-sent events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from dashboard.core.changes import DoorChange
+from dashboard.storage import door_states
+from dashboard.storage.store import Store
+from dashboard.web.errors import ApiError, error_responses
+from dashboard.web.live import LiveHub
+from dashboard.web.live_messages import CHANGE_KINDS, Snapshot, StationCount
+
+SNAPSHOT_ALERTS = 1000
+"""At most this many unresolved alerts (the newest) go in the live stream's snapshot."""
+
+
+def snapshot_of(
+    store: Store, kinds: frozenset[str] | None, stations: frozenset[str] | None
+) -> Snapshot:
+    """Every station's count, and every door's last state and the unresolved alerts unless
+    `kinds` leaves them out; of `stations` only, when given."""
+    wanted = kinds if kinds is not None else CHANGE_KINDS
+    return Snapshot(
+        stations=[
+            StationCount(s.id, s.occupancy, s.capacity, s.online)
+            for s in store.stations()
+            if stations is None or s.id in stations
+        ],
+        doors=[DoorChange(**door) for door in door_states.current(store.db, stations)]
+        if "door" in wanted
+        else None,
+        alerts=[
+            alert
+            for alert in store.alerts(limit=SNAPSHOT_ALERTS)
+            if stations is None or alert.station_id in stations
+        ]
+        if "alert" in wanted
+        else None,
+    )
+
+
+def stream_router(store: Store, hub: LiveHub) -> APIRouter:
+    """The live stream over the store (for the snapshot) and the hub (for the changes)."""
+    router = APIRouter(tags=["live"])
+
+    @router.get(
+        "/api/stream",
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "description": "Server-sent events, never ending.",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            **error_responses(422),
+        },
+    )
+    async def stream(
+        kinds: Annotated[str | None, Query(max_length=200)] = None,
+        station_id: Annotated[list[str] | None, Query(max_length=1000)] = None,
+    ) -> StreamingResponse:
+        """Server-sent events: `occupancy`, `door`, `alert` and `gateway` changes as they
+        happen. `kinds=occupancy,alert` narrows the kinds, `station_id` (repeatable) the
+        stations. Starts with a `snapshot` event: every station's count as
+        `[id, occupancy, capacity, online]`, every door's last known state and the
+        unresolved alerts (the newest 1,000). A client that falls too far behind gets
+        `overflow` and the stream ends."""
+        wanted: frozenset[str] | None = None
+        if kinds:
+            wanted = frozenset(k.strip() for k in kinds.split(",") if k.strip())
+            unknown = wanted - CHANGE_KINDS
+            if unknown:
+                raise ApiError(422, f"unknown kinds: {', '.join(sorted(unknown))}")
+        stations = frozenset(station_id) if station_id else None
+        first = await run_in_threadpool(snapshot_of, store, wanted, stations)
+        return StreamingResponse(
+            hub.stream(wanted, stations, first),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return router
