@@ -65,7 +65,7 @@ def sample_events(count: int) -> list[tuple[str, bytes]]:
                     "door_id": "main",
                     "direction": "in" if i % 2 else "out",
                     "credential": "qr",
-                    "worker_id": f"w{i % 5000}",
+                    "worker_id": f"w{i % 5000 + 1}",
                     "decision": "granted",
                     "reason": "granted",
                 }
