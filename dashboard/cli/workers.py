@@ -19,7 +19,6 @@ from dashboard.core.config import load_central_settings
 from dashboard.core.workers import Worker, WorkerInput, WorkerStatus
 from dashboard.services.credentials import Credentials
 from dashboard.services.signing_keys import KeyLimitError
-from dashboard.services.worker_csv import RowProblem, parse_workers_csv
 from dashboard.storage.workers import EnrollmentError, UnknownWorkerError
 
 PUBLISHED_NOTE = "a running central publishes the change within a second"
@@ -50,18 +49,12 @@ def _workers(credentials: Credentials, args: argparse.Namespace, out: TextIO, er
         except OSError as exc:
             err.write(f"yizhan: cannot read {args.file}: {exc.strerror}\n")
             return 1
-        parsed = parse_workers_csv(data, credentials.zone)
-        problems = parsed.problems
+        workers, problems = credentials.import_csv(data)
         if not problems:
-            try:
-                workers = credentials.enroll(parsed.workers)
-            except EnrollmentError as exc:
-                problems = [RowProblem(parsed.rows[i], col, text) for i, col, text in exc.problems]
-            else:
-                out.write(f"imported {len(workers)} workers; {PUBLISHED_NOTE}\n")
-                for worker in workers:
-                    out.write(_line(worker) + "\n")
-                return 0
+            out.write(f"imported {len(workers)} workers; {PUBLISHED_NOTE}\n")
+            for worker in workers:
+                out.write(_line(worker) + "\n")
+            return 0
         err.write(f"{args.file}: {len(problems)} problem(s); nothing was imported\n")
         for problem in problems:
             where = "file" if problem.row is None else f"row {problem.row}"

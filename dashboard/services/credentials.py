@@ -16,10 +16,12 @@ from dashboard.core.workers import ScopeText, Worker, WorkerInput, WorkerUpdate
 from dashboard.services.credential_publisher import CredentialPublisher, Publish
 from dashboard.services.pass_tokens import IssuedToken, token_series
 from dashboard.services.signing_keys import KeyManager
+from dashboard.services.worker_csv import RowProblem, parse_workers_csv
 from dashboard.storage.db import Database
 from dashboard.storage.migrations import open_database
 from dashboard.storage.station_locations import StationLocationRow
 from dashboard.storage.worker_store import WorkerStore
+from dashboard.storage.workers import EnrollmentError
 
 
 class Credentials:
@@ -77,6 +79,17 @@ class Credentials:
         workers = self.store.add_workers(inputs)
         self.changed()
         return workers
+
+    def import_csv(self, data: bytes) -> tuple[list[Worker], list[RowProblem]]:
+        """Enroll every row of an enrollment CSV file, or none: the workers enrolled, or
+        every problem by row and column (file problems, then conflicts with the store)."""
+        parsed = parse_workers_csv(data, self.zone)
+        if parsed.problems:
+            return [], parsed.problems
+        try:
+            return self.enroll(parsed.workers), []
+        except EnrollmentError as exc:
+            return [], [RowProblem(parsed.rows[i], col, text) for i, col, text in exc.problems]
 
     def update(self, number: int, change: WorkerUpdate) -> Worker:
         """Change a worker (`UnknownWorkerError`, `EnrollmentError`), then publish."""

@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from contract.tokens import worker_number_of
 from dashboard.core.workers import Platform, Worker, WorkerInput, WorkerStatus, WorkerUpdate
 from dashboard.services.credentials import Credentials
-from dashboard.services.worker_csv import RowProblem, parse_workers_csv
 from dashboard.storage.worker_store import WorkerStore
 from dashboard.storage.workers import EnrollmentError, UnknownWorkerError
 from dashboard.web.errors import ApiError, error_responses
@@ -158,15 +157,9 @@ def workers_router(credentials: Credentials) -> APIRouter:
         return await run_in_threadpool(import_csv, data)
 
     def import_csv(data: bytes) -> WorkersImported:
-        parsed = parse_workers_csv(data, credentials.zone)
-        problems = parsed.problems
+        workers, problems = credentials.import_csv(data)
         if not problems:
-            try:
-                workers = credentials.enroll(parsed.workers)
-            except EnrollmentError as exc:
-                problems = [RowProblem(parsed.rows[i], col, text) for i, col, text in exc.problems]
-            else:
-                return WorkersImported(imported=len(workers), workers=[out(w) for w in workers])
+            return WorkersImported(imported=len(workers), workers=[out(w) for w in workers])
         raise ApiError(
             422,
             f"{len(problems)} problem(s); nothing was imported",
