@@ -133,6 +133,17 @@
     }
   }
 
+  function showDoorAlarms(stationId) {
+    for (const alarms of document.querySelectorAll("#station-doors [data-door-alarms]")) {
+      alarms.replaceChildren();
+      for (const alert of alertRows) {
+        if (alert.station_id === stationId && alert.subject === alarms.dataset.doorAlarms) {
+          alarms.append(el("span", t("alert.kind." + alert.kind), "door-alarm"), " ");
+        }
+      }
+    }
+  }
+
   function listen() {
     const source = new EventSource("/api/stream?kinds=occupancy,alert,gateway,door");
     const live = $("live-state");
@@ -184,6 +195,7 @@
     window.yzMap.setAlarms(alertRows.filter((a) => a.station_id && a.kind !== "station_full")
       .map((a) => a.station_id));
     renderAlerts(fresh);
+    if (shownStation && !$("station-view").hidden) showDoorAlarms(shownStation);
     if (fresh.size) cue();
   }
 
@@ -317,12 +329,11 @@
       const state = el("span", "", "door-state");
       state.dataset.doorState = door.id;
       item.append(state, " ");
-      // Its open alarms (held open, forced, tamper ...), from the alerts list.
-      for (const alert of alertRows) {
-        if (alert.station_id === station.id && alert.subject === door.id) {
-          item.append(el("span", t("alert.kind." + alert.kind), "door-alarm"), " ");
-        }
-      }
+      // Its open alarms (held open, forced, tamper ...), drawn again whenever the alerts
+      // list arrives: on first load it may come after the station.
+      const alarms = el("span", "", "door-alarms");
+      alarms.dataset.doorAlarms = door.id;
+      item.append(alarms, " ");
       if (canAct()) {
         const button = el("button", t("station.unlock"));
         button.type = "button";
@@ -333,6 +344,7 @@
       doors.append(item);
     }
     showDoorStates(station.id);
+    showDoorAlarms(station.id);
     loadStationEntries(id, station.time_zone);
     const gateways = $("station-gateways");
     gateways.replaceChildren();
