@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,7 +24,7 @@ from tests.ui.support import csrf_of, logged_in_page
 DRAWN = "() => window.yzMap && window.yzMap.drawn"
 
 
-def test_the_map_shows_every_station_and_a_scan_within_a_second(
+def test_the_map_shows_every_station_and_a_scan_live(
     browser: Browser, ui_central: RunningCentral, probe: MqttProbe
 ) -> None:
     stations = ui_central.http.get("/api/stations").json()
@@ -46,10 +45,9 @@ def test_the_map_shows_every_station_and_a_scan_within_a_second(
     assert page.evaluate("window.yzMap.station('cs-0001').label") == "0/12"
 
     gateway = Gateway(probe, "cs-0001", "gw-1")
-    published = time.monotonic()
     gateway.access("in")
-    page.wait_for_function("window.yzMap.station('cs-0001').label === '1/12'", timeout=1000)
-    assert time.monotonic() - published < 1.0
+    # How fast is measured by benchmarks.live_latency; here only that it arrives, live.
+    page.wait_for_function("window.yzMap.station('cs-0001').label === '1/12'", timeout=5000)
     assert page.evaluate("window.yzMap.station('cs-0002').label") == "0/2", "only that marker"
 
     # Filters: by amenity (every third extra station has a shower), then by state.
