@@ -185,6 +185,8 @@ def main() -> int:
                     page.wait_for_function("window.yzMap && window.yzMap.drawn")
                     page.wait_for_function("window.yzMap.station('cs-0002').state === 'alarm'")
                     page.wait_for_function("window.yzMap.station('cs-0001').state === 'lockdown'")
+                    # cs-0001 is clustered at this zoom: the cluster's rim shows the lockdown.
+                    expect(page.locator(".yz-cluster[data-condition=lockdown]")).to_be_visible()
                     page.screenshot(path=str(OUT / f"map-{lang}.png"))
                     page.goto(f"{base}/ui/#station/cs-0001")
                     expect(page.locator("#station-doors li")).to_have_count(2)

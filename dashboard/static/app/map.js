@@ -7,6 +7,7 @@ window.yzMap = (function () {
   const alarmed = new Set();
   // Station id -> {fire, forced, lockdown}: what its doors' gateways report now.
   const conditions = new Map();
+  const CONDITIONS = ["lockdown", "forced", "fire"]; // least to most urgent
   const pending = new Map();
   let map, cluster, frame = 0, filter = { state: "", amenity: "", district: "" };
   let drawn = false;
@@ -57,11 +58,12 @@ window.yzMap = (function () {
   }
 
   function clusterIcon(group) {
-    let occupancy = 0, capacity = 0;
+    let occupancy = 0, capacity = 0, worst = -1;
     for (const marker of group.getAllChildMarkers()) {
       const s = marker.yzStation;
       occupancy += s.occupancy;
       capacity += s.capacity || 0;
+      worst = Math.max(worst, CONDITIONS.indexOf(s.state));
     }
     const ratio = capacity ? occupancy / capacity : 0;
     const hue = Math.round(120 * (1 - Math.min(ratio, 1)));
@@ -69,6 +71,12 @@ window.yzMap = (function () {
     const size = count < 100 ? 40 : count < 1000 ? 50 : 60;
     const element = document.createElement("div");
     element.className = "yz-cluster";
+    // A cluster holding a door in lockdown, fire or forced open says so by its rim: it
+    // must not hide the one marker an operator has to see.
+    if (worst >= 0) {
+      element.dataset.condition = CONDITIONS[worst];
+      element.classList.add("yz-cluster-" + CONDITIONS[worst]);
+    }
     element.style.background = "hsl(" + hue + ", 65%, 42%)";
     element.style.width = element.style.height = size + "px";
     const n = document.createElement("span");
