@@ -136,6 +136,15 @@ def expire(db: Connection, now: str) -> list[CommandOutcome]:
     return changed
 
 
+def purge(db: Connection, before: str) -> None:
+    """Delete the commands issued before `before` that have ended (retention; the audit
+    log keeps who sent them and how they ended)."""
+    db.execute(
+        "DELETE FROM commands WHERE issued_at < ? AND outcome <> ?",
+        (before, Outcome.PENDING.value),
+    )
+
+
 def _settled(
     command: CommandOutcome,
     outcome: Outcome,

@@ -20,6 +20,7 @@ from dashboard.core.changes import BatchResult, GatewayRow
 from dashboard.core.stations import StationInput
 from dashboard.storage import (
     alerts,
+    commands,
     counts,
     devices,
     door_states,
@@ -209,14 +210,15 @@ class Store:
     # --- retention ---------------------------------------------------------------------
 
     def purge(self, before: datetime) -> int:
-        """Delete entries, events, quarantined messages, corrections and occupancy history
-        older than `before`; how many events went."""
+        """Delete entries, events, quarantined messages, corrections, occupancy history and
+        settled commands older than `before`; how many events went."""
         cutoff = format_utc(before)
         with self.db.transaction() as db:
             gone = events.purge(db, cutoff)
             quarantine.purge(db, cutoff)
             counts.purge(db, cutoff)
             history.purge(db, cutoff)
+            commands.purge(db, cutoff)
         return gone
 
 

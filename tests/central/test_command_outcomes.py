@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from contract.maintenance_payloads import DeviceHealth
-from contract.payloads import Command, CommandReply, ReplyStatus, utc_now
+from contract.payloads import Command, CommandReply, ReplyStatus, format_utc, utc_now
 from contract.topics import gateway_topic
+from dashboard.core.changes import CommandOutcome
 from dashboard.core.config import CommandSettings, StationSettings
+from dashboard.storage import commands as command_log
 from servicekit.settings import BrokerSettings
 from tests.central.conftest import central_settings
 from tests.central.support import health_report
@@ -26,6 +29,7 @@ from tests.support.running_central import RunningCentral, run_central
 from tests.support.waiting import wait_until
 
 ANSWER_WITHIN_S = 1.0
+HOUR = timedelta(hours=1)
 STATION = StationSettings(
     id="cs-0001",
     name="五一广场驿站",
@@ -130,6 +134,27 @@ def test_a_refusal_and_a_success_are_told_apart_and_audited(
     )
     requests = [r["detail"] for r in audit if r["target"] == "/api/stations/cs-0001/commands"]
     assert f"unlock request {command.request_id}" in requests
+
+    # Retention deletes ended commands; one still waiting for its answer stays.
+    waiting = CommandOutcome(
+        request_id="waiting-1",
+        station_id="cs-0001",
+        gateway_id="gw-1",
+        door_id=None,
+        command="ping",
+        by=central.operator,
+        outcome="pending",
+        message="",
+        reply_status=None,
+        issued_at=format_utc(utc_now()),
+        answer_by=format_utc(utc_now() + HOUR),
+        answer_within_s=HOUR.total_seconds(),
+        answered_at=None,
+    )
+    command_log.issue(central.service.store.db, waiting)
+    central.service.store.purge(utc_now() + timedelta(seconds=1))
+    assert http.get(f"/api/commands/{command.request_id}").status_code == 404
+    assert outcome_of(central, "waiting-1")["outcome"] == "pending"
 
 
 def test_silence_ends_as_no_answer_and_a_stray_reply_is_only_logged(

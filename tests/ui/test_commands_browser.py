@@ -6,7 +6,8 @@ door in lockdown, an unlock is refused with the gateway's own words, the marker 
 station banner show the lockdown (live, and to a page opened afterwards), lockdown is
 lifted and the unlock is done. A station whose gateway never answers gives "no answer in
 N s", N being the central's `[commands] answer_timeout_s`. Every wait is on the page
-(Playwright's `expect`), never on the clock.
+(Playwright's `expect`), never on the clock. Fire and a forced door come from a scripted
+health report, as the gateway sends it.
 """
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ from pathlib import Path
 
 import pytest
 from gpiozero.pins.mock import MockFactory
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
+from contract.maintenance_payloads import DeviceHealth
+from contract.topics import gateway_topic
 from dashboard.core.config import CommandSettings, StationSettings
 from gateway.config import DoorSettings, GatewaySettings, MaintenanceSettings
 from gateway.service import Gateway
 from servicekit.settings import BrokerSettings
 from tests.central.conftest import central_settings
+from tests.central.support import health_report
 from tests.reliability.site import one_door_board
+from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral, run_central
 from tests.ui.support import logged_in_page
 
@@ -104,7 +109,8 @@ def command(page: Page, name: str, where: str) -> None:
     page.click(f"{where} button[data-command={name}]")
 
 
-def outcome(page: Page, name: str):  # type: ignore[no-untyped-def]
+def outcome(page: Page, name: str) -> Locator:
+    """The newest line of the station page's command list for command `name`."""
     return page.locator(f"#station-commands li[data-command={name}]").last
 
 
@@ -193,3 +199,37 @@ def test_a_gateway_that_never_answers_gives_no_answer(browser: Browser, site: Si
     audit = site.central.http.get("/api/audit").json()
     assert any(r["status"] == 504 and r["detail"].endswith("no answer in 2 s") for r in audit)
     page.context.close()
+
+
+def test_fire_and_a_forced_door_show_on_the_marker_and_the_banner(
+    browser: Browser, site: Site, broker_settings: BrokerSettings
+) -> None:
+    page = logged_in_page(browser, site.central, "viewer", lang="zh-CN")
+    page.wait_for_function(DRAWN)
+    station_page(page, "cs-0002")
+    probe = MqttProbe(broker_settings.url)
+    topic = gateway_topic("cs-0002", "gw-1", "health")
+
+    def report(**state: bool) -> bytes:
+        door = DeviceHealth(kind="door", ok=True, state={"lock": "released", **state})
+        return health_report({"door-main": door}, station_id="cs-0002").to_json()
+
+    try:
+        # As cs-0002's gateway would report them (it is not running: the report is scripted).
+        probe.publish(topic, report(fire=True, forced_open=True, lockdown=False))
+        expect(page.locator("#station-banner [data-condition=fire]")).to_have_text(
+            "消防释放：门锁已打开的门: main"
+        )
+        expect(page.locator("#station-banner [data-condition=forced_open]")).to_be_visible()
+        # Fire outranks a forced door on the marker.
+        page.goto(page.url.split("#")[0] + "#map")
+        marker = page.locator(".yz-marker[data-station=cs-0002]")
+        expect(marker).to_have_attribute("data-state", "fire")
+        expect(marker).to_have_attribute("title", "岳麓山驿站 · 消防释放")
+        probe.publish(topic, report(fire=False, forced_open=True, lockdown=False))
+        expect(marker).to_have_attribute("data-state", "forced")
+        probe.publish(topic, report(fire=False, forced_open=False, lockdown=False))
+        expect(marker).not_to_have_attribute("data-state", "forced")
+    finally:
+        probe.close()
+        page.context.close()
