@@ -81,6 +81,17 @@ def get(database: Database, request_id: str) -> CommandOutcome | None:
     return None if row is None else _row(tuple(row))
 
 
+def recent(database: Database, station_id: str, limit: int) -> list[CommandOutcome]:
+    """The station's newest `limit` commands, newest first."""
+    with database.connection() as db:
+        rows = db.execute(
+            f"SELECT {_COLUMNS} FROM commands WHERE station_id = ? "
+            "ORDER BY issued_at DESC, request_id LIMIT ?",
+            (station_id, limit),
+        ).fetchall()
+    return [_row(tuple(row)) for row in rows]
+
+
 def answer(
     db: Connection, replies: Iterable[CommandReply], received_at: str
 ) -> tuple[list[CommandOutcome], list[CommandReply]]:

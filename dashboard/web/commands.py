@@ -6,7 +6,8 @@ door), `self_test`, `restart` or `ping` (about a gateway: the one named, or the 
 only one). It answers `202 Accepted` at once with the request id and the time by which
 the gateway must answer; the browser is never held while a gateway is away. How the
 command ends arrives on the live stream (`event: command`) and from
-`GET /api/commands/{request_id}`: `done`, `refused` with the gateway's own message, or
+`GET /api/commands/{request_id}` (and `GET /api/stations/{station_id}/commands` lists a
+station's latest): `done`, `refused` with the gateway's own message, or
 `no_answer` once `[commands] answer_timeout_s` has passed with nothing heard. The
 command's time-to-live is that same answer time, so a command that got no answer is not
 carried out later either. `POST /api/stations/{station_id}/doors/{door_id}/unlock` is the
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contract.payloads import SLUG_PATTERN, Command, format_utc, utc_now
@@ -187,6 +188,18 @@ def commands_router(
             # Not even a door id: no station has such a door.
             raise ApiError(404, f"station {station_id!r} has no door {door_id[:64]!r}") from None
         return send(station_id, ask, request)
+
+    @router.get("/api/stations/{station_id}/commands", responses=error_responses(404, 422))
+    def station_commands(
+        station_id: str, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    ) -> list[CommandOutcome]:
+        """The station's latest commands (whoever sent them), newest first, each as it
+        stands now."""
+        try:
+            store.station(station_id)
+        except StationNotFoundError:
+            raise ApiError(404, f"no station {station_id!r}") from None
+        return command_log.recent(store.db, station_id, limit)
 
     @router.get("/api/commands/{request_id}", responses=error_responses(404, 422))
     def command_outcome(request_id: RequestId) -> CommandOutcome:

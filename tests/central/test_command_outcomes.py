@@ -132,6 +132,13 @@ def test_a_refusal_and_a_success_are_told_apart_and_audited(
         200,
         "cs-0001/gw-1 lockdown_off main: done: lockdown off at main",
     )
+    # The station's latest commands, newest first, as they stand.
+    latest = http.get("/api/stations/cs-0001/commands", params={"limit": 2}).json()
+    assert [(c["request_id"], c["outcome"]) for c in latest] == [
+        (off.request_id, "done"),
+        (command.request_id, "refused"),
+    ]
+    assert http.get("/api/stations/cs-9999/commands").status_code == 404
     requests = [r["detail"] for r in audit if r["target"] == "/api/stations/cs-0001/commands"]
     assert f"unlock request {command.request_id}" in requests
 

@@ -159,6 +159,8 @@ def test_unlock_in_lockdown_is_refused_and_lockdown_shows_on_the_map(
     )
     station_page(viewer, "cs-0001")
     expect(viewer.locator("#station-banner [data-condition=lockdown]")).to_be_visible()
+    # And of the commands sent before it opened, with how they ended.
+    expect(outcome(viewer, "unlock")).to_have_text(refusal)
     assert viewer.locator("#station-doors button, #station-gateways button").count() == 0
 
     # Lifted: the banner goes, the marker is a count again, and the unlock is done.

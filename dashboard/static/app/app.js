@@ -375,7 +375,7 @@
     shownStation = station.id;
     showBanner(station.id);
     loadConditions(station.id);
-    renderCommands();
+    loadCommands(station.id);
     $("station-name").textContent = station.name + " (" + station.id + ")";
     $("station-occupancy").textContent = station.occupancy + (station.capacity ? " / " + station.capacity : "");
     loadHistory(station);
@@ -518,6 +518,19 @@
   const commands = new Map();
   const CONFIRM = new Set(["unlock", "lockdown_on", "lockdown_off", "self_test", "restart"]);
 
+  // The station's latest commands, whoever sent them, so the next shift sees them too.
+  async function loadCommands(stationId) {
+    renderCommands();
+    const answer = await api("GET", "/api/stations/" + encodeURIComponent(stationId) + "/commands");
+    if (!answer.ok) return;
+    for (const command of (await answer.json()).reverse()) {
+      // What the stream told this page meanwhile is as new or newer.
+      const known = commands.get(command.request_id);
+      if (!known || known.outcome === "pending") commands.set(command.request_id, command);
+    }
+    renderCommands();
+  }
+
   function commandButton(stationId, command, target) {
     const button = el("button", t("command." + command));
     button.type = "button";
@@ -572,8 +585,10 @@
     const list = $("station-commands");
     list.replaceChildren();
     let last = null;
-    for (const command of commands.values()) {
-      if (command.station_id !== shownStation || !command.command) continue;
+    // Oldest first: every command of one central has the same time to answer.
+    const shown = [...commands.values()].filter((c) => c.station_id === shownStation && c.command)
+      .sort((a, b) => (a.answer_by < b.answer_by ? -1 : a.answer_by > b.answer_by ? 1 : 0));
+    for (const command of shown) {
       const what = t("command." + command.command) + " " + (command.door_id || command.gateway_id);
       const item = el("li", what + ": " + outcomeText(command));
       item.dataset.request = command.request_id;
