@@ -348,6 +348,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         answered_at TEXT
     );
     CREATE INDEX commands_pending ON commands (outcome, answer_by);
+    CREATE INDEX commands_by_station ON commands (station_id, issued_at);
     """,
 )
 """Schema changes in order; migration n is `MIGRATIONS[n - 1]`."""
