@@ -223,7 +223,7 @@ def _gateway(config: Path) -> int:
 
 
 def _broker(args: argparse.Namespace) -> int:
-    from yizhan import broker_admin as admin
+    from servicekit import broker_accounts as admin
 
     kind = admin.AccountKind
     try:

@@ -35,12 +35,7 @@ from gateway.config import DoorSettings, GatewaySettings
 from gateway.ha_discovery import Discovery
 from gateway.service import Gateway
 from hardware.sim.scanner import VirtualScanner
-from servicekit.mqtt_link import Message, MqttLink
-from servicekit.settings import BrokerSettings
-from tests.reliability.site import SITE_KEY_ID, one_door_board, token_for, write_trust
-from tests.support.mosquitto import INSTALL_HINT, free_port, run_as_current_user, wait_for_port
-from tests.support.waiting import wait_until
-from yizhan.broker_admin import (
+from servicekit.broker_accounts import (
     AccountKind,
     add_account,
     central_acl,
@@ -49,6 +44,11 @@ from yizhan.broker_admin import (
     maintainer_acl,
     viewer_acl,
 )
+from servicekit.mqtt_link import Message, MqttLink
+from servicekit.settings import BrokerSettings
+from tests.reliability.site import SITE_KEY_ID, one_door_board, token_for, write_trust
+from tests.support.mosquitto import INSTALL_HINT, free_port, run_as_current_user, wait_for_port
+from tests.support.waiting import wait_until
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf"
 PASSWORD = {
