@@ -73,7 +73,7 @@ def check_central_url(url: str, allow_http: bool) -> str:
             )
         if not _loopback(parts.hostname):
             raise EnrollmentError(
-                f"http:// is allowed only to a loopback address, not {parts.hostname!r}"
+                f"http:// is allowed only to a loopback address, not {parts.hostname!r}: use https://"
             )
     return url.rstrip("/") + ENROLL_PATH
 
