@@ -268,7 +268,8 @@ def test_bad_codes_are_refused_each_with_its_reason_and_change_nothing(
         answer = central.http.post("/api/enroll", json={"code": code})
         assert answer.status_code == status, (name, answer.text)
         assert words in answer.text, (name, answer.text)
-    for junk in (None, [], {"code": 5}, {"code": "AAAAA-BBBBB-CCCCC-DDDDD", "x": 1}):
+    junks: list[object] = [None, [], {"code": 5}, {"code": "AAAAA-BBBBB-CCCCC-DDDDD", "x": 1}]
+    for junk in junks:
         assert central.http.post("/api/enroll", json=junk).status_code == 422, junk
     # The command line says the same, and writes nothing.
     for code, words in (("not-a-code", "malformed"), (expired.code, "expired")):
