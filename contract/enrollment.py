@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contract.payloads import SLUG_PATTERN
 
@@ -54,12 +54,25 @@ def normalise_code(text: str) -> str:
     return raw
 
 
+CODE_PATTERN = rf"^[\s-]*([A-Za-z2-7][\s-]*){{{CODE_LENGTH}}}$"
+"""What `normalise_code` accepts, as the API document states it."""
+
+
 class EnrollmentRequest(BaseModel):
     """What a gateway sends to `POST /api/enroll`."""
 
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(max_length=100, description="The one-time code, dashes optional.")
+    code: str = Field(
+        max_length=100,
+        description="The one-time code, dashes optional.",
+        json_schema_extra={"pattern": CODE_PATTERN},
+    )
+
+    @field_validator("code")
+    @classmethod
+    def _a_code(cls, value: str) -> str:
+        return format_code(normalise_code(value))
 
 
 class EnrollmentBundle(BaseModel):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from contract.enrollment import EnrollmentBundle
+from contract.enrollment import EnrollmentBundle, normalise_code
 from dashboard.core.config import ProvisioningSettings
 from dashboard.services.gateway_accounts import BrokerUnavailableError, GatewayAccounts
 from dashboard.storage.enrollments import EnrollmentStore, IssuedCode
@@ -111,6 +111,7 @@ class GatewayProvisioning:
 
         `MalformedCodeError`, `CodeRefusedError` (unknown, expired, spent, revoked) or
         `BrokerUnavailableError`, and then nothing has changed."""
+        normalise_code(code)
         accounts = self._accounts()
         claimed = self.codes.claim(code)
         username = gateway_username(claimed.station_id, claimed.gateway_id)
@@ -133,7 +134,9 @@ class GatewayProvisioning:
 
     def remove(self, station_id: str, gateway_id: str) -> bool:
         """Shut the gateway's account out, withdraw its codes and forget it; whether it
-        was known. `BrokerUnavailableError` leaves the gateway registered, to try again."""
-        self._accounts().remove(gateway_username(station_id, gateway_id))
+        was known. `BrokerUnavailableError` leaves the gateway registered, to try again.
+        With provisioning off the central made no account, so only the registry changes."""
+        if self.accounts is not None:
+            self.accounts.remove(gateway_username(station_id, gateway_id))
         self.codes.revoke_gateway(station_id, gateway_id)
         return self.store.remove_gateway(station_id, gateway_id)

@@ -93,7 +93,10 @@ def gateway_enrollment_router(provisioning: GatewayProvisioning) -> APIRouter:
     ) -> GatewayAdded:
         """Add a gateway: its broker account (with the gateway ACL) and a one-time
         enrollment code, valid `[provisioning] code_ttl_s` (24 h). 409 for a known
-        gateway unless `replace`; 503 when provisioning is off or the broker refuses."""
+        gateway unless `replace`, or when provisioning is off; 503 when the broker cannot
+        be reached or refuses."""
+        if not isinstance(data, dict):
+            raise ApiError(422, "expected a JSON object")
         try:
             body = validate_body(AddGateway, data)
         except ValidationError as exc:
@@ -104,9 +107,9 @@ def gateway_enrollment_router(provisioning: GatewayProvisioning) -> APIRouter:
             )
         except StationNotFoundError:
             raise ApiError(404, f"no station {station_id!r}") from None
-        except GatewayExistsError as exc:
+        except (GatewayExistsError, ProvisioningOffError) as exc:
             raise ApiError(409, str(exc)) from None
-        except (ProvisioningOffError, BrokerUnavailableError) as exc:
+        except BrokerUnavailableError as exc:
             raise _unavailable(exc) from None
         return GatewayAdded.of(added)
 
@@ -120,11 +123,12 @@ def gateway_enrollment_router(provisioning: GatewayProvisioning) -> APIRouter:
         gateway_id: Annotated[str, Path(pattern=SLUG_PATTERN)],
     ) -> Response:
         """Remove a gateway: its broker account is shut out at once (a connected gateway
-        is disconnected), its unused codes withdrawn, and it is forgotten. 404 if it was
-        not known (its account, if any, is removed all the same)."""
+        is disconnected; with provisioning off there is none), its unused codes withdrawn,
+        and it is forgotten. 404 if it was not known (its account, if any, is removed all
+        the same)."""
         try:
             known = provisioning.remove(station_id, gateway_id)
-        except (ProvisioningOffError, BrokerUnavailableError) as exc:
+        except BrokerUnavailableError as exc:
             raise _unavailable(exc) from None
         if not known:
             raise ApiError(404, f"no gateway {gateway_id!r} at station {station_id!r}")
@@ -145,7 +149,10 @@ def gateway_enrollment_router(provisioning: GatewayProvisioning) -> APIRouter:
     async def enroll(data: SelfParsedBody = None) -> EnrollmentBundle:
         """A gateway's identity, broker, CA certificate, password and operator keys, for
         its one-time code; public, the code is the credential. 422 for a malformed code,
-        404 unknown, 410 expired, 409 already used or withdrawn; each changes nothing."""
+        404 unknown, 410 expired, 409 already used or withdrawn (or provisioning off), 503
+        broker unreachable; each changes nothing."""
+        if not isinstance(data, dict):
+            raise ApiError(422, "expected a JSON object with the code")
         try:
             body = validate_body(EnrollmentRequest, data)
         except ValidationError as exc:
@@ -156,7 +163,9 @@ def gateway_enrollment_router(provisioning: GatewayProvisioning) -> APIRouter:
             raise ApiError(422, str(exc)) from None
         except CodeRefusedError as exc:
             raise ApiError(REFUSAL_STATUS[exc.reason], str(exc)) from None
-        except (ProvisioningOffError, BrokerUnavailableError, OSError) as exc:
+        except ProvisioningOffError as exc:
+            raise ApiError(409, str(exc)) from None
+        except (BrokerUnavailableError, OSError) as exc:
             raise _unavailable(exc) from None
 
     return router
