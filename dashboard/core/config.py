@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -190,6 +191,45 @@ class ClockSettings(Section):
     )
 
 
+class ProvisioningSettings(Section):
+    """How "Add gateway" makes a gateway's broker account and what enrollment hands out."""
+
+    mode: Literal["off", "dynsec", "password_file"] = "off"
+    """`dynsec`: accounts made at once through Mosquitto's dynamic security plugin (with
+    the admin account below); `password_file`: written to Mosquitto's password and ACL
+    files in `password_dir`, which Mosquitto reads on reload; `off`: no provisioning."""
+    admin_username: str | None = None
+    """The broker account allowed on `$CONTROL/dynamic-security/#` (dynsec mode)."""
+    admin_password: str | None = None
+    """Its password; better `YIZHAN_PROVISIONING__ADMIN_PASSWORD` than the file."""
+    password_dir: Path = Path("/etc/mosquitto/yizhan")
+    """Where Mosquitto's `passwd` and `acl` files are (password_file mode)."""
+    reload_command: list[str] = Field(default_factory=list)
+    """Run after the files change, e.g. `["sudo", "systemctl", "reload", "mosquitto"]`;
+    until Mosquitto reloads, a new account cannot log in and a removed one stays in."""
+    gateway_broker_url: str | None = Field(
+        default=None,
+        pattern=r"^mqtts?://\S+$",
+        description="The broker URL handed to gateways; the central's own when unset.",
+    )
+    ca_file: Path | None = None
+    """CA certificate handed to gateways with their credentials (for `mqtts://`)."""
+    central_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    """The central's address as gateways reach it, printed in the enroll command line;
+    `http://host:port` of the HTTP listener when unset."""
+    code_ttl_s: int = Field(default=86400, ge=60, le=7 * 86400)
+    """How long an enrollment code works (24 hours)."""
+    operator_keys: dict[str, str] = Field(default_factory=dict)
+    """Operators (name → Ed25519 public key) handed to every enrolling gateway, besides
+    the central's own key for dashboard unlocks."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> ProvisioningSettings:
+        if self.mode == "dynsec" and not (self.admin_username and self.admin_password):
+            raise ValueError("dynsec mode needs admin_username and admin_password")
+        return self
+
+
 class CentralSettings(Section):
     """Everything the central service needs to start."""
 
@@ -211,6 +251,7 @@ class CentralSettings(Section):
     credentials: CredentialSettings = CredentialSettings()
     commands: CommandSettings = CommandSettings()
     clock: ClockSettings = ClockSettings()
+    provisioning: ProvisioningSettings = ProvisioningSettings()
 
     @model_validator(mode="after")
     def _unique_station_ids(self) -> CentralSettings:

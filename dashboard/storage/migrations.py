@@ -329,6 +329,20 @@ MIGRATIONS: tuple[Migration, ...] = (
     """
     CREATE INDEX quarantine_by_topic ON quarantine (topic);
     """,
+    # One-time codes a technician enrolls a gateway with; only their hash is kept.
+    """
+    CREATE TABLE enrollment_codes (
+        code_hash TEXT PRIMARY KEY,
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        spent_at TEXT,
+        revoked_at TEXT
+    );
+    CREATE INDEX enrollment_codes_by_gateway ON enrollment_codes (station_id, gateway_id);
+    """,
 )
 """Schema changes in order; migration n is `MIGRATIONS[n - 1]`."""
 

@@ -201,6 +201,20 @@ class Store:
         with self.db.transaction() as db:
             return alerts.resolve(db, alert_id, by, note)
 
+    def add_gateway(self, station_id: str, gateway_id: str) -> bool:
+        """Know a new gateway of a described station (offline until heard from); False
+        if it was known already. `StationNotFoundError` for an unknown station."""
+        with self.db.transaction() as db:
+            stations.require(db, station_id)
+            known = {row.gateway_id for row in gateways.rows(db, station_id)}
+            gateways.register(db, station_id, [gateway_id])
+        return gateway_id not in known
+
+    def remove_gateway(self, station_id: str, gateway_id: str) -> bool:
+        """Forget one gateway (its events stay until retention); whether it was known."""
+        with self.db.transaction() as db:
+            return gateways.forget(db, station_id, gateway_id)
+
     def gateways(self, station_id: str | None = None) -> list[GatewayRow]:
         """Every gateway's health, by station."""
         with self.db.connection() as db:

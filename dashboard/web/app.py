@@ -18,6 +18,7 @@ from dashboard.core.changes import BatchResult
 from dashboard.core.config import CentralSettings
 from dashboard.ingest.metrics import IngestMetrics
 from dashboard.services.credentials import Credentials
+from dashboard.services.gateway_provisioning import GatewayProvisioning
 from dashboard.storage.history import OccupancyHistory
 from dashboard.storage.operators import OperatorStore
 from dashboard.storage.store import Store
@@ -27,6 +28,7 @@ from dashboard.web.commands import commands_router
 from dashboard.web.entries import entries_router
 from dashboard.web.errors import install_error_handlers
 from dashboard.web.feed import feed_router
+from dashboard.web.gateway_enrollment import gateway_enrollment_router
 from dashboard.web.gateways import gateways_router
 from dashboard.web.health import health_router
 from dashboard.web.keys import keys_router
@@ -68,6 +70,8 @@ class WebParts:
     """Gauges beyond ingest's and the store's (the InfluxDB export's), for `/metrics`."""
     problems: Callable[[], list[str]]
     """What keeps the central from storing what it receives, for `/healthz`."""
+    provisioning: GatewayProvisioning
+    """Adds and removes gateways with their broker accounts and enrollment codes."""
 
 
 def build_app(parts: WebParts) -> FastAPI:
@@ -98,6 +102,7 @@ def build_app(parts: WebParts) -> FastAPI:
         entries_router(parts.store),
         alerts_router(parts.store, parts.changed),
         gateways_router(parts.store),
+        gateway_enrollment_router(parts.provisioning),
         quarantine_router(parts.store),
         health_router(parts.metrics, parts.broker_connected, scrape, parts.problems),
         stream_router(parts.store, parts.live),

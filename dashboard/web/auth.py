@@ -61,6 +61,8 @@ PUBLIC_EXACT = frozenset(
         "/openapi.json",
         "/api/session",
         "/api/session/token",
+        # A gateway enrolling: its one-time code is the credential.
+        "/api/enroll",
     }
 )
 NO_SESSION = frozenset({"/healthz", "/metrics"})
@@ -71,6 +73,7 @@ ADMIN_WRITES = (
     re.compile(r"^/api/keys(/.*)?$"),
     re.compile(r"^/api/stations(/import)?$"),
     re.compile(r"^/api/stations/[^/]+$"),
+    re.compile(r"^/api/stations/[^/]+/gateways(/[^/]+)?$"),
 )
 ADMIN_READS = (re.compile(r"^/api/operators(/.*)?$"), re.compile(r"^/api/audit$"))
 

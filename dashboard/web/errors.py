@@ -45,8 +45,10 @@ ERROR_MEANINGS = {
     404: "Nothing with that id.",
     409: "Conflicts with what is stored.",
     413: "The body is larger than this route accepts.",
+    410: "It was valid once and has expired.",
     415: "The body's Content-Type is not one this route reads.",
     422: "Invalid input, every problem listed (text with a NUL character is refused anywhere).",
+    503: "A part this needs (the broker, or the feature's configuration) is not available.",
 }
 
 

@@ -350,10 +350,14 @@
     gateways.replaceChildren();
     const health = await (await api("GET", "/api/gateways?station_id=" + encodeURIComponent(id))).json();
     for (const gateway of health) {
-      gateways.append(el("li", gateway.gateway_id + " · " +
+      const item = el("li", gateway.gateway_id + " · " +
         t(gateway.online ? "station.online" : "station.offline") + " · " +
-        localTime(gateway.last_seen, station.time_zone)));
+        localTime(gateway.last_seen, station.time_zone));
+      item.dataset.gateway = gateway.gateway_id;
+      gateways.append(item);
     }
+    // provisioning.js adds its controls for admins.
+    document.dispatchEvent(new CustomEvent("yz-station", { detail: { id: station.id, role: me.role } }));
   }
 
   async function loadStationEntries(id, timeZone) {
