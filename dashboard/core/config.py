@@ -81,6 +81,11 @@ class FeedSettings(Section):
 
     ttl_s: int = Field(default=30, ge=0, le=3600)
     language: str = "zh"
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    """Base URL of the feed's links as its readers reach the central; when unset,
+    `credentials.public_url`, and when that is unset too, links are relative (`/feed/...`).
+    Never taken from a request's Host header, which any client can forge and a cache
+    would then hand to everyone."""
 
 
 class StationSettings(Section):
@@ -227,6 +232,12 @@ class CentralSettings(Section):
         if len(numbers) != len(set(numbers)):
             raise ValueError("a station number appears twice in [[stations]]")
         return self
+
+    @property
+    def feed_url(self) -> str:
+        """The base of the public feed's links: `feed.public_url`, else
+        `credentials.public_url`, else empty (relative links)."""
+        return (self.feed.public_url or self.credentials.public_url or "").rstrip("/")
 
     @property
     def key_dir(self) -> Path:

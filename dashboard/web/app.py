@@ -104,7 +104,7 @@ def build_app(parts: WebParts) -> FastAPI:
         workers_router(parts.credentials),
         passes_router(parts.credentials, parts.store),
         keys_router(parts.credentials),
-        feed_router(parts.store, settings.feed.ttl_s, settings.feed.language),
+        feed_router(parts.store, settings.feed.ttl_s, settings.feed.language, settings.feed_url),
         ui_router(settings.http.tile_url),
     ):
         app.include_router(router)
