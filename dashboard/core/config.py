@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from contract.payloads import SLUG_PATTERN
+from dashboard.core.import_limits import STATION_FILE_BYTES, WORKER_FILE_BYTES
 from dashboard.core.stations import HOURS_PATTERN, StationInput
 from servicekit.settings import BrokerSettings, Section, TimeZoneName, load_settings
 
@@ -20,6 +21,14 @@ class HttpSettings(Section):
     """Mark the session cookies `Secure`: set it when the UI is served over HTTPS."""
     tile_url: str = ""
     """The map's base tile URL (`https://tile.example/{z}/{x}/{y}.png`); empty: no tiles."""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=STATION_FILE_BYTES)
+    """The largest request body of a route without a limit of its own (JSON bodies)."""
+    max_worker_import_bytes: int = Field(default=WORKER_FILE_BYTES, ge=1024, le=WORKER_FILE_BYTES)
+    """The largest enrollment CSV `POST /api/workers/import` accepts."""
+    max_station_import_bytes: int = Field(
+        default=STATION_FILE_BYTES, ge=1024, le=STATION_FILE_BYTES
+    )
+    """The largest CSV or GeoJSON file `POST /api/stations/import` accepts."""
 
 
 class DatabaseSettings(Section):

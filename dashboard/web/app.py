@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from contract.payloads import Command
 from dashboard.core.changes import BatchResult
-from dashboard.core.config import CentralSettings
+from dashboard.core.config import CentralSettings, HttpSettings
 from dashboard.ingest.metrics import IngestMetrics
 from dashboard.services.credentials import Credentials
 from dashboard.storage.history import OccupancyHistory
@@ -23,6 +23,7 @@ from dashboard.storage.operators import OperatorStore
 from dashboard.storage.store import Store
 from dashboard.web.alerts import alerts_router
 from dashboard.web.auth import AuthMiddleware
+from dashboard.web.body_limit import LOGIN_BODY_BYTES, LOGIN_PATHS, BodyLimit, BodyLimits
 from dashboard.web.commands import commands_router
 from dashboard.web.entries import entries_router
 from dashboard.web.errors import install_error_handlers
@@ -70,6 +71,18 @@ class WebParts:
     """What keeps the central from storing what it receives, for `/healthz`."""
 
 
+def body_limits(http: HttpSettings) -> BodyLimits:
+    """Each route's body limit: the login's, the imports' and the general one."""
+    return BodyLimits(
+        default=http.max_body_bytes,
+        by_path={
+            **dict.fromkeys(LOGIN_PATHS, LOGIN_BODY_BYTES),
+            "/api/workers/import": http.max_worker_import_bytes,
+            "/api/stations/import": http.max_station_import_bytes,
+        },
+    )
+
+
 def build_app(parts: WebParts) -> FastAPI:
     """The whole application: error handlers, auth, every router, the UI and the document."""
     settings = parts.settings
@@ -83,6 +96,9 @@ def build_app(parts: WebParts) -> FastAPI:
     # The last added runs first: the roles are checked before the request's text.
     app.add_middleware(NulGuard)
     app.add_middleware(AuthMiddleware, operators=parts.operators)
+    # Outermost: a body over its limit is refused before the login is looked at and
+    # before `NulGuard` would read it whole.
+    app.add_middleware(BodyLimit, limits=body_limits(settings.http))
     scrape = exposition(
         parts.metrics,
         parts.store,

