@@ -47,6 +47,8 @@ ERROR_MEANINGS = {
     413: "The body is larger than this route accepts.",
     415: "The body's Content-Type is not one this route reads.",
     422: "Invalid input, every problem listed (text with a NUL character is refused anywhere).",
+    429: "Too many failed logins for this account or from this address: locked for the "
+    "seconds `Retry-After` says; the password is not checked meanwhile.",
 }
 
 
@@ -60,18 +62,25 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 class ApiError(Exception):
     """An error answered as JSON."""
 
-    def __init__(self, status: int, detail: str, errors: Sequence[dict[str, Any]] = ()) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        errors: Sequence[dict[str, Any]] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.errors = list(errors)
+        self.headers = dict(headers or {})
 
     def response(self) -> JSONResponse:
         """The JSON answer."""
         body: dict[str, Any] = {"detail": self.detail}
         if self.errors:
             body["errors"] = self.errors
-        return JSONResponse(body, status_code=self.status)
+        return JSONResponse(body, status_code=self.status, headers=self.headers or None)
 
 
 def validation_problems(exc: ValidationError | RequestValidationError) -> list[dict[str, Any]]:
