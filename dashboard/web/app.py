@@ -22,6 +22,7 @@ from dashboard.storage.history import OccupancyHistory
 from dashboard.storage.operators import OperatorStore
 from dashboard.storage.store import Store
 from dashboard.web.alerts import alerts_router
+from dashboard.web.api_docs import api_docs_mount, api_docs_router
 from dashboard.web.auth import AuthMiddleware
 from dashboard.web.body_limit import LOGIN_BODY_BYTES, LOGIN_PATHS, BodyLimit, BodyLimits
 from dashboard.web.commands import commands_router
@@ -39,6 +40,7 @@ from dashboard.web.operators import operators_router
 from dashboard.web.passes import passes_router
 from dashboard.web.prom import exposition
 from dashboard.web.quarantine import quarantine_router
+from dashboard.web.security_headers import SecurityHeaders
 from dashboard.web.sessions import sessions_router
 from dashboard.web.station_page import station_page_router
 from dashboard.web.stations import stations_router
@@ -91,11 +93,15 @@ def build_app(parts: WebParts) -> FastAPI:
         version=__version__,
         description="Stations, occupancy, entries, alerts, gateways, workers and their "
         "passes, the live stream and the public feed. Every error is JSON: `ErrorBody`.",
+        # `/docs` is served from local files by `api_docs`; FastAPI's own pages load a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     # The last added runs first: the roles are checked before the request's text.
     app.add_middleware(NulGuard)
     app.add_middleware(AuthMiddleware, operators=parts.operators)
+    app.add_middleware(SecurityHeaders, tile_url=settings.http.tile_url)
     # Outermost: a body over its limit is refused before the login is looked at and
     # before `NulGuard` would read it whole.
     app.add_middleware(BodyLimit, limits=body_limits(settings.http))
@@ -122,9 +128,10 @@ def build_app(parts: WebParts) -> FastAPI:
         keys_router(parts.credentials),
         feed_router(parts.store, settings.feed.ttl_s, settings.feed.language, settings.feed_url),
         ui_router(settings.http.tile_url),
+        api_docs_router(),
     ):
         app.include_router(router)
-    for mount in ui_mounts():
+    for mount in [*ui_mounts(), api_docs_mount()]:
         app.mount(mount.path, mount.app, mount.name)
     install_openapi(app)
     return app

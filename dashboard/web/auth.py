@@ -56,8 +56,6 @@ PUBLIC_EXACT = frozenset(
         "/healthz",
         "/metrics",
         "/docs",
-        "/docs/oauth2-redirect",
-        "/redoc",
         "/openapi.json",
         "/api/session",
         "/api/session/token",
