@@ -101,10 +101,11 @@ def build_app(parts: WebParts) -> FastAPI:
     # The last added runs first: the roles are checked before the request's text.
     app.add_middleware(NulGuard)
     app.add_middleware(AuthMiddleware, operators=parts.operators)
-    app.add_middleware(SecurityHeaders, tile_url=settings.http.tile_url)
-    # Outermost: a body over its limit is refused before the login is looked at and
-    # before `NulGuard` would read it whole.
+    # A body over its limit is refused before the login is looked at and before
+    # `NulGuard` would read it whole.
     app.add_middleware(BodyLimit, limits=body_limits(settings.http))
+    # Outermost, so that every answer carries the headers, refusals included.
+    app.add_middleware(SecurityHeaders, tile_url=settings.http.tile_url)
     scrape = exposition(
         parts.metrics,
         parts.store,

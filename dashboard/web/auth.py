@@ -29,6 +29,7 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
 from dashboard.storage.operators import OperatorStore, Role, Session
+from dashboard.web.body_limit import BodyTooLargeError
 from dashboard.web.errors import ApiError
 
 SESSION_COOKIE = "yz_session"
@@ -175,6 +176,9 @@ class AuthMiddleware:
 
         try:
             await self.app(scope, receive, capture)
+        except BodyTooLargeError:
+            code = 413  # answered by `BodyLimit`, outside this middleware
+            raise
         finally:
             if not audited:
                 await audit()

@@ -41,8 +41,9 @@ class BodyLimits:
         return self.by_path.get(path, self.default)
 
 
-class _TooLargeError(Exception):
-    """The body being received has passed its limit."""
+class BodyTooLargeError(Exception):
+    """The body being received has passed its limit: raised out of `receive` to the
+    parts reading it, and answered 413 here."""
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -79,7 +80,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _TooLargeError
+                    raise BodyTooLargeError
             return message
 
         async def watched(message: Message) -> None:
@@ -90,7 +91,7 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, watched)
-        except _TooLargeError:
+        except BodyTooLargeError:
             if started:
                 # The route answered before reading all of its body and then read on:
                 # the answer is out, and the connection ends with the exception.

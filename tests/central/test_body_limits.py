@@ -14,6 +14,7 @@ import httpx
 
 from tests.support.central_process import central_process, resident_kib
 from tests.support.mosquitto import MosquittoBroker
+from tests.support.running_central import RunningCentral
 
 HUGE = 300 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -126,3 +127,33 @@ def test_huge_bodies_are_refused_unread(tmp_path: Path, mosquitto: MosquittoBrok
         grown = resident_kib(pid) - before
         assert grown < RSS_GROWTH_KIB, f"the central grew by {grown} KiB"
         assert http.get("/healthz").status_code in (200, 503), "still answering"
+
+
+def chunks_of(total: int) -> Iterator[bytes]:
+    """`total` bytes of JSON-looking filler in HTTP/1.1 chunks, made as they are sent."""
+    filler = b" " * CHUNK
+    for _ in range(0, total, CHUNK):
+        yield b"%x\r\n%s\r\n" % (len(filler), filler)
+    yield b"0\r\n\r\n"
+
+
+def test_a_logged_in_chunked_body_over_the_limit(any_central: RunningCentral) -> None:
+    """Past authentication, a chunked body is cut off at the general limit, the answer
+    carries the headers every answer does, and the audit log says 413."""
+    port = int(any_central.base_url.rsplit(":", 1)[1])
+    bearer = any_central.http.headers["Authorization"].encode()
+    raw, sent = send_until_answered(
+        port,
+        b"POST /api/alerts/1/acknowledge HTTP/1.1\r\nHost: central\r\n"
+        b"Authorization: %s\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" % bearer,
+        chunks_of(64 * 1024 * 1024),
+    )
+    status, body = parse_answer(raw)
+    assert status == 413, raw[:300]
+    assert str(body["detail"]).startswith("request body larger than 1048576")
+    assert sent < 16 * 1024 * 1024, f"the server took {sent} bytes of a refused body"
+    assert b"x-content-type-options: nosniff" in raw.lower()
+    audit = any_central.http.get("/api/audit").json()
+    (row,) = [r for r in audit if r["target"] == "/api/alerts/1/acknowledge"]
+    assert row["status"] == 413 and row["actor"] == any_central.operator
