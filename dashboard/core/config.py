@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from contract.payloads import SLUG_PATTERN
+from dashboard.core.import_limits import STATION_FILE_BYTES, WORKER_FILE_BYTES
 from dashboard.core.stations import HOURS_PATTERN, StationInput
 from servicekit.settings import BrokerSettings, Section, TimeZoneName, load_settings
 
@@ -21,6 +22,14 @@ class HttpSettings(Section):
     """Mark the session cookies `Secure`: set it when the UI is served over HTTPS."""
     tile_url: str = ""
     """The map's base tile URL (`https://tile.example/{z}/{x}/{y}.png`); empty: no tiles."""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=STATION_FILE_BYTES)
+    """The largest request body of a route without a limit of its own (JSON bodies)."""
+    max_worker_import_bytes: int = Field(default=WORKER_FILE_BYTES, ge=1024, le=WORKER_FILE_BYTES)
+    """The largest enrollment CSV `POST /api/workers/import` accepts."""
+    max_station_import_bytes: int = Field(
+        default=STATION_FILE_BYTES, ge=1024, le=STATION_FILE_BYTES
+    )
+    """The largest CSV or GeoJSON file `POST /api/stations/import` accepts."""
 
 
 class DatabaseSettings(Section):
@@ -82,6 +91,11 @@ class FeedSettings(Section):
 
     ttl_s: int = Field(default=30, ge=0, le=3600)
     language: str = "zh"
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    """Base URL of the feed's links as its readers reach the central; when unset,
+    `credentials.public_url`, and when that is unset too, links are relative (`/feed/...`).
+    Never taken from a request's Host header, which any client can forge and a cache
+    would then hand to everyone."""
 
 
 class StationSettings(Section):
@@ -268,6 +282,12 @@ class CentralSettings(Section):
         if len(numbers) != len(set(numbers)):
             raise ValueError("a station number appears twice in [[stations]]")
         return self
+
+    @property
+    def feed_url(self) -> str:
+        """The base of the public feed's links: `feed.public_url`, else
+        `credentials.public_url`, else empty (relative links)."""
+        return (self.feed.public_url or self.credentials.public_url or "").rstrip("/")
 
     @property
     def key_dir(self) -> Path:

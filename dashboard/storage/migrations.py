@@ -343,6 +343,21 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     CREATE INDEX enrollment_codes_by_gateway ON enrollment_codes (station_id, gateway_id);
     """,
+    # QR tokens granted, by their identity (worker and `not_before`): the first station
+    # that granted one, and a second, to raise `token_shared` once per token.
+    """
+    CREATE TABLE token_uses (
+        worker_id TEXT NOT NULL,
+        not_before TEXT NOT NULL,
+        first_station TEXT NOT NULL,
+        first_gateway TEXT NOT NULL,
+        other_station TEXT,
+        other_gateway TEXT,
+        alerted INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (worker_id, not_before)
+    );
+    CREATE INDEX token_uses_not_before ON token_uses (not_before);
+    """,
 )
 """Schema changes in order; migration n is `MIGRATIONS[n - 1]`."""
 

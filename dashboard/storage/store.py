@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from contract.payloads import format_utc
+from contract.payloads import format_utc, utc_now
 from dashboard.core.alert_rules import AlertChange
 from dashboard.core.changes import BatchResult, GatewayRow
 from dashboard.core.stations import StationInput
@@ -29,6 +29,7 @@ from dashboard.storage import (
     quarantine,
     sensors,
     stations,
+    token_uses,
 )
 from dashboard.storage.alerts import AlertRow
 from dashboard.storage.counts import CorrectionRow
@@ -224,13 +225,16 @@ class Store:
 
     def purge(self, before: datetime) -> int:
         """Delete entries, events, quarantined messages, corrections and occupancy history
-        older than `before`; how many events went."""
+        older than `before`, and granted tokens past `token_uses.RETENTION` (or `before`,
+        when that is later); how many events went."""
         cutoff = format_utc(before)
+        tokens_cutoff = format_utc(max(before, utc_now() - token_uses.RETENTION))
         with self.db.transaction() as db:
             gone = events.purge(db, cutoff)
             quarantine.purge(db, cutoff)
             counts.purge(db, cutoff)
             history.purge(db, cutoff)
+            token_uses.purge(db, tokens_cutoff)
         return gone
 
 
