@@ -66,6 +66,8 @@ def sample_events(count: int) -> list[tuple[str, bytes]]:
                     "direction": "in" if i % 2 else "out",
                     "credential": "qr",
                     "worker_id": f"w{i % 5000 + 1}",
+                    # A QR grant names its token, which the central notes (`token_uses`).
+                    "token_not_before": now,
                     "decision": "granted",
                     "reason": "granted",
                 }

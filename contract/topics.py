@@ -344,3 +344,15 @@ ALL_CENTRAL_CLOCKS = TOPIC_BY_NAME["clock"].wildcard
 
 ALL_GATEWAY_TOPICS = f"{ROOT}/st/+/gw/+/#"
 """Subscription filter for everything every gateway publishes (and the commands to them)."""
+
+
+def home_assistant_node_id(station_id: str, gateway_id: str) -> str:
+    """A gateway's Home Assistant node id: `yz_{len(station)}_{station}_{gateway}`.
+
+    Ids may contain `_`, so `yz_{station}_{gateway}` alone would give stations `a_b` with
+    gateway `c` and `a` with gateway `b_c` one node; the station's length (digits, ended
+    by the first `_`) says where the station ends, so no two gateways share a node id.
+    The gateway's discovery messages and its broker ACL
+    (`servicekit.broker_accounts.gateway_acl`) both use it, so it lives in the contract.
+    """
+    return f"yz_{len(station_id)}_{station_id}_{gateway_id}"

@@ -31,7 +31,10 @@ from dashboard.ingest.pipeline import Ingest
 from dashboard.ingest.stored_marks import StoredMarks
 from dashboard.services.clock_ticks import ClockTicker
 from dashboard.services.credentials import Credentials
+from dashboard.services.gateway_accounts import gateway_accounts
+from dashboard.services.gateway_provisioning import GatewayProvisioning
 from dashboard.services.influx import InfluxExport
+from dashboard.storage.enrollments import EnrollmentStore
 from dashboard.storage.failures import classify, describe
 from dashboard.storage.history import OccupancyHistory
 from dashboard.storage.migrations import open_database
@@ -119,6 +122,20 @@ class Central:
             publish=self.link.publish,
             connected=lambda: self.link.connected,
         )
+        sign_command = self._command_signer()
+        # Gateways added from the dashboard: their broker accounts and enrollment codes.
+        self.gateway_accounts = gateway_accounts(
+            settings.provisioning, settings.broker, settings.central_id
+        )
+        self.provisioning = GatewayProvisioning(
+            settings.provisioning,
+            self.gateway_accounts,
+            EnrollmentStore(self.database),
+            self.store,
+            broker_url=settings.broker.url,
+            central_url=f"http://{settings.http.host}:{settings.http.port}",
+            operator_keys=lambda: {self.operator_key.name: self.operator_key.public_key},
+        )
         self.app = build_app(
             WebParts(
                 settings=settings,
@@ -131,9 +148,10 @@ class Central:
                 changed=self._changed,
                 broker_connected=lambda: self.link.connected,
                 publish_command=self.link.publish,
-                sign_command=self._command_signer(),
+                sign_command=sign_command,
                 extra_metrics=self._extra_metrics,
                 problems=lambda: problems(self.ingest.state()),
+                provisioning=self.provisioning,
             )
         )
 
@@ -147,6 +165,8 @@ class Central:
         self.link.start()
         self.credentials.start()
         self.clock.start()
+        if self.gateway_accounts is not None:
+            self.gateway_accounts.start()
 
     def _command_signer(self) -> Callable[[Command], Command]:
         """Signs door commands with the central's operator key, made on first start."""
@@ -173,6 +193,8 @@ class Central:
         """Write what was received, acknowledge it, say offline, disconnect, close."""
         self._stopping.set()
         self.clock.stop()
+        if self.gateway_accounts is not None:
+            self.gateway_accounts.stop()
         self.credentials.stop()
         self.ingest.stop()
         self.stored_marks.stop()

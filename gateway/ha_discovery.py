@@ -18,19 +18,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from contract.topics import home_assistant_node_id
 from hardware.profile import BoardProfile
 from servicekit import __version__
 
-
-def node_id(station_id: str, gateway_id: str) -> str:
-    """A gateway's Home Assistant node id: `yz_{len(station)}_{station}_{gateway}`.
-
-    Ids may contain `_`, so `yz_{station}_{gateway}` alone would give stations `a_b` with
-    gateway `c` and `a` with gateway `b_c` one node; the station's length (digits, ended
-    by the first `_`) says where the station ends, so no two gateways share a node id.
-    The broker's ACL for the gateway (`yizhan.broker_admin.gateway_acl`) uses it too.
-    """
-    return f"yz_{len(station_id)}_{station_id}_{gateway_id}"
+node_id = home_assistant_node_id
+"""A gateway's Home Assistant node id (`contract.topics.home_assistant_node_id`)."""
 
 
 DISCOVERY_QOS = 1

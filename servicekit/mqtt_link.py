@@ -179,7 +179,8 @@ class MqttLink:
         """Publish with a QoS and retain flag the caller chooses, past the topic table.
 
         Only for topics outside wire contract v1 (Home Assistant's discovery tree, whose
-        own documentation sets them), and for test clients that play a maintainer's
+        own documentation sets them, and the broker's `$CONTROL` topics of
+        `servicekit.dynsec`), and for test clients that play a maintainer's
         `mosquitto_pub`, which may send anything anywhere.
         """
         self._publish(topic, payload, qos, retain, _ignore)

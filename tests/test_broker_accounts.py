@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from yizhan import broker_admin
-from yizhan.broker_admin import AccountKind
+from servicekit import broker_accounts
+from servicekit.broker_accounts import AccountKind
 from yizhan.cli import main
 
 
@@ -59,7 +59,7 @@ def test_the_same_kind_rotates_and_another_kind_is_refused(
 
     assert broker(tmp_path, "remove", "--name", "alice") == 0
     assert "alice" not in hashes(tmp_path)
-    assert broker_admin.account_kind((tmp_path / "acl").read_text("utf-8"), "alice") is None
+    assert broker_accounts.account_kind((tmp_path / "acl").read_text("utf-8"), "alice") is None
     assert broker(tmp_path, "add-viewer", "--name", "alice") == 0
     assert broker(tmp_path, "remove", "--name", "nobody") == 1
 
@@ -71,9 +71,9 @@ def test_blocks_written_before_kinds_were_recorded_are_still_told_apart(tmp_path
         "utf-8",
     )
     text = (tmp_path / "acl").read_text("utf-8")
-    assert broker_admin.account_kind(text, "cs-0001.gw-1") is AccountKind.GATEWAY
-    assert broker_admin.account_kind(text, "wall") is AccountKind.VIEWER
+    assert broker_accounts.account_kind(text, "cs-0001.gw-1") is AccountKind.GATEWAY
+    assert broker_accounts.account_kind(text, "wall") is AccountKind.VIEWER
     with pytest.raises(ValueError, match="already a viewer"):
-        broker_admin.add_account(
-            tmp_path, "wall", broker_admin.maintainer_acl(), AccountKind.MAINTAINER
+        broker_accounts.add_account(
+            tmp_path, "wall", broker_accounts.maintainer_acl(), AccountKind.MAINTAINER
         )

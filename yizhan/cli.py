@@ -67,8 +67,40 @@ def build_parser() -> argparse.ArgumentParser:
     central = commands.add_parser("central", help="run the central service")
     central.add_argument("--config", type=Path, help="TOML file (YIZHAN_* variables override)")
 
-    gateway = commands.add_parser("gateway", help="run one station gateway")
-    gateway.add_argument("--config", type=Path, required=True, help="TOML file")
+    gateway = commands.add_parser(
+        "gateway", help="run one station gateway (or enroll it: gateway enroll CODE)"
+    )
+    gateway.add_argument("--config", type=Path, help="TOML file (required to run)")
+    gateway_actions = gateway.add_subparsers(dest="gateway_action")
+    enroll = gateway_actions.add_parser(
+        "enroll", help="fetch this gateway's identity and credentials with a one-time code"
+    )
+    enroll.add_argument("code", help="the enrollment code from the dashboard")
+    enroll.add_argument(
+        "--central", required=True, metavar="URL", help="the central, https://central.example.org"
+    )
+    enroll.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("/etc/yizhan"),
+        help="where gateway.toml and ca.crt are written (default /etc/yizhan)",
+    )
+    enroll.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("/var/lib/yizhan"),
+        help="the gateway's state directory named in gateway.toml (default /var/lib/yizhan)",
+    )
+    enroll.add_argument(
+        "--profile", default="raspberry-pi-4", help="board profile (default raspberry-pi-4)"
+    )
+    enroll.add_argument("--owner", help="hand the written files to this user (e.g. yizhan)")
+    enroll.add_argument("--central-ca", type=Path, help="CA of the central's HTTPS certificate")
+    enroll.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="permit http:// to a loopback address (tests, a central on this machine)",
+    )
 
     broker = commands.add_parser("broker", help="manage Mosquitto accounts and ACLs")
     accounts = broker.add_subparsers(dest="action", required=True)
@@ -133,6 +165,11 @@ def main(argv: list[str] | None = None) -> int:
             from dashboard.cli.workers import run
 
             return run(args)
+        if args.gateway_action == "enroll":
+            return _enroll(args)
+        if args.config is None:
+            print("yizhan: gateway needs --config FILE (or: gateway enroll CODE)", file=sys.stderr)
+            return 2
         return _gateway(args.config)
     except ConfigError as exc:
         print(f"yizhan: configuration error\n{exc}", file=sys.stderr)
@@ -222,8 +259,41 @@ def _gateway(config: Path) -> int:
     return 0
 
 
+def _enroll(args: argparse.Namespace) -> int:
+    from contract.enrollment import MalformedCodeError
+    from gateway.enrollment import EnrollmentError, EnrollTarget, enroll
+
+    target = EnrollTarget(
+        central_url=args.central,
+        directory=args.dir,
+        state_dir=args.state_dir,
+        profile=args.profile,
+        allow_http=args.allow_http,
+        central_ca=args.central_ca,
+        owner=args.owner,
+    )
+    try:
+        enrolled = enroll(args.code, target)
+    except (EnrollmentError, MalformedCodeError) as exc:
+        print(f"yizhan: enrollment failed: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, LookupError) as exc:
+        print(
+            f"yizhan: enrollment fetched but not written ({exc}); the code is spent: "
+            "ask for a new one",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"enrolled {enrolled.station_id}/{enrolled.gateway_id}")
+    print(f"wrote {enrolled.config}" + (f" and {enrolled.ca_file}" if enrolled.ca_file else ""))
+    if enrolled.replaced is not None:
+        print(f"the earlier configuration is in {enrolled.replaced}")
+    print(f"start it with: yizhan gateway --config {enrolled.config}")
+    return 0
+
+
 def _broker(args: argparse.Namespace) -> int:
-    from yizhan import broker_admin as admin
+    from servicekit import broker_accounts as admin
 
     kind = admin.AccountKind
     try:

@@ -1,8 +1,9 @@
 """What alerts there are, where each is in its lifecycle, and the pure rules that say
 when a condition is an alert and what its detail reads: a faulty device in a gateway's
 health report, a full station, a gateway offline or with a wrong clock, a silent sensor,
-an alarm. Sequence gaps have rules of their own (`dashboard.core.sequence_gaps`), and so
-has the central's own ingest (`dashboard.core.ingest_health`)."""
+an alarm, a QR token granted at two stations. Sequence gaps have rules of their own
+(`dashboard.core.sequence_gaps`), and so has the central's own ingest
+(`dashboard.core.ingest_health`)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class AlertKind(StrEnum):
     """The central's database takes no writes (down, unreachable, full, read-only)."""
     INGEST_STALLED = "ingest_stalled"
     """Received messages wait to be stored with no write failing (a lock, a hang)."""
+    TOKEN_SHARED = "token_shared"
+    """One QR token granted at two stations: a screenshot passed on."""
 
 
 class AlertStatus(StrEnum):
@@ -113,3 +116,18 @@ def alarm(station_id: str, alarm_kind: str, door_id: str | None) -> str:
     """The detail of an alarm a gateway raised at a door or at the station."""
     where = f"door {door_id}" if door_id else "the station"
     return f"{alarm_kind.replace('_', ' ')} at {where} of {station_id}"
+
+
+def token_shared(
+    worker_id: str,
+    not_before: str,
+    first: tuple[str, str],
+    other: tuple[str, str],
+) -> str:
+    """The detail of a token granted at two stations: `first` and `other` are each a
+    station and the gateway that granted it there."""
+    return (
+        f"worker {worker_id}'s QR token valid from {not_before} was granted at station "
+        f"{first[0]} (gateway {first[1]}) and at station {other[0]} (gateway {other[1]}): "
+        "a code passed on, most likely as a screenshot"
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from contract.payloads import SLUG_PATTERN
+from dashboard.core.import_limits import STATION_FILE_BYTES, WORKER_FILE_BYTES
 from dashboard.core.stations import HOURS_PATTERN, StationInput
 from servicekit.settings import BrokerSettings, Section, TimeZoneName, load_settings
 
@@ -20,6 +22,14 @@ class HttpSettings(Section):
     """Mark the session cookies `Secure`: set it when the UI is served over HTTPS."""
     tile_url: str = ""
     """The map's base tile URL (`https://tile.example/{z}/{x}/{y}.png`); empty: no tiles."""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=STATION_FILE_BYTES)
+    """The largest request body of a route without a limit of its own (JSON bodies)."""
+    max_worker_import_bytes: int = Field(default=WORKER_FILE_BYTES, ge=1024, le=WORKER_FILE_BYTES)
+    """The largest enrollment CSV `POST /api/workers/import` accepts."""
+    max_station_import_bytes: int = Field(
+        default=STATION_FILE_BYTES, ge=1024, le=STATION_FILE_BYTES
+    )
+    """The largest CSV or GeoJSON file `POST /api/stations/import` accepts."""
 
 
 class DatabaseSettings(Section):
@@ -81,6 +91,11 @@ class FeedSettings(Section):
 
     ttl_s: int = Field(default=30, ge=0, le=3600)
     language: str = "zh"
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    """Base URL of the feed's links as its readers reach the central; when unset,
+    `credentials.public_url`, and when that is unset too, links are relative (`/feed/...`).
+    Never taken from a request's Host header, which any client can forge and a cache
+    would then hand to everyone."""
 
 
 class StationSettings(Section):
@@ -200,6 +215,45 @@ class ClockSettings(Section):
     )
 
 
+class ProvisioningSettings(Section):
+    """How "Add gateway" makes a gateway's broker account and what enrollment hands out."""
+
+    mode: Literal["off", "dynsec", "password_file"] = "off"
+    """`dynsec`: accounts made at once through Mosquitto's dynamic security plugin (with
+    the admin account below); `password_file`: written to Mosquitto's password and ACL
+    files in `password_dir`, which Mosquitto reads on reload; `off`: no provisioning."""
+    admin_username: str | None = None
+    """The broker account allowed on `$CONTROL/dynamic-security/#` (dynsec mode)."""
+    admin_password: str | None = None
+    """Its password; better `YIZHAN_PROVISIONING__ADMIN_PASSWORD` than the file."""
+    password_dir: Path = Path("/etc/mosquitto/yizhan")
+    """Where Mosquitto's `passwd` and `acl` files are (password_file mode)."""
+    reload_command: list[str] = Field(default_factory=list)
+    """Run after the files change, e.g. `["sudo", "systemctl", "reload", "mosquitto"]`;
+    until Mosquitto reloads, a new account cannot log in and a removed one stays in."""
+    gateway_broker_url: str | None = Field(
+        default=None,
+        pattern=r"^mqtts?://\S+$",
+        description="The broker URL handed to gateways; the central's own when unset.",
+    )
+    ca_file: Path | None = None
+    """CA certificate handed to gateways with their credentials (for `mqtts://`)."""
+    central_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    """The central's address as gateways reach it, printed in the enroll command line;
+    `http://host:port` of the HTTP listener when unset."""
+    code_ttl_s: int = Field(default=86400, ge=60, le=7 * 86400)
+    """How long an enrollment code works (24 hours)."""
+    operator_keys: dict[str, str] = Field(default_factory=dict)
+    """Operators (name → Ed25519 public key) handed to every enrolling gateway, besides
+    the central's own key for dashboard unlocks."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> ProvisioningSettings:
+        if self.mode == "dynsec" and not (self.admin_username and self.admin_password):
+            raise ValueError("dynsec mode needs admin_username and admin_password")
+        return self
+
+
 class CentralSettings(Section):
     """Everything the central service needs to start."""
 
@@ -221,6 +275,7 @@ class CentralSettings(Section):
     credentials: CredentialSettings = CredentialSettings()
     commands: CommandSettings = CommandSettings()
     clock: ClockSettings = ClockSettings()
+    provisioning: ProvisioningSettings = ProvisioningSettings()
 
     @model_validator(mode="after")
     def _unique_station_ids(self) -> CentralSettings:
@@ -237,6 +292,12 @@ class CentralSettings(Section):
         if len(numbers) != len(set(numbers)):
             raise ValueError("a station number appears twice in [[stations]]")
         return self
+
+    @property
+    def feed_url(self) -> str:
+        """The base of the public feed's links: `feed.public_url`, else
+        `credentials.public_url`, else empty (relative links)."""
+        return (self.feed.public_url or self.credentials.public_url or "").rstrip("/")
 
     @property
     def key_dir(self) -> Path:

@@ -4,7 +4,8 @@ written in one transaction, with what changed coming back as a `BatchResult`.
 A batch stores its new events (an event id already stored is skipped) and its
 quarantined messages, hears from its gateways (last seen, sequence numbers, gaps filled,
 how far health reports say their numbering has got, birth messages and last wills,
-clock skew), keeps health reports' device readings, moves the counts, and opens or
+clock skew), keeps health reports' device readings, moves the counts, notes the QR
+tokens granted (one granted at two stations opens `token_shared`), and opens or
 resolves the alerts all of that implies. It ends by reading how far each gateway that
 sent events or announced itself is stored without a hole, for the central to tell it.
 Each of those tables has one storage module that alone writes it; this module only puts
@@ -35,7 +36,7 @@ from contract.payloads import (
     format_utc,
     utc_now,
 )
-from dashboard.core.alert_rules import AlertKind, alarm, clock_skew
+from dashboard.core.alert_rules import AlertKind, alarm, clock_skew, token_shared
 from dashboard.core.changes import AlertThresholds, BatchResult, DoorChange, condition_changes
 from dashboard.ingest.gateway_state import set_online
 from dashboard.storage import (
@@ -50,6 +51,7 @@ from dashboard.storage import (
     sensors,
     sequences,
     stations,
+    token_uses,
 )
 from dashboard.storage.db import Connection, Database
 from dashboard.storage.quarantine import Quarantined
@@ -114,6 +116,7 @@ class _Batch:
             result.alerts += alerts.apply_device_health(db, health)
         self._move_counts(new)
         self._signals(new)
+        self._tokens(new)
         # Duplicates and births ask too: a gateway sends those when it may have missed
         # its mark (it published again, or reconnected to a broker that lost it).
         result.stored_marks = sequences.stored_marks(
@@ -239,6 +242,32 @@ class _Batch:
             self.result.alerts += alerts.resolve_condition(
                 self.db, AlertKind.SENSOR_SILENT, sid, subject=sensor_id, any_gateway=True
             )
+
+    def _tokens(self, new: list[EventPayload]) -> None:
+        grants = [
+            token_uses.TokenGrant(
+                event.worker_id,
+                format_utc(event.token_not_before),
+                event.station_id,
+                event.gateway_id,
+            )
+            for event in new
+            if isinstance(event, AccessEvent)
+            and event.decision is Decision.GRANTED
+            and event.worker_id is not None
+            and event.token_not_before is not None
+        ]
+        for shared in token_uses.record(self.db, grants):
+            change = alerts.open_alert(
+                self.db,
+                AlertKind.TOKEN_SHARED,
+                shared.other[0],
+                shared.other[1],
+                f"{shared.worker_id} {shared.not_before}",
+                token_shared(shared.worker_id, shared.not_before, shared.first, shared.other),
+            )
+            if change is not None:
+                self.result.alerts.append(change)
 
     def _alarm(self, event: AlarmEvent) -> None:
         kind = AlertKind(event.alarm.value)

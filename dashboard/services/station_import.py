@@ -28,9 +28,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dashboard.core.import_limits import STATION_FILE_BYTES
 from dashboard.core.stations import StationInput
 
-MAX_BYTES = 20 * 1024 * 1024
+MAX_BYTES = STATION_FILE_BYTES
 MAX_ROWS = 50_000
 CSV_LIST_COLUMNS = ("amenities", "gateways")
 

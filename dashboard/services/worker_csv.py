@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from dashboard.core.import_limits import WORKER_FILE_BYTES
 from dashboard.core.workers import WorkerInput
 
 COLUMNS: tuple[str, ...] = (
@@ -34,7 +35,7 @@ COLUMNS: tuple[str, ...] = (
 REQUIRED: frozenset[str] = frozenset({"display_name", "platform"})
 LIST_COLUMNS: frozenset[str] = frozenset({"groups", "face_ids", "card_numbers"})
 
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = WORKER_FILE_BYTES
 MAX_ROWS = 10_000
 
 

@@ -87,6 +87,14 @@ def set_online(
     return _gateway_row(row)
 
 
+def forget(db: Connection, station_id: str, gateway_id: str) -> bool:
+    """Delete one gateway; whether there was one."""
+    gone = db.execute(
+        "DELETE FROM gateways WHERE station_id = ? AND gateway_id = ?", (station_id, gateway_id)
+    ).rowcount
+    return bool(gone)
+
+
 def forget_station(db: Connection, station_id: str) -> None:
     """Delete a station's gateways."""
     db.execute("DELETE FROM gateways WHERE station_id = ?", (station_id,))

@@ -329,6 +329,35 @@ MIGRATIONS: tuple[Migration, ...] = (
     """
     CREATE INDEX quarantine_by_topic ON quarantine (topic);
     """,
+    # One-time codes a technician enrolls a gateway with; only their hash is kept.
+    """
+    CREATE TABLE enrollment_codes (
+        code_hash TEXT PRIMARY KEY,
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        spent_at TEXT,
+        revoked_at TEXT
+    );
+    CREATE INDEX enrollment_codes_by_gateway ON enrollment_codes (station_id, gateway_id);
+    """,
+    # QR tokens granted, by their identity (worker and `not_before`): the first station
+    # that granted one, and a second, to raise `token_shared` once per token.
+    """
+    CREATE TABLE token_uses (
+        worker_id TEXT NOT NULL,
+        not_before TEXT NOT NULL,
+        first_station TEXT NOT NULL,
+        first_gateway TEXT NOT NULL,
+        other_station TEXT,
+        other_gateway TEXT,
+        alerted INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (worker_id, not_before)
+    );
+    CREATE INDEX token_uses_not_before ON token_uses (not_before);
+    """,
     # Commands sent from the dashboard and how each ended (the gateway's answer, or none
     # in time), so any replica can tell the outcome and the deadline check can close it.
     """

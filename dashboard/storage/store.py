@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from contract.payloads import format_utc
+from contract.payloads import format_utc, utc_now
 from dashboard.core.alert_rules import AlertChange
 from dashboard.core.changes import BatchResult, GatewayRow
 from dashboard.core.stations import StationInput
@@ -30,6 +30,7 @@ from dashboard.storage import (
     quarantine,
     sensors,
     stations,
+    token_uses,
 )
 from dashboard.storage.alerts import AlertRow
 from dashboard.storage.counts import CorrectionRow
@@ -202,6 +203,20 @@ class Store:
         with self.db.transaction() as db:
             return alerts.resolve(db, alert_id, by, note)
 
+    def add_gateway(self, station_id: str, gateway_id: str) -> bool:
+        """Know a new gateway of a described station (offline until heard from); False
+        if it was known already. `StationNotFoundError` for an unknown station."""
+        with self.db.transaction() as db:
+            stations.require(db, station_id)
+            known = {row.gateway_id for row in gateways.rows(db, station_id)}
+            gateways.register(db, station_id, [gateway_id])
+        return gateway_id not in known
+
+    def remove_gateway(self, station_id: str, gateway_id: str) -> bool:
+        """Forget one gateway (its events stay until retention); whether it was known."""
+        with self.db.transaction() as db:
+            return gateways.forget(db, station_id, gateway_id)
+
     def gateways(self, station_id: str | None = None) -> list[GatewayRow]:
         """Every gateway's health, by station."""
         with self.db.connection() as db:
@@ -211,14 +226,17 @@ class Store:
 
     def purge(self, before: datetime) -> int:
         """Delete entries, events, quarantined messages, corrections, occupancy history and
-        settled commands older than `before`; how many events went."""
+        ended commands older than `before`, and granted tokens past `token_uses.RETENTION`
+        (or `before`, when that is later); how many events went."""
         cutoff = format_utc(before)
+        tokens_cutoff = format_utc(max(before, utc_now() - token_uses.RETENTION))
         with self.db.transaction() as db:
             gone = events.purge(db, cutoff)
             quarantine.purge(db, cutoff)
             counts.purge(db, cutoff)
             history.purge(db, cutoff)
             commands.purge(db, cutoff)
+            token_uses.purge(db, tokens_cutoff)
         return gone
 
 

@@ -15,18 +15,22 @@ from fastapi import FastAPI
 
 from contract.payloads import Command
 from dashboard.core.changes import BatchResult
-from dashboard.core.config import CentralSettings
+from dashboard.core.config import CentralSettings, HttpSettings
 from dashboard.ingest.metrics import IngestMetrics
 from dashboard.services.credentials import Credentials
+from dashboard.services.gateway_provisioning import GatewayProvisioning
 from dashboard.storage.history import OccupancyHistory
 from dashboard.storage.operators import OperatorStore
 from dashboard.storage.store import Store
 from dashboard.web.alerts import alerts_router
+from dashboard.web.api_docs import api_docs_mount, api_docs_router
 from dashboard.web.auth import AuthMiddleware
+from dashboard.web.body_limit import LOGIN_BODY_BYTES, LOGIN_PATHS, BodyLimit, BodyLimits
 from dashboard.web.commands import commands_router
 from dashboard.web.entries import entries_router
 from dashboard.web.errors import install_error_handlers
 from dashboard.web.feed import feed_router
+from dashboard.web.gateway_enrollment import gateway_enrollment_router
 from dashboard.web.gateways import gateways_router
 from dashboard.web.health import health_router
 from dashboard.web.keys import keys_router
@@ -38,6 +42,7 @@ from dashboard.web.operators import operators_router
 from dashboard.web.passes import passes_router
 from dashboard.web.prom import exposition
 from dashboard.web.quarantine import quarantine_router
+from dashboard.web.security_headers import SecurityHeaders
 from dashboard.web.sessions import sessions_router
 from dashboard.web.station_page import station_page_router
 from dashboard.web.stations import stations_router
@@ -68,6 +73,20 @@ class WebParts:
     """Gauges beyond ingest's and the store's (the InfluxDB export's), for `/metrics`."""
     problems: Callable[[], list[str]]
     """What keeps the central from storing what it receives, for `/healthz`."""
+    provisioning: GatewayProvisioning
+    """Adds and removes gateways with their broker accounts and enrollment codes."""
+
+
+def body_limits(http: HttpSettings) -> BodyLimits:
+    """Each route's body limit: the login's, the imports' and the general one."""
+    return BodyLimits(
+        default=http.max_body_bytes,
+        by_path={
+            **dict.fromkeys(LOGIN_PATHS, LOGIN_BODY_BYTES),
+            "/api/workers/import": http.max_worker_import_bytes,
+            "/api/stations/import": http.max_station_import_bytes,
+        },
+    )
 
 
 def build_app(parts: WebParts) -> FastAPI:
@@ -78,11 +97,19 @@ def build_app(parts: WebParts) -> FastAPI:
         version=__version__,
         description="Stations, occupancy, entries, alerts, gateways, workers and their "
         "passes, the live stream and the public feed. Every error is JSON: `ErrorBody`.",
+        # `/docs` is served from local files by `api_docs`; FastAPI's own pages load a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     # The last added runs first: the roles are checked before the request's text.
     app.add_middleware(NulGuard)
     app.add_middleware(AuthMiddleware, operators=parts.operators)
+    # A body over its limit is refused before the login is looked at and before
+    # `NulGuard` would read it whole.
+    app.add_middleware(BodyLimit, limits=body_limits(settings.http))
+    # Outermost, so that every answer carries the headers, refusals included.
+    app.add_middleware(SecurityHeaders, tile_url=settings.http.tile_url)
     scrape = exposition(
         parts.metrics,
         parts.store,
@@ -103,17 +130,19 @@ def build_app(parts: WebParts) -> FastAPI:
         entries_router(parts.store),
         alerts_router(parts.store, parts.changed),
         gateways_router(parts.store),
+        gateway_enrollment_router(parts.provisioning),
         quarantine_router(parts.store),
         health_router(parts.metrics, parts.broker_connected, scrape, parts.problems),
         stream_router(parts.store, parts.live),
         workers_router(parts.credentials),
         passes_router(parts.credentials, parts.store),
         keys_router(parts.credentials),
-        feed_router(parts.store, settings.feed.ttl_s, settings.feed.language),
+        feed_router(parts.store, settings.feed.ttl_s, settings.feed.language, settings.feed_url),
         ui_router(settings.http.tile_url),
+        api_docs_router(),
     ):
         app.include_router(router)
-    for mount in ui_mounts():
+    for mount in [*ui_mounts(), api_docs_mount()]:
         app.mount(mount.path, mount.app, mount.name)
     install_openapi(app)
     return app

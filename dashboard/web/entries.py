@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import fields
 from typing import Annotated, Literal
@@ -12,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 
 from contract.payloads import Reason, format_utc
+from dashboard.core.csv_export import csv_text
 from dashboard.storage.store import EntryFilter, EntryRow, Store, encode_cursor
 from dashboard.web.errors import ApiError, error_responses
 from dashboard.web.params import Moment
@@ -99,19 +98,13 @@ def entries_router(store: Store) -> APIRouter:
         """The same entries as CSV, streamed page by page."""
 
         def rows() -> Iterator[str]:
-            out = io.StringIO()
-            writer = csv.writer(out)
-            writer.writerow(ENTRY_COLUMNS)
+            yield csv_text([ENTRY_COLUMNS])
             cursor: str | None = None
             sent = 0
             while sent < max_rows:
                 page = store.entries(min(PAGE, max_rows - sent), where=where, cursor=cursor)
-                for row in page:
-                    writer.writerow([getattr(row, c) for c in ENTRY_COLUMNS])
+                yield csv_text([getattr(row, c) for c in ENTRY_COLUMNS] for row in page)
                 sent += len(page)
-                yield out.getvalue()
-                out.seek(0)
-                out.truncate()
                 if len(page) < PAGE:
                     return
                 cursor = encode_cursor(page[-1])

@@ -44,9 +44,13 @@ ERROR_MEANINGS = {
     403: "Logged in without the role this needs, or a cookie session without X-CSRF-Token.",
     404: "Nothing with that id.",
     409: "Conflicts with what is stored.",
+    410: "It was valid once and has expired.",
     413: "The body is larger than this route accepts.",
     415: "The body's Content-Type is not one this route reads.",
     422: "Invalid input, every problem listed (text with a NUL character is refused anywhere).",
+    429: "Too many failed logins for this account or from this address: locked for the "
+    "seconds `Retry-After` says; the password is not checked meanwhile.",
+    503: "A part this needs (the broker, or the feature's configuration) is not available.",
 }
 
 
@@ -60,18 +64,25 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 class ApiError(Exception):
     """An error answered as JSON."""
 
-    def __init__(self, status: int, detail: str, errors: Sequence[dict[str, Any]] = ()) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        errors: Sequence[dict[str, Any]] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.errors = list(errors)
+        self.headers = dict(headers or {})
 
     def response(self) -> JSONResponse:
         """The JSON answer."""
         body: dict[str, Any] = {"detail": self.detail}
         if self.errors:
             body["errors"] = self.errors
-        return JSONResponse(body, status_code=self.status)
+        return JSONResponse(body, status_code=self.status, headers=self.headers or None)
 
 
 def validation_problems(exc: ValidationError | RequestValidationError) -> list[dict[str, Any]]:

@@ -9,6 +9,11 @@ a client may cache it). `/feed/stations.geojson` is both in one map layer, and
 
 Nothing personal is in it: no worker ids, no entries, no gateway ids — only stations.
 Unregistered stations (heard from but never described by an operator) are left out.
+
+Every answer may be cached by anyone for its `ttl` (`Cache-Control: public,
+max-age=<ttl>`): it is the same for every reader, and its links come from the configured
+`feed.public_url`, never from the request's Host header, so a forged Host cannot make a
+shared cache hand other readers links to somewhere else.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from contract.payloads import utc_now
@@ -82,8 +87,9 @@ class GeoJsonResponse(JSONResponse):
     media_type = GEOJSON
 
 
-def feed_router(store: Store, ttl_s: int, language: str) -> APIRouter:
-    """The feed's routes over the station store."""
+def feed_router(store: Store, ttl_s: int, language: str, public_url: str = "") -> APIRouter:
+    """The feed's routes over the station store; every link starts with `public_url`
+    (relative when it is empty), never with what a request says its host is."""
     router = APIRouter(prefix="/feed", tags=["public feed"])
 
     def public(stations: Callable[[], list[StationRow]] = store.stations) -> list[StationRow]:
@@ -96,9 +102,9 @@ def feed_router(store: Store, ttl_s: int, language: str) -> APIRouter:
         )
 
     @router.get("/gbfs.json")
-    def gbfs(request: Request) -> JSONResponse:
+    def gbfs() -> JSONResponse:
         """The feed index (GBFS `gbfs.json`)."""
-        base = str(request.base_url).rstrip("/")
+        base = public_url.rstrip("/")
         feeds = [{"name": name, "url": f"{base}/feed/{name}.json"} for name in FEEDS]
         feeds.append({"name": "stations_geojson", "url": f"{base}/feed/stations.geojson"})
         return document({language: {"feeds": feeds}})

@@ -9,7 +9,8 @@ FastAPI's generated document is corrected from the code that decides each behavi
   shape it never sends, and every operation has one, since `NulGuard` refuses text with
   a NUL character anywhere (free input text says so with the `NO_NUL` pattern); a JSON
   body that is not even text is FastAPI's 400;
-- routes that read their own body (for their own error messages, or a file) show it.
+- routes that read their own body (for their own error messages, or a file) show it;
+- every operation with a body can answer 413: `BodyLimit` refuses a body over its limit.
 """
 
 from __future__ import annotations
@@ -163,6 +164,9 @@ def truthful(document: dict[str, Any]) -> dict[str, Any]:
                 for c in operation.get("requestBody", {}).get("content", {}).values()
             ]
             _refuse_nul(inputs, schemas, seen)
+            if "requestBody" in operation:
+                # `BodyLimit` stands before every route that reads a body.
+                responses.setdefault("413", _error(413))
             reads_json = "application/json" in operation.get("requestBody", {}).get("content", {})
             if reads_json and (own is None or own["fastapi_reads"]):
                 # FastAPI reads the JSON body before the route does.

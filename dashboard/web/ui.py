@@ -32,9 +32,11 @@ def _catalogue(language: str) -> dict[str, str]:
 
 
 def ui_mounts() -> list[Mount]:
-    """The UI's script and styles, and the map library's files."""
+    """The UI's script and styles, the other pages' (`/`, the pass page, `/docs`), and
+    the map library's files."""
     return [
         Mount("/static/app", StaticFiles(directory=STATIC / "app"), name="app"),
+        Mount("/static/pages", StaticFiles(directory=STATIC / "pages"), name="pages"),
         Mount(
             "/static/leaflet", StaticFiles(directory=xstatic.pkg.leaflet.BASE_DIR), name="leaflet"
         ),

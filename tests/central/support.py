@@ -52,8 +52,10 @@ class Gateway:
         worker: str | None = "w1001",
         at: datetime | None = None,
         reason: str | None = None,
+        token_not_before: datetime | None = None,
     ) -> EventPayload:
-        """A scan at a door (a denial says `expired` unless another `reason` is given)."""
+        """A scan at a door (a denial says `expired` unless another `reason` is given);
+        `token_not_before` names the QR token shown, with `worker`."""
         return self.send(
             AccessEvent.model_validate(
                 {
@@ -62,6 +64,7 @@ class Gateway:
                     "direction": direction,
                     "credential": "qr",
                     "worker_id": worker,
+                    "token_not_before": token_not_before,
                     "decision": decision,
                     "reason": reason or ("granted" if decision == "granted" else "expired"),
                 }

@@ -4,11 +4,15 @@ nothing personal in them."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+from dashboard.core.config import FeedSettings
 from dashboard.core.stations import open_at
+from servicekit.settings import BrokerSettings
+from tests.central.conftest import central_settings
 from tests.central.support import Gateway
 from tests.support.probe import MqttProbe
-from tests.support.running_central import RunningCentral
+from tests.support.running_central import RunningCentral, run_central
 from tests.support.waiting import wait_until
 
 
@@ -66,3 +70,49 @@ def test_opening_hours_in_the_station_time_zone() -> None:
     assert not open_at("06:00-21:00", "Asia/Shanghai", evening)
     assert open_at("06:00-24:00", "Asia/Shanghai", evening)
     assert not open_at("20:00-08:00", "Asia/Shanghai", datetime(2026, 11, 23, 4, 0, tzinfo=UTC))
+
+
+FEED_PATHS = (
+    "/feed/gbfs.json",
+    "/feed/station_information.json",
+    "/feed/station_status.json",
+    "/feed/stations.geojson",
+    "/feed/nearest?lat=28.19&lon=112.97",
+)
+
+
+def test_feed_links_ignore_a_forged_host(any_central: RunningCentral) -> None:
+    """Unconfigured, the index's links are relative: a request's Host header never
+    becomes a link that a shared cache would hand to the next reader."""
+    http = any_central.http
+    index = http.get("/feed/gbfs.json", headers={"Host": "evil.example"})
+    assert index.status_code == 200
+    urls = [feed["url"] for feed in index.json()["data"]["zh"]["feeds"]]
+    assert "/feed/station_status.json" in urls
+    assert all(url.startswith("/feed/") for url in urls), urls
+    assert "evil.example" not in index.text
+    for path in FEED_PATHS:
+        answer = http.get(path, headers={"Host": "evil.example"})
+        assert answer.headers["cache-control"] == "public, max-age=30", path
+        assert "private" not in answer.headers["cache-control"]
+
+
+def test_feed_links_start_with_the_configured_public_url(
+    tmp_path: Path, broker_settings: BrokerSettings
+) -> None:
+    settings = central_settings(
+        tmp_path,
+        broker_settings.url,
+        f"sqlite:///{tmp_path / 'feed.db'}",
+        feed=FeedSettings(ttl_s=120, public_url="https://map.example.cn/yizhan/"),
+    )
+    for running in run_central(settings):
+        index = running.http.get("/feed/gbfs.json", headers={"Host": "evil.example"})
+        urls = {feed["name"]: feed["url"] for feed in index.json()["data"]["zh"]["feeds"]}
+        assert urls["station_status"] == "https://map.example.cn/yizhan/feed/station_status.json"
+        assert urls["stations_geojson"] == "https://map.example.cn/yizhan/feed/stations.geojson"
+        assert "evil.example" not in index.text
+        for path in FEED_PATHS:
+            answer = running.http.get(path)
+            assert answer.json().get("ttl", 120) == 120
+            assert answer.headers["cache-control"] == "public, max-age=120", path

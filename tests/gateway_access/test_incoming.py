@@ -12,12 +12,12 @@ from contract.credential_payloads import CredentialMap, Revocations
 from contract.payloads import CentralStatus, utc_now
 from contract.topics import REVOCATIONS_TOPIC, central_topic, credentials_topic, gateway_topic
 from gateway.trust_store import TrustStore
+from servicekit.broker_accounts import gateway_acl
 from tests.gateway_access.support import STATION, running_door, wait_trust
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
 from tests.support.signing import command
 from tests.support.waiting import wait_until
-from yizhan.broker_admin import gateway_acl
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from yizhan.broker_admin import hash_password
+from servicekit.broker_accounts import hash_password
 
 
 def test_hashes_are_mosquittos_pbkdf2_sha512_format() -> None:

@@ -35,12 +35,7 @@ from gateway.config import DoorSettings, GatewaySettings
 from gateway.ha_discovery import Discovery
 from gateway.service import Gateway
 from hardware.sim.scanner import VirtualScanner
-from servicekit.mqtt_link import Message, MqttLink
-from servicekit.settings import BrokerSettings
-from tests.reliability.site import SITE_KEY_ID, one_door_board, token_for, write_trust
-from tests.support.mosquitto import INSTALL_HINT, free_port, run_as_current_user, wait_for_port
-from tests.support.waiting import wait_until
-from yizhan.broker_admin import (
+from servicekit.broker_accounts import (
     AccountKind,
     add_account,
     central_acl,
@@ -49,6 +44,12 @@ from yizhan.broker_admin import (
     maintainer_acl,
     viewer_acl,
 )
+from servicekit.mqtt_link import Message, MqttLink
+from servicekit.settings import BrokerSettings
+from tests.reliability.site import SITE_KEY_ID, one_door_board, token_for, write_trust
+from tests.support.mosquitto import INSTALL_HINT, free_port, run_as_current_user, wait_for_port
+from tests.support.tls import make_tls
+from tests.support.waiting import wait_until
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf"
 PASSWORD = {
@@ -84,24 +85,6 @@ class SecureBroker:
                 **extra,
             }
         )
-
-
-def make_tls(directory: Path) -> None:
-    """A throwaway CA and a broker certificate for localhost, as docs/security.md says."""
-    openssl = shutil.which("openssl")
-    assert openssl, "openssl is needed: apt-get install -y openssl"
-    directory.mkdir()
-
-    def run(*args: str) -> None:
-        subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
-
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-        "/CN=yizhan test CA", "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-        "-keyout", "broker.key", "-out", "broker.csr")  # fmt: skip
-    (directory / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "broker.crt")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

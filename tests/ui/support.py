@@ -8,10 +8,25 @@ from tests.support.operators import add_operator
 from tests.support.running_central import RunningCentral
 
 
-def logged_in_page(browser: Browser, central: RunningCentral, role: str, lang: str = "en") -> Page:
-    """A page of its own browser context, logged in as a new operator of `role`."""
+def logged_in_page(
+    browser: Browser,
+    central: RunningCentral,
+    role: str,
+    lang: str = "en",
+    enforce_csp: bool = False,
+) -> Page:
+    """A page of its own browser context, logged in as a new operator of `role`.
+
+    The pages' Content Security Policy is bypassed unless `enforce_csp`: Playwright's
+    `wait_for_function` compiles its predicate inside the page, which the policy (no
+    `'unsafe-eval'`) forbids. `tests/ui/test_pages_under_csp.py` runs every page with
+    the policy enforced."""
     name, password = add_operator(central.service.operators, role)
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800},
+        accept_downloads=True,
+        bypass_csp=not enforce_csp,
+    )
     # The first visit's language; the page's own switch decides after that.
     context.add_init_script(
         f"if (!localStorage.getItem('yz-lang')) localStorage.setItem('yz-lang', '{lang}')"

@@ -178,7 +178,7 @@ def test_unlock_in_lockdown_is_refused_and_lockdown_shows_on_the_map(
 
     # The rest of the gateway's commands answer too.
     station_page(page, "cs-0001")
-    gateway = "#station-gateways li:has(button[data-gateway=gw-1])"
+    gateway = "#station-gateways li[data-gateway=gw-1]"
     command(page, "ping", gateway)
     expect(outcome(page, "ping")).to_have_text("Ping gw-1: done")
     command(page, "lock", door)

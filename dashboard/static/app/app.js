@@ -417,15 +417,16 @@
       const item = el("li", gateway.gateway_id + " · " +
         t(gateway.online ? "station.online" : "station.offline") + " · " +
         localTime(gateway.last_seen, station.time_zone) + " ");
+      item.dataset.gateway = gateway.gateway_id;
       if (canAct()) {
         for (const command of ["ping", "self_test", "restart"]) {
-          const button = commandButton(station.id, command, { gateway_id: gateway.gateway_id });
-          button.dataset.gateway = gateway.gateway_id;
-          item.append(button, " ");
+          item.append(commandButton(station.id, command, { gateway_id: gateway.gateway_id }), " ");
         }
       }
       gateways.append(item);
     }
+    // provisioning.js adds its controls for admins.
+    document.dispatchEvent(new CustomEvent("yz-station", { detail: { id: station.id, role: me.role } }));
   }
 
   async function loadStationEntries(id, timeZone) {

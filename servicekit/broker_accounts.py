@@ -1,4 +1,4 @@
-"""Broker accounts for Mosquitto: password hashes, per-user ACL blocks, and the files.
+"""Broker accounts for Mosquitto: who may do what (the ACLs), password hashes, and the files.
 
 `yizhan broker add-gateway` and `yizhan broker add-central` call `add_account`, which
 writes a user's password hash into Mosquitto's password file and the user's ACL block
@@ -35,7 +35,7 @@ from contract.topics import (
     credentials_topic,
     occupancy_topic,
 )
-from gateway.ha_discovery import node_id
+from contract.topics import home_assistant_node_id as node_id
 
 PBKDF2_ITERATIONS = 101
 """What `mosquitto_passwd` uses for its `$7$` (PBKDF2-SHA512) hashes."""
