@@ -236,3 +236,15 @@ def test_a_door_condition_from_health_reaches_the_station_api(
     probe.publish(topic, cleared.to_json())
     wait_until(lambda: central.http.get(path).json() == [], 5, "lockdown lifted")
     assert central.http.get("/api/stations/cs-9999/conditions").status_code == 404
+
+
+def test_a_reply_that_breaks_the_contract_is_quarantined_with_its_reason(
+    central: RunningCentral, probe: MqttProbe
+) -> None:
+    topic = gateway_topic("cs-0001", "gw-1", "reply")
+    probe.publish(topic, b'{"schema": "reply/1", "request_id": "x-1", "status": "fine"}')
+    wait_until(lambda: central.http.get("/api/quarantine").json(), 5, "quarantined")
+    (kept,) = central.http.get("/api/quarantine").json()
+    assert (kept["topic"], kept["code"]) == (topic, "invalid")
+    assert "status" in kept["reason"]
+    assert central.http.get("/api/commands/x-1").status_code == 404
