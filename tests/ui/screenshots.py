@@ -182,9 +182,13 @@ def main() -> int:
                     context.add_init_script(f"localStorage.setItem('yz-lang', '{lang}')")
                     page = context.new_page()
                     page.goto(f"{base}/ui/#map")
-                    page.wait_for_function("window.yzMap && window.yzMap.drawn")
-                    page.wait_for_function("window.yzMap.station('cs-0002').state === 'alarm'")
-                    page.wait_for_function("window.yzMap.station('cs-0001').state === 'lockdown'")
+                    page.wait_for_function("() => window.yzMap && window.yzMap.drawn")
+                    page.wait_for_function(
+                        "() => window.yzMap.station('cs-0002').state === 'alarm'"
+                    )
+                    page.wait_for_function(
+                        "() => window.yzMap.station('cs-0001').state === 'lockdown'"
+                    )
                     # cs-0001 is clustered at this zoom: the cluster's rim shows the lockdown.
                     expect(page.locator(".yz-cluster[data-condition=lockdown]")).to_be_visible()
                     page.screenshot(path=str(OUT / f"map-{lang}.png"))

@@ -131,7 +131,7 @@ def test_unlock_in_lockdown_is_refused_and_lockdown_shows_on_the_map(
     )
     # The gateway's health report after the change carries the lockdown: banner, live.
     banner = page.locator("#station-banner [data-condition=lockdown]")
-    expect(banner).to_have_text("Lockdown: entry refused at: main")
+    expect(banner).to_have_text("Lockdown, entry refused at: main")
 
     command(page, "unlock", door)
     refusal = "Unlock main: refused: door 'main' is in lockdown; not released"
@@ -220,7 +220,7 @@ def test_fire_and_a_forced_door_show_on_the_marker_and_the_banner(
         # As cs-0002's gateway would report them (it is not running: the report is scripted).
         probe.publish(topic, report(fire=True, forced_open=True, lockdown=False))
         expect(page.locator("#station-banner [data-condition=fire]")).to_have_text(
-            "消防释放：门锁已打开的门: main"
+            "消防释放，门锁已打开的门: main"
         )
         expect(page.locator("#station-banner [data-condition=forced_open]")).to_be_visible()
         # Fire outranks a forced door on the marker.
