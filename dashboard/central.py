@@ -52,8 +52,10 @@ SUBSCRIPTIONS = (
     (f"{ROOT}/st/+/gw/+/event/+", 1),
     (TOPIC_BY_NAME["availability"].wildcard, 1),
     (TOPIC_BY_NAME["health"].wildcard, 1),
+    (TOPIC_BY_NAME["reply"].wildcard, 1),
 )
-"""What the central listens to: every gateway's events, availability and health."""
+"""What the central listens to: every gateway's events, availability, health, and its
+answers to commands (the central's own, matched by request id; others are logged)."""
 
 
 class Central:
@@ -225,6 +227,8 @@ class Central:
         interval = self.settings.alerts.check_interval_s
         # Gap alerts are checked a few times per threshold, so one is at most a quarter late.
         interval = min(interval, max(self.settings.alerts.gap_after_s / 4, 0.2))
+        # So is a command's deadline: "no answer" shows at most a quarter of it late.
+        interval = min(interval, max(self.settings.commands.answer_timeout_s / 4, 0.2))
         retention = self.settings.retention
         next_purge = time.monotonic()
         next_health = time.monotonic()

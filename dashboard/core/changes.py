@@ -34,6 +34,48 @@ class DoorChange:
 
 
 @dataclass(frozen=True, slots=True)
+class DoorCondition:
+    """Whether a door is in lockdown, under a fire release or forced open, as its gateway's
+    latest health report says (for the map marker and the station banner)."""
+
+    station_id: str
+    gateway_id: str
+    door_id: str
+    lockdown: bool
+    fire: bool
+    forced_open: bool
+    at: str
+
+    @property
+    def any(self) -> bool:
+        """Whether any of the three holds."""
+        return self.lockdown or self.fire or self.forced_open
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOutcome:
+    """How a command an operator sent a gateway stands (`dashboard.core.commands`)."""
+
+    request_id: str
+    station_id: str
+    gateway_id: str
+    door_id: str | None
+    command: str
+    """The dashboard's name for it: `unlock`, `lock`, `lockdown_on`, ... (`DashboardCommand`)."""
+    by: str
+    outcome: str
+    """`pending`, `done`, `refused` or `no_answer`."""
+    message: str
+    """The gateway's own words (empty while pending and without an answer)."""
+    reply_status: str | None
+    """The gateway's `reply/1` status (`ok`, `error`, `expired`, ...), when it answered."""
+    issued_at: str
+    answer_by: str
+    answer_within_s: float
+    answered_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class OccupancyChange:
     """A station's new counts."""
 
@@ -77,9 +119,39 @@ class BatchResult:
     all stored, for the gateways that sent events or announced themselves in the batch;
     published retained on the gateway's `stored` topic."""
 
+    conditions: list[DoorCondition] = field(default_factory=list)
+    """Doors whose lockdown, fire or forced-open condition changed."""
+    commands: list[CommandOutcome] = field(default_factory=list)
+    """Commands that got their outcome (an answer, or none in time)."""
+    unknown_replies: list[tuple[str, str]] = field(default_factory=list)
+    """(topic, request id) of replies to no command the central is waiting for."""
+
     def occupancy_changes(self) -> list[OccupancyChange]:
         """The changed counts, one per station."""
         return [
             OccupancyChange(sid, total, cap, self.zones.get(sid, {DEFAULT_ZONE: total}))
             for sid, (total, cap) in self.occupancy.items()
         ]
+
+
+def condition_changes(
+    before: list[DoorCondition], after: list[DoorCondition]
+) -> list[DoorCondition]:
+    """The doors whose lockdown, fire or forced-open condition differs between two
+    readings; a door no longer reported counts as clear of all three."""
+    flags = {(c.station_id, c.gateway_id, c.door_id): c for c in before}
+    now = {(c.station_id, c.gateway_id, c.door_id): c for c in after}
+    changed = []
+    for key, condition in now.items():
+        old = flags.get(key)
+        was = (False, False, False) if old is None else _flags(old)
+        if _flags(condition) != was:
+            changed.append(condition)
+    for key, old in flags.items():
+        if key not in now and old.any:
+            changed.append(DoorCondition(*key, False, False, False, old.at))
+    return changed
+
+
+def _flags(condition: DoorCondition) -> tuple[bool, bool, bool]:
+    return condition.lockdown, condition.fire, condition.forced_open

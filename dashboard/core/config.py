@@ -185,12 +185,22 @@ class AlertSettings(Section):
 
 
 class CommandSettings(Section):
-    """How the central signs door-opening commands (remote unlock from the dashboard)."""
+    """How the central signs the commands it sends gateways from the dashboard, and how
+    long it waits for their answers."""
 
     operator_key: Path | None = None
     """Operator key file (`yizhan operator-key new`); default `operator.key` in the key
     directory, made on first start. Gateways must list its public key under
     `[maintenance.operators]` to accept the central's unlocks."""
+
+    answer_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=60,
+        description="Seconds a gateway has to answer a command sent from the dashboard "
+        "before its outcome is `no answer`. It is also the command's time-to-live, so a "
+        "command nobody answered in time is not carried out later either.",
+    )
 
 
 class ClockSettings(Section):

@@ -25,6 +25,7 @@ from contract.payloads import (
     AccessEvent,
     AlarmEvent,
     Availability,
+    CommandReply,
     CrossingEvent,
     Decision,
     Direction,
@@ -36,10 +37,11 @@ from contract.payloads import (
     utc_now,
 )
 from dashboard.core.alert_rules import AlertKind, alarm, clock_skew, token_shared
-from dashboard.core.changes import AlertThresholds, BatchResult, DoorChange
+from dashboard.core.changes import AlertThresholds, BatchResult, DoorChange, condition_changes
 from dashboard.ingest.gateway_state import set_online
 from dashboard.storage import (
     alerts,
+    commands,
     counts,
     devices,
     door_states,
@@ -64,17 +66,22 @@ def record(
     messages: Iterable[Message],
     quarantined: Iterable[Quarantined] = (),
     texts: Mapping[str, str] | None = None,
+    replies: Iterable[CommandReply] = (),
 ) -> BatchResult:
     """Store a batch in one transaction; what it changed.
 
     Quarantined messages of the same batch are kept in the same transaction, so that
     once it commits every message of the batch can be acknowledged to the broker.
     `texts` maps event ids to their payloads as they arrived (already validated); those
-    are stored as they are, the others serialised from the model.
+    are stored as they are, the others serialised from the model. `replies` settle the
+    commands they answer (`storage.commands`).
     """
     items = list(messages)
     with database.transaction() as db:
-        return _Batch(db, thresholds, utc_now()).write(items, quarantined, texts or {})
+        batch = _Batch(db, thresholds, utc_now())
+        result = batch.write(items, quarantined, texts or {})
+        batch.answers(list(replies))
+        return result
 
 
 class _Batch:
@@ -102,7 +109,10 @@ class _Batch:
             if isinstance(message, Availability):
                 self._availability(message)
         if health:
+            reporting = {h.station_id for h in health}
+            before = devices.door_conditions(db, reporting)
             devices.write_reports(db, health)
+            result.conditions = condition_changes(before, devices.door_conditions(db, reporting))
             result.alerts += alerts.apply_device_health(db, health)
         self._move_counts(new)
         self._signals(new)
@@ -118,6 +128,16 @@ class _Batch:
             },
         )
         return result
+
+    def answers(self, replies: list[CommandReply]) -> None:
+        """Settle the commands that `replies` answer; note the ones that answer none."""
+        if not replies:
+            return
+        settled, unknown = commands.answer(self.db, replies, self.received_at)
+        self.result.commands += settled
+        self.result.unknown_replies += [
+            (f"{r.station_id}/{r.gateway_id}", r.request_id) for r in unknown
+        ]
 
     def _hear_gateways(self, new: list[EventPayload], health: list[Health]) -> None:
         db = self.db

@@ -3,7 +3,8 @@
 A sequence gap still open after the threshold raises its `seq_gap` alert; a gateway
 unheard for too long goes offline; a presence sensor unheard for too long is marked
 silent; a zone whose every presence sensor has seen nobody for long enough is reset to
-zero, with an audit record; the outages of the central's own ingest are recorded as
+zero, with an audit record; a command whose gateway has not answered by its deadline
+ends as `no_answer`, with an audit record; the outages of the central's own ingest are recorded as
 `storage_unavailable` and `ingest_stalled` alerts, opened and resolved at the times they
 began and ended. The central runs `run_checks` every few seconds and publishes its
 `BatchResult` like a batch's. One transaction per run; the rules come from
@@ -26,7 +27,7 @@ from dashboard.core.ingest_health import IngestState, Outage, outage_detail, sil
 from dashboard.core.occupancy import presence_resets
 from dashboard.core.sequence_gaps import gap_detail
 from dashboard.ingest.gateway_state import set_online
-from dashboard.storage import alerts, counts, gateways, sensors, sequences, stations
+from dashboard.storage import alerts, commands, counts, gateways, sensors, sequences, stations
 from dashboard.storage.db import Connection, Database
 
 RESET_REASON = "sensors saw nobody"
@@ -70,6 +71,7 @@ def run_checks(
             if change is not None:
                 result.alerts.append(change)
         _reset_empty_zones(db, now, thresholds.empty_reset_s, result)
+        result.commands = commands.expire(db, format_utc(datetime.fromtimestamp(now, UTC)))
         if ingest is not None:
             _record_outages(db, ingest.outages, result)
     return result

@@ -263,6 +263,13 @@ class Ingest:
             self._metrics.count_quarantined(note.code)
         if outcome.result is not None:
             self._metrics.count_accepted(outcome.result.stored, outcome.result.duplicates)
+            for gateway, request_id in outcome.result.unknown_replies:
+                # A maintainer's own command, or one from a central that has forgotten it.
+                log.info(
+                    "reply from %s to request %r ignored: no command sent from here awaits it",
+                    gateway,
+                    request_id,
+                )
         return outcome.result
 
     def _acknowledge_loop(self) -> None:

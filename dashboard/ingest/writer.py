@@ -34,7 +34,7 @@ from pydantic import ValidationError
 
 from contract.codec import MAX_PAYLOAD_BYTES, Decoded, Rejected, decode, suspicious
 from contract.maintenance_payloads import Health
-from contract.payloads import Availability, EventPayload
+from contract.payloads import Availability, CommandReply, EventPayload
 from contract.topics import TopicAddress, parse_topic
 from dashboard.core.changes import AlertThresholds, BatchResult
 from dashboard.ingest.batch import record
@@ -137,6 +137,7 @@ def write_batch(
     quarantined: list[Quarantined] = []
     notes: list[QuarantineNote] = []
     texts: dict[str, str] = {}
+    replies: list[CommandReply] = []
     for topic, payload, retained in messages:
         result = fast_decode(topic, payload) or decode(topic, payload)
         if isinstance(result, Rejected):
@@ -150,12 +151,14 @@ def write_batch(
             decoded = decoded.model_copy(update={"at": None})
         if isinstance(decoded, EventPayload | Availability | Health):
             accepted.append(decoded)
+        elif isinstance(decoded, CommandReply):
+            replies.append(decoded)
         if isinstance(decoded, EventPayload):
             # Valid UTF-8 JSON, or it would not have passed validation.
             texts[decoded.event_id] = payload.decode()
-    if not accepted and not quarantined:
+    if not accepted and not quarantined and not replies:
         return WriteOutcome()
-    return WriteOutcome(record(database, thresholds, accepted, quarantined, texts), notes)
+    return WriteOutcome(record(database, thresholds, accepted, quarantined, texts, replies), notes)
 
 
 def _without_known_retained(

@@ -24,6 +24,7 @@ from typing import Any
 
 from contract.maintenance_payloads import Health
 from contract.payloads import format_utc
+from dashboard.core.changes import DoorCondition
 from dashboard.storage.db import Connection, Database
 
 PRESENCE = "presence"
@@ -90,6 +91,49 @@ def write_reports(db: Connection, reports: Iterable[Health]) -> None:
             for name, device in sorted(r.devices.items())
         ],
     )
+
+
+DOOR_PREFIX = "door-"
+"""A door's device id in a health report is `door-<door id>` (`gateway.devices`)."""
+
+
+def door_conditions(
+    db: Connection, station_ids: Iterable[str] | None = None
+) -> list[DoorCondition]:
+    """Every door's lockdown, fire and forced-open condition from the latest health
+    reports (of `station_ids` only, when given), set or not."""
+    wanted = None if station_ids is None else sorted(set(station_ids))
+    sql = "SELECT station_id, gateway_id, device_id, state, read_at FROM devices WHERE kind = ?"
+    params: list[object] = ["door"]
+    if wanted is not None:
+        if not wanted:
+            return []
+        sql += f" AND station_id IN ({', '.join('?' * len(wanted))})"
+        params += wanted
+    conditions = []
+    for sid, gid, name, state, read_at in db.execute(sql + " ORDER BY 1, 3, 2", params):
+        reading = json.loads(state)
+        conditions.append(
+            DoorCondition(
+                station_id=str(sid),
+                gateway_id=str(gid),
+                door_id=str(name).removeprefix(DOOR_PREFIX),
+                lockdown=reading.get("lockdown") is True,
+                fire=reading.get("fire") is True,
+                forced_open=reading.get("forced_open") is True,
+                at=str(read_at),
+            )
+        )
+    return conditions
+
+
+def current_conditions(
+    database: Database, stations: Iterable[str] | None = None
+) -> list[DoorCondition]:
+    """The doors that are in lockdown, under a fire release or forced open now (of
+    `stations` only, when given)."""
+    with database.connection() as db:
+        return [c for c in door_conditions(db, stations) if c.any]
 
 
 def forget_station(db: Connection, station_id: str) -> None:

@@ -358,6 +358,27 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     CREATE INDEX token_uses_not_before ON token_uses (not_before);
     """,
+    # Commands sent from the dashboard and how each ended (the gateway's answer, or none
+    # in time), so any replica can tell the outcome and the deadline check can close it.
+    """
+    CREATE TABLE commands (
+        request_id TEXT PRIMARY KEY,
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        door_id TEXT,
+        command TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        answer_by TEXT NOT NULL,
+        answer_within_s {real} NOT NULL,
+        outcome TEXT NOT NULL,
+        reply_status TEXT,
+        message TEXT NOT NULL DEFAULT '',
+        answered_at TEXT
+    );
+    CREATE INDEX commands_pending ON commands (outcome, answer_by);
+    CREATE INDEX commands_by_station ON commands (station_id, issued_at);
+    """,
 )
 """Schema changes in order; migration n is `MIGRATIONS[n - 1]`."""
 

@@ -6,7 +6,8 @@ keys and operators. Sessions are random tokens; only their SHA-256 is stored, so
 copy of the database does not let anyone log in. Each session carries its own CSRF
 token for the double-submit check of cookie-authenticated requests.
 
-Tables `operators`, `operator_sessions` and `audit_log`; nothing else writes them.
+Tables `operators`, `operator_sessions` and `audit_log`; nothing else writes them
+(`write_audit` lets a batch or a check add its audit row in its own transaction).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from contract.payloads import format_utc, utc_now
-from dashboard.storage.db import Database
+from dashboard.storage.db import Connection, Database
 
 
 class Role(IntEnum):
@@ -75,6 +76,18 @@ class AuditRow:
     target: str
     status: int
     detail: str
+
+
+def write_audit(
+    db: Connection, actor: str, action: str, target: str, status: int, detail: str = ""
+) -> None:
+    """Record one action in the audit log, inside the caller's transaction (how a command
+    ended is written with the answer that says so)."""
+    db.execute(
+        "INSERT INTO audit_log (at, actor, action, target, status, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (format_utc(utc_now()), actor, action, target[:500], status, detail[:2000]),
+    )
 
 
 def _digest(token: str) -> str:
@@ -214,11 +227,7 @@ class OperatorStore:
     def audit(self, actor: str, action: str, target: str, status: int, detail: str = "") -> None:
         """Record one state-changing action."""
         with self.db.transaction() as db:
-            db.execute(
-                "INSERT INTO audit_log (at, actor, action, target, status, detail)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (format_utc(utc_now()), actor, action, target[:500], status, detail[:2000]),
-            )
+            write_audit(db, actor, action, target, status, detail)
 
     def audit_log(self, limit: int = 100, since: datetime | None = None) -> list[AuditRow]:
         """The newest audit rows first."""

@@ -20,6 +20,7 @@ from dashboard.core.changes import BatchResult, GatewayRow
 from dashboard.core.stations import StationInput
 from dashboard.storage import (
     alerts,
+    commands,
     counts,
     devices,
     door_states,
@@ -224,9 +225,9 @@ class Store:
     # --- retention ---------------------------------------------------------------------
 
     def purge(self, before: datetime) -> int:
-        """Delete entries, events, quarantined messages, corrections and occupancy history
-        older than `before`, and granted tokens past `token_uses.RETENTION` (or `before`,
-        when that is later); how many events went."""
+        """Delete entries, events, quarantined messages, corrections, occupancy history and
+        ended commands older than `before`, and granted tokens past `token_uses.RETENTION`
+        (or `before`, when that is later); how many events went."""
         cutoff = format_utc(before)
         tokens_cutoff = format_utc(max(before, utc_now() - token_uses.RETENTION))
         with self.db.transaction() as db:
@@ -234,6 +235,7 @@ class Store:
             quarantine.purge(db, cutoff)
             counts.purge(db, cutoff)
             history.purge(db, cutoff)
+            commands.purge(db, cutoff)
             token_uses.purge(db, tokens_cutoff)
         return gone
 

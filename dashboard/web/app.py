@@ -121,7 +121,12 @@ def build_app(parts: WebParts) -> FastAPI:
         stations_router(parts.store),
         occupancy_router(parts.store, parts.changed),
         station_page_router(parts.store, parts.history),
-        commands_router(parts.store, parts.publish_command, parts.sign_command),
+        commands_router(
+            parts.store,
+            parts.publish_command,
+            parts.sign_command,
+            parts.settings.commands.answer_timeout_s,
+        ),
         entries_router(parts.store),
         alerts_router(parts.store, parts.changed),
         gateways_router(parts.store),

@@ -1,8 +1,9 @@
 """What the live stream sends: one type per kind of message, and its server-sent event text.
 
 A change is the very dataclass the batch that made it carries (`OccupancyChange`,
-`DoorChange`, `AlertChange`, `GatewayRow`); the stream adds the `Snapshot` it starts
-with and the `Overflow` it ends with when a client falls too far behind. Each message is
+`DoorChange`, `DoorCondition`, `AlertChange`, `GatewayRow`, `CommandOutcome`); the stream
+adds the `Snapshot` it starts with and the `Overflow` it ends with when a client falls too
+far behind. Each message is
 sent as `event: <kind>` and `data: <the dataclass as JSON>`, which is what the UI's
 `EventSource` listeners read.
 """
@@ -14,10 +15,17 @@ from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 from dashboard.core.alert_rules import AlertChange
-from dashboard.core.changes import BatchResult, DoorChange, GatewayRow, OccupancyChange
+from dashboard.core.changes import (
+    BatchResult,
+    CommandOutcome,
+    DoorChange,
+    DoorCondition,
+    GatewayRow,
+    OccupancyChange,
+)
 from dashboard.storage.store import AlertRow
 
-Change = OccupancyChange | DoorChange | AlertChange | GatewayRow
+Change = OccupancyChange | DoorChange | DoorCondition | AlertChange | GatewayRow | CommandOutcome
 """A change a client can subscribe to."""
 
 
@@ -39,6 +47,9 @@ class Snapshot:
     """Every door's last known state; left out when the client did not ask for doors."""
     alerts: list[AlertRow] | None = None
     """The unresolved alerts; left out when the client did not ask for alerts."""
+    conditions: list[DoorCondition] | None = None
+    """The doors in lockdown, under a fire release or forced open; left out when the
+    client did not ask for conditions."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,21 +63,38 @@ KIND_OF: dict[type[LiveMessage], str] = {
     Snapshot: "snapshot",
     OccupancyChange: "occupancy",
     DoorChange: "door",
+    DoorCondition: "condition",
     AlertChange: "alert",
     GatewayRow: "gateway",
+    CommandOutcome: "command",
     Overflow: "overflow",
 }
 """The `event:` name of each message type."""
 
 CHANGE_KINDS = frozenset(
-    KIND_OF[kind] for kind in (OccupancyChange, DoorChange, AlertChange, GatewayRow)
+    KIND_OF[kind]
+    for kind in (
+        OccupancyChange,
+        DoorChange,
+        DoorCondition,
+        AlertChange,
+        GatewayRow,
+        CommandOutcome,
+    )
 )
 """The kinds a client may narrow its stream to (`kinds=occupancy,alert`)."""
 
 
 def changes_of(batch: BatchResult) -> list[Change]:
     """Every change a committed batch, check or correction made, in the order sent."""
-    return [*batch.occupancy_changes(), *batch.doors, *batch.alerts, *batch.gateways]
+    return [
+        *batch.occupancy_changes(),
+        *batch.doors,
+        *batch.conditions,
+        *batch.alerts,
+        *batch.gateways,
+        *batch.commands,
+    ]
 
 
 def event_text(message: LiveMessage) -> str:

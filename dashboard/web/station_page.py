@@ -9,7 +9,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from contract.payloads import format_utc, utc_now
-from dashboard.storage.devices import SensorReading, station_readings
+from dashboard.core.changes import DoorCondition
+from dashboard.storage.devices import SensorReading, current_conditions, station_readings
 from dashboard.storage.history import OccupancyHistory
 from dashboard.storage.store import StationNotFoundError, StationRow, Store
 from dashboard.web.errors import ApiError, error_responses
@@ -44,7 +45,7 @@ class OccupancyHistoryOut(BaseModel):
 
 
 def station_page_router(store: Store, history: OccupancyHistory) -> APIRouter:
-    """`GET /api/stations/{id}/occupancy/history` and `GET /api/stations/{id}/sensors`."""
+    """`GET /api/stations/{id}/occupancy/history`, `.../sensors` and `.../conditions`."""
     router = APIRouter(tags=["stations"])
 
     def station(station_id: str) -> StationRow:
@@ -98,5 +99,13 @@ def station_page_router(store: Store, history: OccupancyHistory) -> APIRouter:
         events."""
         station(station_id)
         return station_readings(store.db, station_id)
+
+    @router.get("/api/stations/{station_id}/conditions", responses=error_responses(404, 422))
+    def conditions(station_id: str) -> list[DoorCondition]:
+        """The station's doors that are in lockdown, under a fire release or forced open,
+        as their gateways' latest health reports say; empty when none is. The live stream
+        sends each change as a `condition` event."""
+        station(station_id)
+        return current_conditions(store.db, [station_id])
 
     return router

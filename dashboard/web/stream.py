@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from dashboard.core.changes import DoorChange
-from dashboard.storage import door_states
+from dashboard.storage import devices, door_states
 from dashboard.storage.store import Store
 from dashboard.web.errors import ApiError, error_responses
 from dashboard.web.live import LiveHub
@@ -22,8 +22,9 @@ SNAPSHOT_ALERTS = 1000
 def snapshot_of(
     store: Store, kinds: frozenset[str] | None, stations: frozenset[str] | None
 ) -> Snapshot:
-    """Every station's count, and every door's last state and the unresolved alerts unless
-    `kinds` leaves them out; of `stations` only, when given."""
+    """Every station's count, and every door's last state, the doors in lockdown, fire or
+    forced open and the unresolved alerts unless `kinds` leaves them out; of `stations`
+    only, when given."""
     wanted = kinds if kinds is not None else CHANGE_KINDS
     return Snapshot(
         stations=[
@@ -33,6 +34,9 @@ def snapshot_of(
         ],
         doors=[DoorChange(**door) for door in door_states.current(store.db, stations)]
         if "door" in wanted
+        else None,
+        conditions=devices.current_conditions(store.db, stations)
+        if "condition" in wanted
         else None,
         alerts=[
             alert
@@ -63,12 +67,13 @@ def stream_router(store: Store, hub: LiveHub) -> APIRouter:
         kinds: Annotated[str | None, Query(max_length=200)] = None,
         station_id: Annotated[list[str] | None, Query(max_length=1000)] = None,
     ) -> StreamingResponse:
-        """Server-sent events: `occupancy`, `door`, `alert` and `gateway` changes as they
-        happen. `kinds=occupancy,alert` narrows the kinds, `station_id` (repeatable) the
-        stations. Starts with a `snapshot` event: every station's count as
-        `[id, occupancy, capacity, online]`, every door's last known state and the
-        unresolved alerts (the newest 1,000). A client that falls too far behind gets
-        `overflow` and the stream ends."""
+        """Server-sent events: `occupancy`, `door`, `condition` (a door's lockdown, fire
+        and forced-open flags), `alert`, `gateway` and `command` (how a command sent from
+        the dashboard ended) changes as they happen. `kinds=occupancy,alert` narrows the
+        kinds, `station_id` (repeatable) the stations. Starts with a `snapshot` event:
+        every station's count as `[id, occupancy, capacity, online]`, every door's last
+        known state, the doors with a condition set and the unresolved alerts (the newest
+        1,000). A client that falls too far behind gets `overflow` and the stream ends."""
         wanted: frozenset[str] | None = None
         if kinds:
             wanted = frozenset(k.strip() for k in kinds.split(",") if k.strip())

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from contract.payloads import DoorEvent, utc_now
-from tests.central.support import Gateway
+from contract.maintenance_payloads import DeviceHealth
+from contract.payloads import Command, CommandReply, DoorEvent, ReplyStatus, utc_now
+from contract.topics import gateway_topic
+from servicekit.mqtt_link import Message
+from tests.central.support import Gateway, health_report
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral
 from tests.support.waiting import wait_until
@@ -141,3 +144,51 @@ def test_a_new_client_is_told_door_states_and_open_alerts_at_once(
     for events in stream(any_central, {"kinds": "alert"}):
         snapshot = next_of(events, "snapshot")
         assert snapshot["alerts"] == [] and "doors" not in snapshot
+
+
+def on_topic(topic: str) -> Callable[[Message], bool]:
+    return lambda message: message.topic == topic
+
+
+def test_door_conditions_and_command_outcomes_arrive_live(
+    any_central: RunningCentral, probe: MqttProbe
+) -> None:
+    http = any_central.http
+    door_id = http.get("/api/stations/cs-0001").json()["doors"][0]["id"]
+    lockdown = DeviceHealth(kind="door", ok=True, state={"lock": "secured", "lockdown": True})
+    for events in stream(any_central, {"kinds": "condition,command"}):
+        snapshot = next_of(events, "snapshot")
+        assert snapshot["conditions"] == [] and "doors" not in snapshot
+        report = health_report({f"door-{door_id}": lockdown})
+        probe.publish(gateway_topic("cs-0001", "gw-1", "health"), report.to_json())
+        condition = next_of(events, "condition")
+        assert (condition["station_id"], condition["door_id"]) == ("cs-0001", door_id)
+        assert (condition["lockdown"], condition["fire"], condition["forced_open"]) == (
+            True,
+            False,
+            False,
+        )
+        sent = http.post(
+            "/api/stations/cs-0001/commands", json={"command": "unlock", "door_id": door_id}
+        ).json()
+        command = Command.model_validate_json(probe.wait_for(on_topic(sent["topic"])).payload)
+        reply = CommandReply(
+            request_id=command.request_id,
+            station_id=command.station_id,
+            gateway_id=command.gateway_id,
+            at=utc_now(),
+            status=ReplyStatus.ERROR,
+            message=f"door {door_id!r} is in lockdown; not released",
+        )
+        probe.publish(gateway_topic("cs-0001", command.gateway_id, "reply"), reply.to_json())
+        outcome = next_of(events, "command")
+        assert (outcome["request_id"], outcome["outcome"], outcome["by"]) == (
+            sent["request_id"],
+            "refused",
+            any_central.operator,
+        )
+        assert outcome["message"] == reply.message
+    # A client that connects now is told of the lockdown at once.
+    for events in stream(any_central, {"station_id": "cs-0001"}):
+        snapshot = next_of(events, "snapshot")
+        assert [(c["door_id"], c["lockdown"]) for c in snapshot["conditions"]] == [(door_id, True)]

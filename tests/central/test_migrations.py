@@ -28,7 +28,7 @@ WORKER = 4_207_001
 LAST_RELEASE_MIGRATIONS = 7
 """How many of the list's migrations the last release's databases have."""
 
-NEW_TABLES = ("enrollment_codes", "token_uses")
+NEW_TABLES = ("enrollment_codes", "token_uses", "commands")
 """Tables made by the migrations after the last release's."""
 
 

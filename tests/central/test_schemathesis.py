@@ -53,6 +53,7 @@ BUSINESS_RULES = {
     "POST /api/stations/import": "every row or feature is a valid station",
     "POST /api/workers/import": "every row is a valid worker",
     "GET /api/pass/{secret}/stations": "lat and lon come together",
+    "POST /api/stations/{station_id}/commands": "a door command names its door, others none",
 }
 """Operations that refuse some schema-valid input (422) for a rule no JSON Schema states."""
 

@@ -10,6 +10,7 @@ key and publishes it through a private Mosquitto; the gateways run on mock pins.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -134,13 +135,16 @@ def reply_from(station: str, request_id: str) -> Callable[[Message], bool]:
     return matches
 
 
-def test_the_dashboards_unlock_copied_to_another_station_is_refused(site: Site) -> None:
+def test_the_dashboards_unlock_copied_to_another_station_is_refused(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dashboard.ingest.pipeline")
     probe = MqttProbe(site.broker.url, ["yz/v1/st/+/gw/gw-1/command", "yz/v1/st/+/gw/gw-1/reply"])
     try:
         for station in STATIONS:
             site.clear(station)
         sent = site.central.http.post("/api/stations/cs-0001/doors/main/unlock")
-        assert sent.status_code == 200, sent.text
+        assert sent.status_code == 202, sent.text
         request_id = sent.json()["request_id"]
         original = probe.wait_for(lambda m: m.topic.endswith("/command")).payload
         opened = json.loads(probe.wait_for(reply_from("cs-0001", request_id)).payload)
@@ -153,6 +157,12 @@ def test_the_dashboards_unlock_copied_to_another_station_is_refused(site: Site) 
         assert refused["status"] == "wrong_target", refused
         assert "cs-0001" in refused["message"] and "not carried out" in refused["message"]
         assert site.relay_states("cs-0002") == [True], "the other station's door moved"
+        # The central heard both answers: its own gateway's settles the command, the
+        # other gateway's refusal of the copy answers nothing it sent there, and is logged.
+        ignored = f"reply from cs-0002/gw-1 to request {request_id!r} ignored"
+        wait_until(lambda: ignored in caplog.text, 5, "the copy's refusal logged")
+        outcome = site.central.http.get(f"/api/commands/{request_id}").json()
+        assert (outcome["outcome"], outcome["reply_status"]) == ("done", "ok"), outcome
     finally:
         probe.close()
 

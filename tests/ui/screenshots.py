@@ -1,9 +1,9 @@
 """Screenshots of the dashboard for the README: `python -m tests.ui.screenshots`.
 
 Starts a central (no broker needed) with the UI tests' stations, gives them counts, an
-alarm, a few entries, sensors and a day of occupancy history, logs Chromium in, and writes
-the map, a station page and the alerts panel in English and Chinese to
-`docs/screenshots/` (1280 pixels wide; the station page as long as it is).
+alarm, a door in lockdown, a few entries, sensors and a day of occupancy history, logs
+Chromium in, and writes the map, a station page and the alerts panel in English and
+Chinese to `docs/screenshots/` (1280 pixels wide; the station page as long as it is).
 """
 
 from __future__ import annotations
@@ -112,8 +112,11 @@ def populate(central: Central) -> None:
             "radar-1": DeviceHealth(
                 kind="radar", ok=True, last_frame_age_s=0.1, state={"present": True}
             ),
+            # In lockdown: the map's marker and the station page's banner show it.
             "door-main": DeviceHealth(
-                kind="door", ok=True, state={"lock": "secured", "open": False}
+                kind="door",
+                ok=True,
+                state={"lock": "secured", "open": False, "lockdown": True},
             ),
             "beams-main": DeviceHealth(
                 kind="beams", ok=True, state={"a_broken": False, "b_broken": False}
@@ -179,14 +182,24 @@ def main() -> int:
                     context.add_init_script(f"localStorage.setItem('yz-lang', '{lang}')")
                     page = context.new_page()
                     page.goto(f"{base}/ui/#map")
-                    page.wait_for_function("window.yzMap && window.yzMap.drawn")
-                    page.wait_for_function("window.yzMap.station('cs-0002').state === 'alarm'")
+                    page.wait_for_function("() => window.yzMap && window.yzMap.drawn")
+                    page.wait_for_function(
+                        "() => window.yzMap.station('cs-0002').state === 'alarm'"
+                    )
+                    page.wait_for_function(
+                        "() => window.yzMap.station('cs-0001').state === 'lockdown'"
+                    )
+                    # cs-0001 is clustered at this zoom: the cluster's rim shows the lockdown.
+                    expect(page.locator(".yz-cluster[data-condition=lockdown]")).to_be_visible()
                     page.screenshot(path=str(OUT / f"map-{lang}.png"))
                     page.goto(f"{base}/ui/#station/cs-0001")
                     expect(page.locator("#station-doors li")).to_have_count(2)
                     expect(page.locator("#station-gateways li")).to_have_count(1)
                     expect(page.locator("#station-sensors tr")).to_have_count(5)
                     expect(page.locator("#station-chart svg path.line")).to_have_count(1)
+                    expect(
+                        page.locator("#station-banner [data-condition=lockdown]")
+                    ).to_be_visible()
                     # The page is longer than the window: chart, sensors, doors, entries.
                     page.screenshot(path=str(OUT / f"station-{lang}.png"), full_page=True)
                     page.goto(f"{base}/ui/#alerts")

@@ -16,6 +16,7 @@ from importlib import resources
 from contract.maintenance_payloads import DeviceHealth
 from contract.payloads import Decision, Direction, DoorState, Reason
 from dashboard.core.alert_rules import AlertKind, AlertStatus
+from dashboard.core.commands import DashboardCommand, Outcome
 from dashboard.core.stations import Zone
 from dashboard.storage.devices import PRESENCE
 from dashboard.web.ui import LANGUAGES
@@ -44,6 +45,13 @@ READING_KEYS = (
 )
 
 
+CONFIRMED_COMMANDS = ("unlock", "lockdown_on", "lockdown_off", "self_test", "restart")
+"""Commands the page asks to confirm (`CONFIRM` in app.js)."""
+
+MAP_STATES = ("space", "busy", "full", "offline", "alarm", "lockdown", "fire", "forced")
+"""A marker's states (`stateOf` in map.js), named in its title."""
+
+
 def catalogue(language: str) -> dict[str, str]:
     text = resources.files("dashboard").joinpath(f"i18n/{language}.json").read_text("utf-8")
     data: dict[str, str] = json.loads(text)
@@ -64,6 +72,11 @@ def value_labels() -> set[str]:
         "zone": Zone,
         "sensor.kind": [*device_kinds, PRESENCE],
         "reading": READING_KEYS,
+        "command": DashboardCommand,
+        "command.outcome": Outcome,
+        "command.confirm": CONFIRMED_COMMANDS,
+        "condition": ("lockdown", "fire", "forced_open"),
+        "state": MAP_STATES,
     }
     return {f"{prefix}.{value}" for prefix, values in prefixed.items() for value in values}
 
@@ -98,5 +111,11 @@ def test_values_are_translated_by_the_prefixes_the_script_uses() -> None:
         "zone.",
         "sensor.kind.",
         "reading.",
+        "command.",
+        "command.outcome.",
+        "command.confirm.",
+        "condition.",
     ):
         assert f'"{prefix}" +' in script, prefix
+    map_script = resources.files("dashboard").joinpath("static/app/map.js").read_text("utf-8")
+    assert 't("state." +' in map_script

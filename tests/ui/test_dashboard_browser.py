@@ -110,12 +110,19 @@ def test_a_viewer_cannot_unlock_and_an_operator_confirms_the_unlock(
     operator = logged_in_page(browser, ui_central, "operator")
     operator.goto(operator.url.split("#")[0] + "#station/cs-0001")
     operator.once("dialog", lambda dialog: dialog.accept())
-    operator.click("#station-doors button[data-door=main]")
-    expect(operator.locator("#station-message")).to_have_text("Unlock sent")
+    operator.click("#station-doors button[data-door=main][data-command=unlock]")
+    # No gateway runs here: the command waits for its answer (tests/ui/test_commands_browser.py
+    # follows it to the end).
+    expect(operator.locator("#station-commands li[data-command=unlock]")).to_have_attribute(
+        "data-outcome", "pending"
+    )
+    expect(operator.locator("#station-message")).to_have_text(
+        "Unlock main: sent, waiting for the gateway…"
+    )
     command = probe.wait_for(lambda m: m.topic.endswith("/st/cs-0001/gw/gw-1/command"))
     assert b'"unlock"' in command.payload
     audit = ui_central.http.get("/api/audit").json()
-    assert any(r["target"].endswith("/doors/main/unlock") and r["status"] == 200 for r in audit)
+    assert any(r["target"].endswith("/cs-0001/commands") and r["status"] == 202 for r in audit)
     for page in (viewer, operator):
         page.context.close()
 

@@ -53,7 +53,12 @@
     $("lang").value = window.yzI18n.language;
     $("lang").addEventListener("change", (e) => window.yzI18n.use(e.target.value));
     // Values from the API (kinds, reasons, states) are translated when drawn: draw again.
-    document.addEventListener("yz-language", () => { renderAlerts(); if (me) route(); });
+    document.addEventListener("yz-language", () => {
+      renderAlerts();
+      window.yzMap.relabel();
+      renderCommands();
+      if (me) route();
+    });
     $("alerts-resolved").addEventListener("change", loadAlerts);
     $("login").addEventListener("submit", login);
     $("logout").addEventListener("click", logout);
@@ -144,8 +149,48 @@
     }
   }
 
+  // Doors in lockdown, under a fire release or forced open, by "station/gateway/door":
+  // from the stream's snapshot and its condition events, and from the station page's API.
+  const doorConditions = new Map();
+  const CONDITIONS = ["fire", "forced_open", "lockdown"];
+
+  function applyCondition(condition) {
+    const key = condition.station_id + "/" + condition.gateway_id + "/" + condition.door_id;
+    if (CONDITIONS.some((name) => condition[name])) doorConditions.set(key, condition);
+    else doorConditions.delete(key);
+  }
+
+  function conditionsOf(stationId) {
+    return [...doorConditions.values()].filter((c) => c.station_id === stationId);
+  }
+
+  function showConditions(stationId) {
+    const doors = conditionsOf(stationId);
+    window.yzMap.setCondition(stationId, {
+      fire: doors.some((c) => c.fire),
+      forced: doors.some((c) => c.forced_open),
+      lockdown: doors.some((c) => c.lockdown),
+    });
+    if (stationId === shownStation) showBanner(stationId);
+  }
+
+  // The station page's banner: one line per condition, naming its doors.
+  function showBanner(stationId) {
+    const banner = $("station-banner");
+    banner.replaceChildren();
+    const doors = conditionsOf(stationId);
+    for (const name of CONDITIONS) {
+      const ids = doors.filter((c) => c[name]).map((c) => c.door_id);
+      if (!ids.length) continue;
+      const line = el("p", t("condition." + name) + ": " + ids.join(", "), "condition");
+      line.dataset.condition = name;
+      banner.append(line);
+    }
+    banner.hidden = banner.childElementCount === 0;
+  }
+
   function listen() {
-    const source = new EventSource("/api/stream?kinds=occupancy,alert,gateway,door");
+    const source = new EventSource("/api/stream?kinds=occupancy,alert,gateway,door,condition,command");
     const live = $("live-state");
     source.onopen = () => { live.dataset.i18n = "map.live"; live.textContent = t("map.live"); };
     source.onerror = () => { live.dataset.i18n = "map.reconnecting"; live.textContent = t("map.reconnecting"); };
@@ -155,6 +200,11 @@
         window.yzMap.update(id, { occupancy, capacity, online });
       }
       for (const door of snapshot.doors || []) doorStates.set(door.station_id + "/" + door.door_id, door.state);
+      // The snapshot holds every door with a condition: any other has none now.
+      const before = new Set([...doorConditions.values()].map((c) => c.station_id));
+      doorConditions.clear();
+      for (const condition of snapshot.conditions || []) applyCondition(condition);
+      for (const id of new Set([...before, ...[...doorConditions.values()].map((c) => c.station_id)])) showConditions(id);
       if (shownStation && !$("station-view").hidden) showDoorStates(shownStation);
       $("shown").textContent = String(window.yzMap.count());
     });
@@ -169,6 +219,12 @@
       if (change.station_id) window.yzMap.update(change.station_id, { online: change.online });
     });
     source.addEventListener("alert", () => { loadAlerts(); });
+    source.addEventListener("condition", (e) => {
+      const condition = JSON.parse(e.data);
+      applyCondition(condition);
+      showConditions(condition.station_id);
+    });
+    source.addEventListener("command", (e) => { settled(JSON.parse(e.data)); });
     source.addEventListener("door", (e) => {
       const change = JSON.parse(e.data);
       doorStates.set(change.station_id + "/" + change.door_id, change.state);
@@ -317,6 +373,9 @@
     if (!answer.ok) { $("station-name").textContent = id; return; }
     const station = await answer.json();
     shownStation = station.id;
+    showBanner(station.id);
+    loadConditions(station.id);
+    loadCommands(station.id);
     $("station-name").textContent = station.name + " (" + station.id + ")";
     $("station-occupancy").textContent = station.occupancy + (station.capacity ? " / " + station.capacity : "");
     loadHistory(station);
@@ -335,11 +394,11 @@
       alarms.dataset.doorAlarms = door.id;
       item.append(alarms, " ");
       if (canAct()) {
-        const button = el("button", t("station.unlock"));
-        button.type = "button";
-        button.dataset.door = door.id;
-        button.addEventListener("click", () => unlock(station.id, door.id));
-        item.append(button);
+        for (const command of ["unlock", "lock", "lockdown_on", "lockdown_off"]) {
+          const button = commandButton(station.id, command, { door_id: door.id });
+          button.dataset.door = door.id;
+          item.append(button, " ");
+        }
       }
       doors.append(item);
     }
@@ -349,11 +408,21 @@
     const gateways = $("station-gateways");
     gateways.replaceChildren();
     const health = await (await api("GET", "/api/gateways?station_id=" + encodeURIComponent(id))).json();
+    const known = new Set(health.map((g) => g.gateway_id));
+    // A gateway the station names but that has never spoken can still be asked.
+    for (const id of station.gateways || []) {
+      if (!known.has(id)) health.push({ gateway_id: id, online: false, last_seen: null });
+    }
     for (const gateway of health) {
       const item = el("li", gateway.gateway_id + " · " +
         t(gateway.online ? "station.online" : "station.offline") + " · " +
-        localTime(gateway.last_seen, station.time_zone));
+        localTime(gateway.last_seen, station.time_zone) + " ");
       item.dataset.gateway = gateway.gateway_id;
+      if (canAct()) {
+        for (const command of ["ping", "self_test", "restart"]) {
+          item.append(commandButton(station.id, command, { gateway_id: gateway.gateway_id }), " ");
+        }
+      }
       gateways.append(item);
     }
     // provisioning.js adds its controls for admins.
@@ -434,11 +503,102 @@
     }
   }
 
-  async function unlock(stationId, doorId) {
-    if (!window.confirm(t("station.unlock.confirm"))) return;
-    const answer = await api("POST", "/api/stations/" + encodeURIComponent(stationId) +
-      "/doors/" + encodeURIComponent(doorId) + "/unlock");
-    $("station-message").textContent = answer.ok ? t("station.unlock.sent") : t("error.forbidden");
+  async function loadConditions(stationId) {
+    const answer = await api("GET", "/api/stations/" + encodeURIComponent(stationId) + "/conditions");
+    if (!answer.ok) return;
+    for (const [key, condition] of doorConditions) {
+      if (condition.station_id === stationId) doorConditions.delete(key);
+    }
+    for (const condition of await answer.json()) applyCondition(condition);
+    showConditions(stationId);
+  }
+
+  // Commands by request id, oldest first: one sent from this page shows "sent" until its
+  // outcome arrives on the live stream (or, should the stream be down, from the API once
+  // the gateway's time to answer is over).
+  const commands = new Map();
+  const CONFIRM = new Set(["unlock", "lockdown_on", "lockdown_off", "self_test", "restart"]);
+
+  // The station's latest commands, whoever sent them, so the next shift sees them too.
+  async function loadCommands(stationId) {
+    renderCommands();
+    const answer = await api("GET", "/api/stations/" + encodeURIComponent(stationId) + "/commands");
+    if (!answer.ok) return;
+    for (const command of (await answer.json()).reverse()) {
+      // What the stream told this page meanwhile is as new or newer.
+      const known = commands.get(command.request_id);
+      if (!known || known.outcome === "pending") commands.set(command.request_id, command);
+    }
+    renderCommands();
+  }
+
+  function commandButton(stationId, command, target) {
+    const button = el("button", t("command." + command));
+    button.type = "button";
+    button.dataset.command = command;
+    button.addEventListener("click", () => sendCommand(stationId, command, target));
+    return button;
+  }
+
+  async function sendCommand(stationId, command, target) {
+    if (CONFIRM.has(command) && !window.confirm(t("command.confirm." + command))) return;
+    const answer = await api("POST", "/api/stations/" + encodeURIComponent(stationId) + "/commands",
+      Object.assign({ command }, target));
+    if (!answer.ok) {
+      const body = await answer.json().catch(() => ({}));
+      $("station-message").textContent = answer.status === 403 ? t("error.forbidden")
+        : t("command." + command) + ": " + (body.detail || answer.status);
+      return;
+    }
+    const sent = await answer.json();
+    // The outcome may have come on the stream before this answer did.
+    const early = commands.get(sent.request_id);
+    commands.set(sent.request_id, Object.assign(sent, early || {}));
+    renderCommands();
+    setTimeout(() => checkOutcome(sent.request_id), sent.answer_within_s * 1000 + 5000);
+  }
+
+  async function checkOutcome(requestId) {
+    const known = commands.get(requestId);
+    if (!known || known.outcome !== "pending") return;
+    const answer = await api("GET", "/api/commands/" + encodeURIComponent(requestId));
+    if (answer.ok) settled(await answer.json());
+    if (commands.get(requestId).outcome === "pending") setTimeout(() => checkOutcome(requestId), 5000);
+  }
+
+  // Outcomes of every operator's commands arrive; the station page lists those of its
+  // station (the newest 50 kept).
+  function settled(outcome) {
+    commands.set(outcome.request_id, Object.assign(commands.get(outcome.request_id) || {}, outcome));
+    while (commands.size > 50) commands.delete(commands.keys().next().value);
+    if (outcome.station_id === shownStation) renderCommands();
+  }
+
+  function outcomeText(command) {
+    if (command.outcome === "refused") return t("command.outcome.refused") + ": " + command.message;
+    if (command.outcome === "no_answer") {
+      return t("command.outcome.no_answer").replace("{seconds}", String(command.answer_within_s));
+    }
+    return t("command.outcome." + command.outcome);
+  }
+
+  function renderCommands() {
+    const list = $("station-commands");
+    list.replaceChildren();
+    let last = null;
+    // Oldest first: every command of one central has the same time to answer.
+    const shown = [...commands.values()].filter((c) => c.station_id === shownStation && c.command)
+      .sort((a, b) => (a.answer_by < b.answer_by ? -1 : a.answer_by > b.answer_by ? 1 : 0));
+    for (const command of shown) {
+      const what = t("command." + command.command) + " " + (command.door_id || command.gateway_id);
+      const item = el("li", what + ": " + outcomeText(command));
+      item.dataset.request = command.request_id;
+      item.dataset.command = command.command;
+      item.dataset.outcome = command.outcome;
+      list.append(item);
+      last = item;
+    }
+    $("station-message").textContent = last ? last.textContent : "";
   }
 
   start();

@@ -5,6 +5,9 @@
 window.yzMap = (function () {
   const stations = new Map(); // id -> {id, name, lat, lon, occupancy, capacity, online, amenities, marker, state}
   const alarmed = new Set();
+  // Station id -> {fire, forced, lockdown}: what its doors' gateways report now.
+  const conditions = new Map();
+  const CONDITIONS = ["lockdown", "forced", "fire"]; // least to most urgent
   const pending = new Map();
   let map, cluster, frame = 0, filter = { state: "", amenity: "", district: "" };
   let drawn = false;
@@ -20,7 +23,13 @@ window.yzMap = (function () {
   }
 
   function stateOf(s) {
-    // An open alert outranks everything: it is what an operator must look at first.
+    // A door's condition outranks everything: a fire release or a forced door is what an
+    // operator must look at first, and a station in lockdown turns everyone away.
+    const condition = conditions.get(s.id);
+    if (condition && condition.fire) return "fire";
+    if (condition && condition.forced) return "forced";
+    if (condition && condition.lockdown) return "lockdown";
+    // Then an open alert.
     if (alarmed.has(s.id)) return "alarm";
     if (!s.online) return "offline";
     if (s.capacity && s.occupancy >= s.capacity) return "full";
@@ -32,6 +41,10 @@ window.yzMap = (function () {
     return s.capacity ? s.occupancy + "/" + s.capacity : String(s.occupancy);
   }
 
+  function title(s) {
+    return (s.name || s.id) + " · " + window.yzI18n.t("state." + s.state);
+  }
+
   function icon(s) {
     // An element, not an HTML string: station data is only ever set as text.
     const element = document.createElement("div");
@@ -39,15 +52,18 @@ window.yzMap = (function () {
     element.textContent = label(s);
     element.dataset.station = s.id;
     element.dataset.state = s.state;
+    // Hovering names the station and its state: the colour alone does not say "lockdown".
+    element.title = title(s);
     return L.divIcon({ html: element, className: "", iconSize: null, iconAnchor: [20, 11] });
   }
 
   function clusterIcon(group) {
-    let occupancy = 0, capacity = 0;
+    let occupancy = 0, capacity = 0, worst = -1;
     for (const marker of group.getAllChildMarkers()) {
       const s = marker.yzStation;
       occupancy += s.occupancy;
       capacity += s.capacity || 0;
+      worst = Math.max(worst, CONDITIONS.indexOf(s.state));
     }
     const ratio = capacity ? occupancy / capacity : 0;
     const hue = Math.round(120 * (1 - Math.min(ratio, 1)));
@@ -55,6 +71,12 @@ window.yzMap = (function () {
     const size = count < 100 ? 40 : count < 1000 ? 50 : 60;
     const element = document.createElement("div");
     element.className = "yz-cluster";
+    // A cluster holding a door in lockdown, fire or forced open says so by its rim: it
+    // must not hide the one marker an operator has to see.
+    if (worst >= 0) {
+      element.dataset.condition = CONDITIONS[worst];
+      element.classList.add("yz-cluster-" + CONDITIONS[worst]);
+    }
     element.style.background = "hsl(" + hue + ", 65%, 42%)";
     element.style.width = element.style.height = size + "px";
     const n = document.createElement("span");
@@ -170,15 +192,27 @@ window.yzMap = (function () {
     for (const id of new Set([...before, ...alarmed])) update(id, {});
   }
 
+  // `flags` is {fire, forced, lockdown} for the station as a whole (any of its doors).
+  function setCondition(id, flags) {
+    if (flags.fire || flags.forced || flags.lockdown) conditions.set(id, flags);
+    else conditions.delete(id);
+    update(id, {});
+  }
+
+  // Titles carry the state's name: draw every marker again in the new language.
+  function relabel() {
+    for (const s of stations.values()) if (s.marker) s.marker.setIcon(icon(s));
+  }
+
   return {
-    init, load, update, applyFilter, setAlarms,
+    init, load, update, applyFilter, setAlarms, setCondition, relabel,
     applied: 0,
     received: 0,
     get drawn() { return drawn; },
     count() { return cluster ? cluster.getLayers().length : 0; },
     station(id) {
       const s = stations.get(id);
-      return s ? { id: s.id, state: s.state, label: label(s), occupancy: s.occupancy } : null;
+      return s ? { id: s.id, state: s.state, label: label(s), occupancy: s.occupancy, title: title(s) } : null;
     },
     districts() {
       const all = new Set();
