@@ -30,6 +30,11 @@ class HttpSettings(Section):
         default=STATION_FILE_BYTES, ge=1024, le=STATION_FILE_BYTES
     )
     """The largest CSV or GeoJSON file `POST /api/stations/import` accepts."""
+    login_account_lock_at: int = Field(default=5, ge=1, le=1000)
+    """The failed login of one account name that locks it (`docs/security.md`)."""
+    login_address_lock_at: int = Field(default=20, ge=1, le=100_000)
+    """The failed login from one client address that locks it: raise it when many
+    operators reach the central through one address (a proxy, an office NAT)."""
 
 
 class DatabaseSettings(Section):

@@ -44,6 +44,7 @@ class ThrottlePolicy:
 
 ACCOUNT_POLICY = ThrottlePolicy(lock_at=5)
 ADDRESS_POLICY = ThrottlePolicy(lock_at=20)
+"""The defaults; `http.login_account_lock_at` and `http.login_address_lock_at` set them."""
 
 MAX_TRACKED = 100_000
 """Accounts and addresses remembered, each; beyond it the longest quiet are forgotten, so

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from contract.payloads import Command
 from dashboard.core.changes import BatchResult
 from dashboard.core.config import CentralSettings, HttpSettings
+from dashboard.core.login_throttle import LoginThrottle, ThrottlePolicy
 from dashboard.ingest.metrics import IngestMetrics
 from dashboard.services.credentials import Credentials
 from dashboard.services.gateway_provisioning import GatewayProvisioning
@@ -116,7 +117,14 @@ def build_app(parts: WebParts) -> FastAPI:
         lambda: {"live_subscribers": parts.live.subscribers, **parts.extra_metrics()},
     )
     for router in (
-        sessions_router(parts.operators, settings.http.secure_cookies),
+        sessions_router(
+            parts.operators,
+            settings.http.secure_cookies,
+            LoginThrottle(
+                ThrottlePolicy(lock_at=settings.http.login_account_lock_at),
+                ThrottlePolicy(lock_at=settings.http.login_address_lock_at),
+            ),
+        ),
         operators_router(parts.operators),
         stations_router(parts.store),
         occupancy_router(parts.store, parts.changed),
