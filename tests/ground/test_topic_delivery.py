@@ -93,14 +93,19 @@ def test_a_topic_outside_the_table_is_refused_before_it_reaches_the_broker() -> 
 
 def test_only_home_assistants_discovery_tree_is_published_past_the_table() -> None:
     """`publish_as` takes QoS and retain from its caller; in the product, only the
-    gateway's Home Assistant configs (a tree outside wire contract v1) may use it."""
+    gateway's Home Assistant configs and the central's commands to the broker's dynamic
+    security plugin (two trees outside wire contract v1) may use it."""
     callers = sorted(
         str(path.relative_to(ROOT))
         for package in PRODUCT
         for path in (ROOT / package).rglob("*.py")
         if path.name != "mqtt_link.py" and re.search(r"\.publish_as\(", path.read_text("utf-8"))
     )
-    assert callers == ["gateway/service.py"]
+    assert callers == ["gateway/service.py", "servicekit/dynsec.py"]
+    dynsec = (ROOT / "servicekit/dynsec.py").read_text("utf-8")
+    assert re.findall(r"publish_as\((.*)\)", dynsec) == [
+        "CONTROL_TOPIC, payload, qos=1, retain=False"
+    ]
     text = (ROOT / "gateway/service.py").read_text("utf-8")
     assert re.findall(r"publish_as\((.*)\)", text) == [
         "topic, payload, qos=DISCOVERY_QOS, retain=DISCOVERY_RETAIN"
