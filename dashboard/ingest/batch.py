@@ -92,10 +92,9 @@ class _Batch:
     ) -> BatchResult:
         db, result = self.db, self.result
         result.quarantined = quarantine.keep(db, quarantined, self.received_at)
-        new, result.duplicates = events.new_events(db, items)
+        new, result.duplicates = events.store(db, items, self.received_at, texts)
         result.stored = len(new)
         stations.ensure(db, {m.station_id for m in items})
-        events.insert(db, new, self.received_at, texts)
         health = [m for m in items if isinstance(m, Health)]
         self._hear_gateways(new, health)
         for message in items:

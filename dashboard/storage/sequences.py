@@ -27,7 +27,34 @@ from dashboard.core.sequence_gaps import (
     remove,
     stored_through,
 )
-from dashboard.storage.db import Connection
+from dashboard.storage.db import BulkInsert, Connection
+
+_HIGHS = BulkInsert(
+    "seq_high",
+    (("station_id", "text"), ("gateway_id", "text"), ("high", "bigint")),
+    "ON CONFLICT (station_id, gateway_id) DO UPDATE SET high = excluded.high",
+)
+_GAPS = BulkInsert(
+    "seq_missing",
+    (
+        ("station_id", "text"),
+        ("gateway_id", "text"),
+        ("first", "bigint"),
+        ("last", "bigint"),
+        ("noticed_at", "double precision"),
+    ),
+)
+_LEFT = BulkInsert(
+    "seq_missing",
+    (
+        ("station_id", "text"),
+        ("gateway_id", "text"),
+        ("first", "bigint"),
+        ("last", "bigint"),
+        ("noticed_at", "double precision"),
+        ("alert_id", "bigint"),
+    ),
+)
 
 GatewayKey = tuple[str, str]
 """(station id, gateway id)."""
@@ -79,8 +106,7 @@ def track_batch(
     if not keys:
         return tracked
     known = _marks_read(db, keys)
-    inserts: list[tuple[str, str, int]] = []
-    updates: list[tuple[int, str, str]] = []
+    moved: list[tuple[str, str, int]] = []
     gaps: list[tuple[str, str, int, int, float]] = []
     late: dict[GatewayKey, list[SeqRange]] = {}
     for key in sorted(keys):
@@ -96,19 +122,11 @@ def track_batch(
             # New gaps lie above the old high mark, so above anything missing before;
             # late arrivals may raise the lowest, which `forget` below works out.
             tracked.lowest_missing[key] = lowest if lowest is not None else _first_of(step.gaps)
-        if step.high is None or step.high == start:
-            continue
-        if start is None:
-            inserts.append((sid, gid, step.high))
-        else:
-            updates.append((step.high, sid, gid))
-    db.executemany("INSERT INTO seq_high (station_id, gateway_id, high) VALUES (?, ?, ?)", inserts)
-    db.executemany("UPDATE seq_high SET high = ? WHERE station_id = ? AND gateway_id = ?", updates)
-    db.executemany(
-        "INSERT INTO seq_missing (station_id, gateway_id, first, last, noticed_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        gaps,
-    )
+        if step.high is not None and step.high != start:
+            moved.append((sid, gid, step.high))
+    # New baselines and raised marks alike, one row per gateway (keys are sorted above).
+    db.insert_rows(_HIGHS, moved)
+    db.insert_rows(_GAPS, gaps)
     # Late arrivals (redelivery after an outage, or the events a health report announced)
     # fill gaps noticed in earlier batches.
     tracked.update(forget(db, late))
@@ -148,11 +166,7 @@ def forget(db: Connection, gone: Mapping[GatewayKey, Sequence[SeqRange]]) -> Tra
         if alert_id is not None:
             touched.add(int(alert_id))
     db.executemany("DELETE FROM seq_missing WHERE id = ?", deleted)
-    db.executemany(
-        "INSERT INTO seq_missing (station_id, gateway_id, first, last, noticed_at, alert_id) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        inserted,
-    )
+    db.insert_rows(_LEFT, inserted)
     if not touched:
         return forgotten
     alert_marks = ", ".join("?" * len(touched))
