@@ -164,6 +164,16 @@ class Connection:
             with self.raw.cursor() as cursor:
                 cursor.executemany(self._render(sql), rows)
 
+    def among(self, values: Iterable[Any]) -> tuple[str, list[Any]]:
+        """The condition that a column is one of `values`, to write after the column's
+        name, and its parameters: `IN (?, ?, ...)` on SQLite; on PostgreSQL `= ANY(?)`
+        with one array, the same statement however many values there are, which the
+        driver converts and the server plans once instead of once per count."""
+        items = list(values)
+        if self.dialect == "postgresql":
+            return "= ANY(?)", [items]
+        return f"IN ({', '.join('?' * len(items))})", items
+
     def insert_rows(self, insert: BulkInsert, rows: Sequence[Sequence[Any]]) -> None:
         """Insert `rows` (values in the order of `insert.columns`): one statement run per
         row on SQLite, one statement for all of them on PostgreSQL."""
@@ -325,20 +335,28 @@ class Database:
             _close_quietly(conn)
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """Borrow a connection inside one transaction; committed when the block ends."""
+    def transaction(self, pipelined: bool = False) -> Iterator[Connection]:
+        """Borrow a connection inside one transaction; committed when the block ends.
+
+        `pipelined` (PostgreSQL; nothing changes on SQLite): statements are sent without
+        waiting for each to finish, so the server works through the writes while the
+        caller prepares what comes next. Reading a result waits for every statement sent
+        before it, and the commit for all of them; a failed statement raises at the next
+        read or at the commit, either way before the block has committed anything. Only
+        for work that reads no `rowcount`, which is unknown until then.
+        """
         lock = self._write_lock
         if lock is not None:
             lock.acquire()
         try:
             with self.connection() as db:
-                db.raw.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
-                try:
-                    yield db
-                except BaseException:
-                    db.raw.execute("ROLLBACK")
-                    raise
-                db.raw.execute("COMMIT")
+                if pipelined and self.dialect == "postgresql":
+                    with db.raw.pipeline():
+                        yield from _in_transaction(db, "BEGIN", pipelined=True)
+                else:
+                    yield from _in_transaction(
+                        db, "BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN"
+                    )
         finally:
             if lock is not None:
                 lock.release()
@@ -356,6 +374,22 @@ class Database:
             idle, self._idle = self._idle, []
         for conn in idle:
             _close_quietly(conn)
+
+
+def _in_transaction(db: Connection, begin: str, pipelined: bool = False) -> Iterator[Connection]:
+    db.raw.execute(begin)
+    try:
+        yield db
+    except BaseException:
+        if pipelined:
+            # The pipeline may be aborted already; the connection is closed after this
+            # failure either way, which ends the transaction on the server.
+            with suppress(Exception):
+                db.raw.execute("ROLLBACK")
+        else:
+            db.raw.execute("ROLLBACK")
+        raise
+    db.raw.execute("COMMIT")
 
 
 def _close_quietly(conn: Connection) -> None:

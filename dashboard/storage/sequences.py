@@ -144,14 +144,13 @@ def forget(db: Connection, gone: Mapping[GatewayKey, Sequence[SeqRange]]) -> Tra
     lowest = forgotten.lowest_missing
     for key in gone:
         lowest[key] = None
-    stations = sorted({sid for sid, _ in gone})
-    marks = ", ".join("?" * len(stations))
+    among, stations = db.among(sorted({sid for sid, _ in gone}))
     deleted: list[tuple[int]] = []
     inserted: list[tuple[str, str, int, int, float, int | None]] = []
     touched: set[int] = set()
     for row_id, sid, gid, low, high, noticed_at, alert_id in db.execute(
         "SELECT id, station_id, gateway_id, first, last, noticed_at, alert_id FROM seq_missing "
-        f"WHERE station_id IN ({marks})",
+        f"WHERE station_id {among}",
         stations,
     ).fetchall():
         left = remove((low, high), gone.get((sid, gid), ()))
@@ -169,12 +168,11 @@ def forget(db: Connection, gone: Mapping[GatewayKey, Sequence[SeqRange]]) -> Tra
     db.insert_rows(_LEFT, inserted)
     if not touched:
         return forgotten
-    alert_marks = ", ".join("?" * len(touched))
+    among, alert_ids = db.among(sorted(touched))
     still_open = {
         int(row[0])
         for row in db.execute(
-            f"SELECT DISTINCT alert_id FROM seq_missing WHERE alert_id IN ({alert_marks})",
-            sorted(touched),
+            f"SELECT DISTINCT alert_id FROM seq_missing WHERE alert_id {among}", alert_ids
         ).fetchall()
     }
     forgotten.emptied = touched - still_open
@@ -197,12 +195,11 @@ def _marks_read(
 ) -> dict[GatewayKey, tuple[int, int | None]]:
     """Per gateway of `keys` with a baseline: its high mark and lowest missing number."""
     wanted = set(keys)
-    stations = sorted({sid for sid, _ in wanted})
-    marks = ", ".join("?" * len(stations))
+    among, stations = db.among(sorted({sid for sid, _ in wanted}))
     rows = db.execute(
         "SELECT h.station_id, h.gateway_id, h.high, (SELECT min(m.first) FROM seq_missing m "
         "WHERE m.station_id = h.station_id AND m.gateway_id = h.gateway_id) "
-        f"FROM seq_high h WHERE h.station_id IN ({marks})",
+        f"FROM seq_high h WHERE h.station_id {among}",
         stations,
     ).fetchall()
     return {

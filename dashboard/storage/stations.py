@@ -230,13 +230,9 @@ def write_counts(db: Connection, states: Mapping[str, StationCounts]) -> dict[st
         "UPDATE stations SET occupancy = ? WHERE id = ?",
         [(state.total, sid) for sid, state in states.items()],
     )
-    marks = ", ".join("?" * len(states))
-    return {
-        r[0]: r[1]
-        for r in db.execute(
-            f"SELECT id, capacity FROM stations WHERE id IN ({marks})", list(states)
-        )
-    }
+    among, ids = db.among(states)
+    rows = db.execute(f"SELECT id, capacity FROM stations WHERE id {among}", ids)
+    return {r[0]: r[1] for r in rows}
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -295,15 +291,13 @@ def zone_counts(db: Connection) -> dict[str, dict[str, int]]:
 def load_counts(db: Connection, station_ids: Sequence[str]) -> dict[str, StationCounts]:
     """The counts and door rules of these stations, to apply events or corrections to."""
     counts = {sid: StationCounts() for sid in station_ids}
-    marks = ", ".join("?" * len(station_ids))
+    among, ids = db.among(station_ids)
     for sid, zone, occupancy in db.execute(
-        f"SELECT station_id, zone, occupancy FROM station_zones WHERE station_id IN ({marks})",
-        station_ids,
+        f"SELECT station_id, zone, occupancy FROM station_zones WHERE station_id {among}", ids
     ):
         counts[sid].zones[zone] = occupancy
     for sid, door_id, zone, beams in db.execute(
-        f"SELECT station_id, door_id, zone, beams FROM doors WHERE station_id IN ({marks})",
-        station_ids,
+        f"SELECT station_id, door_id, zone, beams FROM doors WHERE station_id {among}", ids
     ):
         counts[sid].door_zone[door_id] = zone
         if beams:
