@@ -8,7 +8,8 @@ session, the events are published while both are away (the broker queues them), 
 each reconnects alone and the time from its first to its last message (raw) or first to
 last stored event (central) is taken. The raw client only counts; the central decodes,
 validates, stores in batches and acknowledges each batch after its commit, as in
-production. Floors: ingest at least 70 % of the raw rate and 10,000 events/s on SQLite.
+production. Floors, each database on its own: ingest at least 70 % of the raw rate in
+the same run, on SQLite also at least 10,000 events/s. The output says which were met.
 """
 
 from __future__ import annotations
@@ -194,6 +195,24 @@ def run_once(
     }
 
 
+def floor_of(name: str, figures: dict[str, Any]) -> dict[str, Any]:
+    """Whether one database's run met its floors: the share of the raw rate, and on
+    SQLite the rate itself."""
+    rate_floor = FLOOR_RATE if name == "sqlite" else None
+    met = figures["ratio"] >= FLOOR_RATIO and (
+        rate_floor is None or figures["ingest_rate"] >= rate_floor
+    )
+    return {"ratio": FLOOR_RATIO, "rate": rate_floor, "met": met}
+
+
+def floor_text(name: str, floor: dict[str, Any]) -> str:
+    """One line saying what the floor of `name` is and whether it was met."""
+    wanted = f">= {floor['ratio']:.0%} of raw"
+    if floor["rate"] is not None:
+        wanted += f" and >= {floor['rate']:.0f}/s"
+    return f"floor {name:10s} ({wanted}): {'met' if floor['met'] else 'MISSED'}"
+
+
 def broker_config() -> str:
     """The production broker's queueing settings (deploy/mosquitto/mosquitto.conf)."""
     return "max_queued_messages 1000000\n"
@@ -229,17 +248,15 @@ def run(events: int, postgres: bool) -> dict[str, Any]:
             finally:
                 broker.stop()
                 server.stop()
-    sqlite = results["sqlite"]
     results["floors"] = {
-        "ratio": FLOOR_RATIO,
-        "rate": FLOOR_RATE,
-        "met": sqlite["ratio"] >= FLOOR_RATIO and sqlite["ingest_rate"] >= FLOOR_RATE,
+        name: floor_of(name, results[name]) for name in ("sqlite", "postgresql") if name in results
     }
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the figures, write `benchmarks/results/ingest.json`; 1 if a floor is missed."""
+    """Print the figures and whether each database met its floor, write
+    `benchmarks/results/ingest.json`; 1 if a floor is missed."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest")
     parser.add_argument("--events", type=int, default=EVENTS)
     parser.add_argument("--no-postgres", action="store_true")
@@ -254,12 +271,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['publish_rate']:.0f}/s)"
             )
     floors = results["floors"]
-    print(
-        f"floors (SQLite: >= {FLOOR_RATIO:.0%} of raw and >= {FLOOR_RATE:.0f}/s): "
-        f"{'met' if floors['met'] else 'MISSED'}"
-    )
+    for name, floor in floors.items():
+        print(floor_text(name, floor))
     print(f"results: {write_results('ingest', results)}")
-    return 0 if floors["met"] else 1
+    return 0 if all(floor["met"] for floor in floors.values()) else 1
 
 
 if __name__ == "__main__":

@@ -77,7 +77,8 @@ def record(
     commands they answer (`storage.commands`).
     """
     items = list(messages)
-    with database.transaction() as db:
+    # Pipelined: the server stores one table's rows while the next ones are prepared.
+    with database.transaction(pipelined=True) as db:
         batch = _Batch(db, thresholds, utc_now())
         result = batch.write(items, quarantined, texts or {})
         batch.answers(list(replies))
@@ -93,16 +94,17 @@ class _Batch:
         self.received = received
         self.received_at = format_utc(received)
         self.result = BatchResult()
+        self.tracked = sequences.Tracked()
+        """What the batch did to its gateways' sequences, stored marks included."""
 
     def write(
         self, items: list[Message], quarantined: Iterable[Quarantined], texts: Mapping[str, str]
     ) -> BatchResult:
         db, result = self.db, self.result
         result.quarantined = quarantine.keep(db, quarantined, self.received_at)
-        new, result.duplicates = events.new_events(db, items)
+        new, result.duplicates = events.store(db, items, self.received_at, texts)
         result.stored = len(new)
         stations.ensure(db, {m.station_id for m in items})
-        events.insert(db, new, self.received_at, texts)
         health = [m for m in items if isinstance(m, Health)]
         self._hear_gateways(new, health)
         for message in items:
@@ -119,14 +121,15 @@ class _Batch:
         self._tokens(new)
         # Duplicates and births ask too: a gateway sends those when it may have missed
         # its mark (it published again, or reconnected to a broker that lost it).
-        result.stored_marks = sequences.stored_marks(
-            db,
-            {
-                (m.station_id, m.gateway_id)
-                for m in items
-                if isinstance(m, EventPayload) or (isinstance(m, Availability) and m.online)
-            },
-        )
+        asking = {
+            (m.station_id, m.gateway_id)
+            for m in items
+            if isinstance(m, EventPayload) or (isinstance(m, Availability) and m.online)
+        }
+        # Tracking the sequences read the marks of the gateways with new events already;
+        # only the others (duplicates, births) are read here.
+        result.stored_marks = self.tracked.marks(asking)
+        result.stored_marks |= sequences.stored_marks(db, asking - self.tracked.highs.keys())
         return result
 
     def answers(self, replies: list[CommandReply]) -> None:
@@ -152,13 +155,14 @@ class _Batch:
             if report.last_seq:
                 key = (report.station_id, report.gateway_id)
                 reached[key] = max(reached.get(key, 0), report.last_seq)
-        filled = sequences.track_batch(db, by_gateway, self.received.timestamp(), reached)
+        tracked = self.tracked
+        tracked.update(sequences.track_batch(db, by_gateway, self.received.timestamp(), reached))
         dropped: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
         for event in new:
             if isinstance(event, DropReport):
                 dropped[(event.station_id, event.gateway_id)] += event.seq_ranges
-        filled |= sequences.forget(db, dropped)
-        self.result.alerts += alerts.resolve_ids(db, sorted(filled))
+        tracked.update(sequences.forget(db, dropped))
+        self.result.alerts += alerts.resolve_ids(db, sorted(tracked.emptied))
         if not heard:
             return
         # A gateway marked offline for silence is back as soon as anything arrives.

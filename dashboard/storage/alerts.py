@@ -130,13 +130,12 @@ def settle(
     so a batch touching many stations costs a statement per change, not per station."""
     if not conditions:
         return []
-    stations = sorted({station for station, _, _ in conditions})
-    marks = ", ".join("?" * len(stations))
+    among, stations = db.among(sorted({station for station, _, _ in conditions}))
     unresolved = {
         (r[1], r[2], r[3]): int(r[0])
         for r in db.execute(
             "SELECT id, station_id, coalesce(gateway_id, ''), coalesce(subject, '') "
-            f"FROM alerts WHERE resolved_at IS NULL AND kind = ? AND station_id IN ({marks})",
+            f"FROM alerts WHERE resolved_at IS NULL AND kind = ? AND station_id {among}",
             [kind.value, *stations],
         )
     }

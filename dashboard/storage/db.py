@@ -6,19 +6,27 @@ differ (placeholders, auto-numbered keys, binary and float column types, `BEGIN`
 a small pool of connections that any thread may borrow. The schema and its migrations are
 in `dashboard.storage.migrations`.
 
-Why not an ORM: the hot path (ingest) is a handful of `executemany` calls per batch, and
+Many rows go in as a `BulkInsert`: on SQLite one prepared statement run per row
+(`executemany`, which costs SQLite little), on PostgreSQL one statement for all of them,
+each column sent as one array and spread into rows by `unnest`. Row by row, PostgreSQL
+parses, binds and executes every row apart, and the client encodes every parameter
+apart; as arrays a thousand rows cost about what one does in round trips and planning.
+
+Why not an ORM: the hot path (ingest) is a handful of bulk statements per batch, and
 the raw DB-API keeps SQLite at its full speed; everything else is a few dozen statements
 that read the same on both databases.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 SCHEMA_WORDS = {
     "sqlite": {
@@ -39,16 +47,55 @@ SCHEMA_WORDS = {
 MAX_IDLE = 8
 """Connections kept open between uses; more are opened under load and closed after."""
 
+_KEY_CHUNK = 500
+"""Keys looked up per statement when SQLite checks which rows of a `BulkInsert` exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class BulkInsert:
+    """An INSERT of many rows at once into `table`.
+
+    `columns` are (name, PostgreSQL type) pairs: PostgreSQL receives each column as an
+    array of that type (`text`, `bigint`, `double precision`; a `bigint` value fits an
+    INTEGER column). `tail` follows the rows: `ON CONFLICT ...`. Rows of one call must
+    not repeat the conflict target of an `ON CONFLICT ... DO UPDATE`: PostgreSQL refuses
+    to update a row twice in one statement, so callers keep one row per key.
+    """
+
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    tail: str = ""
+    sqlite: str = field(init=False, repr=False, compare=False)
+    """The statement SQLite runs once per row."""
+    postgresql: str = field(init=False, repr=False, compare=False)
+    """The one statement PostgreSQL runs for all rows, with one array per column."""
+    integer_columns: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = ", ".join(name for name, _ in self.columns)
+        marks = ", ".join("?" for _ in self.columns)
+        arrays = ", ".join(f"%b::{kind}[]" for _, kind in self.columns)
+        head = f"INSERT INTO {self.table} ({names})"
+        tail = f" {self.tail}" if self.tail else ""
+        object.__setattr__(self, "sqlite", f"{head} VALUES ({marks}){tail}")
+        object.__setattr__(self, "postgresql", f"{head} SELECT * FROM unnest({arrays}){tail}")
+        integers = tuple(i for i, (_, kind) in enumerate(self.columns) if kind == "bigint")
+        object.__setattr__(self, "integer_columns", integers)
+
+    @property
+    def key(self) -> str:
+        """The first column: the one `Connection.insert_new` tells rows apart by."""
+        return self.columns[0][0]
+
 
 class Row(tuple[Any, ...]):
-    """A result row: by position like a tuple, by column name like a mapping."""
+    """A result row: by position like a tuple, by column name like a mapping.
 
-    _names: dict[str, int]
+    The column names live on a class made once per set of names (`row_class`), not on
+    each row: a row costs what a tuple costs, which a batch reading thousands feels."""
 
-    def __new__(cls, names: dict[str, int], values: Sequence[Any]) -> Row:
-        row = super().__new__(cls, values)
-        row._names = names
-        return row
+    __slots__ = ()
+    _names: ClassVar[dict[str, int]] = {}
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
@@ -58,6 +105,21 @@ class Row(tuple[Any, ...]):
     def keys(self) -> list[str]:
         """Column names, so that `dict(row)` works."""
         return list(self._names)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The class is made at run time, so a pickle names the columns instead.
+        return (_rebuilt_row, (tuple(self._names), tuple(self)))
+
+
+@functools.lru_cache(maxsize=1024)
+def row_class(names: tuple[str, ...]) -> type[Row]:
+    """The `Row` class of results with these column names."""
+    index = {name: i for i, name in enumerate(names)}
+    return type("Row", (Row,), {"__slots__": (), "_names": index})
+
+
+def _rebuilt_row(names: tuple[str, ...], values: tuple[Any, ...]) -> Row:
+    return row_class(names)(values)
 
 
 class Cursor(Protocol):
@@ -102,6 +164,61 @@ class Connection:
             with self.raw.cursor() as cursor:
                 cursor.executemany(self._render(sql), rows)
 
+    def among(self, values: Iterable[Any]) -> tuple[str, list[Any]]:
+        """The condition that a column is one of `values`, to write after the column's
+        name, and its parameters: `IN (?, ?, ...)` on SQLite; on PostgreSQL `= ANY(?)`
+        with one array, the same statement however many values there are, which the
+        driver converts and the server plans once instead of once per count."""
+        items = list(values)
+        if self.dialect == "postgresql":
+            return "= ANY(?)", [items]
+        return f"IN ({', '.join('?' * len(items))})", items
+
+    def insert_rows(self, insert: BulkInsert, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert `rows` (values in the order of `insert.columns`): one statement run per
+        row on SQLite, one statement for all of them on PostgreSQL."""
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            self.executemany(insert.sqlite, rows)
+        else:
+            self.execute(insert.postgresql, _pg_arrays(insert, rows))
+
+    def insert_new(self, insert: BulkInsert, rows: Sequence[Sequence[Any]]) -> set[Any]:
+        """Insert the rows whose key (the first column, unique in the table) is not stored
+        yet; the keys of the rows inserted. `insert.tail` must be
+        `ON CONFLICT (key) DO NOTHING`. A key repeated in `rows` is inserted once, from
+        its first row."""
+        if not rows:
+            return set()
+        if self.dialect == "postgresql":
+            # The database itself skips what is stored, also what another replica is
+            # storing at this moment, and says which rows it took.
+            sql = f"{insert.postgresql} RETURNING {insert.key}"
+            return {r[0] for r in self.execute(sql, _pg_arrays(insert, rows)).fetchall()}
+        # SQLite: the caller's transaction holds the only write lock, so what is not
+        # stored now is not stored by anyone else before the INSERT below.
+        keys = list(dict.fromkeys(row[0] for row in rows))
+        stored: set[Any] = set()
+        for start in range(0, len(keys), _KEY_CHUNK):
+            chunk = keys[start : start + _KEY_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            stored.update(
+                r[0]
+                for r in self.execute(
+                    f"SELECT {insert.key} FROM {insert.table} WHERE {insert.key} IN ({marks})",
+                    chunk,
+                )
+            )
+        new: list[Sequence[Any]] = []
+        inserted: set[Any] = set()
+        for row in rows:
+            if row[0] not in stored and row[0] not in inserted:
+                inserted.add(row[0])
+                new.append(row)
+        self.executemany(insert.sqlite, new)
+        return inserted
+
     def insert_id(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run an INSERT ending in `RETURNING id` and return the new id."""
         return int(self.execute(sql, params).fetchone()[0])
@@ -120,13 +237,26 @@ def _pg_params(params: Sequence[Any]) -> Sequence[Any]:
     return [int(p) if isinstance(p, bool) else p for p in params]
 
 
+def _pg_arrays(insert: BulkInsert, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """`rows` as one list per column, for `unnest`."""
+    columns = [list(values) for values in zip(*rows, strict=True)]
+    for index in insert.integer_columns:
+        # PostgreSQL keeps booleans apart from integers; the schema stores flags as 0/1.
+        columns[index] = [int(v) if isinstance(v, bool) else v for v in columns[index]]
+    return columns
+
+
 def _statements(sql: str) -> list[str]:
     return [part.strip() for part in sql.split(";") if part.strip()]
 
 
 def _sqlite_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
-    names = {d[0]: i for i, d in enumerate(cursor.description)}
-    return Row(names, values)
+    return _sqlite_row_class(cursor.description)(values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sqlite_row_class(description: tuple[tuple[Any, ...], ...]) -> type[Row]:
+    return row_class(tuple(d[0] for d in description))
 
 
 class Database:
@@ -205,20 +335,28 @@ class Database:
             _close_quietly(conn)
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """Borrow a connection inside one transaction; committed when the block ends."""
+    def transaction(self, pipelined: bool = False) -> Iterator[Connection]:
+        """Borrow a connection inside one transaction; committed when the block ends.
+
+        `pipelined` (PostgreSQL; nothing changes on SQLite): statements are sent without
+        waiting for each to finish, so the server works through the writes while the
+        caller prepares what comes next. Reading a result waits for every statement sent
+        before it, and the commit for all of them; a failed statement raises at the next
+        read or at the commit, either way before the block has committed anything. Only
+        for work that reads no `rowcount`, which is unknown until then.
+        """
         lock = self._write_lock
         if lock is not None:
             lock.acquire()
         try:
             with self.connection() as db:
-                db.raw.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
-                try:
-                    yield db
-                except BaseException:
-                    db.raw.execute("ROLLBACK")
-                    raise
-                db.raw.execute("COMMIT")
+                if pipelined and self.dialect == "postgresql":
+                    with db.raw.pipeline():
+                        yield from _in_transaction(db, "BEGIN", pipelined=True)
+                else:
+                    yield from _in_transaction(
+                        db, "BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN"
+                    )
         finally:
             if lock is not None:
                 lock.release()
@@ -238,6 +376,22 @@ class Database:
             _close_quietly(conn)
 
 
+def _in_transaction(db: Connection, begin: str, pipelined: bool = False) -> Iterator[Connection]:
+    db.raw.execute(begin)
+    try:
+        yield db
+    except BaseException:
+        if pipelined:
+            # The pipeline may be aborted already; the connection is closed after this
+            # failure either way, which ends the transaction on the server.
+            with suppress(Exception):
+                db.raw.execute("ROLLBACK")
+        else:
+            db.raw.execute("ROLLBACK")
+        raise
+    db.raw.execute("COMMIT")
+
+
 def _close_quietly(conn: Connection) -> None:
     with suppress(Exception):
         conn.raw.close()
@@ -245,9 +399,4 @@ def _close_quietly(conn: Connection) -> None:
 
 def _pg_row_factory(cursor: Any) -> Any:
     description = cursor.description
-    names = {} if description is None else {d.name: i for i, d in enumerate(description)}
-
-    def make(values: Sequence[Any]) -> Row:
-        return Row(names, values)
-
-    return make
+    return row_class(() if description is None else tuple(d.name for d in description))

@@ -11,7 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from dashboard.storage.db import Connection, Database
+from dashboard.storage.db import BulkInsert, Connection, Database
+
+_NEWEST = BulkInsert(
+    "door_states",
+    (
+        ("station_id", "text"),
+        ("door_id", "text"),
+        ("gateway_id", "text"),
+        ("state", "text"),
+        ("at", "text"),
+    ),
+    "ON CONFLICT (station_id, door_id) DO UPDATE SET "
+    "gateway_id = excluded.gateway_id, state = excluded.state, at = excluded.at "
+    # Times are the wire's fixed-width UTC text, so text order is time order.
+    "WHERE door_states.at <= excluded.at",
+)
 
 
 class DoorState(Protocol):
@@ -30,14 +45,17 @@ class DoorState(Protocol):
 
 
 def remember(db: Connection, changes: Iterable[DoorState]) -> None:
-    """Keep each door's newest state, inside the caller's transaction."""
-    db.executemany(
-        "INSERT INTO door_states (station_id, door_id, gateway_id, state, at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (station_id, door_id) DO UPDATE SET "
-        "gateway_id = excluded.gateway_id, state = excluded.state, at = excluded.at "
-        # Times are the wire's fixed-width UTC text, so text order is time order.
-        "WHERE door_states.at <= excluded.at",
-        [(c.station_id, c.door_id, c.gateway_id, c.state, c.at) for c in changes],
+    """Keep each door's newest state, inside the caller's transaction. Of changes to one
+    door at the same time, the last one given wins."""
+    newest: dict[tuple[str, str], DoorState] = {}
+    for change in changes:
+        key = (change.station_id, change.door_id)
+        kept = newest.get(key)
+        if kept is None or kept.at <= change.at:
+            newest[key] = change
+    # One row per door: the statement may update each row once.
+    db.insert_rows(
+        _NEWEST, [(c.station_id, c.door_id, c.gateway_id, c.state, c.at) for c in newest.values()]
     )
 
 

@@ -2,9 +2,10 @@
 
 Tables `events` (every event once, by its `event_id`, with its payload as received) and
 `entries` (access decisions, for the entry log and its filters); nothing else writes
-them. A batch is checked for ids already stored with one query per 500 events and
-written with one `executemany` per table, so the cost per event is a row, not a round
-trip. Functions taking a `Connection` run inside the caller's transaction.
+them. A batch goes in as one bulk insert per table (`dashboard.storage.db.BulkInsert`),
+the ids already stored skipped by the insert itself on PostgreSQL and by one query per
+500 events on SQLite, so the cost per event is a row, not a round trip. Functions
+taking a `Connection` run inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -15,10 +16,39 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from contract.payloads import AccessEvent, EventPayload, Payload, format_utc
-from dashboard.storage.db import Connection
+from dashboard.storage.db import BulkInsert, Connection
 
-_ID_CHUNK = 500
-"""Event ids looked up per statement when checking a batch for duplicates."""
+_EVENTS = BulkInsert(
+    "events",
+    (
+        ("event_id", "text"),
+        ("kind", "text"),
+        ("station_id", "text"),
+        ("gateway_id", "text"),
+        ("seq", "bigint"),
+        ("at", "text"),
+        ("received_at", "text"),
+        ("payload", "text"),
+    ),
+    "ON CONFLICT (event_id) DO NOTHING",
+)
+_ENTRIES = BulkInsert(
+    "entries",
+    (
+        ("event_id", "text"),
+        ("station_id", "text"),
+        ("gateway_id", "text"),
+        ("seq", "bigint"),
+        ("at", "text"),
+        ("door_id", "text"),
+        ("direction", "text"),
+        ("credential", "text"),
+        ("worker_id", "text"),
+        ("decision", "text"),
+        ("reason", "text"),
+    ),
+    "ON CONFLICT (event_id) DO NOTHING",
+)
 
 _ENTRY_FILTERS = ("station_id", "gateway_id", "door_id", "decision", "direction", "worker_id")
 
@@ -55,82 +85,62 @@ class EntryFilter:
     reason: str | None = None
 
 
-def new_events(db: Connection, messages: Sequence[Payload]) -> tuple[list[EventPayload], int]:
-    """The events among `messages` not stored yet, each once, in order; and how many
-    were duplicates (within the batch or of stored events)."""
-    seen: set[str] = set()
-    unique: list[EventPayload] = []
+def store(
+    db: Connection, messages: Sequence[Payload], received_at: str, texts: Mapping[str, str]
+) -> tuple[list[EventPayload], int]:
+    """Store the events among `messages` that are not stored yet, and the access
+    decisions among them as entries; those new events, each once, in order, and how many
+    were duplicates (within the batch or of stored events). `texts` maps event ids to
+    their payloads as they arrived (kept as they are); the others are serialised from
+    the model."""
+    unique: dict[str, EventPayload] = {}
     duplicates = 0
     for event in messages:
         if not isinstance(event, EventPayload):
             continue
-        if event.event_id in seen:
+        if event.event_id in unique:
             duplicates += 1
             continue
-        seen.add(event.event_id)
-        unique.append(event)
-    stored: set[str] = set()
-    ids = [e.event_id for e in unique]
-    for start in range(0, len(ids), _ID_CHUNK):
-        chunk = ids[start : start + _ID_CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        stored.update(
-            r[0]
-            for r in db.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk)
-        )
-    new = [e for e in unique if e.event_id not in stored]
-    return new, duplicates + len(unique) - len(new)
-
-
-def insert(
-    db: Connection, events: Sequence[EventPayload], received_at: str, texts: Mapping[str, str]
-) -> None:
-    """Store new events, and the access decisions among them as entries. `texts` maps
-    event ids to their payloads as they arrived (kept as they are); the others are
-    serialised from the model."""
-    rows = []
-    entries = []
-    for event in events:
-        at = format_utc(event.at)
-        rows.append(
+        unique[event.event_id] = event
+    ats = {event_id: format_utc(event.at) for event_id, event in unique.items()}
+    stored = db.insert_new(
+        _EVENTS,
+        [
             (
-                event.event_id,
+                event_id,
                 event.SCHEMA.split("/", 1)[0],
                 event.station_id,
                 event.gateway_id,
                 event.seq,
-                at,
+                ats[event_id],
                 received_at,
-                texts.get(event.event_id) or event.model_dump_json(by_alias=True),
+                texts.get(event_id) or event.model_dump_json(by_alias=True),
             )
-        )
-        if isinstance(event, AccessEvent):
-            entries.append(
-                (
-                    event.event_id,
-                    event.station_id,
-                    event.gateway_id,
-                    event.seq,
-                    at,
-                    event.door_id,
-                    event.direction.value,
-                    event.credential.value,
-                    event.worker_id,
-                    event.decision.value,
-                    event.reason.value,
-                )
+            for event_id, event in unique.items()
+        ],
+    )
+    new = [event for event_id, event in unique.items() if event_id in stored]
+    db.insert_rows(
+        _ENTRIES,
+        [
+            (
+                event.event_id,
+                event.station_id,
+                event.gateway_id,
+                event.seq,
+                ats[event.event_id],
+                event.door_id,
+                event.direction.value,
+                event.credential.value,
+                event.worker_id,
+                event.decision.value,
+                event.reason.value,
             )
-    db.executemany(
-        "INSERT INTO events (event_id, kind, station_id, gateway_id, seq, at, received_at, "
-        "payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
-        rows,
+            for event in new
+            if isinstance(event, AccessEvent)
+        ],
     )
-    db.executemany(
-        "INSERT INTO entries (event_id, station_id, gateway_id, seq, at, door_id, "
-        "direction, credential, worker_id, decision, reason) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
-        entries,
-    )
+    return new, duplicates + len(unique) - len(new)
 
 
 def purge(db: Connection, cutoff: str) -> int:

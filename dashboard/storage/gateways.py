@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from contract.payloads import Availability
 from dashboard.core.changes import GatewayRow
-from dashboard.storage.db import Connection
+from dashboard.storage.db import BulkInsert, Connection
 
 SILENT = "silent"
 """Why a gateway is offline when nothing was heard from it for too long."""
@@ -33,17 +33,17 @@ def register(db: Connection, station_id: str, gateway_ids: Iterable[str]) -> Non
     )
 
 
+_HEARD = BulkInsert(
+    "gateways",
+    (("station_id", "text"), ("gateway_id", "text"), ("online", "bigint"), ("last_seen", "text")),
+    "ON CONFLICT (station_id, gateway_id) DO UPDATE SET last_seen = excluded.last_seen",
+)
+
+
 def heard(db: Connection, gateways: Iterable[tuple[str, str]], received_at: str) -> None:
     """Note that these (station, gateway) pairs were heard from at `received_at`; one
     never seen before starts online."""
-    db.executemany(
-        """
-        INSERT INTO gateways (station_id, gateway_id, online, last_seen)
-        VALUES (?, ?, 1, ?)
-        ON CONFLICT (station_id, gateway_id) DO UPDATE SET last_seen = excluded.last_seen
-        """,
-        [(sid, gid, received_at) for sid, gid in sorted(gateways)],
-    )
+    db.insert_rows(_HEARD, [(sid, gid, 1, received_at) for sid, gid in sorted(set(gateways))])
 
 
 def announce(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from contract.payloads import format_utc, utc_now
 from dashboard.core.occupancy import DEFAULT_ZONE, StationCounts
 from dashboard.core.stations import DoorSpec, StationInput
-from dashboard.storage.db import Connection, Row
+from dashboard.storage.db import BulkInsert, Connection, Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,21 +170,36 @@ def _sync_total(db: Connection, station_id: str) -> None:
     )
 
 
+_UNDESCRIBED = BulkInsert(
+    "stations",
+    (("id", "text"), ("name", "text"), ("registered", "bigint")),
+    "ON CONFLICT (id) DO NOTHING",
+)
+_DEFAULT_ZONE = BulkInsert(
+    "station_zones",
+    (("station_id", "text"), ("zone", "text")),
+    "ON CONFLICT (station_id, zone) DO NOTHING",
+)
+_ZONE_COUNTS = BulkInsert(
+    "station_zones",
+    (("station_id", "text"), ("zone", "text"), ("occupancy", "bigint")),
+    "ON CONFLICT (station_id, zone) DO UPDATE SET occupancy = excluded.occupancy",
+)
+_BEAM_DOORS = BulkInsert(
+    "doors",
+    (("station_id", "text"), ("door_id", "text"), ("beams", "bigint")),
+    "ON CONFLICT (station_id, door_id) DO UPDATE SET beams = 1",
+)
+
+
 def ensure(db: Connection, station_ids: Iterable[str]) -> None:
     """Keep, unregistered, the stations nobody described yet, each with its default zone.
 
     An event from a station nobody registered is kept, never dropped; the station shows
     up unregistered so an operator can describe it."""
-    rows = [(sid, sid) for sid in sorted(set(station_ids))]
-    db.executemany(
-        "INSERT INTO stations (id, name, registered) VALUES (?, ?, 0) ON CONFLICT (id) DO NOTHING",
-        rows,
-    )
-    db.executemany(
-        "INSERT INTO station_zones (station_id, zone) VALUES (?, 'rest') "
-        "ON CONFLICT (station_id, zone) DO NOTHING",
-        [(sid,) for sid, _ in rows],
-    )
+    ids = sorted(set(station_ids))
+    db.insert_rows(_UNDESCRIBED, [(sid, sid, 0) for sid in ids])
+    db.insert_rows(_DEFAULT_ZONE, [(sid, DEFAULT_ZONE) for sid in ids])
 
 
 def forget(db: Connection, station_id: str) -> None:
@@ -197,19 +212,14 @@ def forget(db: Connection, station_id: str) -> None:
 
 def learn_beam_doors(db: Connection, doors: Sequence[tuple[str, str]]) -> None:
     """Mark (station, door) pairs as counted by beams: they reported a beam crossing."""
-    db.executemany(
-        "INSERT INTO doors (station_id, door_id, beams) VALUES (?, ?, 1) "
-        "ON CONFLICT (station_id, door_id) DO UPDATE SET beams = 1",
-        doors,
-    )
+    db.insert_rows(_BEAM_DOORS, [(sid, door, 1) for sid, door in dict.fromkeys(doors)])
 
 
 def write_counts(db: Connection, states: Mapping[str, StationCounts]) -> dict[str, int | None]:
     """Store the changed zone counts and the station totals, a few statements for any
     number of stations; each station's capacity."""
-    db.executemany(
-        "INSERT INTO station_zones (station_id, zone, occupancy) VALUES (?, ?, ?) "
-        "ON CONFLICT (station_id, zone) DO UPDATE SET occupancy = excluded.occupancy",
+    db.insert_rows(
+        _ZONE_COUNTS,
         [
             (sid, zone, state.zones[zone])
             for sid, state in states.items()
@@ -220,13 +230,9 @@ def write_counts(db: Connection, states: Mapping[str, StationCounts]) -> dict[st
         "UPDATE stations SET occupancy = ? WHERE id = ?",
         [(state.total, sid) for sid, state in states.items()],
     )
-    marks = ", ".join("?" * len(states))
-    return {
-        r[0]: r[1]
-        for r in db.execute(
-            f"SELECT id, capacity FROM stations WHERE id IN ({marks})", list(states)
-        )
-    }
+    among, ids = db.among(states)
+    rows = db.execute(f"SELECT id, capacity FROM stations WHERE id {among}", ids)
+    return {r[0]: r[1] for r in rows}
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -285,15 +291,13 @@ def zone_counts(db: Connection) -> dict[str, dict[str, int]]:
 def load_counts(db: Connection, station_ids: Sequence[str]) -> dict[str, StationCounts]:
     """The counts and door rules of these stations, to apply events or corrections to."""
     counts = {sid: StationCounts() for sid in station_ids}
-    marks = ", ".join("?" * len(station_ids))
+    among, ids = db.among(station_ids)
     for sid, zone, occupancy in db.execute(
-        f"SELECT station_id, zone, occupancy FROM station_zones WHERE station_id IN ({marks})",
-        station_ids,
+        f"SELECT station_id, zone, occupancy FROM station_zones WHERE station_id {among}", ids
     ):
         counts[sid].zones[zone] = occupancy
     for sid, door_id, zone, beams in db.execute(
-        f"SELECT station_id, door_id, zone, beams FROM doors WHERE station_id IN ({marks})",
-        station_ids,
+        f"SELECT station_id, door_id, zone, beams FROM doors WHERE station_id {among}", ids
     ):
         counts[sid].door_zone[door_id] = zone
         if beams:

@@ -9,6 +9,7 @@ alert open and resolve on the live stream.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from dashboard.core.sequence_gaps import (
 )
 from dashboard.ingest import batch
 from dashboard.ingest.checks import run_checks
+from dashboard.storage import sequences
 from dashboard.storage.db import Database
 from dashboard.storage.migrations import open_database
 from tests.central.conftest import central_settings
@@ -240,6 +242,63 @@ def test_the_mark_stops_below_the_lowest_missing_number(database: Database) -> N
     assert record(database, report).stored_marks == {key: 10}, "reported drops count"
     other = record(database, access(1, "gw-2"), access(2, "gw-2"))
     assert other.stored_marks == {("cs-0001", "gw-2"): 2}, "only the gateways heard from"
+
+
+def test_the_marks_a_batch_works_out_are_the_marks_the_tables_hold(
+    database: Database,
+) -> None:
+    # The batch derives each mark from what tracking the sequences read and wrote; a
+    # fresh read of the tables after the commit must agree, whatever the mix: gaps,
+    # late and duplicate events, reported drops, tails announced by health reports.
+    rng = random.Random(17)
+    gateways = ["gw-1", "gw-2", "gw-3"]
+    sent: dict[str, list[EventPayload]] = {g: [] for g in gateways}
+    withheld: dict[str, list[EventPayload]] = {g: [] for g in gateways}
+    numbered = dict.fromkeys(gateways, 0)
+    moved = 0
+    for _ in range(80):
+        messages: list[batch.Message] = []
+        for gateway in rng.sample(gateways, rng.randint(1, 3)):
+            for _ in range(rng.randint(0, 6)):
+                numbered[gateway] += 1
+                event = access(numbered[gateway], gateway)
+                sent[gateway].append(event)
+                # The rest is missing until redelivered or reported dropped.
+                (messages if rng.random() < 0.7 else withheld[gateway]).append(event)
+            late = withheld[gateway]
+            if late and rng.random() < 0.5:
+                messages.append(late.pop(rng.choice([0, -1])))  # the lowest, or any
+            if sent[gateway] and rng.random() < 0.2:
+                messages.append(rng.choice(sent[gateway]))  # a duplicate, or late
+            if rng.random() < 0.1:
+                messages.append(health(numbered[gateway] + rng.randint(0, 3), gateway))
+            if late and rng.random() < 0.15:
+                numbered[gateway] += 1
+                gone = late.pop(0).seq
+                messages.append(
+                    DropReport(
+                        station_id="cs-0001",
+                        gateway_id=gateway,
+                        seq=numbered[gateway],
+                        at=utc_now(),
+                        count=1,
+                        kinds={"access": 1},
+                        seq_ranges=[(gone, gone)],
+                    )
+                )
+        rng.shuffle(messages)
+        before = dict(database_marks(database, gateways))
+        result = record_any(database, *messages)
+        asking = {(m.station_id, m.gateway_id) for m in messages if isinstance(m, EventPayload)}
+        after = database_marks(database, gateways)
+        assert result.stored_marks == {key: after[key] for key in asking if key in after}
+        moved += sum(after[key] != before.get(key) for key in after)
+    assert moved > 20, "the marks moved often, so a stale one would have shown"
+
+
+def database_marks(database: Database, gateways: list[str]) -> dict[tuple[str, str], int]:
+    with database.connection() as db:
+        return sequences.stored_marks(db, [("cs-0001", g) for g in gateways])
 
 
 @pytest.fixture()
