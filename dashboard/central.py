@@ -69,8 +69,6 @@ class Central:
             stall_after_s=alerts.stall_after_s,
         )
         self.store = Store(self.database)
-        if settings.stations:
-            self.store.put_stations([station.station_input() for station in settings.stations])
         self.metrics = IngestMetrics()
         self.live = LiveHub()
         self.influx = InfluxExport(settings.influx) if settings.influx.url else None

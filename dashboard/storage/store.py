@@ -36,7 +36,14 @@ from dashboard.storage.db import Connection, Database
 from dashboard.storage.events import EntryFilter, EntryRow, decode_cursor, encode_cursor
 from dashboard.storage.migrations import open_database
 from dashboard.storage.quarantine import Quarantined, QuarantineRow
-from dashboard.storage.stations import StationDetail, StationNotFoundError, StationRow, ZoneRow
+from dashboard.storage.stations import (
+    StationDetail,
+    StationLocationRow,
+    StationNotFoundError,
+    StationNumberError,
+    StationRow,
+    ZoneRow,
+)
 
 __all__ = [
     # Rows and errors kept importable from here while callers move to their modules.
@@ -48,6 +55,7 @@ __all__ = [
     "Quarantined",
     "StationDetail",
     "StationNotFoundError",
+    "StationNumberError",
     "StationRow",
     "Store",
     "ZoneRow",
@@ -96,9 +104,14 @@ class Store:
             return _put_station(db, station)
 
     def put_stations(self, stations: Sequence[StationInput]) -> int:
-        """Create or replace many stations in one transaction; how many were new."""
+        """Create or replace many stations in one transaction; how many were new.
+
+        Stations that name their number are stored first, so that a number the registry
+        gives another station of the same batch cannot take it. `StationNumberError`
+        stores none of them."""
+        ordered = sorted(stations, key=lambda s: s.number is None)
         with self.db.transaction() as db:
-            return sum(_put_station(db, s) for s in stations)
+            return sum(_put_station(db, s) for s in ordered)
 
     def delete_station(self, station_id: str) -> None:
         """Forget a station's description, zones, doors, gateways and sensors.
@@ -111,6 +124,11 @@ class Store:
             gateways.forget_station(db, station_id)
             sensors.forget_station(db, station_id)
             devices.forget_station(db, station_id)
+
+    def station_locations(self) -> list[StationLocationRow]:
+        """Every station's number and region code."""
+        with self.db.connection() as db:
+            return stations.locations(db)
 
     def stations(self) -> list[StationRow]:
         """Every station, with whether any of its gateways is online."""

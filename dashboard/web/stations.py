@@ -17,6 +17,7 @@ from dashboard.services.station_import import ParsedStations, parse_csv, parse_g
 from dashboard.storage.store import (
     StationDetail,
     StationNotFoundError,
+    StationNumberError,
     StationRow,
     Store,
     ZoneRow,
@@ -96,6 +97,12 @@ def stations_router(store: Store) -> APIRouter:
             raise ApiError(422, f"body id {station.id!r} differs from {station_id!r} in the path")
         return station
 
+    def put(station: StationInput) -> bool:
+        try:
+            return store.put_station(station)
+        except StationNumberError as exc:
+            raise ApiError(409, str(exc)) from None
+
     @router.get("/api/stations")
     def list_stations() -> list[StationRow]:
         """Every station with its live occupancy and online state."""
@@ -116,14 +123,16 @@ def stations_router(store: Store) -> APIRouter:
         responses=error_responses(409, 422),
     )
     def create_station(data: SelfParsedBody = None) -> StationWithParts:
-        """Describe a new station; 409 if the id is taken by a registered station."""
+        """Describe a new station; it gets the next station number unless it names an
+        unused one. 409 if the id is taken by a registered station or the number was
+        ever given to another station."""
         station = parse(data)
         try:
             if store.station(station.id).station.registered:
                 raise ApiError(409, f"station {station.id!r} already exists; PUT replaces it")
         except StationNotFoundError:
             pass
-        store.put_station(station)
+        put(station)
         return StationWithParts.of(store.station(station.id))
 
     @router.get("/api/stations/{station_id}", responses=error_responses(404, 422))
@@ -136,7 +145,7 @@ def stations_router(store: Store) -> APIRouter:
         openapi_extra=json_body(StationInput, optional=("id",), name="StationReplacement"),
         responses={
             201: {"model": StationWithParts, "description": "Created"},
-            **error_responses(422),
+            **error_responses(409, 422),
         },
     )
     def put_station(
@@ -147,7 +156,7 @@ def stations_router(store: Store) -> APIRouter:
         """Create (201) or replace (200) a station's description; its counts are kept. The
         body's `id` may be left out; when given it must be the path's."""
         station = parse(data, station_id)
-        if store.put_station(station):
+        if put(station):
             response.status_code = 201
         return StationWithParts.of(store.station(station_id))
 
@@ -165,7 +174,7 @@ def stations_router(store: Store) -> APIRouter:
     @router.post(
         "/api/stations/import",
         openapi_extra=IMPORT_BODY,
-        responses=error_responses(413, 415, 422),
+        responses=error_responses(409, 413, 415, 422),
     )
     async def import_stations(request: Request) -> ImportResult:
         """Create or replace many stations from CSV or GeoJSON; all or nothing, with every
@@ -179,7 +188,11 @@ def stations_router(store: Store) -> APIRouter:
         parsed: ParsedStations = parse_csv(body) if kind == "text/csv" else parse_geojson(body)
         if parsed.problems:
             raise ApiError(422, "nothing was imported", [asdict(p) for p in parsed.problems[:1000]])
-        created = await run_in_threadpool(store.put_stations, parsed.stations)
+        try:
+            created = await run_in_threadpool(store.put_stations, parsed.stations)
+        except StationNumberError as exc:
+            problem = {"row": None, "field": "number", "problem": str(exc)}
+            raise ApiError(409, "nothing was imported", [problem]) from None
         return ImportResult(imported=len(parsed.stations), created=created)
 
     return router

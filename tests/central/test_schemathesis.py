@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from servicekit.settings import BrokerSettings
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.support.operators import add_operator
 from tests.support.postgres import PostgresServer
 from tests.support.running_central import run_central
@@ -86,7 +86,7 @@ def test_every_check_passes_on_every_operation(
 ) -> None:
     database = postgres.create_database()
     settings = central_settings(tmp_path, broker_settings.url, database)
-    for central in run_central(settings):
+    for central in run_central(settings, stations=STATIONS):
         name, password = add_operator(central.service.operators)
         config = tmp_path / "schemathesis.toml"
         config.write_text(schemathesis_config(name, password), encoding="utf-8")
