@@ -4,8 +4,8 @@ One ASGI middleware guards the whole app, so a route added later cannot forget i
 check: public paths (the worker pass page and its API, the public feed, health,
 metrics, the UI's static files, the favicon and the login itself) pass; every other read
 needs at least `viewer` (a browser asking for a page without a session is sent to the
-login, `/ui/`; API calls get 401 JSON); every state-changing method needs `operator`, and the management of
-stations, keys and operators needs `admin`.
+login, `/ui/`; API calls get 401 JSON); every state-changing method needs `operator`,
+and the management of stations, keys and operators needs `admin`.
 
 Two ways to authenticate:
 
