@@ -13,6 +13,7 @@ import pytest
 
 from contract.payloads import INT64_MAX, AccessEvent, utc_now
 from dashboard.core.changes import AlertThresholds
+from dashboard.core.stations import StationInput
 from dashboard.ingest import batch
 from dashboard.storage.db import Connection, Database
 from dashboard.storage.migrations import MIGRATIONS, open_database, upgrade
@@ -250,7 +251,7 @@ def test_a_database_of_the_last_release_upgrades_in_place(
     # rows, and into the ledger of every number ever given; nothing else changed.
     moved = before.pop("station_locations")
     assert moved == (["station_id", "number", "region_code"], [("cs-0001", 1, 430102)])
-    ledger_columns, ledger = after.pop("station_numbers")
+    _, ledger = after.pop("station_numbers")
     assert [row[:2] + row[3:] for row in ledger] == [(1, "cs-0001", None)]
     columns, rows = before["stations"]
     before["stations"] = ([*columns, "number", "region_code"], [(*rows[0], 1, 430102)])
@@ -374,3 +375,39 @@ def access(seq: int) -> AccessEvent:
         decision="denied",
         reason="unknown_credential",
     )
+
+
+def test_described_stations_without_a_number_get_the_next_ones_on_upgrade(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard.storage import migrations
+
+    database = Database(database_url)
+    # The database as the release before the registry left it: numbers only for the
+    # stations the configuration file gave one.
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:-1])
+    upgrade(database)
+    with database.transaction() as db:
+        for station_id, registered in (("a-1", 1), ("b-1", 1), ("c-1", 0), ("d-1", 1)):
+            db.execute(
+                "INSERT INTO stations (id, name, registered) VALUES (?, ?, ?)",
+                (station_id, station_id, registered),
+            )
+        db.execute(
+            "INSERT INTO station_locations (station_id, number, region_code) "
+            "VALUES ('b-1', 7, 430102)"
+        )
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+    assert upgrade(database) == 1
+    store = Store(database)
+    got = {s.id: (s.number, s.region_code) for s in store.stations()}
+    # b keeps its number; a and d follow it; c (never described) waits for one.
+    assert got == {
+        "a-1": (8, None),
+        "b-1": (7, 430102),
+        "c-1": (None, None),
+        "d-1": (9, None),
+    }
+    store.put_station(StationInput(id="e-1", name="e"))
+    assert store.station("e-1").station.number == 10
+    database.close()
