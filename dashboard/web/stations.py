@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Annotated, Any
 
@@ -72,8 +73,10 @@ IMPORT_BODY = raw_body(
 )
 
 
-def stations_router(store: Store) -> APIRouter:
-    """Station routes over the store."""
+def stations_router(store: Store, registry_changed: Callable[[], None] = lambda: None) -> APIRouter:
+    """Station routes over the store. `registry_changed` hears of every station created,
+    replaced or deleted: a new station's credential map (and a changed region's) goes to
+    its gateways at once rather than at the publisher's next periodic rebuild."""
     router = APIRouter(tags=["stations"])
 
     def load(station_id: str) -> StationDetail:
@@ -99,9 +102,11 @@ def stations_router(store: Store) -> APIRouter:
 
     def put(station: StationInput) -> bool:
         try:
-            return store.put_station(station)
+            created = store.put_station(station)
         except StationNumberError as exc:
             raise ApiError(409, str(exc)) from None
+        registry_changed()
+        return created
 
     @router.get("/api/stations")
     def list_stations() -> list[StationRow]:
@@ -169,6 +174,7 @@ def stations_router(store: Store) -> APIRouter:
             store.delete_station(station_id)
         except StationNotFoundError:
             raise ApiError(404, f"no station {station_id!r}") from None
+        registry_changed()
         return Response(status_code=204)
 
     @router.post(
@@ -193,6 +199,7 @@ def stations_router(store: Store) -> APIRouter:
         except StationNumberError as exc:
             problem = {"row": None, "field": "number", "problem": str(exc)}
             raise ApiError(409, "nothing was imported", [problem]) from None
+        await run_in_threadpool(registry_changed)
         return ImportResult(imported=len(parsed.stations), created=created)
 
     return router
