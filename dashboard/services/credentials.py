@@ -70,6 +70,12 @@ class Credentials:
         if self.publisher is not None:
             self.publisher.sync()
 
+    def stations_changed(self) -> None:
+        """The station registry changed: rebuild the credential maps soon (a new station
+        gets its own; a changed region changes who is in scope there)."""
+        if self.publisher is not None:
+            self.publisher.rebuild_soon()
+
     def enroll(self, inputs: Sequence[WorkerInput]) -> list[Worker]:
         """Enroll all of `inputs` or none (`EnrollmentError`), then publish."""
         workers = self.store.add_workers(inputs)

@@ -91,7 +91,7 @@ def build_app(parts: WebParts) -> FastAPI:
     for router in (
         sessions_router(parts.operators, settings.http.secure_cookies),
         operators_router(parts.operators),
-        stations_router(parts.store, registry_changed=parts.credentials.changed),
+        stations_router(parts.store, registry_changed=parts.credentials.stations_changed),
         occupancy_router(parts.store, parts.changed),
         station_page_router(parts.store, parts.history),
         commands_router(parts.store, parts.publish_command, parts.sign_command),

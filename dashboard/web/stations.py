@@ -199,7 +199,7 @@ def stations_router(store: Store, registry_changed: Callable[[], None] = lambda:
         except StationNumberError as exc:
             problem = {"row": None, "field": "number", "problem": str(exc)}
             raise ApiError(409, "nothing was imported", [problem]) from None
-        await run_in_threadpool(registry_changed)
+        registry_changed()
         return ImportResult(imported=len(parsed.stations), created=created)
 
     return router
