@@ -10,10 +10,15 @@ from pathlib import Path
 
 import httpx
 
+from dashboard.core.config import CentralSettings, DatabaseSettings
+from dashboard.core.stations import StationInput
+from dashboard.services.credentials import Credentials
+from dashboard.storage.store import Store
 from tests.support.demo_process import DemoProcess
 from tests.support.mosquitto import INSTALL_HINT, MosquittoBroker, free_port
 from tests.support.operators import bearer
 from tests.support.schemas import validate_published
+from yizhan.demo import demo_workers, token_source
 
 
 def test_demo_on_a_real_broker_publishes_only_documented_valid_payloads(
@@ -172,3 +177,20 @@ def test_a_restarted_demo_keeps_its_stations_and_says_how_to_reset_the_password(
         assert second.terminate() == 0, "".join(second.output)
     assert after == before
     assert not any("(shown once)" in line for line in second.output)
+
+
+def test_a_worker_whose_station_is_gone_shows_no_code_instead_of_stopping_the_station(
+    tmp_path: Path,
+) -> None:
+    settings = CentralSettings(database=DatabaseSettings(path=tmp_path / "c.db"))
+    store = Store.open(settings.database.resolved_url)
+    store.put_station(StationInput(id="demo-01", name="五一广场驿站"))
+    credentials = Credentials(settings, database=store.db)
+    try:
+        (number,) = demo_workers(credentials, "demo-01")[:1]
+        codes = token_source(credentials)
+        assert codes(number) is not None
+        store.delete_station("demo-01")
+        assert codes(number) is None
+    finally:
+        credentials.stop()

@@ -50,9 +50,10 @@ def _import(store: Store, args: argparse.Namespace, out: TextIO, err: TextIO) ->
     except StationNumberError as exc:
         err.write(f"{args.file}: {exc}; nothing was imported\n")
         return 1
+    count = len(parsed.stations)
     out.write(
-        f"imported {len(parsed.stations)} stations ({created} new); "
-        "a running central shows them at once\n"
+        f"imported {count} station{'' if count == 1 else 's'} ({created} new); a running "
+        "central lists them at once and sends their gateways' credential maps within 30 s\n"
     )
     _list(store, out, only={s.id for s in parsed.stations})
     return 0

@@ -164,7 +164,7 @@ def test_stations_import_seeds_the_registry_all_or_none(
 
     code, out, err = run(capsys, "stations", "import", *cfg, str(DEPLOY / "config/stations.toml"))
     assert code == 0, err
-    assert "imported 1 stations (0 new)" in out
+    assert "imported 1 station (0 new)" in out
     assert "cs-0001\t4242\t430102\t五一广场驿站" in out
     new = tmp_path / "new.csv"
     new.write_text("id,name\ncs-0600,新站\n", encoding="utf-8")
