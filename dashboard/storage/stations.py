@@ -93,6 +93,9 @@ class StationNumberError(ValueError):
         self.problem = problem
 
 
+_NUMBER_LOCK = 0x797A5F73_74616E6F
+"""Held while a station number is given on PostgreSQL (`pg_advisory_xact_lock`)."""
+
 _STATION_SELECT = """
     SELECT s.id, s.name, s.lat, s.lon, s.capacity, s.occupancy, s.registered,
         s.address, s.time_zone, s.opening_hours, s.amenities, s.accepting,
@@ -205,6 +208,11 @@ def _number(db: Connection, station_id: str, wanted: int | None) -> int:
                 station_id, f"has number {current} for good; it cannot become {wanted}"
             )
         return int(current)
+    if db.dialect == "postgresql":
+        # Two transactions giving numbers at once (two requests, two replicas) would both
+        # read the same highest number; this lock, held until commit, takes them in turn.
+        # (SQLite's writers already are: BEGIN IMMEDIATE.)
+        db.execute("SELECT pg_advisory_xact_lock(?)", (_NUMBER_LOCK,))
     if wanted is None:
         high = db.execute("SELECT coalesce(max(number), 0) FROM station_numbers").fetchone()[0]
         wanted = int(high) + 1

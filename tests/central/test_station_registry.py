@@ -4,9 +4,12 @@ given twice, also after its station is deleted; on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from contract.tokens import Scope, decode_token
+from dashboard.core.stations import StationInput
+from dashboard.storage.store import Store
 from tests.support.running_central import RunningCentral
 from tests.workers.support import enroll, pass_secret
 
@@ -118,3 +121,25 @@ def test_bad_station_input_is_refused_with_every_problem_named(
     assert one.status_code == 422
     assert [e["where"] for e in one.json()["errors"]] == ["region_code"]
     assert http.get("/api/stations").json() == before, "a refused input changed the registry"
+
+
+def test_stations_created_at_once_get_distinct_numbers(database_url: str) -> None:
+    store = Store.open(database_url)
+    together = threading.Barrier(6)
+    failures: list[BaseException] = []
+
+    def create(n: int) -> None:
+        together.wait(10)
+        try:
+            store.put_station(StationInput(id=f"cs-{n:04d}", name=f"站 {n}"))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert failures == []
+    assert sorted(s.number or 0 for s in store.stations()) == [1, 2, 3, 4, 5, 6]
+    store.close()
