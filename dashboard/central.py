@@ -49,8 +49,10 @@ SUBSCRIPTIONS = (
     (f"{ROOT}/st/+/gw/+/event/+", 1),
     (TOPIC_BY_NAME["availability"].wildcard, 1),
     (TOPIC_BY_NAME["health"].wildcard, 1),
+    (TOPIC_BY_NAME["config/reported"].wildcard, 1),
 )
-"""What the central listens to: every gateway's events, availability and health."""
+"""What the central listens to: every gateway's events, availability, health and reported
+config."""
 
 
 class Central:
@@ -128,6 +130,9 @@ class Central:
                 broker_connected=lambda: self.link.connected,
                 publish_command=self.link.publish,
                 sign_command=self._command_signer(),
+                sign_config=lambda desired: sign(
+                    desired, self.operator_key.name, self.operator_key.private_key
+                ),
                 extra_metrics=self._extra_metrics,
                 problems=lambda: problems(self.ingest.state()),
             )

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from contract.maintenance_payloads import Health
+from contract.maintenance_payloads import ConfigReport, Health
 from contract.payloads import (
     AccessEvent,
     AlarmEvent,
@@ -43,6 +43,7 @@ from dashboard.storage import (
     devices,
     door_states,
     events,
+    gateway_configs,
     gateways,
     quarantine,
     sensors,
@@ -52,8 +53,8 @@ from dashboard.storage import (
 from dashboard.storage.db import Connection, Database
 from dashboard.storage.quarantine import Quarantined
 
-Message = EventPayload | Availability | Health
-"""What a batch stores: events, birth messages and last wills, health reports."""
+Message = EventPayload | Availability | Health | ConfigReport
+"""What a batch stores: events, birth messages and last wills, health and config reports."""
 
 
 def record(
@@ -99,6 +100,9 @@ class _Batch:
         for message in items:
             if isinstance(message, Availability):
                 self._availability(message)
+        configs = [m for m in items if isinstance(m, ConfigReport)]
+        if configs:
+            gateway_configs.write_reports(db, configs)
         if health:
             devices.write_reports(db, health)
             result.alerts += alerts.apply_device_health(db, health)

@@ -372,6 +372,28 @@ MIGRATIONS: tuple[Migration, ...] = (
         WHERE number IS NOT NULL;
     DROP TABLE station_locations;
     """,
+    # Station policy flows down as signed desired config and comes back as each gateway's
+    # reported config: the policy an admin set (with the version it went out as), and the
+    # last report of every gateway, to tell applied, pending and refused apart.
+    """
+    CREATE TABLE station_policies (
+        station_id TEXT PRIMARY KEY,
+        policy TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        version {bigint} NOT NULL,
+        set_at TEXT NOT NULL,
+        set_by TEXT NOT NULL
+    );
+    CREATE TABLE gateway_configs (
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        version {bigint},
+        applied TEXT NOT NULL,
+        refused TEXT NOT NULL,
+        reported_at TEXT NOT NULL,
+        PRIMARY KEY (station_id, gateway_id)
+    );
+    """,
 )
 """Schema changes in order; migration n is `MIGRATIONS[n - 1]`."""
 

@@ -195,6 +195,15 @@ def put(db: Connection, s: StationInput) -> bool:
     return existed is None or not existed[0]
 
 
+def set_capacity(db: Connection, station_id: str, capacity: int | None) -> None:
+    """Set a station's capacity (its policy changed); `StationNotFoundError`."""
+    require(db, station_id)
+    db.execute(
+        "UPDATE stations SET capacity = ?, updated_at = ? WHERE id = ?",
+        (capacity, format_utc(utc_now()), station_id),
+    )
+
+
 def _number(db: Connection, station_id: str, wanted: int | None) -> int:
     """The station's number: kept if it has one, else `wanted` or the next never given.
 

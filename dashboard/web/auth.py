@@ -76,6 +76,7 @@ ADMIN_WRITES = (
     re.compile(r"^/api/keys(/.*)?$"),
     re.compile(r"^/api/stations(/import)?$"),
     re.compile(r"^/api/stations/[^/]+$"),
+    re.compile(r"^/api/stations/[^/]+/policy$"),
 )
 ADMIN_READS = (re.compile(r"^/api/operators(/.*)?$"), re.compile(r"^/api/audit$"))
 
