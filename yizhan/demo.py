@@ -26,7 +26,7 @@ from gateway.config import MaintenanceSettings, PolicySettings, ThrottleSettings
 from servicekit.operator_keys import OperatorKey
 from servicekit.settings import BrokerSettings
 from yizhan.embedded_broker import EmbeddedBroker
-from yizhan.simulated_station import SimulatedStation, TokenSource, Traffic
+from yizhan.simulated_station import DOOR, SimulatedStation, TokenSource, Traffic
 from yizhan.stopping import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,8 @@ def demo_stations(count: int) -> list[StationInput]:
                 lon=round(CITY_CENTRE[1] + rng.uniform(-0.08, 0.08), 5),
                 capacity=rng.choice((8, 10, 12, 16, 20)),
                 region_code=DISTRICTS[(n - 1) % len(DISTRICTS)],
+                doors=[{"id": DOOR, "gateway_id": "gw-1"}],
+                gateways=["gw-1"],
             )
         )
     return stations

@@ -195,12 +195,15 @@ def put(db: Connection, s: StationInput) -> bool:
     return existed is None or not existed[0]
 
 
-def set_capacity(db: Connection, station_id: str, capacity: int | None) -> None:
-    """Set a station's capacity (its policy changed); `StationNotFoundError`."""
+def set_policy(
+    db: Connection, station_id: str, capacity: int | None, opening_hours: str | None
+) -> None:
+    """Set a station's capacity and opening hours as its policy has them, so that the
+    map, the public feed and the gateways say the same; `StationNotFoundError`."""
     require(db, station_id)
     db.execute(
-        "UPDATE stations SET capacity = ?, updated_at = ? WHERE id = ?",
-        (capacity, format_utc(utc_now()), station_id),
+        "UPDATE stations SET capacity = ?, opening_hours = ?, updated_at = ? WHERE id = ?",
+        (capacity, opening_hours, format_utc(utc_now()), station_id),
     )
 
 

@@ -144,14 +144,13 @@ class Store:
     def put_policy(
         self, station_id: str, policy: PolicyInput, by: str
     ) -> tuple[PolicyRow, list[str]]:
-        """Store a station's policy (its capacity on the station too, so the map and the
-        gateways never disagree) in one transaction; the row and the station's gateways.
+        """Store a station's policy (its capacity and hours on the station too, so the map
+        and the gateways never disagree) in one transaction; the row and the station's gateways.
         `StationNotFoundError`."""
         with self.db.transaction() as db:
             detail = stations.detail(db, station_id)
             settings = desired_settings(policy, [d.id for d in detail.doors])
-            if policy.capacity != detail.station.capacity:
-                stations.set_capacity(db, station_id, policy.capacity)
+            stations.set_policy(db, station_id, policy.capacity, policy.opening_hours)
             row = station_policies.put(
                 db, station_id, policy.model_dump(exclude_none=True), settings, by
             )

@@ -116,7 +116,8 @@ def test_a_policy_reaches_the_gateway_signed_and_the_map_follows(site: Site) -> 
     live = site.gateways["cs-0001"].live
     assert live.values()["policy.capacity"] == 9
     assert live.timing("main").unlock_s == 3
-    assert http.get("/api/stations/cs-0001").json()["capacity"] == 9, "the map's capacity"
+    station = http.get("/api/stations/cs-0001").json()
+    assert (station["capacity"], station["opening_hours"]) == (9, "06:00-23:00"), "the map's"
 
     # A maintainer changes the capacity on the spot: applied still, but drifted.
     site.gateways["cs-0001"].apply_config({"policy.capacity": 3})
