@@ -24,9 +24,10 @@ which the central may not import: a test holds the two equal)."""
 
 
 class PolicyInput(BaseModel):
-    """What an admin sets for a station; a field left out is not sent to its gateways."""
+    """What an admin sets for a station; a field left out is not sent to its gateways.
+    Read as strictly as JSON is typed: `false` is not a capacity of 0."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     capacity: int | None = Field(
         default=None, ge=0, le=100_000, description="People at once; also the map's capacity."

@@ -151,6 +151,7 @@ def test_only_an_admin_sets_a_policy_and_bad_values_are_named(site: Site) -> Non
     )
     assert refused.status_code == 403
     bad = http.put("/api/stations/cs-0001/policy", json={"unlock_s": 600, "colour": "red"})
+    assert http.put("/api/stations/cs-0001/policy", json={"capacity": False}).status_code == 422
     assert bad.status_code == 422
     assert http.put("/api/stations/nowhere/policy", json={}).status_code == 404
     assert http.get("/api/stations/cs-0001/policy").json()["version"] is None
