@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from dashboard.core.stations import HOURS_PATTERN
 
@@ -25,9 +25,10 @@ which the central may not import: a test holds the two equal)."""
 
 class PolicyInput(BaseModel):
     """What an admin sets for a station; a field left out is not sent to its gateways.
-    Read as strictly as JSON is typed: `false` is not a capacity of 0."""
+    Numbers are read as JSON types them: `false` and `"12"` are not numbers, and `12.0`
+    is the whole number 12 (JSON Schema's `integer` allows it)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")
 
     capacity: int | None = Field(
         default=None, ge=0, le=100_000, description="People at once; also the map's capacity."
@@ -43,6 +44,19 @@ class PolicyInput(BaseModel):
     held_open_s: float | None = Field(
         default=None, gt=0, le=3600, description="Every door's held-open alarm time."
     )
+
+    @field_validator("capacity", "unlock_s", "held_open_s", mode="before")
+    @classmethod
+    def _json_number(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number, not {value!r}")
+        if info.field_name == "capacity":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(f"must be a whole number of people, not {value!r}")
+            return int(value)
+        return value
 
 
 def desired_settings(policy: PolicyInput, door_ids: list[str]) -> dict[str, Any]:

@@ -29,7 +29,6 @@ class StationPolicy:
     settings: dict[str, Any]
     """The policy as the gateways' live keys."""
     set_at: str | None
-    set_by: str | None
     gateways: list[GatewayConfigState]
 
 
@@ -48,10 +47,8 @@ def station_policy_router(
         except StationNotFoundError:
             raise ApiError(404, f"no station {station_id!r}") from None
         if row is None:
-            return StationPolicy(station_id, None, {}, {}, None, None, [])
-        return StationPolicy(
-            station_id, row.version, row.policy, row.settings, row.set_at, row.set_by, states
-        )
+            return StationPolicy(station_id, None, {}, {}, None, [])
+        return StationPolicy(station_id, row.version, row.policy, row.settings, row.set_at, states)
 
     @router.get("/api/stations/{station_id}/policy", responses=error_responses(404, 422))
     def get_policy(station_id: str) -> StationPolicy:
