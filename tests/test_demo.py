@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -119,8 +120,11 @@ def _demo_stations(port: int, headers: dict[str, str]) -> list[tuple[object, ...
 
 
 def _pass_works(line: str) -> None:
-    url = line.rsplit(" ", 1)[1].strip()
-    base, secret = url.split("/pass/")
+    # The demo's log lines share its output and may run into this one: the secret is
+    # 32 characters (24 random bytes).
+    found = re.search(r"(http://\S+?)/pass/([A-Za-z0-9_-]{32})", line)
+    assert found is not None, line
+    base, secret = found.groups()
     answer = httpx.get(f"{base}/api/pass/{secret}/tokens", timeout=10)
     assert answer.status_code == 200, answer.text
 
@@ -148,7 +152,10 @@ def test_a_restarted_demo_keeps_its_stations_and_says_how_to_reset_the_password(
     second = DemoProcess([*args, "--seed", "2", "--arrival-s", "0.2"], tmp_path)
     try:
         second.wait_for_line("to set a new one")
-        command = second.wait_for_line("operators passwd").split()
+        line = second.wait_for_line("operators passwd")
+        # Cut out of the line: a log line of the demo may run into it.
+        start, end = line.index("YIZHAN_"), line.index("--name admin") + len("--name admin")
+        command = line[start:end].split()
         _pass_works(second.wait_for_line("pass of a worker at demo-01"))
         second.wait_for_line("dashboard at")
         assert command == [
