@@ -30,7 +30,8 @@ from playwright.sync_api import sync_playwright
 from benchmarks.report import machine, write_results
 from dashboard.central import Central, serve_in_thread
 from dashboard.core.changes import OccupancyChange
-from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
+from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings
+from dashboard.core.stations import StationInput
 from dashboard.storage.operators import Role
 
 STATIONS = 10_000
@@ -56,11 +57,11 @@ HEARTBEAT = """() => {
 }"""
 
 
-def stations(count: int) -> list[StationSettings]:
+def stations(count: int) -> list[StationInput]:
     """`count` stations over a 10° × 10° square of eastern China."""
     rng = random.Random(7)
     return [
-        StationSettings(
+        StationInput(
             id=f"st-{n:05d}",
             name=f"驿站 {n}",
             lat=round(25 + rng.random() * 10, 5),
@@ -101,9 +102,9 @@ def run(count: int = STATIONS) -> dict[str, Any]:
         settings = CentralSettings(
             http=HttpSettings(host="127.0.0.1", port=0),
             database=DatabaseSettings(path=Path(tmp) / "bench.db"),
-            stations=listed,
         )
         central = Central(settings)
+        central.store.put_stations(listed)
         central.operators.add("bench", "bench-password", Role.VIEWER)
         login = central.operators.login("bench", "bench-password")
         assert login is not None

@@ -53,9 +53,11 @@ SUBSCRIPTIONS = (
     (TOPIC_BY_NAME["availability"].wildcard, 1),
     (TOPIC_BY_NAME["health"].wildcard, 1),
     (TOPIC_BY_NAME["reply"].wildcard, 1),
+    (TOPIC_BY_NAME["config/reported"].wildcard, 1),
 )
-"""What the central listens to: every gateway's events, availability, health, and its
-answers to commands (the central's own, matched by request id; others are logged)."""
+"""What the central listens to: every gateway's events, availability, health, reported
+config, and its answers to commands (the central's own, matched by request id; others are
+logged)."""
 
 
 class Central:
@@ -74,8 +76,6 @@ class Central:
             stall_after_s=alerts.stall_after_s,
         )
         self.store = Store(self.database)
-        if settings.stations:
-            self.store.put_stations([station.station_input() for station in settings.stations])
         self.metrics = IngestMetrics()
         self.live = LiveHub()
         self.influx = InfluxExport(settings.influx) if settings.influx.url else None
@@ -149,6 +149,9 @@ class Central:
                 broker_connected=lambda: self.link.connected,
                 publish_command=self.link.publish,
                 sign_command=sign_command,
+                sign_config=lambda desired: sign(
+                    desired, self.operator_key.name, self.operator_key.private_key
+                ),
                 extra_metrics=self._extra_metrics,
                 problems=lambda: problems(self.ingest.state()),
                 provisioning=self.provisioning,

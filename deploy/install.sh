@@ -58,6 +58,12 @@ if [ ! -e "$config_dir/$role.toml" ]; then
 else
   echo "   kept your $config_dir/$role.toml"
 fi
+if [ "$role" = central ] && [ ! -e "$config_dir/stations.toml" ]; then
+  # Stations live in the central's database; this example seeds it once, by hand.
+  install -m 0640 -o root -g yizhan "$source_dir/deploy/config/stations.toml" "$config_dir/stations.toml"
+  echo "   wrote $config_dir/stations.toml: edit it, then after the first start run"
+  echo "   $prefix/venv/bin/yizhan stations import --config $config_dir/central.toml $config_dir/stations.toml"
+fi
 
 if [ "$role" = gateway ]; then
   echo "== udev rules"

@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -45,6 +46,15 @@ TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 class ConfigError(Exception):
     """Configuration that cannot be used; the message says where and what to do."""
+
+
+RETIRED_KEY = "retired_key"
+
+
+def retired_key(message: str) -> PydanticCustomError:
+    """The error of a key that is no longer read, with what to do instead; its value is
+    not repeated in the message (it may be a whole section)."""
+    return PydanticCustomError(RETIRED_KEY, message)
 
 
 class Section(BaseModel):
@@ -178,7 +188,8 @@ def _describe(exc: ValidationError, path: Path | None, text: str) -> str:
         elif error["type"] == "missing":
             message = "required key is missing"
         got = error.get("input")
-        hint = "" if error["type"] in ("missing", "extra_forbidden") else f" (got {got!r})"
+        quiet = ("missing", "extra_forbidden", RETIRED_KEY)
+        hint = "" if error["type"] in quiet else f" (got {got!r})"
         lines.append(f"  {where}{key}: {message}{hint}")
     return "\n".join(lines)
 
@@ -196,6 +207,8 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*$")
     for number, line in enumerate(text.splitlines(), start=1):
         found = header.match(line)
+        if found and found.group(1).split(".") == names:
+            return number  # the key is a section or an array of tables
         if found:
             in_section = found.group(1).split(".") == section
             continue

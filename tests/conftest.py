@@ -11,7 +11,8 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 from playwright.sync_api import Browser
 
-from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings, StationSettings
+from dashboard.core.config import CentralSettings, DatabaseSettings, HttpSettings
+from dashboard.core.stations import StationInput
 from servicekit.settings import BrokerSettings
 from tests.support.browser import chromium
 from tests.support.mosquitto import MosquittoBroker, free_port
@@ -97,9 +98,6 @@ def central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[Running
         broker=broker_settings,
         http=HttpSettings(host="127.0.0.1", port=free_port()),
         database=DatabaseSettings(path=tmp_path / "central.db"),
-        stations=[
-            StationSettings(id="cs-0001", name="五一广场驿站", lat=28.196, lon=112.977, capacity=12)
-        ],
     )
     # Other tests' centrals left their own keys retained on this shared broker, with
     # version numbers as low as this one's: a gateway of this test must be handed this
@@ -108,6 +106,9 @@ def central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[Running
         settings,
         retained_out=True,
         ready=lambda service: wait_retained_keys(broker_settings.url, service),
+        stations=[
+            StationInput(id="cs-0001", name="五一广场驿站", lat=28.196, lon=112.977, capacity=12)
+        ],
     )
 
 

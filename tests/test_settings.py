@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.core.config import CentralSettings
+from dashboard.services.station_import import parse_toml
 from gateway.config import GatewaySettings, load_board, load_gateway_settings
 from servicekit.settings import ConfigError, load_settings
 from yizhan.cli import main
@@ -131,7 +132,28 @@ def test_the_shipped_examples_load() -> None:
     assert policy.hours.always_open
     assert load_board(gateway, deploy).doors[0].id == "front"
     central = load_settings(CentralSettings, deploy / "central.toml", environ={})
-    assert central.stations[0].capacity == 12
+    assert central.database.path == Path("/var/lib/yizhan/central.db")
+    stations = parse_toml((deploy / "stations.toml").read_bytes())
+    assert stations.problems == []
+    assert [(s.id, s.number, s.region_code, s.capacity) for s in stations.stations] == [
+        ("cs-0001", 4242, 430102, 12)
+    ]
+
+
+def test_a_central_config_that_still_lists_stations_says_where_they_went(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "central.toml"
+    path.write_text(
+        '[http]\nport = 8000\n\n[[stations]]\nid = "cs-0001"\nname = "x"\nnumber = 1\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(CentralSettings, path, environ={})
+    message = str(raised.value)
+    assert "line 4: stations:" in message
+    assert "yizhan stations import" in message
+    assert "number = 1" not in message and "'cs-0001'" not in message
 
 
 def test_an_unknown_time_zone_is_named(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""The `yizhan` command: `demo`, `central`, `gateway`, `broker`, `workers`, `keys`, and the
-maintainer's `operator`, `command` and `desired-config`."""
+"""The `yizhan` command: `demo`, `central`, `gateway`, `broker`, `stations`, `workers`,
+`keys`, `operators`, and the maintainer's `operator-key`, `command` and `desired-config`."""
 
 from __future__ import annotations
 
@@ -161,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             from dashboard.cli.operators import run as run_operators
 
             return run_operators(args)
+        if args.command == "stations":
+            from dashboard.cli.stations import run as run_stations
+
+            return run_stations(args)
         if args.command in ("workers", "keys"):
             from dashboard.cli.workers import run
 

@@ -16,15 +16,17 @@ from dashboard.core.config import (
     CommandSettings,
     DatabaseSettings,
     HttpSettings,
-    StationSettings,
 )
+from dashboard.core.stations import StationInput
 from dashboard.core.workers import WorkerInput, WorkerStatus
 from dashboard.services.credentials import Credentials
+from dashboard.storage.stations import StationRow
+from dashboard.storage.store import Store
 from gateway.config import MaintenanceSettings, PolicySettings, ThrottleSettings
 from servicekit.operator_keys import OperatorKey
 from servicekit.settings import BrokerSettings
 from yizhan.embedded_broker import EmbeddedBroker
-from yizhan.simulated_station import SimulatedStation, TokenSource, Traffic
+from yizhan.simulated_station import DOOR, SimulatedStation, TokenSource, Traffic
 from yizhan.stopping import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -60,26 +62,46 @@ class DemoOptions:
     mean_arrival_s: float = 6.0
 
 
-def demo_stations(count: int, seed: int | None) -> list[StationSettings]:
-    """`count` stations around the city centre, with names, places and capacities."""
-    rng = random.Random(seed)
+LAYOUT_SEED = 2282
+"""Where the demo's stations stand and how big they are does not depend on `--seed`
+(which varies the traffic): a restart on the same database shows the same map."""
+
+
+def demo_stations(count: int) -> list[StationInput]:
+    """`count` stations around the city centre, with names, places and capacities; the
+    same ones on every run. Their numbers are the registry's to give."""
+    rng = random.Random(LAYOUT_SEED)
     stations = []
     for n in range(1, count + 1):
         name = STATION_NAMES[(n - 1) % len(STATION_NAMES)]
         if n > len(STATION_NAMES):
             name = f"{name} {n}"
         stations.append(
-            StationSettings(
+            StationInput(
                 id=f"demo-{n:02d}",
                 name=name,
                 lat=round(CITY_CENTRE[0] + rng.uniform(-0.08, 0.08), 5),
                 lon=round(CITY_CENTRE[1] + rng.uniform(-0.08, 0.08), 5),
                 capacity=rng.choice((8, 10, 12, 16, 20)),
-                number=n,
                 region_code=DISTRICTS[(n - 1) % len(DISTRICTS)],
+                doors=[{"id": DOOR, "gateway_id": "gw-1"}],
+                gateways=["gw-1"],
             )
         )
     return stations
+
+
+def seed_registry(store: Store, wanted: list[StationInput]) -> list[StationRow]:
+    """Put the demo's stations that the registry lacks; the registry's rows of all of them.
+
+    A station already there is left exactly as it is (an operator may have edited it in
+    the dashboard): the demo never rewrites the registry, it only fills it once."""
+    described = {row.id for row in store.stations() if row.registered}
+    missing = [station for station in wanted if station.id not in described]
+    if missing:
+        store.put_stations(missing)
+    rows = {row.id: row for row in store.stations()}
+    return [rows[station.id] for station in wanted]
 
 
 WORKERS_PER_STATION = 30
@@ -120,14 +142,20 @@ def token_source(credentials: Credentials) -> TokenSource:
 
     def current(worker_number: int) -> str | None:
         worker = credentials.store.get(worker_number)
-        tokens = credentials.tokens(worker, utc_now(), ahead=0)
+        try:
+            tokens = credentials.tokens(worker, utc_now(), ahead=0)
+        except LookupError as exc:
+            # As a phone whose pass page cannot get a code: the worker walks on; the
+            # simulated station keeps running.
+            log.warning("no code for worker %d: %s", worker_number, exc)
+            return None
         return tokens[0].token if tokens else None
 
     return current
 
 
-def gateway_policy(station: StationSettings, mean_arrival_s: float) -> PolicySettings:
-    """The station's gateway policy, as the central knows the station."""
+def gateway_policy(station: StationRow, mean_arrival_s: float) -> PolicySettings:
+    """The station's gateway policy, as the central's registry has the station."""
     # Simulated people arrive faster than real ones when asked to; the door's throttle
     # limit scales with them, so that the demo's few forged codes do not lock the door.
     speed_up = max(1.0, Traffic().mean_arrival_s / mean_arrival_s)
@@ -186,11 +214,11 @@ def run_demo(options: DemoOptions) -> None:
         broker=broker_settings,
         http=HttpSettings(host=options.http_host, port=options.http_port),
         database=DatabaseSettings(path=options.database),
-        stations=demo_stations(options.stations, options.seed),
     )
     central = Central(settings)
+    stations = seed_registry(central.store, demo_stations(options.stations))
     credentials = central.credentials
-    workers = {station.id: demo_workers(credentials, station.id) for station in settings.stations}
+    workers = {station.id: demo_workers(credentials, station.id) for station in stations}
     simulated = [
         SimulatedStation(
             station.id,
@@ -202,7 +230,7 @@ def run_demo(options: DemoOptions) -> None:
             seed=None if options.seed is None else options.seed + n,
             maintenance=maintenance,
         )
-        for n, station in enumerate(settings.stations)
+        for n, station in enumerate(stations)
     ]
     server = central.http_server()
     try:
@@ -210,8 +238,8 @@ def run_demo(options: DemoOptions) -> None:
         for station in simulated:
             station.start()
         serve_in_thread(server)
-        _demo_admin(central)
-        first = settings.stations[0].id
+        _demo_admin(central, options.database)
+        first = stations[0].id
         _, secret = credentials.store.create_pass_link(workers[first][0])
         print(
             f"pass of a worker at {first} (open it on a phone): {credentials.pass_url(secret)}",
@@ -234,18 +262,28 @@ def run_demo(options: DemoOptions) -> None:
         print("yizhan demo stopped", flush=True)
 
 
-def _demo_admin(central: Central) -> None:
-    """Create the demo's admin and print its password once; keep it if it exists."""
+def _demo_admin(central: Central, database: Path) -> None:
+    """Create the demo's admin and print its password once; on a restart, say how to set
+    a new one."""
     import secrets
+    import sys
 
     from dashboard.storage.operators import Role
 
     if any(o.name == "admin" for o in central.operators.all()):
-        # Printed with the demo's other lines: stdout is flushed by the next one.
         print(
-            "dashboard login: admin (password printed when the demo database was made)", flush=True
+            "dashboard login: admin (password printed when the demo database was made); "
+            "to set a new one:\n"
+            f"  YIZHAN_DATABASE__PATH={database} {_program(sys.argv[0])} operators passwd "
+            "--name admin",
+            flush=True,
         )
         return
     password = secrets.token_urlsafe(9)
     central.operators.add("admin", password, Role.ADMIN)
     print(f"dashboard login: admin / {password} (shown once)", flush=True)
+
+
+def _program(argv0: str) -> str:
+    """How to run `yizhan` again: the path it was started by, when that was the command."""
+    return argv0 if Path(argv0).name == "yizhan" else "yizhan"

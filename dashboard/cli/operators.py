@@ -12,8 +12,9 @@ import secrets
 import sys
 from typing import TextIO
 
+from dashboard.cli.args import config_option
+from dashboard.cli.database import open_central_database
 from dashboard.core.config import load_central_settings
-from dashboard.storage.migrations import open_database
 from dashboard.storage.operators import OperatorStore, Role
 
 
@@ -30,7 +31,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     passwd.add_argument("--password-stdin", action="store_true", help="read the password")
     listing = sub.add_parser("list", help="list operators")
     for parser in (add, passwd, listing):
-        parser.add_argument("--config", help="the central's TOML file")
+        config_option(parser)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | None = None) -> int:
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | Non
     out = out or sys.stdout
     stdin = stdin or sys.stdin
     settings = load_central_settings(args.config)
-    database = open_database(settings.database.resolved_url)
+    database = open_central_database(settings)
     try:
         store = OperatorStore(database)
         if args.operators_command == "list":

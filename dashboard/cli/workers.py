@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from contract.payloads import format_utc, utc_now
 from contract.tokens import worker_number_of
+from dashboard.cli.database import open_central_database
 from dashboard.core.config import load_central_settings
 from dashboard.core.workers import Worker, WorkerInput, WorkerStatus
 from dashboard.services.credentials import Credentials
@@ -27,7 +28,8 @@ PUBLISHED_NOTE = "a running central publishes the change within a second"
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Carry out a `workers` or `keys` command; 0 on success, 1 when refused."""
     out, err = out or sys.stdout, err or sys.stderr
-    credentials = Credentials(load_central_settings(args.config))
+    settings = load_central_settings(args.config)
+    credentials = Credentials(settings, database=open_central_database(settings))
     try:
         if args.command == "keys":
             return _keys(credentials, args.keys_command, out, err)

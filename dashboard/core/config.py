@@ -1,16 +1,26 @@
-"""The central service's configuration: broker, HTTP listener, database, known stations."""
+"""The central service's configuration: broker, HTTP listener, database, keys, rules.
+
+Stations are not configuration: the central's database is their one registry, seeded by
+`yizhan stations import` or the API. A file that still lists `[[stations]]` is refused
+with an error that says so, rather than silently overriding what the registry holds.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from contract.payloads import SLUG_PATTERN
 from dashboard.core.import_limits import STATION_FILE_BYTES, WORKER_FILE_BYTES
-from dashboard.core.stations import HOURS_PATTERN, StationInput
-from servicekit.settings import BrokerSettings, Section, TimeZoneName, load_settings
+from servicekit.settings import BrokerSettings, Section, TimeZoneName, load_settings, retired_key
+
+STATIONS_MOVED = (
+    "stations are kept in the central's database now, not in its configuration: move the "
+    "[[stations]] tables to a file of their own (stations.toml), import it once with "
+    "`yizhan stations import stations.toml --config central.toml`, and remove them here"
+)
 
 
 class HttpSettings(Section):
@@ -101,44 +111,6 @@ class FeedSettings(Section):
     `credentials.public_url`, and when that is unset too, links are relative (`/feed/...`).
     Never taken from a request's Host header, which any client can forge and a cache
     would then hand to everyone."""
-
-
-class StationSettings(Section):
-    """A station known to the central before any of its gateways speaks."""
-
-    id: str = Field(pattern=SLUG_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    capacity: int | None = Field(default=None, ge=0)
-    number: int | None = Field(default=None, ge=1, le=(1 << 22) - 1)
-    """The station number tokens name it by (`contract.tokens.Scope.station`)."""
-    region_code: int | None = Field(default=None, ge=100000, le=999999)
-    """GB/T 2260 six-digit code of the district the station is in, for region scopes."""
-    address: str | None = Field(default=None, max_length=500)
-    opening_hours: str | None = Field(default=None, pattern=HOURS_PATTERN)
-    zones: dict[str, int | None] = Field(default_factory=dict)
-    amenities: list[str] = Field(default_factory=list)
-    doors: list[dict[str, object]] = Field(default_factory=list)
-    gateways: list[str] = Field(default_factory=list)
-
-    def station_input(self) -> StationInput:
-        """The station as the store keeps it."""
-        return StationInput.model_validate(
-            {
-                "id": self.id,
-                "name": self.name,
-                "lat": self.lat,
-                "lon": self.lon,
-                "capacity": self.capacity,
-                "address": self.address,
-                "opening_hours": self.opening_hours,
-                "zones": self.zones,
-                "amenities": self.amenities,
-                "doors": self.doors,
-                "gateways": self.gateways,
-            }
-        )
 
 
 class CredentialSettings(Section):
@@ -276,27 +248,18 @@ class CentralSettings(Section):
     occupancy: OccupancySettings = OccupancySettings()
     influx: InfluxSettings = InfluxSettings()
     feed: FeedSettings = FeedSettings()
-    stations: list[StationSettings] = Field(default_factory=list)
+    stations: None = Field(default=None, exclude=True)
+    """Retired: refused when present (see `_no_stations`)."""
     credentials: CredentialSettings = CredentialSettings()
     commands: CommandSettings = CommandSettings()
     clock: ClockSettings = ClockSettings()
     provisioning: ProvisioningSettings = ProvisioningSettings()
 
-    @model_validator(mode="after")
-    def _unique_station_ids(self) -> CentralSettings:
-        seen: set[str] = set()
-        for station in self.stations:
-            if station.id in seen:
-                raise ValueError(f"station id {station.id!r} appears twice in [[stations]]")
-            seen.add(station.id)
-            try:
-                station.station_input()
-            except ValueError as exc:
-                raise ValueError(f"station {station.id!r}: {exc}") from None
-        numbers = [station.number for station in self.stations if station.number is not None]
-        if len(numbers) != len(set(numbers)):
-            raise ValueError("a station number appears twice in [[stations]]")
-        return self
+    @field_validator("stations", mode="before")
+    @classmethod
+    def _no_stations(cls, value: object) -> None:
+        if value is not None:
+            raise retired_key(STATIONS_MOVED)
 
     @property
     def feed_url(self) -> str:

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from contract.payloads import SLUG_PATTERN
+from contract.tokens import MAX_STATION_NUMBER
 from dashboard.core.occupancy import DEFAULT_ZONE, ZONE_KINDS
 
 HOURS_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$"
@@ -30,6 +31,10 @@ TIME_ZONES = sorted(available_timezones())
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 Capacity = Annotated[int, Field(ge=0, le=100_000)]
+StationNumber = Annotated[int, Field(ge=1, le=MAX_STATION_NUMBER)]
+"""The number QR tokens name a station by (`contract.tokens.Scope.station`)."""
+RegionCode = Annotated[int, Field(ge=100000, le=999999)]
+"""GB/T 2260 six-digit code of the district a station is in, for region scopes."""
 
 
 class Amenity(StrEnum):
@@ -73,6 +78,15 @@ class StationInput(BaseModel):
 
     id: str = Field(pattern=SLUG_PATTERN)
     name: str = Field(min_length=1, max_length=200)
+    number: StationNumber | None = Field(
+        default=None,
+        description="The station number tokens carry. Left out, the registry gives the "
+        "next unused one; given, it must never have been given to another station. A "
+        "station keeps its number for good.",
+    )
+    region_code: RegionCode | None = Field(
+        default=None, description="GB/T 2260 district code, for `region:` worker scopes."
+    )
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     address: str | None = Field(default=None, max_length=500)

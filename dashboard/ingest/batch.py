@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from contract.maintenance_payloads import Health
+from contract.maintenance_payloads import ConfigReport, Health
 from contract.payloads import (
     AccessEvent,
     AlarmEvent,
@@ -46,6 +46,7 @@ from dashboard.storage import (
     devices,
     door_states,
     events,
+    gateway_configs,
     gateways,
     quarantine,
     sensors,
@@ -56,8 +57,8 @@ from dashboard.storage import (
 from dashboard.storage.db import Connection, Database
 from dashboard.storage.quarantine import Quarantined
 
-Message = EventPayload | Availability | Health
-"""What a batch stores: events, birth messages and last wills, health reports."""
+Message = EventPayload | Availability | Health | ConfigReport
+"""What a batch stores: events, birth messages and last wills, health and config reports."""
 
 
 def record(
@@ -110,6 +111,9 @@ class _Batch:
         for message in items:
             if isinstance(message, Availability):
                 self._availability(message)
+        configs = [m for m in items if isinstance(m, ConfigReport)]
+        if configs:
+            gateway_configs.write_reports(db, configs)
         if health:
             reporting = {h.station_id for h in health}
             before = devices.door_conditions(db, reporting)

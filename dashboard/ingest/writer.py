@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from contract.codec import MAX_PAYLOAD_BYTES, Decoded, Rejected, decode, suspicious
-from contract.maintenance_payloads import Health
+from contract.maintenance_payloads import ConfigReport, Health
 from contract.payloads import Availability, CommandReply, EventPayload
 from contract.topics import TopicAddress, parse_topic
 from dashboard.core.changes import AlertThresholds, BatchResult
@@ -127,13 +127,13 @@ def write_batch(
     refused: str | None = None,
 ) -> WriteOutcome:
     """Validate every message and store the batch in one transaction (`batch.record`):
-    events, availability and health reports to their tables, everything else to the
+    events, availability, health and config reports to their tables, everything else to the
     quarantine with its reason. With `refused` (the database's words), quarantine every
     message as refused by the database instead."""
     if refused is not None:
         return _quarantine_refused(database, thresholds, messages, refused)
     messages = _without_known_retained(database, messages)
-    accepted: list[EventPayload | Availability | Health] = []
+    accepted: list[EventPayload | Availability | Health | ConfigReport] = []
     quarantined: list[Quarantined] = []
     notes: list[QuarantineNote] = []
     texts: dict[str, str] = {}
@@ -149,7 +149,7 @@ def write_batch(
             # A retained birth went out when the gateway connected, maybe hours ago: its
             # clock reading says nothing about how far the gateway's clock is off now.
             decoded = decoded.model_copy(update={"at": None})
-        if isinstance(decoded, EventPayload | Availability | Health):
+        if isinstance(decoded, EventPayload | Availability | Health | ConfigReport):
             accepted.append(decoded)
         elif isinstance(decoded, CommandReply):
             replies.append(decoded)

@@ -69,6 +69,8 @@ class CredentialPublisher:
         self._sent: dict[str, str] = {}
         self._revision = -1
         self._built_at = 0.0
+        self._rebuild = threading.Event()
+        """Set when something outside the credential store changed (the stations)."""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="credentials", daemon=True)
@@ -79,6 +81,12 @@ class CredentialPublisher:
     def start(self) -> None:
         """Watch for changes and (re)connections in the background."""
         self._thread.start()
+
+    def rebuild_soon(self) -> None:
+        """Rebuild every document at the watcher's next round (within `POLL_S`), without
+        waiting here: the station registry changed, which the credential revision does
+        not count, and a request must not wait for every station's map to be built."""
+        self._rebuild.set()
 
     def stop(self) -> None:
         """End the watcher."""
@@ -127,6 +135,8 @@ class CredentialPublisher:
         with self._lock:
             if not self._connected():
                 return 0
+            # Cleared before anything is read: a change noted from now on is built again.
+            self._rebuild.clear()
             self._keys.prune(utc_now())
             revision = self._store.revision()
             now = utc_now()
@@ -167,6 +177,7 @@ class CredentialPublisher:
                     self.sync(force=True)
                 elif connected and (
                     self._store.revision() != self._revision
+                    or self._rebuild.is_set()
                     or time.monotonic() - self._built_at >= REBUILD_S
                 ):
                     self.sync()

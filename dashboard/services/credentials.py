@@ -19,7 +19,6 @@ from dashboard.services.signing_keys import KeyManager
 from dashboard.services.worker_csv import RowProblem, parse_workers_csv
 from dashboard.storage.db import Database
 from dashboard.storage.migrations import open_database
-from dashboard.storage.station_locations import StationLocationRow
 from dashboard.storage.worker_store import WorkerStore
 from dashboard.storage.workers import EnrollmentError
 
@@ -38,9 +37,6 @@ class Credentials:
         self.settings = settings
         self.zone = ZoneInfo(settings.credentials.time_zone)
         self.store = WorkerStore(database or open_database(settings.database.resolved_url))
-        self.store.sync_stations(
-            StationLocationRow(s.id, s.number, s.region_code) for s in settings.stations
-        )
         self.keys = KeyManager(
             self.store,
             settings.key_dir,
@@ -73,6 +69,12 @@ class Credentials:
         """Publish what a change altered, now rather than at the next watch round."""
         if self.publisher is not None:
             self.publisher.sync()
+
+    def stations_changed(self) -> None:
+        """The station registry changed: rebuild the credential maps soon (a new station
+        gets its own; a changed region changes who is in scope there)."""
+        if self.publisher is not None:
+            self.publisher.rebuild_soon()
 
     def enroll(self, inputs: Sequence[WorkerInput]) -> list[Worker]:
         """Enroll all of `inputs` or none (`EnrollmentError`), then publish."""

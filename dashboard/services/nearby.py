@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 from contract.tokens import Scope, ScopeKind, StationLocation
 from dashboard.core.workers import ScopeText
-from dashboard.storage.station_locations import StationLocationRow
-from dashboard.storage.stations import StationRow
+from dashboard.storage.stations import StationLocationRow, StationRow
 
 EARTH_RADIUS_KM = 6371.0
 

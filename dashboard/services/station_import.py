@@ -15,7 +15,12 @@ GeoJSON: a FeatureCollection of Point features; each feature's `properties` hold
 same fields as the API's station body (lists and objects as JSON), the point gives
 `lon`/`lat`. Features are numbered from 1.
 
-All rows are checked before anything is stored: a file with any problem imports nothing.
+TOML: `[[stations]]` tables with the API's station fields, as central configuration
+files listed them before stations moved into the database; tables are numbered from 1.
+
+A station may name its `number` (to keep the one its gateways and workers already use);
+left out, the registry gives the next one. All rows are checked before anything is
+stored: a file with any problem imports nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tomllib
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,9 +69,10 @@ def _validate(row: int, data: dict[str, Any], problems: list[ImportProblem]) -> 
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"]) or None
-            problems.append(
-                ImportProblem(row, where, str(error["msg"]).removeprefix("Value error, "))
-            )
+            text = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                text = "unknown field (check its spelling)"
+            problems.append(ImportProblem(row, where, text))
         return None
 
 
@@ -150,6 +157,46 @@ def _csv_fields(
         else:
             data[key] = text
     return data
+
+
+def parse_toml(data: bytes) -> ParsedStations:
+    """Stations from the `[[stations]]` tables of a TOML file."""
+    if len(data) > MAX_BYTES:
+        return _whole(f"file is larger than {MAX_BYTES} bytes")
+    try:
+        document = tomllib.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return _whole("file is not UTF-8 text")
+    except tomllib.TOMLDecodeError as exc:
+        return _whole(f"not valid TOML: {exc}")
+    others = sorted(set(document) - {"stations"})
+    if others:
+        return _whole(f"only [[stations]] tables belong here, not {', '.join(others)}")
+    tables = document.get("stations")
+    if not isinstance(tables, list) or not tables:
+        return _whole("the file has no [[stations]] tables")
+    if len(tables) > MAX_ROWS:
+        return _whole(f"more than {MAX_ROWS} stations")
+    problems: list[ImportProblem] = []
+    stations: list[tuple[int, StationInput]] = []
+    for index, table in enumerate(tables, start=1):
+        station = _validate(index, table, problems)
+        if station is not None:
+            stations.append((index, station))
+    return _finish(stations, problems)
+
+
+def parse_file(name: str, data: bytes) -> ParsedStations:
+    """Stations from a file, its format told by its name's ending (`.csv`, `.geojson` or
+    `.json`, `.toml`)."""
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix == "csv":
+        return parse_csv(data)
+    if suffix in ("geojson", "json"):
+        return parse_geojson(data)
+    if suffix == "toml":
+        return parse_toml(data)
+    return _whole(f"cannot tell the format of {name!r}: name it .csv, .geojson or .toml")
 
 
 def parse_geojson(data: bytes) -> ParsedStations:

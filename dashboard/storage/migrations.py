@@ -19,6 +19,7 @@ change only one database needs is a `PerDialect` entry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from dashboard.storage.db import Connection, Database
 
@@ -379,6 +380,70 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX commands_pending ON commands (outcome, answer_by);
     CREATE INDEX commands_by_station ON commands (station_id, issued_at);
     """,
+    # The database is the one registry of stations: a station's number and region code
+    # move onto its row (they were a copy of the configuration file, rewritten by any
+    # process that loaded one), described stations without a number get the next ones,
+    # and `station_numbers` remembers every number ever given, so a deleted station's
+    # number is never handed out again. The renumbering reads only ids and the old
+    # table, never the column it writes, so both databases see the same statement.
+    """
+    ALTER TABLE stations ADD COLUMN number INTEGER;
+    ALTER TABLE stations ADD COLUMN region_code INTEGER;
+    INSERT INTO stations (id, name, registered)
+        SELECT l.station_id, l.station_id, 1 FROM station_locations l
+        WHERE NOT EXISTS (SELECT 1 FROM stations s WHERE s.id = l.station_id);
+    INSERT INTO station_zones (station_id, zone)
+        SELECT l.station_id, 'rest' FROM station_locations l
+        WHERE NOT EXISTS (SELECT 1 FROM station_zones z WHERE z.station_id = l.station_id);
+    UPDATE stations SET
+        number = (SELECT l.number FROM station_locations l WHERE l.station_id = stations.id),
+        region_code = (
+            SELECT l.region_code FROM station_locations l WHERE l.station_id = stations.id
+        );
+    UPDATE stations SET number = (
+            SELECT coalesce(max(l.number), 0) FROM station_locations l
+        ) + (
+            SELECT count(*) FROM stations s2
+            WHERE s2.registered = 1 AND s2.id <= stations.id AND NOT EXISTS (
+                SELECT 1 FROM station_locations l
+                WHERE l.station_id = s2.id AND l.number IS NOT NULL
+            )
+        )
+        WHERE number IS NULL AND registered = 1;
+    CREATE UNIQUE INDEX stations_by_number ON stations (number);
+    CREATE TABLE station_numbers (
+        number INTEGER PRIMARY KEY,
+        station_id TEXT NOT NULL,
+        assigned_at TEXT NOT NULL,
+        retired_at TEXT
+    );
+    INSERT INTO station_numbers (number, station_id, assigned_at)
+        SELECT number, id, coalesce(updated_at, '1970-01-01T00:00:00.000Z') FROM stations
+        WHERE number IS NOT NULL;
+    DROP TABLE station_locations;
+    """,
+    # Station policy flows down as signed desired config and comes back as each gateway's
+    # reported config: the policy an admin set (with the version it went out as), and the
+    # last report of every gateway, to tell applied, pending and refused apart.
+    """
+    CREATE TABLE station_policies (
+        station_id TEXT PRIMARY KEY,
+        policy TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        version {bigint} NOT NULL,
+        set_at TEXT NOT NULL,
+        set_by TEXT NOT NULL
+    );
+    CREATE TABLE gateway_configs (
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        version {bigint},
+        applied TEXT NOT NULL,
+        refused TEXT NOT NULL,
+        reported_at TEXT NOT NULL,
+        PRIMARY KEY (station_id, gateway_id)
+    );
+    """,
 )
 """Schema changes in order; migration n is `MIGRATIONS[n - 1]`."""
 
@@ -419,6 +484,40 @@ def upgrade(database: Database) -> int:
 def open_database(url: str, autocheckpoint: bool = True) -> Database:
     """The database at `url`, upgraded to the current schema."""
     database = Database(url, autocheckpoint=autocheckpoint)
+    upgrade(database)
+    return database
+
+
+class DatabaseMissingError(LookupError):
+    """The database a tool was pointed at does not exist (or was never set up)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+def open_existing_database(url: str) -> Database:
+    """The database at `url`, upgraded, if it exists: `DatabaseMissingError` otherwise.
+
+    For the command line tools, which must never create a database of their own: a
+    SQLite file that is not there, or a PostgreSQL database without yizhan's schema,
+    is missing. Only the central (and the demo) create one (`open_database`).
+    """
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise DatabaseMissingError(url)
+        return open_database(url)
+    database = Database(url)
+    try:
+        with database.connection() as db:
+            ours = _table_exists(db, "schema_version")
+    except BaseException:
+        database.close()
+        raise
+    if not ours:
+        database.close()
+        raise DatabaseMissingError(url)
     upgrade(database)
     return database
 

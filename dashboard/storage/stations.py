@@ -1,9 +1,15 @@
 """Stations with their zones and doors: what an operator described, and the counts.
 
-Tables `stations`, `station_zones` and `doors`; nothing else writes them. A station's
-count lives in its zones (`station_zones.occupancy`) with the total beside it on the
-station's row, written together by `write_counts`. A station heard from before anyone
-described it is kept, unregistered (`ensure`), so that no event is dropped for it.
+Tables `stations`, `station_zones`, `doors` and `station_numbers`; nothing else writes
+them. This is the one registry of stations: nothing copies them from a configuration
+file. A station's count lives in its zones (`station_zones.occupancy`) with the total
+beside it on the station's row, written together by `write_counts`. A station heard from
+before anyone described it is kept, unregistered (`ensure`), so that no event is dropped
+for it; it gets a number when it is described.
+
+Station numbers (what QR tokens name a station by) are given once and kept for good:
+`station_numbers` holds every number ever given, also those of deleted stations, so the
+next number is always above all of them and a number is never given twice.
 
 Functions taking a `Connection` run inside the caller's transaction.
 """
@@ -16,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from contract.payloads import format_utc, utc_now
+from contract.tokens import MAX_STATION_NUMBER
 from dashboard.core.occupancy import DEFAULT_ZONE, StationCounts
 from dashboard.core.stations import DoorSpec, StationInput
 from dashboard.storage.db import BulkInsert, Connection, Row
@@ -39,6 +46,19 @@ class StationRow:
     amenities: tuple[str, ...] = ()
     accepting: bool = True
     last_seen: str | None = None
+    number: int | None = None
+    """The number tokens carry for `station:` scopes; None until the station is described."""
+    region_code: int | None = None
+    """GB/T 2260 district code, for `region:` scopes."""
+
+
+@dataclass(frozen=True, slots=True)
+class StationLocationRow:
+    """A station's number and region code, as tokens and worker scopes use them."""
+
+    station_id: str
+    number: int | None
+    region_code: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +84,22 @@ class StationNotFoundError(LookupError):
     """No station with that id."""
 
 
+class StationNumberError(ValueError):
+    """A station number that cannot be given: taken, given before, or changed."""
+
+    def __init__(self, station_id: str, problem: str) -> None:
+        super().__init__(f"station {station_id!r}: {problem}")
+        self.station_id = station_id
+        self.problem = problem
+
+
+_NUMBER_LOCK = 0x797A5F73_74616E6F
+"""Held while a station number is given on PostgreSQL (`pg_advisory_xact_lock`)."""
+
 _STATION_SELECT = """
     SELECT s.id, s.name, s.lat, s.lon, s.capacity, s.occupancy, s.registered,
         s.address, s.time_zone, s.opening_hours, s.amenities, s.accepting,
-        coalesce(g.online, 0) AS online, g.last_seen
+        s.number, s.region_code, coalesce(g.online, 0) AS online, g.last_seen
     FROM stations s LEFT JOIN (
         SELECT station_id, max(online) AS online, max(last_seen) AS last_seen
         FROM gateways GROUP BY station_id
@@ -102,6 +134,7 @@ def upsert(
         "ON CONFLICT (station_id, zone) DO NOTHING",
         (station_id, DEFAULT_ZONE),
     )
+    _number(db, station_id, None)
 
 
 def put(db: Connection, s: StationInput) -> bool:
@@ -114,13 +147,14 @@ def put(db: Connection, s: StationInput) -> bool:
     db.execute(
         """
         INSERT INTO stations (id, name, lat, lon, capacity, registered, address,
-            time_zone, opening_hours, amenities, accepting, updated_at)
-        VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
+            time_zone, opening_hours, amenities, accepting, updated_at, region_code)
+        VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (id) DO UPDATE SET name = excluded.name, lat = excluded.lat,
             lon = excluded.lon, capacity = excluded.capacity, registered = 1,
             address = excluded.address, time_zone = excluded.time_zone,
             opening_hours = excluded.opening_hours, amenities = excluded.amenities,
-            accepting = excluded.accepting, updated_at = excluded.updated_at
+            accepting = excluded.accepting, updated_at = excluded.updated_at,
+            region_code = excluded.region_code
         """,
         (
             s.id,
@@ -134,8 +168,10 @@ def put(db: Connection, s: StationInput) -> bool:
             json.dumps([a.value for a in s.amenities]),
             s.accepting,
             format_utc(utc_now()),
+            s.region_code,
         ),
     )
+    _number(db, s.id, s.number)
     zones = s.zone_capacities()
     kept = {
         r[0] for r in db.execute("SELECT zone FROM station_zones WHERE station_id = ?", (s.id,))
@@ -157,6 +193,64 @@ def put(db: Connection, s: StationInput) -> bool:
     )
     _sync_total(db, s.id)
     return existed is None or not existed[0]
+
+
+def set_policy(
+    db: Connection, station_id: str, capacity: int | None, opening_hours: str | None
+) -> None:
+    """Set a station's capacity and opening hours as its policy has them, so that the
+    map, the public feed and the gateways say the same; `StationNotFoundError`."""
+    require(db, station_id)
+    db.execute(
+        "UPDATE stations SET capacity = ?, opening_hours = ?, updated_at = ? WHERE id = ?",
+        (capacity, opening_hours, format_utc(utc_now()), station_id),
+    )
+
+
+def _number(db: Connection, station_id: str, wanted: int | None) -> int:
+    """The station's number: kept if it has one, else `wanted` or the next never given.
+
+    `StationNumberError` when `wanted` differs from the number it has, or was given
+    before (to any station, deleted ones included)."""
+    row = db.execute("SELECT number FROM stations WHERE id = ?", (station_id,)).fetchone()
+    current = None if row is None else row[0]
+    if current is not None:
+        if wanted is not None and wanted != current:
+            raise StationNumberError(
+                station_id, f"has number {current} for good; it cannot become {wanted}"
+            )
+        return int(current)
+    if db.dialect == "postgresql":
+        # Two transactions giving numbers at once (two requests, two replicas) would both
+        # read the same highest number; this lock, held until commit, takes them in turn.
+        # (SQLite's writers already are: BEGIN IMMEDIATE.)
+        db.execute("SELECT pg_advisory_xact_lock(?)", (_NUMBER_LOCK,))
+    if wanted is None:
+        high = db.execute("SELECT coalesce(max(number), 0) FROM station_numbers").fetchone()[0]
+        wanted = int(high) + 1
+        if wanted > MAX_STATION_NUMBER:
+            raise StationNumberError(station_id, f"every number up to {MAX_STATION_NUMBER} is used")
+    else:
+        given = db.execute(
+            "SELECT station_id, retired_at FROM station_numbers WHERE number = ?", (wanted,)
+        ).fetchone()
+        if given is not None and given[0] == station_id:
+            # The same station described again after it was deleted: its own number back.
+            db.execute("UPDATE station_numbers SET retired_at = NULL WHERE number = ?", (wanted,))
+            db.execute("UPDATE stations SET number = ? WHERE id = ?", (wanted, station_id))
+            return wanted
+        if given is not None:
+            holder, retired = given[0], given[1]
+            whose = f"deleted station {holder!r}" if retired else f"station {holder!r}"
+            raise StationNumberError(
+                station_id, f"number {wanted} was given to {whose}; numbers are never reused"
+            )
+    db.execute(
+        "INSERT INTO station_numbers (number, station_id, assigned_at) VALUES (?, ?, ?)",
+        (wanted, station_id, format_utc(utc_now())),
+    )
+    db.execute("UPDATE stations SET number = ? WHERE id = ?", (wanted, station_id))
+    return wanted
 
 
 def _sync_total(db: Connection, station_id: str) -> None:
@@ -205,6 +299,11 @@ def ensure(db: Connection, station_ids: Iterable[str]) -> None:
 def forget(db: Connection, station_id: str) -> None:
     """Delete a station's description, zones and doors (`StationNotFoundError`)."""
     require(db, station_id)
+    # The number stays in `station_numbers`, retired: it is never given again.
+    db.execute(
+        "UPDATE station_numbers SET retired_at = ? WHERE station_id = ? AND retired_at IS NULL",
+        (format_utc(utc_now()), station_id),
+    )
     db.execute("DELETE FROM station_zones WHERE station_id = ?", (station_id,))
     db.execute("DELETE FROM doors WHERE station_id = ?", (station_id,))
     db.execute("DELETE FROM stations WHERE id = ?", (station_id,))
@@ -242,6 +341,14 @@ def require(db: Connection, station_id: str) -> None:
     """`StationNotFoundError` unless the station exists."""
     if db.execute("SELECT 1 FROM stations WHERE id = ?", (station_id,)).fetchone() is None:
         raise StationNotFoundError(station_id)
+
+
+def locations(db: Connection) -> list[StationLocationRow]:
+    """Every station's number and region code, by station id (unregistered ones too)."""
+    return [
+        StationLocationRow(r[0], r[1], r[2])
+        for r in db.execute("SELECT id, number, region_code FROM stations ORDER BY id")
+    ]
 
 
 def all_rows(db: Connection) -> list[StationRow]:
@@ -322,4 +429,6 @@ def _station_row(r: Row) -> StationRow:
         amenities=tuple(json.loads(row["amenities"])),
         accepting=bool(row["accepting"]),
         last_seen=row["last_seen"],
+        number=row["number"],
+        region_code=row["region_code"],
     )

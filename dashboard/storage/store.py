@@ -17,6 +17,12 @@ from datetime import datetime
 from contract.payloads import format_utc, utc_now
 from dashboard.core.alert_rules import AlertChange
 from dashboard.core.changes import BatchResult, GatewayRow
+from dashboard.core.station_policy import (
+    GatewayConfigState,
+    PolicyInput,
+    config_state,
+    desired_settings,
+)
 from dashboard.core.stations import StationInput
 from dashboard.storage import (
     alerts,
@@ -25,10 +31,12 @@ from dashboard.storage import (
     devices,
     door_states,
     events,
+    gateway_configs,
     gateways,
     history,
     quarantine,
     sensors,
+    station_policies,
     stations,
     token_uses,
 )
@@ -38,7 +46,15 @@ from dashboard.storage.db import Connection, Database
 from dashboard.storage.events import EntryFilter, EntryRow, decode_cursor, encode_cursor
 from dashboard.storage.migrations import open_database
 from dashboard.storage.quarantine import Quarantined, QuarantineRow
-from dashboard.storage.stations import StationDetail, StationNotFoundError, StationRow, ZoneRow
+from dashboard.storage.station_policies import PolicyRow
+from dashboard.storage.stations import (
+    StationDetail,
+    StationLocationRow,
+    StationNotFoundError,
+    StationNumberError,
+    StationRow,
+    ZoneRow,
+)
 
 __all__ = [
     # Rows and errors kept importable from here while callers move to their modules.
@@ -50,6 +66,7 @@ __all__ = [
     "Quarantined",
     "StationDetail",
     "StationNotFoundError",
+    "StationNumberError",
     "StationRow",
     "Store",
     "ZoneRow",
@@ -98,9 +115,14 @@ class Store:
             return _put_station(db, station)
 
     def put_stations(self, stations: Sequence[StationInput]) -> int:
-        """Create or replace many stations in one transaction; how many were new."""
+        """Create or replace many stations in one transaction; how many were new.
+
+        Stations that name their number are stored first, so that a number the registry
+        gives another station of the same batch cannot take it. `StationNumberError`
+        stores none of them."""
+        ordered = sorted(stations, key=lambda s: s.number is None)
         with self.db.transaction() as db:
-            return sum(_put_station(db, s) for s in stations)
+            return sum(_put_station(db, s) for s in ordered)
 
     def delete_station(self, station_id: str) -> None:
         """Forget a station's description, zones, doors, gateways and sensors.
@@ -113,6 +135,42 @@ class Store:
             gateways.forget_station(db, station_id)
             sensors.forget_station(db, station_id)
             devices.forget_station(db, station_id)
+            station_policies.forget(db, station_id)
+            gateway_configs.forget_station(db, station_id)
+
+    def station_locations(self) -> list[StationLocationRow]:
+        """Every station's number and region code."""
+        with self.db.connection() as db:
+            return stations.locations(db)
+
+    def put_policy(
+        self, station_id: str, policy: PolicyInput, by: str
+    ) -> tuple[PolicyRow, list[str]]:
+        """Store a station's policy (its capacity and hours on the station too, so the map
+        and the gateways never disagree) in one transaction; the row and the station's gateways.
+        `StationNotFoundError`."""
+        with self.db.transaction() as db:
+            detail = stations.detail(db, station_id)
+            settings = desired_settings(policy, [d.id for d in detail.doors])
+            stations.set_policy(db, station_id, policy.capacity, policy.opening_hours)
+            row = station_policies.put(
+                db, station_id, policy.model_dump(exclude_none=True), settings, by
+            )
+            return row, detail.gateways
+
+    def policy_states(self, station_id: str) -> tuple[PolicyRow | None, list[GatewayConfigState]]:
+        """A station's policy and where each of its gateways stands with it (a gateway
+        without a policy to compare is `applied` against nothing); `StationNotFoundError`."""
+        with self.db.connection() as db:
+            detail = stations.detail(db, station_id)
+            row = station_policies.get(db, station_id)
+            reports = gateway_configs.of_station(db, station_id)
+        if row is None:
+            return None, []
+        return row, [
+            config_state(gw, row.version, row.settings, row.set_at, reports.get(gw))
+            for gw in detail.gateways
+        ]
 
     def stations(self) -> list[StationRow]:
         """Every station, with whether any of its gateways is online."""

@@ -1,4 +1,5 @@
-"""The credential side's store: workers, pass links, station locations and signing keys.
+"""The credential side's store: workers, pass links and signing keys, and (read only) the
+stations' numbers.
 
 Every change made through `WorkerStore` counts up the credential revision
 (`dashboard.storage.credential_revision`) in its own transaction; the credential
@@ -9,7 +10,7 @@ connections and transactions for them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -18,13 +19,13 @@ from dashboard.storage import (
     credential_revision,
     pass_links,
     signing_keys,
-    station_locations,
+    stations,
     workers,
 )
 from dashboard.storage.db import Connection, Database
 from dashboard.storage.pass_links import PassLinkRow
 from dashboard.storage.signing_keys import KeyRow
-from dashboard.storage.station_locations import StationLocationRow
+from dashboard.storage.stations import StationLocationRow
 from dashboard.storage.workers import CredentialRow, EnrollmentError
 
 
@@ -66,18 +67,11 @@ class WorkerStore:
 
     # --- station locations -----------------------------------------------------------
 
-    def sync_stations(self, locations: Iterable[StationLocationRow]) -> None:
-        """Replace the station numbers and region codes with the configured ones."""
-        wanted = list(locations)
-        if set(self.station_locations()) == set(wanted):
-            return
-        with self.transaction() as db:
-            station_locations.replace(db, wanted)
-
     def station_locations(self) -> list[StationLocationRow]:
-        """Every configured station's number and region code."""
+        """Every station's number and region code, read from the station registry
+        (`dashboard.storage.stations`), which this store never writes."""
         with self.connection() as db:
-            return station_locations.rows(db)
+            return stations.locations(db)
 
     def station_numbers(self) -> dict[str, int]:
         """Station id → number, for stations that have one."""

@@ -24,7 +24,7 @@ from dashboard.core.workers import (
     WorkerUpdate,
     check_window,
 )
-from dashboard.storage import pass_links, station_locations
+from dashboard.storage import pass_links, stations
 from dashboard.storage.db import Connection, Row
 
 MAX_GROUP_NUMBER = 255
@@ -107,7 +107,7 @@ def conflicts(
     """What keeps `inputs` from being stored: (index, column, problem)."""
     problems: list[tuple[int, str, str]] = []
     claimed: dict[tuple[str, str], int] = {}
-    numbers = {loc.station_id: loc.number for loc in station_locations.rows(db)}
+    numbers = {loc.station_id: loc.number for loc in stations.locations(db)}
     for index, item in enumerate(inputs):
         scope = ScopeText.parse(item.scope)
         if scope.station_id is not None:
@@ -115,7 +115,11 @@ def conflicts(
                 problems.append((index, "scope", f"unknown station {scope.station_id!r}"))
             elif numbers[scope.station_id] is None:
                 problems.append(
-                    (index, "scope", f"station {scope.station_id!r} has no number configured")
+                    (
+                        index,
+                        "scope",
+                        f"station {scope.station_id!r} has no number: describe it first",
+                    )
                 )
         for kind, column, values in (
             ("face", "face_ids", item.face_ids),

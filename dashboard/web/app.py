@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from contract.maintenance_payloads import ConfigDesired
 from contract.payloads import Command
 from dashboard.core.changes import BatchResult
 from dashboard.core.config import CentralSettings, HttpSettings
@@ -46,6 +47,7 @@ from dashboard.web.quarantine import quarantine_router
 from dashboard.web.security_headers import SecurityHeaders
 from dashboard.web.sessions import sessions_router
 from dashboard.web.station_page import station_page_router
+from dashboard.web.station_policy import station_policy_router
 from dashboard.web.stations import stations_router
 from dashboard.web.stream import stream_router
 from dashboard.web.ui import ui_mounts, ui_router
@@ -70,6 +72,8 @@ class WebParts:
     publish_command: Callable[[str, bytes], None]
     """Publishes a signed command on a gateway's topic."""
     sign_command: Callable[[Command], Command]
+    sign_config: Callable[[ConfigDesired], ConfigDesired]
+    """Signs a station's policy as desired config, with the same operator key."""
     extra_metrics: Callable[[], dict[str, float]]
     """Gauges beyond ingest's and the store's (the InfluxDB export's), for `/metrics`."""
     problems: Callable[[], list[str]]
@@ -126,7 +130,8 @@ def build_app(parts: WebParts) -> FastAPI:
             ),
         ),
         operators_router(parts.operators),
-        stations_router(parts.store),
+        stations_router(parts.store, registry_changed=parts.credentials.stations_changed),
+        station_policy_router(parts.store, parts.publish_command, parts.sign_config),
         occupancy_router(parts.store, parts.changed),
         station_page_router(parts.store, parts.history),
         commands_router(

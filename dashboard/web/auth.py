@@ -2,9 +2,10 @@
 
 One ASGI middleware guards the whole app, so a route added later cannot forget its
 check: public paths (the worker pass page and its API, the public feed, health,
-metrics, the UI's static files and the login itself) pass; every other read needs at
-least `viewer`; every state-changing method needs `operator`, and the management of
-stations, keys and operators needs `admin`.
+metrics, the UI's static files, the favicon and the login itself) pass; every other read
+needs at least `viewer` (a browser asking for a page without a session is sent to the
+login, `/ui/`; API calls get 401 JSON); every state-changing method needs `operator`,
+and the management of stations, keys and operators needs `admin`.
 
 Two ways to authenticate:
 
@@ -27,11 +28,14 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
 
 from dashboard.storage.operators import OperatorStore, Role, Session
 from dashboard.web.body_limit import BodyTooLargeError
 from dashboard.web.errors import ApiError
 
+LOGIN_PAGE = "/ui/"
+"""Where a browser without a session is sent: the UI shows its login form there."""
 SESSION_COOKIE = "yz_session"
 CSRF_COOKIE = "yz_csrf"
 CSRF_HEADER = "x-csrf-token"
@@ -52,6 +56,7 @@ PUBLIC_PREFIXES = (
 PUBLIC_EXACT = frozenset(
     {
         "/",
+        "/favicon.ico",
         # The UI's address: it sends a browser on to the page, which shows the login.
         "/ui",
         "/healthz",
@@ -73,6 +78,7 @@ ADMIN_WRITES = (
     re.compile(r"^/api/stations(/import)?$"),
     re.compile(r"^/api/stations/[^/]+$"),
     re.compile(r"^/api/stations/[^/]+/gateways(/[^/]+)?$"),
+    re.compile(r"^/api/stations/[^/]+/policy$"),
 )
 ADMIN_READS = (re.compile(r"^/api/operators(/.*)?$"), re.compile(r"^/api/audit$"))
 
@@ -93,6 +99,13 @@ def required_role(method: str, path: str) -> Role | None:
     if any(p.match(path) for p in ADMIN_WRITES):
         return Role.ADMIN
     return Role.OPERATOR
+
+
+def _browser_page(method: str, path: str, scope: Scope) -> bool:
+    """A browser asking for a page (not a script asking the API): it accepts HTML."""
+    if method not in ("GET", "HEAD") or path.startswith("/api/"):
+        return False
+    return "text/html" in (_header(scope, b"accept") or "")
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
@@ -136,6 +149,10 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         if session is None:
+            if _browser_page(method, path, scope):
+                # Someone typed an address: show them the login, not a JSON error.
+                await RedirectResponse(LOGIN_PAGE, status_code=303)(scope, receive, send)
+                return
             await self._deny(
                 scope, receive, send, 401, "log in first (session cookie or bearer token)"
             )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from dashboard.services.station_import import ParsedStations, parse_csv, parse_g
 from dashboard.storage.store import (
     StationDetail,
     StationNotFoundError,
+    StationNumberError,
     StationRow,
     Store,
     ZoneRow,
@@ -70,8 +72,10 @@ IMPORT_BODY = raw_body(
 )
 
 
-def stations_router(store: Store) -> APIRouter:
-    """Station routes over the store."""
+def stations_router(store: Store, registry_changed: Callable[[], None] = lambda: None) -> APIRouter:
+    """Station routes over the store. `registry_changed` hears of every station created,
+    replaced or deleted: a new station's credential map (and a changed region's) goes to
+    its gateways at once rather than at the publisher's next periodic rebuild."""
     router = APIRouter(tags=["stations"])
 
     def load(station_id: str) -> StationDetail:
@@ -95,6 +99,14 @@ def stations_router(store: Store) -> APIRouter:
             raise ApiError(422, f"body id {station.id!r} differs from {station_id!r} in the path")
         return station
 
+    def put(station: StationInput) -> bool:
+        try:
+            created = store.put_station(station)
+        except StationNumberError as exc:
+            raise ApiError(409, str(exc)) from None
+        registry_changed()
+        return created
+
     @router.get("/api/stations")
     def list_stations() -> list[StationRow]:
         """Every station with its live occupancy and online state."""
@@ -115,14 +127,16 @@ def stations_router(store: Store) -> APIRouter:
         responses=error_responses(409, 422),
     )
     def create_station(data: SelfParsedBody = None) -> StationWithParts:
-        """Describe a new station; 409 if the id is taken by a registered station."""
+        """Describe a new station; it gets the next station number unless it names an
+        unused one. 409 if the id is taken by a registered station or the number was
+        ever given to another station."""
         station = parse(data)
         try:
             if store.station(station.id).station.registered:
                 raise ApiError(409, f"station {station.id!r} already exists; PUT replaces it")
         except StationNotFoundError:
             pass
-        store.put_station(station)
+        put(station)
         return StationWithParts.of(store.station(station.id))
 
     @router.get("/api/stations/{station_id}", responses=error_responses(404, 422))
@@ -135,7 +149,7 @@ def stations_router(store: Store) -> APIRouter:
         openapi_extra=json_body(StationInput, optional=("id",), name="StationReplacement"),
         responses={
             201: {"model": StationWithParts, "description": "Created"},
-            **error_responses(422),
+            **error_responses(409, 422),
         },
     )
     def put_station(
@@ -146,7 +160,7 @@ def stations_router(store: Store) -> APIRouter:
         """Create (201) or replace (200) a station's description; its counts are kept. The
         body's `id` may be left out; when given it must be the path's."""
         station = parse(data, station_id)
-        if store.put_station(station):
+        if put(station):
             response.status_code = 201
         return StationWithParts.of(store.station(station_id))
 
@@ -159,12 +173,13 @@ def stations_router(store: Store) -> APIRouter:
             store.delete_station(station_id)
         except StationNotFoundError:
             raise ApiError(404, f"no station {station_id!r}") from None
+        registry_changed()
         return Response(status_code=204)
 
     @router.post(
         "/api/stations/import",
         openapi_extra=IMPORT_BODY,
-        responses=error_responses(413, 415, 422),
+        responses=error_responses(409, 413, 415, 422),
     )
     async def import_stations(request: Request) -> ImportResult:
         """Create or replace many stations from CSV or GeoJSON; all or nothing, with every
@@ -177,7 +192,12 @@ def stations_router(store: Store) -> APIRouter:
         parsed: ParsedStations = parse_csv(body) if kind == "text/csv" else parse_geojson(body)
         if parsed.problems:
             raise ApiError(422, "nothing was imported", [asdict(p) for p in parsed.problems[:1000]])
-        created = await run_in_threadpool(store.put_stations, parsed.stations)
+        try:
+            created = await run_in_threadpool(store.put_stations, parsed.stations)
+        except StationNumberError as exc:
+            problem = {"row": None, "field": "number", "problem": str(exc)}
+            raise ApiError(409, "nothing was imported", [problem]) from None
+        registry_changed()
         return ImportResult(imported=len(parsed.stations), created=created)
 
     return router

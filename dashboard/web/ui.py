@@ -15,7 +15,7 @@ from pathlib import Path
 import xstatic.pkg.leaflet  # type: ignore[import-untyped]
 import xstatic.pkg.leaflet_markercluster  # type: ignore[import-untyped]
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
 
@@ -49,16 +49,26 @@ def ui_mounts() -> list[Mount]:
 
 
 def ui_router(tile_url: str = "", tile_attribution: str = "") -> APIRouter:
-    """`/` (a plain station list), `/ui/` (the single-page UI), its translations and config."""
+    """`/` (a plain station list), `/ui/` (the single-page UI), its translations and config,
+    and the favicon (an SVG; browsers ask for `/favicon.ico` whatever the type)."""
     router = APIRouter(include_in_schema=False)
     index = (STATIC / "index.html").read_text("utf-8")
     page = (STATIC / "app" / "index.html").read_text("utf-8")
+    icon = (STATIC / "favicon.svg").read_bytes()
     catalogues = {language: _catalogue(language) for language in LANGUAGES}
     config = {"tile_url": tile_url, "tile_attribution": tile_attribution}
 
     @router.get("/", response_class=HTMLResponse)
     def root() -> str:
         return index
+
+    @router.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(
+            icon,
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     @router.get("/ui")
     def ui_root() -> RedirectResponse:

@@ -15,15 +15,15 @@ from dashboard.core.config import (
     DatabaseSettings,
     HttpSettings,
     OccupancySettings,
-    StationSettings,
 )
+from dashboard.core.stations import StationInput
 from servicekit.settings import BrokerSettings
 from tests.support.mosquitto import free_port
 from tests.support.running_central import RunningCentral, run_central
 from tests.support.victoria import VictoriaMetrics
 
 STATIONS = [
-    StationSettings(
+    StationInput(
         id="cs-0001",
         name="五一广场驿站",
         lat=28.196,
@@ -34,7 +34,7 @@ STATIONS = [
         amenities=["water", "charging"],
         doors=[{"id": "main", "gateway_id": "gw-1"}, {"id": "dorm", "zone": "sleeping"}],
     ),
-    StationSettings(id="cs-0002", name="岳麓山驿站", lat=28.183, lon=112.938, capacity=2),
+    StationInput(id="cs-0002", name="岳麓山驿站", lat=28.183, lon=112.938, capacity=2),
 ]
 
 
@@ -47,7 +47,6 @@ def central_settings(
         broker=BrokerSettings(url=broker_url),
         http=HttpSettings(host="127.0.0.1", port=free_port()),
         database=DatabaseSettings(path=tmp_path / "unused.db", url=database_url),
-        stations=STATIONS,
         alerts=AlertSettings(check_interval_s=0.1),
         occupancy=OccupancySettings(),
     )
@@ -61,7 +60,7 @@ def any_central(
 ) -> Iterator[RunningCentral]:
     """The real central on SQLite, then on PostgreSQL, with two described stations."""
     settings = central_settings(tmp_path, broker_settings.url, database_url)
-    yield from run_central(settings)
+    yield from run_central(settings, stations=STATIONS)
 
 
 @pytest.fixture()

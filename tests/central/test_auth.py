@@ -39,6 +39,18 @@ def test_anonymous_reads_nothing_but_the_public_routes(any_central: RunningCentr
         moved = anon.get("/ui", follow_redirects=False)
         assert moved.status_code == 307 and moved.headers["location"] == "/ui/"
         assert 'id="login"' in anon.get("/ui/").text
+        # Any other page a browser asks for without a session leads to the login too;
+        # the API keeps answering 401 JSON, also to a browser.
+        page = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        for path in ("/login", "/station/cs-0001"):
+            sent = anon.get(path, headers=page, follow_redirects=False)
+            assert (sent.status_code, sent.headers.get("location")) == (303, "/ui/"), path
+        assert anon.get("/login", follow_redirects=False).status_code == 401
+        assert anon.get("/api/stations", headers=page).status_code == 401
+        icon = anon.get("/favicon.ico")
+        assert icon.status_code == 200
+        assert icon.headers["content-type"] == "image/svg+xml"
+        assert icon.content.startswith(b"<svg")
         bad = anon.post("/api/session", json={"name": "nobody", "password": "wrong-password"})
         assert bad.status_code == 401
 

@@ -19,7 +19,8 @@ from contract.maintenance_payloads import DeviceHealth
 from contract.payloads import Command, CommandReply, ReplyStatus, format_utc, utc_now
 from contract.topics import gateway_topic
 from dashboard.core.changes import CommandOutcome
-from dashboard.core.config import CommandSettings, StationSettings
+from dashboard.core.config import CommandSettings
+from dashboard.core.stations import StationInput
 from dashboard.storage import commands as command_log
 from servicekit.settings import BrokerSettings
 from tests.central.conftest import central_settings
@@ -30,13 +31,17 @@ from tests.support.waiting import wait_until
 
 ANSWER_WITHIN_S = 1.0
 HOUR = timedelta(hours=1)
-STATION = StationSettings(
-    id="cs-0001",
-    name="五一广场驿站",
-    doors=[{"id": "main", "gateway_id": "gw-1"}],
-    gateways=["gw-1"],
+STATION = StationInput.model_validate(
+    dict(
+        id="cs-0001",
+        name="五一广场驿站",
+        doors=[{"id": "main", "gateway_id": "gw-1"}],
+        gateways=["gw-1"],
+    )
 )
-TWO_GATEWAYS = StationSettings(id="cs-0002", name="岳麓山驿站", gateways=["gw-1", "gw-2"])
+TWO_GATEWAYS = StationInput.model_validate(
+    dict(id="cs-0002", name="岳麓山驿站", gateways=["gw-1", "gw-2"])
+)
 
 
 @pytest.fixture()
@@ -47,10 +52,9 @@ def central(
         tmp_path,
         broker_settings.url,
         database_url,
-        stations=[STATION, TWO_GATEWAYS],
         commands=CommandSettings(answer_timeout_s=ANSWER_WITHIN_S),
     )
-    yield from run_central(settings)
+    yield from run_central(settings, stations=[STATION, TWO_GATEWAYS])
 
 
 def sent_command(probe: MqttProbe, request_id: str) -> Command:

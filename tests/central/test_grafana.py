@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from contract.payloads import utc_now
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.central.support import Gateway
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
@@ -99,7 +99,7 @@ def test_every_queried_name_is_one_the_export_writes(
         f"sqlite:///{tmp_path / 'c.db'}",
         influx=influx_settings(victoria.url),
     )
-    for _running in run_central(config):
+    for _running in run_central(config, stations=STATIONS):
         gw = Gateway(probe)
         # A birth message with a clock 3 s fast: a clock offset to export.
         gw.availability(True, at=utc_now() + timedelta(seconds=3))

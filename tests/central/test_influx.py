@@ -8,7 +8,7 @@ from pathlib import Path
 from dashboard.core.changes import BatchResult, GatewayRow
 from dashboard.core.config import InfluxSettings
 from dashboard.services.influx import InfluxExport, gateway_point
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.central.support import Gateway
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
@@ -27,7 +27,7 @@ def test_the_central_exports_occupancy_visits_and_gateway_health(
     config = central_settings(
         tmp_path, mosquitto.url, f"sqlite:///{tmp_path / 'c.db'}", influx=settings(victoria.url)
     )
-    for running in run_central(config):
+    for running in run_central(config, stations=STATIONS):
         central = running
         gw = Gateway(probe)
         gw.availability(True)

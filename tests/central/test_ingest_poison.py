@@ -24,7 +24,7 @@ from dashboard.core.config import AlertSettings
 from dashboard.ingest.writer import REFUSED
 from dashboard.storage.migrations import open_database
 from servicekit.settings import BrokerSettings
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.central.support import Gateway
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
@@ -80,7 +80,9 @@ def refusing_central(
 ) -> Iterator[RunningCentral]:
     """A central on a database that refuses POISON."""
     refuse_poison(database_url)
-    yield from run_central(central_settings(tmp_path, broker_settings.url, database_url))
+    yield from run_central(
+        central_settings(tmp_path, broker_settings.url, database_url), stations=STATIONS
+    )
 
 
 def test_a_message_the_database_refuses_is_quarantined_and_the_rest_stored(
@@ -126,7 +128,7 @@ def test_a_retained_poison_is_quarantined_once_across_restarts_and_new_sessions(
         directory = tmp_path / f"life-{len(lives)}"
         directory.mkdir()
         settings = central_settings(directory, own_broker.url, database_url, central_id=central_id)
-        lifetime = run_central(settings)
+        lifetime = run_central(settings, stations=STATIONS)
         running = next(lifetime)
         try:
             # The broker hands over the retained birth on subscribing, before this event.
@@ -181,7 +183,7 @@ def test_a_retained_birth_is_not_judged_for_clock_skew(
     settings = central_settings(
         tmp_path, own_broker.url, database_url, alerts=AlertSettings(check_interval_s=0.1)
     )
-    lifetime = run_central(settings)
+    lifetime = run_central(settings, stations=STATIONS)
     central = next(lifetime)
     try:
         # A gateway whose clock is ten minutes behind says so in a birth sent now.

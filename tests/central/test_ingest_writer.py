@@ -9,7 +9,7 @@ from pathlib import Path
 from dashboard.core.changes import AlertThresholds
 from dashboard.ingest.writer import RawMessage, WriteFailedError, WriterProcess, write_batch
 from dashboard.storage.migrations import open_database
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.central.support import Gateway
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
@@ -99,7 +99,7 @@ def test_every_stored_message_is_acknowledged_so_none_comes_back(
         settings = central_settings(
             directory, own_broker.url, f"sqlite:///{directory / 'c.db'}", central_id="acks"
         )
-        lifetime = run_central(settings)
+        lifetime = run_central(settings, stations=STATIONS)
         running = next(lifetime)
         try:
             store = running.service.store

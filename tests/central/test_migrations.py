@@ -13,6 +13,7 @@ import pytest
 
 from contract.payloads import INT64_MAX, AccessEvent, utc_now
 from dashboard.core.changes import AlertThresholds
+from dashboard.core.stations import StationInput
 from dashboard.ingest import batch
 from dashboard.storage.db import Connection, Database
 from dashboard.storage.migrations import MIGRATIONS, open_database, upgrade
@@ -28,7 +29,13 @@ WORKER = 4_207_001
 LAST_RELEASE_MIGRATIONS = 7
 """How many of the list's migrations the last release's databases have."""
 
-NEW_TABLES = ("enrollment_codes", "token_uses", "commands")
+NEW_TABLES = (
+    "enrollment_codes",
+    "token_uses",
+    "commands",
+    "station_policies",
+    "gateway_configs",
+)
 """Tables made by the migrations after the last release's."""
 
 
@@ -223,6 +230,11 @@ def assert_kept(before: Snapshot, after: Database) -> None:
     and tables, never lose a value)."""
     with after.connection() as db:
         for table, (columns, rows) in before.items():
+            if table == "station_locations":
+                # Moved onto the stations' own rows.
+                now = db.execute("SELECT id, number, region_code FROM stations").fetchall()
+                assert set(rows) <= {tuple(r) for r in now}, "station numbers were lost"
+                continue
             listed = ", ".join(columns)
             now = db.execute(f"SELECT {listed} FROM {table} ORDER BY {listed}").fetchall()
             kept = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in now]
@@ -244,10 +256,17 @@ def test_a_database_of_the_last_release_upgrades_in_place(
     added = len(MIGRATIONS) - LAST_RELEASE_MIGRATIONS
     assert upgrade(old) == added, "every old migration is one of the list's"
     after = snapshot(old)
-    assert {table: after[table] for table in before} == before, "no stored row changed"
+    # Station numbers moved from their copy of the configuration onto the stations'
+    # rows, and into the ledger of every number ever given; nothing else changed.
+    moved = before.pop("station_locations")
+    assert moved == (["station_id", "number", "region_code"], [("cs-0001", 1, 430102)])
+    _, ledger = after.pop("station_numbers")
+    assert [row[:2] + row[3:] for row in ledger] == [(1, "cs-0001", None)]
+    columns, rows = before["stations"]
+    before["stations"] = ([*columns, "number", "region_code"], [(*rows[0], 1, 430102)])
     for table in NEW_TABLES:
         assert after.pop(table)[1] == [], f"{table} is new and empty"
-    assert after == before, "no other table came or went"
+    assert after == before, "no other table came or went, no stored row changed"
     fresh = open_database(fresh_url)
     assert schema_of(old) == schema_of(fresh)
     assert schema_of(old)["versions"] == [(n,) for n in range(1, len(MIGRATIONS) + 1)]
@@ -367,3 +386,40 @@ def access(seq: int) -> AccessEvent:
         decision="denied",
         reason="unknown_credential",
     )
+
+
+def test_described_stations_without_a_number_get_the_next_ones_on_upgrade(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard.storage import migrations
+
+    database = Database(database_url)
+    # The database as the release before the registry left it: numbers only for the
+    # stations the configuration file gave one.
+    registry = next(n for n, m in enumerate(MIGRATIONS) if "DROP TABLE station_locations" in str(m))
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:registry])
+    upgrade(database)
+    with database.transaction() as db:
+        for station_id, registered in (("a-1", 1), ("b-1", 1), ("c-1", 0), ("d-1", 1)):
+            db.execute(
+                "INSERT INTO stations (id, name, registered) VALUES (?, ?, ?)",
+                (station_id, station_id, registered),
+            )
+        db.execute(
+            "INSERT INTO station_locations (station_id, number, region_code) "
+            "VALUES ('b-1', 7, 430102)"
+        )
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+    assert upgrade(database) == len(MIGRATIONS) - registry
+    store = Store(database)
+    got = {s.id: (s.number, s.region_code) for s in store.stations()}
+    # b keeps its number; a and d follow it; c (never described) waits for one.
+    assert got == {
+        "a-1": (8, None),
+        "b-1": (7, 430102),
+        "c-1": (None, None),
+        "d-1": (9, None),
+    }
+    store.put_station(StationInput(id="e-1", name="e"))
+    assert store.station("e-1").station.number == 10
+    database.close()

@@ -18,7 +18,7 @@ from dashboard.core.stations import StationInput
 from dashboard.ingest import batch
 from dashboard.ingest.checks import run_checks
 from dashboard.storage.store import Store
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.central.support import Gateway
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
@@ -132,7 +132,7 @@ def test_radar_reset_in_the_store(database_url: str) -> None:
 @pytest.fixture()
 def own_central(tmp_path: Path, mosquitto: MosquittoBroker) -> Iterator[RunningCentral]:
     settings = central_settings(tmp_path, mosquitto.url, f"sqlite:///{tmp_path / 'c.db'}")
-    yield from run_central(settings)
+    yield from run_central(settings, stations=STATIONS)
 
 
 def retained_matches_api(

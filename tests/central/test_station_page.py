@@ -20,7 +20,7 @@ from dashboard.core.config import OccupancySettings
 from dashboard.storage.history import OccupancyHistory
 from dashboard.storage.store import Store
 from servicekit.settings import BrokerSettings
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.central.support import Gateway, health_report
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral, run_central
@@ -41,7 +41,7 @@ def quick_central(
         database_url,
         occupancy=OccupancySettings(history_step_s=STEP_S),
     )
-    yield from run_central(settings)
+    yield from run_central(settings, stations=STATIONS)
 
 
 def occupancy_of(central: RunningCentral, station_id: str) -> int:

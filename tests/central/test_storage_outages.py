@@ -21,7 +21,7 @@ import pytest
 from contract.topics import gateway_topic
 from dashboard.core.config import AlertSettings
 from servicekit.settings import BrokerSettings
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.central.support import Gateway, health_report
 from tests.support.postgres import PostgresServer
 from tests.support.probe import MqttProbe
@@ -160,7 +160,7 @@ def test_postgresql_killed_and_restarted_mid_ingest_loses_nothing_and_shows(
 ) -> None:
     url = own_postgres.create_database()
     settings = central_settings(tmp_path, broker_settings.url, url, alerts=ALERTS)
-    lifetime = run_central(settings)
+    lifetime = run_central(settings, stations=STATIONS)
     central = next(lifetime)
     gateway = Gateway(probe)
     try:
@@ -226,7 +226,7 @@ def test_sqlite_on_a_full_disk_loses_nothing_and_shows(
 ) -> None:
     url = f"sqlite:///{small_disk / 'central.db'}"
     settings = central_settings(tmp_path, broker_settings.url, url, alerts=ALERTS)
-    lifetime = run_central(settings)
+    lifetime = run_central(settings, stations=STATIONS)
     central = next(lifetime)
     gateway = Gateway(probe)
     try:
@@ -255,7 +255,7 @@ def test_a_write_hanging_on_a_lock_is_a_stall_that_blames_no_gateway(
 ) -> None:
     url = postgres.create_database()
     settings = central_settings(tmp_path, broker_settings.url, url, alerts=ALERTS)
-    lifetime = run_central(settings)
+    lifetime = run_central(settings, stations=STATIONS)
     central = next(lifetime)
     gateway = Gateway(probe)
     try:

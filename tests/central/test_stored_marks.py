@@ -15,7 +15,7 @@ from contract.payloads import AccessEvent, utc_now
 from contract.topics import event_topic, gateway_topic
 from dashboard.ingest.stored_marks import StoredMarks
 from servicekit.mqtt_link import Message
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral, run_central
@@ -27,7 +27,7 @@ STORED = gateway_topic(STATION, GATEWAY, "stored")
 @pytest.fixture()
 def central(tmp_path: Path, own_broker: MosquittoBroker) -> Iterator[RunningCentral]:
     settings = central_settings(tmp_path, own_broker.url, f"sqlite:///{tmp_path / 'c.db'}")
-    yield from run_central(settings)
+    yield from run_central(settings, stations=STATIONS)
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway_access.support import central_settings
+from tests.gateway_access.support import STATIONS, central_settings
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral, run_central
@@ -17,7 +17,9 @@ from tests.support.running_central import RunningCentral, run_central
 @pytest.fixture()
 def central(tmp_path: Path, own_broker: MosquittoBroker) -> Iterator[RunningCentral]:
     """The real central on the test's broker; its retained keys are out when it is yielded."""
-    yield from run_central(central_settings(tmp_path, own_broker.url), retained_out=True)
+    yield from run_central(
+        central_settings(tmp_path, own_broker.url), retained_out=True, stations=STATIONS
+    )
 
 
 @pytest.fixture()

@@ -21,8 +21,8 @@ from dashboard.core.config import (
     CredentialSettings,
     DatabaseSettings,
     HttpSettings,
-    StationSettings,
 )
+from dashboard.core.stations import StationInput
 from gateway.config import DoorSettings, GatewaySettings, PolicySettings
 from gateway.service import Gateway
 from hardware.sim.radar import VirtualRadar
@@ -39,10 +39,8 @@ NUMBER, REGION = 4242, 430102
 """Where cs-0001 stands, for the central and the gateway alike."""
 
 STATIONS = [
-    StationSettings(
-        id=STATION, name="五一广场驿站", capacity=12, number=NUMBER, region_code=REGION
-    ),
-    StationSettings(id="cs-0002", name="岳麓山驿站", capacity=8, number=4243, region_code=430104),
+    StationInput(id=STATION, name="五一广场驿站", capacity=12, number=NUMBER, region_code=REGION),
+    StationInput(id="cs-0002", name="岳麓山驿站", capacity=8, number=4243, region_code=430104),
 ]
 
 
@@ -52,7 +50,6 @@ def central_settings(tmp_path: Path, broker_url: str) -> CentralSettings:
         broker=BrokerSettings(url=broker_url),
         http=HttpSettings(host="127.0.0.1", port=free_port()),
         database=DatabaseSettings(path=tmp_path / "central.db"),
-        stations=STATIONS,
         credentials=CredentialSettings(rotation_lead_s=0, rotation_overlap_s=600),
         # Gateways hear the central's time within moments of connecting.
         clock=ClockSettings(tick_s=0.5),

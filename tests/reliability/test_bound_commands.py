@@ -23,8 +23,8 @@ from dashboard.core.config import (
     CentralSettings,
     DatabaseSettings,
     HttpSettings,
-    StationSettings,
 )
+from dashboard.core.stations import StationInput
 from gateway.config import DoorSettings, GatewaySettings, MaintenanceSettings
 from gateway.service import Gateway
 from servicekit.mqtt_link import Message
@@ -89,17 +89,17 @@ def site(own_broker: MosquittoBroker, tmp_path: Path) -> Iterator[Site]:
         broker=BrokerSettings(url=own_broker.url),
         http=HttpSettings(host="127.0.0.1", port=free_port()),
         database=DatabaseSettings(path=tmp_path / "central.db"),
-        stations=[
-            StationSettings(
-                id=station,
-                name=station,
-                doors=[{"id": "main", "gateway_id": "gw-1"}],
-                gateways=["gw-1"],
-            )
-            for station in STATIONS
-        ],
     )
-    for central in run_central(settings):
+    registry = [
+        StationInput(
+            id=station,
+            name=station,
+            doors=[{"id": "main", "gateway_id": "gw-1"}],
+            gateways=["gw-1"],
+        )
+        for station in STATIONS
+    ]
+    for central in run_central(settings, stations=registry):
         key = central.service.operator_key
         pins = {station: MockFactory() for station in STATIONS}
         try:

@@ -37,7 +37,7 @@ from dashboard.ingest.checks import run_checks
 from dashboard.storage import sequences
 from dashboard.storage.db import Database
 from dashboard.storage.migrations import open_database
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.central.test_live import next_of, stream
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.probe import MqttProbe
@@ -312,7 +312,7 @@ def quick_gaps_central(
         database_url,
         alerts=AlertSettings(check_interval_s=0.1, gap_after_s=1.0),
     )
-    yield from run_central(settings)
+    yield from run_central(settings, stations=STATIONS)
 
 
 def test_a_filled_gap_is_resolved_on_the_live_stream_and_in_the_api(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
 import httpx
 
 from dashboard.central import Central, serve_in_thread
 from dashboard.core.config import CentralSettings
+from dashboard.core.stations import StationInput
 from tests.support.operators import QUICK_HASHER, authorize
 from tests.support.route_coverage import record_routes
 
@@ -28,14 +29,20 @@ def run_central(
     settings: CentralSettings,
     retained_out: bool = False,
     ready: Callable[[Central], None] | None = None,
+    stations: Sequence[StationInput] = (),
 ) -> Generator[RunningCentral, None, None]:
     """Start a central, serve its API, yield it with an admin client, stop it afterwards.
+
+    `stations` are put into its registry before it starts, as `yizhan stations import`
+    would (again on a restart: putting the same stations changes nothing).
 
     `retained_out` waits until the central has published its retained credential
     documents; `ready` runs once more before the API is served (a test's own readiness).
     """
     service = Central(settings)
     service.operators.hasher = QUICK_HASHER
+    if stations:
+        service.store.put_stations(stations)
     service.start()
     try:
         assert service.link.wait_connected(10), "central could not reach its broker"

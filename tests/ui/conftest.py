@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.core.config import OccupancySettings, StationSettings
+from dashboard.core.config import OccupancySettings
+from dashboard.core.stations import StationInput
 from servicekit.settings import BrokerSettings
 from tests.central.conftest import STATIONS, central_settings
 from tests.support.mosquitto import MosquittoBroker
@@ -18,10 +19,10 @@ EXTRA = 38
 """Stations besides the two described ones, spread over Changsha so that some cluster."""
 
 
-def spread_stations(count: int) -> list[StationSettings]:
+def spread_stations(count: int) -> list[StationInput]:
     """`count` stations on a grid around Changsha, every third one with a shower."""
     return [
-        StationSettings(
+        StationInput(
             id=f"cs-{n + 100:04d}",
             name=f"驿站 {n + 100}",
             lat=28.10 + (n % 7) * 0.03,
@@ -46,8 +47,7 @@ def ui_central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[Runn
         tmp_path,
         broker_settings.url,
         f"sqlite:///{tmp_path / 'central.db'}",
-        stations=[*STATIONS, *spread_stations(EXTRA)],
         # History samples every half second, so the chart has some without a minute's wait.
         occupancy=OccupancySettings(history_step_s=0.5),
     )
-    yield from run_central(settings)
+    yield from run_central(settings, stations=[*STATIONS, *spread_stations(EXTRA)])

@@ -164,9 +164,9 @@ def main() -> int:
             CentralSettings(
                 http=HttpSettings(port=0),
                 database=DatabaseSettings(path=Path(tmp) / "shots.db"),
-                stations=[*STATIONS, *spread_stations(38)],
             )
         )
+        central.store.put_stations([*STATIONS, *spread_stations(38)])
         populate(central)
         central.operators.add("operator", "screenshot-pass", Role.OPERATOR)
         login = central.operators.login("operator", "screenshot-pass")

@@ -22,7 +22,8 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from contract.maintenance_payloads import DeviceHealth
 from contract.topics import gateway_topic
-from dashboard.core.config import CommandSettings, StationSettings
+from dashboard.core.config import CommandSettings
+from dashboard.core.stations import StationInput
 from gateway.config import DoorSettings, GatewaySettings, MaintenanceSettings
 from gateway.service import Gateway
 from servicekit.settings import BrokerSettings
@@ -37,24 +38,28 @@ ANSWER_WITHIN_S = 2
 """Seconds the central waits for an answer: short, so the silent gateway's test is quick."""
 
 STATIONS = [
-    StationSettings(
-        id="cs-0001",
-        name="五一广场驿站",
-        lat=28.196,
-        lon=112.977,
-        capacity=12,
-        doors=[{"id": "main", "gateway_id": "gw-1"}],
-        gateways=["gw-1"],
+    StationInput.model_validate(
+        dict(
+            id="cs-0001",
+            name="五一广场驿站",
+            lat=28.196,
+            lon=112.977,
+            capacity=12,
+            doors=[{"id": "main", "gateway_id": "gw-1"}],
+            gateways=["gw-1"],
+        )
     ),
     # Its gateway is never started: nobody answers there.
-    StationSettings(
-        id="cs-0002",
-        name="岳麓山驿站",
-        lat=28.183,
-        lon=112.938,
-        capacity=2,
-        doors=[{"id": "main", "gateway_id": "gw-1"}],
-        gateways=["gw-1"],
+    StationInput.model_validate(
+        dict(
+            id="cs-0002",
+            name="岳麓山驿站",
+            lat=28.183,
+            lon=112.938,
+            capacity=2,
+            doors=[{"id": "main", "gateway_id": "gw-1"}],
+            gateways=["gw-1"],
+        )
     ),
 ]
 DRAWN = "() => window.yzMap && window.yzMap.drawn"
@@ -72,10 +77,9 @@ def site(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[Site]:
         tmp_path,
         broker_settings.url,
         f"sqlite:///{tmp_path / 'central.db'}",
-        stations=STATIONS,
         commands=CommandSettings(answer_timeout_s=ANSWER_WITHIN_S),
     )
-    for central in run_central(settings):
+    for central in run_central(settings, stations=STATIONS):
         key = central.service.operator_key
         gateway = Gateway(
             GatewaySettings(

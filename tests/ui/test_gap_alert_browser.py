@@ -13,7 +13,7 @@ from contract.payloads import AccessEvent, utc_now
 from contract.topics import event_topic
 from dashboard.core.config import AlertSettings
 from servicekit.settings import BrokerSettings
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral, run_central
 from tests.ui.support import logged_in_page
@@ -30,7 +30,7 @@ def gap_central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[Run
         f"sqlite:///{tmp_path / 'central.db'}",
         alerts=AlertSettings(check_interval_s=0.1, gap_after_s=1.0),
     )
-    yield from run_central(settings)
+    yield from run_central(settings, stations=STATIONS)
 
 
 def scan(seq: int) -> bytes:

@@ -14,8 +14,9 @@ from dashboard.core.config import (
     CredentialSettings,
     DatabaseSettings,
     HttpSettings,
-    StationSettings,
 )
+from dashboard.core.stations import StationInput
+from dashboard.storage.store import Store
 from servicekit.settings import BrokerSettings
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.probe import MqttProbe
@@ -23,7 +24,7 @@ from tests.support.running_central import RunningCentral, run_central
 
 STATIONS = [
     # Changsha: Furong and Yuelu districts; Shenzhen far away in another province.
-    StationSettings(
+    StationInput(
         id="cs-0001",
         name="五一广场驿站",
         lat=28.196,
@@ -32,7 +33,7 @@ STATIONS = [
         number=4242,
         region_code=430102,
     ),
-    StationSettings(
+    StationInput(
         id="cs-0002",
         name="岳麓山驿站",
         lat=28.183,
@@ -41,7 +42,7 @@ STATIONS = [
         number=4243,
         region_code=430104,
     ),
-    StationSettings(
+    StationInput(
         id="sz-0001",
         name="深圳湾驿站",
         lat=22.512,
@@ -60,7 +61,6 @@ def central_settings(tmp_path: Path, broker_url: str, database_url: str) -> Cent
         http=HttpSettings(host="127.0.0.1", port=free_port()),
         # The path also places the key directory (next to it) when the URL is PostgreSQL.
         database=DatabaseSettings(path=tmp_path / "central.db", url=database_url),
-        stations=STATIONS,
         credentials=CredentialSettings(rotation_lead_s=0, rotation_overlap_s=600),
     )
 
@@ -87,17 +87,13 @@ def config_file(tmp_path: Path, settings: CentralSettings) -> Path:
         "rotation_lead_s = 0",
         "rotation_overlap_s = 600",
     ]
-    for station in settings.stations:
-        lines += [
-            "[[stations]]",
-            f'id = "{station.id}"',
-            f'name = "{station.name}"',
-            f"lat = {station.lat}",
-            f"lon = {station.lon}",
-            f"capacity = {station.capacity}",
-            f"number = {station.number}",
-            f"region_code = {station.region_code}",
-        ]
+    # The registry the commands find, as `yizhan central` and `yizhan stations import`
+    # leave it: the CLI never creates a database of its own.
+    store = Store.open(settings.database.resolved_url)
+    try:
+        store.put_stations(STATIONS)
+    finally:
+        store.close()
     path = tmp_path / "central.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -107,7 +103,7 @@ def config_file(tmp_path: Path, settings: CentralSettings) -> Path:
 def central(settings: CentralSettings) -> Iterator[RunningCentral]:
     """The real central on its own broker and database, with its HTTP API."""
     # Tests start once the retained documents are on the broker.
-    yield from run_central(settings, retained_out=True)
+    yield from run_central(settings, retained_out=True, stations=STATIONS)
 
 
 @pytest.fixture()

@@ -183,3 +183,19 @@ def test_display_names_never_go_on_the_wire(
         lambda m: m.topic == "yz/v1/revocations" and number in m.payload.decode()
     )
     assert "隐私测试" not in revoked.payload.decode()
+
+
+def test_a_station_created_by_the_api_gets_its_face_and_card_map_at_once(
+    central: RunningCentral, own_broker: MosquittoBroker
+) -> None:
+    worker = enroll(central.http, scope="region:430102", face_ids=["F-77"])
+    created = central.http.post(
+        "/api/stations", json={"id": "cs-0700", "name": "新开驿站", "region_code": 430102}
+    )
+    assert created.status_code == 201, created.text
+    # Well before the publisher's periodic rebuild (30 s): the API told it. (The probe
+    # may connect before it is out, so a live copy counts as well as the retained one.)
+    published = retained(own_broker.url, "yz/v1/st/cs-0700/credentials", CredentialMap, accept=bool)
+    assert [(e.kind, e.external_id, e.worker_number) for e in published.entries] == [
+        ("face", "F-77", int(worker["worker_id"][1:]))
+    ]
