@@ -3,7 +3,8 @@
 Headless Chromium against the real central, a private Mosquitto and the real gateway
 service on gpiozero mock pins, trusting the central's operator key: an admin's bad value
 is named, an admin sets the capacity and the gateway's row turns `applied`; a
-maintainer's change on the spot shows as drift, and "Adopt" makes it the policy. A viewer
+maintainer's change on the spot shows as drift, "Adopt" makes it the policy and "Push
+back" sends the policy again. A viewer
 sees the same section without the form. Every wait is on the page (Playwright's
 `expect`) or on the API (`wait_until`), never on the clock.
 """
@@ -113,6 +114,18 @@ def test_an_admin_sets_the_policy_and_adopts_a_drift(browser: Browser, site: Sit
     expect(page.locator("#policy-values [data-policy-value=capacity]")).to_have_text("3")
     expect(page.locator(ROW)).to_have_attribute("data-status", "applied", timeout=10_000)
     expect(drift).to_have_count(0)
+
+    # Changed again on the spot: "Push back" sends the policy again and the gateway follows.
+    site.gateway.apply_config({"policy.capacity": 2})
+    wait_until(lambda: drift_of(site), 10, "drift reported")
+    station_page(page)
+    expect(drift).to_contain_text("policy 3 · gateway 2")
+    drift.locator("button[data-policy-action=push_back]").click()
+    # Gone once the new version is out (pending), then applied: in that order.
+    expect(drift).to_have_count(0)
+    expect(page.locator(ROW)).to_have_attribute("data-status", "applied", timeout=10_000)
+    expect(page.locator("#policy-values [data-policy-value=capacity]")).to_have_text("3")
+    assert site.gateway.live.values()["policy.capacity"] == 3
 
 
 def test_a_viewer_sees_the_policy_without_the_form(browser: Browser, site: Site) -> None:
