@@ -425,8 +425,8 @@
       }
       gateways.append(item);
     }
-    // provisioning.js adds its controls for admins.
-    document.dispatchEvent(new CustomEvent("yz-station", { detail: { id: station.id, role: me.role } }));
+    // provisioning.js adds its controls for admins; policy.js draws the station's policy.
+    document.dispatchEvent(new CustomEvent("yz-station", { detail: { id: station.id, role: me.role, timeZone: station.time_zone } }));
   }
 
   async function loadStationEntries(id, timeZone) {
