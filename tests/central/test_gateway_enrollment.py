@@ -27,7 +27,7 @@ from gateway.config import load_gateway_settings
 from gateway.service import Gateway
 from servicekit.broker_accounts import central_acl
 from servicekit.mqtt_link import Message, MqttLink
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.reliability.site import one_door_board
 from tests.support.dynsec_broker import DynsecBroker
 from tests.support.running_central import RunningCentral, run_central
@@ -65,7 +65,7 @@ def provisioning_central(
             ca_file=dynsec_broker.ca_file,
         ),
     )
-    yield from run_central(settings)
+    yield from run_central(settings, stations=STATIONS)
 
 
 class Watcher:

@@ -16,7 +16,7 @@ from contract.enrollment import normalise_code
 from dashboard.core.config import ProvisioningSettings
 from servicekit.broker_accounts import AccountKind, account_kind, gateway_acl
 from servicekit.settings import BrokerSettings
-from tests.central.conftest import central_settings
+from tests.central.conftest import STATIONS, central_settings
 from tests.support.running_central import RunningCentral, run_central
 from tests.ui.support import logged_in_page
 
@@ -29,7 +29,7 @@ def files_central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[R
         f"sqlite:///{tmp_path / 'central.db'}",
         provisioning=ProvisioningSettings(mode="password_file", password_dir=tmp_path / "mq"),
     )
-    yield from run_central(settings)
+    yield from run_central(settings, stations=STATIONS)
 
 
 def test_an_admin_adds_a_gateway_sees_its_code_once_and_removes_it(
