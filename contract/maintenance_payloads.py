@@ -56,7 +56,7 @@ class DeviceHealth(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["scanner", "radar", "door", "beams", "pir", "wiegand"]
+    kind: Literal["scanner", "radar", "door", "beams", "pir", "wiegand", "face_terminal"]
     ok: bool
     detail: str = Field(default="", max_length=256)
     last_frame_age_s: float | None = None

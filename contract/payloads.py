@@ -123,6 +123,9 @@ class CredentialKind(StrEnum):
     CARD = "card"
     BUTTON = "button"
     REMOTE = "remote"
+    PHONE = "phone"
+    """A worker opened the door from their phone (the door's sticker QR and their pass
+    session); the central decided and sent the gateway a signed `phone_open`."""
 
 
 class Decision(StrEnum):
@@ -289,6 +292,53 @@ class DropReport(EventPayload):
     )
 
 
+FACE_PERSON_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+"""A person id on a face terminal, as the central's face ids are spelled (a pairing makes
+the worker's number one; ids set by hand may use the other characters)."""
+
+
+class FaceAction(StrEnum):
+    """What happened to a person on a face terminal."""
+
+    PAIRED = "paired"
+    REMOVED = "removed"
+
+
+class FacePairingEvent(EventPayload):
+    """A face terminal now holds a worker's face (`paired`), or no longer does (`removed`).
+
+    Never carries an image or a template: the face stays in the terminal. A pairing names
+    the worker's confirmation (the QR token they scanned: `worker_id` and
+    `token_not_before`) and the version of the consent notice the terminal showed.
+    """
+
+    SCHEMA: ClassVar[str] = "face_pairing/1"
+    schema_: Literal["face_pairing/1"] = Field(default="face_pairing/1", alias="schema")
+    action: FaceAction
+    terminal_id: Slug
+    door_id: Slug | None = None
+    person_id: Annotated[str, StringConstraints(pattern=FACE_PERSON_PATTERN)]
+    worker_id: WorkerId | None = Field(
+        default=None, description="The worker the person is (always named on a pairing)."
+    )
+    notice_version: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9._:-]{1,32}$",
+        description="Which consent notice the terminal showed (on a pairing).",
+    )
+    token_not_before: UtcTime | None = Field(
+        default=None,
+        description="The `not_before` of the QR token the worker confirmed with: with "
+        "`worker_id` it names the token.",
+    )
+    cause: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Why a person was removed: `withdrawn`, `revoked`, `maintenance`.",
+    )
+
+
 class Availability(Payload):
     """A gateway's retained online state: its birth message, or its last will."""
 
@@ -449,6 +499,7 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     CrossingEvent,
     PresenceEvent,
     DropReport,
+    FacePairingEvent,
 )
 STATION_MODELS: tuple[type[Payload], ...] = (
     *EVENT_MODELS,

@@ -41,6 +41,7 @@ from contract.payloads import (
     DoorEvent,
     DropReport,
     EventPayload,
+    FacePairingEvent,
     Payload,
     PresenceEvent,
     StationOccupancy,
@@ -86,6 +87,7 @@ EVENT_KINDS: dict[str, type[EventPayload]] = {
     "crossing": CrossingEvent,
     "presence": PresenceEvent,
     "dropped": DropReport,
+    "face_pairing": FacePairingEvent,
 }
 
 _GATEWAY = ROOT + "/st/{station_id}/gw/{gateway_id}"
@@ -231,7 +233,7 @@ _TOPIC_RE = re.compile(
     r"^yz/v1/(?:(?P<root_leaf>keys|revocations)"
     r"|st/(?P<station_id>[a-z0-9][a-z0-9_-]{0,63})"
     r"(?:/gw/(?P<gateway_id>[a-z0-9][a-z0-9_-]{0,63})"
-    r"/(?P<gw_leaf>event/[a-z]+|availability|command|reply"
+    r"/(?P<gw_leaf>event/[a-z_]+|availability|command|reply"
     r"|config/desired|config/reported|health|stored)"
     # A reply may go below the reply topic (a command's `reply_to`), never a wildcard.
     r"(?:(?<=reply)/[^#+\x00]+)?"

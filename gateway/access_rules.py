@@ -51,12 +51,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, tzinfo
+from datetime import datetime, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from contract.credential_payloads import CredentialMap, PublicKeys, Revocations
 from contract.payloads import CredentialKind, Decision, Direction, Reason
+from contract.station_rules import (
+    ALWAYS_OPEN,
+    OpeningHours,
+    station_refusal,
+)
 from contract.tokens import (
     DEFAULT_SKEW_S,
     KeyRing,
@@ -70,7 +75,6 @@ from contract.tokens import (
 )
 
 DEFAULT_ZONE: Final = ZoneInfo("Asia/Shanghai")
-ALL_DAYS: Final = frozenset(range(7))
 
 JUNK: Final = frozenset(
     {
@@ -120,7 +124,17 @@ class CardCredential:
     card_number: str
 
 
-Presented = QrCredential | FaceCredential | CardCredential
+@dataclass(frozen=True, slots=True)
+class PhoneCredential:
+    """A worker the central vouched for in a signed `phone_open` command: their pass
+    session on the phone was checked there, so only the station's own rules (group,
+    revocation, station state) remain for the gateway."""
+
+    worker_number: int
+    group: int = 0
+
+
+Presented = QrCredential | FaceCredential | CardCredential | PhoneCredential
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,54 +159,6 @@ class AccessRequest:
 
 
 # --- station policy ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OpeningInterval:
-    """Open from `opens` to `closes` (local wall time) on `days` (0 = Monday).
-
-    When `closes` is not after `opens` the interval wraps past midnight into the next
-    day, and `days` names the day it starts: Friday 22:00-06:00 covers Saturday 03:00.
-    `opens == closes` is therefore a full 24 hours.
-    """
-
-    opens: time
-    closes: time
-    days: frozenset[int] = ALL_DAYS
-
-    def covers(self, clock: time, weekday: int) -> bool:
-        """Whether local time `clock` on `weekday` falls inside this interval."""
-        if self.opens < self.closes:
-            return weekday in self.days and self.opens <= clock < self.closes
-        return (weekday in self.days and clock >= self.opens) or (
-            (weekday - 1) % 7 in self.days and clock < self.closes
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class OpeningHours:
-    """A station's opening hours; open when any interval covers the local time."""
-
-    intervals: tuple[OpeningInterval, ...]
-
-    @classmethod
-    def daily(cls, opens: time, closes: time) -> OpeningHours:
-        """The same hours every day (wrapping past midnight if `closes <= opens`)."""
-        return cls((OpeningInterval(opens, closes),))
-
-    @property
-    def always_open(self) -> bool:
-        """A 24-hour station: some interval spans every day completely."""
-        return any(i.opens == i.closes and i.days == ALL_DAYS for i in self.intervals)
-
-    def is_open(self, local: datetime) -> bool:
-        """Whether the station is open at `local`, a time in the station's zone."""
-        clock, weekday = local.time(), local.weekday()
-        return any(interval.covers(clock, weekday) for interval in self.intervals)
-
-
-ALWAYS_OPEN: Final = OpeningHours.daily(time(0), time(0))
-"""A 24-hour station."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,6 +493,8 @@ def _kind_of(credential: Presented) -> CredentialKind:
         return CredentialKind.QR
     if isinstance(credential, FaceCredential):
         return CredentialKind.FACE
+    if isinstance(credential, PhoneCredential):
+        return CredentialKind.PHONE
     return CredentialKind.CARD
 
 
@@ -602,6 +570,9 @@ def decide(
         )
         if refusal is not None:
             return result(refusal, who)
+    elif isinstance(credential, PhoneCredential):
+        # The command's signature is the proof; nothing here can be guessed or sprayed.
+        who = _Identity(credential.worker_number, credential.group, None)
     else:
         if isinstance(credential, FaceCredential):
             table, external, unknown = (
@@ -632,17 +603,16 @@ def decide(
         return result(Reason.REVOKED, who)
     if who.token_id is not None and state.replay.seen(who.token_id, t):
         return result(Reason.REPLAYED, who)
-    if policy.lockdown:
-        return result(Reason.LOCKDOWN, who)
-    if not policy.hours.always_open and not policy.hours.is_open(now.astimezone(policy.zone)):
-        return result(Reason.CLOSED, who)
-    if policy.capacity is not None and occupancy >= policy.capacity:
-        return result(Reason.FULL, who)
-    if policy.anti_passback and state.passback.inside(
-        who.worker_number, t, policy.passback_reset_s
-    ):
-        return result(Reason.PASSBACK, who)
-    return result(Reason.GRANTED, who)
+    station_says = station_refusal(
+        lockdown=policy.lockdown,
+        hours=policy.hours,
+        local_now=now.astimezone(policy.zone),
+        capacity=policy.capacity,
+        occupancy=occupancy,
+        inside=policy.anti_passback
+        and state.passback.inside(who.worker_number, t, policy.passback_reset_s),
+    )
+    return result(station_says or Reason.GRANTED, who)
 
 
 def _exit_identity(
@@ -654,6 +624,8 @@ def _exit_identity(
         if isinstance(verified, TokenError):
             return None
         return _Identity(verified.worker_number, verified.claims.group, None)
+    if isinstance(credential, PhoneCredential):
+        return _Identity(credential.worker_number, credential.group, None)
     if isinstance(credential, FaceCredential):
         mapped = trust.credentials.faces.get(credential.person_id)
         key = f"face:{credential.person_id}"

@@ -13,11 +13,9 @@ from pydantic import Field, field_validator, model_validator
 
 from contract.payloads import MAX_COMMAND_TTL_S, SLUG_PATTERN
 from contract.signing import load_public_key
+from contract.station_rules import ALWAYS_OPEN, OpeningHours, OpeningInterval
 from contract.tokens import MAX_STATION_NUMBER, StationLocation
 from gateway.access_rules import (
-    ALWAYS_OPEN,
-    OpeningHours,
-    OpeningInterval,
     StationPolicy,
     ThrottlePolicy,
 )
@@ -221,6 +219,62 @@ class HomeAssistantSettings(Section):
     discovery_prefix: str = Field(default="homeassistant", pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
 
+class FaceTerminalSettings(Section):
+    """A face terminal on the station LAN that verifies faces and hands the gateway the
+    person it matched (see docs/face-terminals.md); the gateway decides and drives the
+    door's relay.
+
+    `zkteco_push`: the terminal polls the gateway's iclock server at `listen`:`port`
+    and is known by its serial number. `hikvision_isapi`: the gateway holds the
+    terminal's alert stream open at `url`, with HTTP digest credentials.
+    """
+
+    id: str = Field(pattern=SLUG_PATTERN, description="Names the terminal in health reports.")
+    kind: Literal["zkteco_push", "hikvision_isapi"]
+    door: str = Field(description="The door (as in the board profile) it stands at.")
+    direction: Literal["in", "out"] = "in"
+    serial_number: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9]{1,32}$", description="zkteco_push: its SN."
+    )
+    listen: str = Field(default="0.0.0.0", description="zkteco_push: address to serve on.")
+    port: int = Field(default=8088, ge=1, le=65535, description="zkteco_push: port to serve.")
+    poll_delay_s: int = Field(
+        default=5, ge=1, le=60, description="zkteco_push: how often the terminal polls."
+    )
+    url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s]+$",
+        description="hikvision_isapi: the terminal's base URL, e.g. http://192.168.1.64.",
+    )
+    username: str | None = None
+    password: str | None = None
+    down_after_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="No poll (zkteco) or no byte on the stream (hikvision) for this long: "
+        "the terminal is reported faulty and, for hikvision, the stream is opened again.",
+    )
+    max_record_age_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="A verification older than this (a backlog after an outage) opens no door.",
+    )
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> FaceTerminalSettings:
+        if self.kind == "zkteco_push" and self.serial_number is None:
+            raise ValueError(f"face terminal {self.id}: zkteco_push needs serial_number")
+        if self.kind == "hikvision_isapi" and (
+            self.url is None or self.username is None or self.password is None
+        ):
+            raise ValueError(
+                f"face terminal {self.id}: hikvision_isapi needs url, username and password"
+            )
+        return self
+
+
 DEFAULT_STATE_DIR: Final = Path("/var/lib/yizhan")
 
 
@@ -241,6 +295,9 @@ class GatewaySettings(Section):
     policy: PolicySettings = PolicySettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
     home_assistant: HomeAssistantSettings = HomeAssistantSettings()
+    face_terminals: list[FaceTerminalSettings] = Field(
+        default_factory=list, description="Face terminals on the network ([[face_terminals]])."
+    )
     state_dir: Path = Field(
         default=DEFAULT_STATE_DIR,
         description="Where the gateway keeps the central's keys, revocations and map.",
@@ -251,6 +308,12 @@ class GatewaySettings(Section):
         for door_id in self.doors:
             if not door_id or door_id != door_id.lower() or "/" in door_id:
                 raise ValueError(f"door id {door_id!r} must be a lower-case slug")
+        ids = [terminal.id for terminal in self.face_terminals]
+        if len(set(ids)) != len(ids):
+            raise ValueError("face_terminals: two terminals have the same id")
+        serials = [t.serial_number for t in self.face_terminals if t.serial_number]
+        if len(set(serials)) != len(serials):
+            raise ValueError("face_terminals: two terminals have the same serial_number")
         return self
 
     def timings(self) -> dict[str, DoorTiming]:
@@ -287,4 +350,10 @@ def check_doors(settings: GatewaySettings, board: BoardProfile) -> None:
             raise ConfigError(
                 f"doors.{door_id}: the board profile has no door {door_id!r}; "
                 f"its doors are {', '.join(known)}"
+            )
+    for terminal in settings.face_terminals:
+        if terminal.door not in known:
+            raise ConfigError(
+                f"face_terminals.{terminal.id}: the board profile has no door "
+                f"{terminal.door!r}; its doors are {', '.join(known)}"
             )

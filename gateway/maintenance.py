@@ -2,7 +2,7 @@
 
 A command reaches `MaintenanceCommands` only after the codec found it addressed to this
 station and gateway and `CommandGate` found it fresh and new. Commands that can let
-someone in (unlock, lockdown off, set_config, self_test, which releases the lock for a
+someone in (unlock, phone_open, lockdown off, set_config, self_test, which releases the lock for a
 moment, and restart, during which a fail-safe lock is released) must also carry a valid
 operator signature (`contract.signing`): a leaked broker password alone cannot open a
 door. `unlock` must name its door, so the signature covers the door too; a door this
@@ -14,16 +14,28 @@ saying what was wrong.
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from contract.payloads import Command, ReplyStatus
+from contract.payloads import MAX_WORKER_NUMBER, Command, ReplyStatus
 from contract.signing import verify
+from gateway.access_rules import AccessDecision
 from gateway.devices import StationDevices
 from gateway.door_io import DoorIO
+from gateway.face_hikvision import IsapiError
+from gateway.face_pairing import (
+    DEFAULT_WINDOW_S,
+    MAX_WINDOW_S,
+    NOTICE_VERSION,
+    EnrolmentDesk,
+    EnrolmentWindow,
+)
+from gateway.face_terminals import FaceTerminals
 from gateway.self_test import run_self_test
 from servicekit import __version__
 
@@ -44,6 +56,8 @@ class GatewayControl(Protocol):
     """What the commands need of the gateway they run on."""
 
     devices: StationDevices
+    faces: FaceTerminals
+    enrolments: EnrolmentDesk
 
     def apply_config(
         self, changes: Mapping[str, Any], version: int | None = None
@@ -53,6 +67,9 @@ class GatewayControl(Protocol):
     def diagnostics(self) -> dict[str, Any]:
         """Versions, uptime, outbox depth, last errors."""
 
+    def phone_open(self, door_id: str, worker_number: int, group: int) -> AccessDecision:
+        """Decide a phone open at `door_id` as a scan, release the door on a grant."""
+
     def reload_trust(self) -> dict[str, int]:
         """Ask the broker for keys, revocations and map again; versions held now."""
 
@@ -61,6 +78,13 @@ class GatewayControl(Protocol):
 
     def restart_note(self) -> str:
         """What a restart does where this gateway runs, for the reply."""
+
+
+_PERSON = re.compile(r"[0-9A-Za-z]{1,24}")
+_NOTICE = re.compile(r"[A-Za-z0-9._:-]{1,32}")
+REMOVAL_CAUSES = ("maintenance", "withdrawn", "revoked", "expired")
+"""Why a person is removed from a terminal, as the `face_pairing/1` removal says."""
+"""A person id both terminal kinds take (ZKTeco PINs are at most 24 characters)."""
 
 
 class BadArgsError(ValueError):
@@ -103,6 +127,9 @@ class MaintenanceCommands:
         self._table: dict[str, Spec] = {
             "ping": Spec(self._ping, summary="answers pong"),
             "unlock": Spec(self._unlock, ("door", "seconds"), _always, "releases a door"),
+            "phone_open": Spec(
+                self._phone_open, ("door", "worker", "group"), _always, "a worker's phone open"
+            ),
             "lock": Spec(self._lock, ("door",), summary="ends a running unlock at once"),
             "lockdown": Spec(self._lockdown, ("on", "door"), _lockdown_off, "refuses every grant"),
             "set_config": Spec(self._set_config, ("settings",), _always, "changes live settings"),
@@ -111,6 +138,23 @@ class MaintenanceCommands:
             "diagnostics": Spec(self._diagnostics, summary="versions, uptime, outbox, errors"),
             "log_level": Spec(self._log_level, ("level", "logger"), summary="changes log level"),
             "restart": Spec(self._restart, (), _always, "stops; systemd starts it again"),
+            "face_person_add": Spec(
+                self._face_person_add,
+                ("terminal", "person", "pseudonym"),
+                _always,
+                "creates a person on a face terminal",
+            ),
+            "face_person_remove": Spec(
+                self._face_person_remove,
+                ("terminal", "person", "cause"),
+                summary="deletes a person and their face from a face terminal",
+            ),
+            "face_enrol_start": Spec(
+                self._face_enrol_start,
+                ("terminal", "seconds", "notice"),
+                _always,
+                "waits for a worker's pass scan to pair the face a terminal captures",
+            ),
         }
 
     @property
@@ -185,7 +229,72 @@ class MaintenanceCommands:
             )
         return door_id
 
+    def _face_target(self, args: Mapping[str, Any]) -> tuple[str, str]:
+        terminals = self._gateway.faces.terminal_ids()
+        terminal = args.get("terminal")
+        if not isinstance(terminal, str) or terminal not in terminals:
+            raise WrongTargetError(
+                f"no face terminal {terminal!r} at this gateway; "
+                f"its face terminals: {', '.join(terminals) or 'none'}"
+            )
+        person = args.get("person")
+        if not isinstance(person, str) or not _PERSON.fullmatch(person):
+            raise BadArgsError(f"person must be 1-24 letters or digits, not {person!r}")
+        return terminal, person
+
     # -- handlers --
+
+    def _face_person_add(self, args: Mapping[str, Any]) -> Outcome:
+        terminal, person = self._face_target(args)
+        name = args.get("pseudonym", person)
+        if not isinstance(name, str) or not 0 < len(name) <= 24:
+            raise BadArgsError("pseudonym must be 1-24 characters (never a real name)")
+        try:
+            self._gateway.faces.add_person(terminal, person, name)
+        except IsapiError as exc:
+            return Outcome(ReplyStatus.ERROR, f"terminal {terminal!r} refused: {exc}")
+        return Outcome(
+            ReplyStatus.OK,
+            f"person {person} created on {terminal!r}; the worker enrols their face there",
+        )
+
+    def _face_person_remove(self, args: Mapping[str, Any]) -> Outcome:
+        terminal, person = self._face_target(args)
+        cause = args.get("cause", "maintenance")
+        if cause not in REMOVAL_CAUSES:
+            raise BadArgsError(f"cause must be one of {', '.join(REMOVAL_CAUSES)}, not {cause!r}")
+        try:
+            self._gateway.faces.remove_and_confirm(terminal, person, cause)
+        except IsapiError as exc:
+            return Outcome(ReplyStatus.ERROR, f"terminal {terminal!r} refused: {exc}")
+        return Outcome(ReplyStatus.OK, f"person {person} and their face removed from {terminal!r}")
+
+    def _face_enrol_start(self, args: Mapping[str, Any]) -> Outcome:
+        terminals = self._gateway.faces.terminal_ids()
+        terminal = args.get("terminal")
+        door = self._gateway.faces.door_of(terminal) if isinstance(terminal, str) else None
+        if door is None or not isinstance(terminal, str):
+            raise WrongTargetError(
+                f"no face terminal {terminal!r} at this gateway; "
+                f"its face terminals: {', '.join(terminals) or 'none'}"
+            )
+        seconds = args.get("seconds", DEFAULT_WINDOW_S)
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 < seconds <= MAX_WINDOW_S
+        ):
+            raise BadArgsError(f"seconds must be a number in (0, {MAX_WINDOW_S:.0f}]")
+        notice = args.get("notice", NOTICE_VERSION)
+        if not isinstance(notice, str) or not _NOTICE.fullmatch(notice):
+            raise BadArgsError("notice must be 1-32 letters, digits or ._:-")
+        closes = time.monotonic() + float(seconds)
+        self._gateway.enrolments.open(EnrolmentWindow(terminal, door, notice, closes))
+        return Outcome(
+            ReplyStatus.OK,
+            f"terminal {terminal!r} captures the face at door {door!r}; the worker confirms "
+            f"by scanning their pass there within {seconds:g} s",
+        )
 
     def _ping(self, args: Mapping[str, Any]) -> Outcome:
         return Outcome(ReplyStatus.OK, "pong", {"version": __version__})
@@ -202,6 +311,21 @@ class MaintenanceCommands:
         if not self.doors[door_id].remote_unlock(None if seconds is None else float(seconds)):
             return Outcome(ReplyStatus.ERROR, f"door {door_id!r} is in lockdown; not released")
         return Outcome(ReplyStatus.OK, f"door {door_id!r} released")
+
+    def _phone_open(self, args: Mapping[str, Any]) -> Outcome:
+        """Decided here again with the door's own rules and state, so the gateway's
+        anti-passback and head count have the last word. A refusal's message starts with
+        the reason (`full: ...`), which the central reads back for the worker's page."""
+        door_id = self._door_named(args)
+        decision = self._gateway.phone_open(
+            door_id, _number(args, "worker", None), _number(args, "group", 0)
+        )
+        data = {"decision": decision.decision.value, "reason": decision.reason.value}
+        if decision.granted:
+            return Outcome(ReplyStatus.OK, f"granted: door {door_id!r} released", data)
+        return Outcome(
+            ReplyStatus.ERROR, f"{decision.reason.value}: door {door_id!r} stays shut", data
+        )
 
     def _lock(self, args: Mapping[str, Any]) -> Outcome:
         door_ids = self._doors_of(args)
@@ -283,6 +407,13 @@ class MaintenanceCommands:
         return Outcome(
             ReplyStatus.OK, self._gateway.restart_note(), after=self._gateway.request_restart
         )
+
+
+def _number(args: Mapping[str, Any], name: str, default: int | None) -> int:
+    value = args.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WORKER_NUMBER:
+        raise BadArgsError(f"{name} must be a whole number, 0 or more, not {value!r}")
+    return value
 
 
 def _refusals(refused: Mapping[str, str]) -> str:

@@ -66,12 +66,13 @@ CREATE INDEX IF NOT EXISTS outbox_by_seq ON outbox (seq);
 """Made after the upgrade of an older outbox file, which first gains the `sent` column."""
 
 TELEMETRY_KINDS = frozenset({"presence", "health"})
-CRITICAL_KINDS = frozenset({"access", "alarm"})
+CRITICAL_KINDS = frozenset({"access", "alarm", "face_pairing"})
 REPORT_KIND = "dropped"
 
 
 def priority_of(kind: str) -> int:
-    """Higher survives longer: telemetry 0, door and crossing 1, access and alarm 2,
+    """Higher survives longer: telemetry 0, door and crossing 1, access, alarm and face
+    pairing (a consent record) 2,
     drop reports 3 (never dropped)."""
     if kind == REPORT_KIND:
         return 3

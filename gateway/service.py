@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from contract.codec import Rejected
@@ -30,12 +30,16 @@ from contract.payloads import (
     CrossingSource,
     Direction,
     EventPayload,
+    FaceAction,
+    FacePairingEvent,
+    Reason,
     ReplyStatus,
     StationOccupancy,
     StoredMark,
     utc_now,
 )
 from contract.signing import verify
+from contract.tokens import worker_id_of
 from contract.topics import gateway_topic, parse_topic
 from firmware_bridge.beams import BeamResult
 from firmware_bridge.qr_lines import ScannedCode
@@ -43,7 +47,13 @@ from firmware_bridge.wiegand import WiegandCard
 from gateway import wire_events
 from gateway.access import TRUST_MODELS, AccessDesk, TrustMessage, wiegand_credential
 from gateway.access_memory import AccessMemory
-from gateway.access_rules import AccessDecision, Presented, QrCredential
+from gateway.access_rules import (
+    AccessDecision,
+    FaceCredential,
+    PhoneCredential,
+    Presented,
+    QrCredential,
+)
 from gateway.central_clock import CentralClock
 from gateway.command_gate import CommandGate
 from gateway.commands import refusal_of
@@ -52,6 +62,9 @@ from gateway.devices import StationDevices
 from gateway.diagnostics import RecentErrors, host_figures, process_id
 from gateway.door_controller import DoorEvent
 from gateway.events import EventStamper
+from gateway.face_hikvision import IsapiError
+from gateway.face_pairing import EnrolmentDesk, EnrolmentWindow, Refused, confirm
+from gateway.face_terminals import FaceTerminals
 from gateway.ha_discovery import DISCOVERY_QOS, DISCOVERY_RETAIN, Discovery
 from gateway.health import HealthReporter
 from gateway.incoming import IncomingRouter
@@ -133,6 +146,11 @@ class Gateway:
         )
         timings = {door.id: self.live.timing(door.id) for door in board.doors}
         self.devices = StationDevices(board, self, timings, pin_factory)
+        self.faces = FaceTerminals(
+            settings.face_terminals, self, settings.policy.time_zone, self.decision_time
+        )
+        self.enrolments = EnrolmentDesk()
+        """Face enrolments waiting for the worker's confirming scan, by door."""
         self.commands = MaintenanceCommands(self, settings.maintenance.operator_keys())
         self._operators = settings.maintenance.operator_keys()
         self._work: queue.Queue[Command | None] = queue.Queue()
@@ -154,6 +172,8 @@ class Gateway:
         """Open the serial devices and connect; the doors work even while the broker is away."""
         logging.getLogger().addHandler(self.recent_errors)
         self.devices.start()
+        self.faces.start()
+        self.faces.trust_changed(self.access.trust)  # what the last run knew
         self._worker.start()
         self.uplink.start()
         # Queued until connected; retained, so they are current for anyone who looks.
@@ -168,6 +188,7 @@ class Gateway:
         self._work.put(None)
         if self._worker.is_alive() and self._worker is not threading.current_thread():
             self._worker.join(timeout=10)
+        self.faces.stop()
         self.devices.close()
         self.uplink.stop(goodbye=Retained(self._availability_topic, self._availability(False)))
         # No decision and no peer's grant can come now: what they changed goes to disk.
@@ -186,13 +207,100 @@ class Gateway:
     # -- what the devices report (DeviceListener) --
 
     def code_scanned(self, scanner: ScannerPort, code: ScannedCode) -> None:
-        """Decide on a scanned QR code."""
+        """Decide on a scanned QR code, or take it as the confirmation of a face enrolment
+        waiting at this door."""
+        window, late_s = self.enrolments.take(scanner.door, time.monotonic())
+        if window is not None and late_s == 0:
+            self._pair(window, code.text)
+            return
+        if window is not None:
+            # The face the terminal captured stays unpaired: no person, so it opens nothing.
+            log.warning(
+                "face enrolment on terminal %s refused: the confirming scan came %.0f s after "
+                "the window closed; no person created (the scan is taken as an entry)",
+                window.terminal_id,
+                late_s,
+            )
         self._present(QrCredential(code.text), scanner.door, Direction(scanner.direction))
+
+    def _pair(self, window: EnrolmentWindow, text: str) -> None:
+        """Create the worker who confirmed on the terminal and report the pairing."""
+        result = confirm(text, self.access.trust, self.access.policy, self.decision_time())
+        if isinstance(result, Refused):
+            log.warning(
+                "face enrolment on terminal %s refused: %s; no person created",
+                window.terminal_id,
+                result.reason,
+            )
+            self.devices.show(window.door_id, Reason.UNKNOWN_CREDENTIAL)
+            return
+        worker_id = worker_id_of(result.worker_number)
+        try:
+            self.faces.add_person(window.terminal_id, result.person_id, worker_id)
+        except (IsapiError, OSError) as exc:
+            log.error(
+                "face enrolment of %s on terminal %s failed: %s",
+                worker_id,
+                window.terminal_id,
+                exc,
+            )
+            self.devices.show(window.door_id, Reason.UNKNOWN_CREDENTIAL)
+            return
+        log.info("face of %s paired on terminal %s", worker_id, window.terminal_id)
+        self.devices.show(window.door_id, Reason.GRANTED)
+        self.emit(
+            WireEvent(
+                FacePairingEvent,
+                {
+                    "action": FaceAction.PAIRED,
+                    "terminal_id": window.terminal_id,
+                    "door_id": window.door_id,
+                    "person_id": result.person_id,
+                    "worker_id": worker_id,
+                    "notice_version": window.notice_version,
+                    "token_not_before": datetime.fromtimestamp(result.token_not_before, UTC),
+                },
+            )
+        )
+
+    def face_removed(self, terminal_id: str, person_id: str, cause: str) -> None:
+        """A terminal confirmed it deleted a person and their face: report it."""
+        # Whose it was, as the central's map said (it may have dropped the face since).
+        number = self.faces.worker_of(person_id)
+        self.emit(
+            WireEvent(
+                FacePairingEvent,
+                {
+                    "action": FaceAction.REMOVED,
+                    "terminal_id": terminal_id,
+                    "door_id": self.faces.door_of(terminal_id),
+                    "person_id": person_id,
+                    "worker_id": None if number is None else worker_id_of(number),
+                    "cause": cause,
+                },
+            )
+        )
 
     def wiegand_read(self, door_id: str, reader: WiegandInput, card: WiegandCard) -> None:
         """Decide on the person id a face terminal sent, or a card number."""
         credential = wiegand_credential(reader.kind, card)
         self._present(credential, door_id, Direction(reader.direction))
+
+    def face_verified(self, door_id: str, direction: str, person_id: str) -> None:
+        """Decide on the person a network face terminal verified."""
+        decision = self._present(FaceCredential(person_id), door_id, Direction(direction))
+        if not decision.granted:
+            # The terminal's own screen may have said "verified"; the log says why not.
+            log.info(
+                "door %s: face terminal's person %s refused: %s",
+                door_id,
+                person_id,
+                decision.reason.value,
+            )
+
+    def face_terminal_changed(self, terminal_id: str, up: bool) -> None:
+        """A face terminal went down or came back: report it at once."""
+        self.health.poke()
 
     def decision_time(self) -> datetime:
         """The central's time as this gateway estimates it, or its own clock before the
@@ -200,7 +308,12 @@ class Gateway:
         judged by."""
         return self.central_clock.now(time.monotonic()) or self._clock()
 
-    def _present(self, credential: Presented, door_id: str, direction: Direction) -> None:
+    def phone_open(self, door_id: str, worker_number: int, group: int) -> AccessDecision:
+        """A worker opens the door from their phone (a signed `phone_open`): decided by the
+        same rules as a scan, reported as their entry."""
+        return self._present(PhoneCredential(worker_number, group), door_id, Direction.IN)
+
+    def _present(self, credential: Presented, door_id: str, direction: Direction) -> AccessDecision:
         """Decide, release the door on a grant, show the outcome at the door, report it."""
         door = self.devices.doors[door_id]
         decision: AccessDecision = self.access.present(
@@ -208,6 +321,7 @@ class Gateway:
         )
         self.devices.show(door_id, decision.reason)
         self.emit(wire_events.from_access(decision))
+        return decision
 
     def door_event(self, door_id: str, event: DoorEvent) -> None:
         """Report a door's state change and alarms."""
@@ -261,7 +375,8 @@ class Gateway:
             self._reply(refusal.request_id, refusal.reply_to, refusal.status, refusal.message)
 
     def _trust(self, message: TrustMessage, retained: bool) -> None:
-        self.access.trust_store.apply(message)
+        if self.access.trust_store.apply(message):
+            self.faces.trust_changed(self.access.trust)
 
     def _central_occupancy(self, message: StationOccupancy, retained: bool) -> None:
         self.access.central_count(message.occupancy)
@@ -436,6 +551,7 @@ class Gateway:
             if kind == "door":
                 ok = self.devices.doors[reading.removeprefix("door-")].running
             devices[reading] = DeviceHealth(kind=kind, ok=ok, state=state)
+        devices.update(self.faces.health())
         figures = host_figures(self.settings.state_dir)
         return Health(
             station_id=self.settings.station_id,

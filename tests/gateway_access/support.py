@@ -23,7 +23,13 @@ from dashboard.core.config import (
     HttpSettings,
 )
 from dashboard.core.stations import StationInput
-from gateway.config import DoorSettings, GatewaySettings, PolicySettings
+from gateway.config import (
+    DoorSettings,
+    FaceTerminalSettings,
+    GatewaySettings,
+    MaintenanceSettings,
+    PolicySettings,
+)
 from gateway.service import Gateway
 from hardware.sim.radar import VirtualRadar
 from hardware.sim.scanner import VirtualScanner
@@ -76,7 +82,7 @@ def current_token(central: RunningCentral, secret: str) -> str:
     return token
 
 
-def token_issued_at(central: RunningCentral, secret: str, not_before: datetime) -> str:
+def token_issued_at(central: RunningCentral, secret: str, not_before: datetime | int) -> str:
     """A token of the worker of `secret`, signed with the central's own key as if the
     central had issued it at `not_before` (one the pass page showed earlier, or will)."""
     claims = decode_token(current_token(central, secret)).claims
@@ -148,6 +154,8 @@ def running_door(
     policy: PolicySettings | None = None,
     clock: Clock | None = None,
     gateway_id: str = "gw-1",
+    face_terminals: list[FaceTerminalSettings] | None = None,
+    maintenance: MaintenanceSettings | None = None,
 ) -> Iterator[Door]:
     """Start a gateway of cs-0001 on the simulated board; stop it and its devices after."""
     entry, exit_, radar = VirtualScanner(), VirtualScanner(), VirtualRadar(period_s=1.0)
@@ -158,6 +166,8 @@ def running_door(
         doors={DOOR: DoorSettings(unlock_s=0.5)},
         policy=policy or PolicySettings(station_number=NUMBER, region_code=REGION),
         state_dir=state_dir,
+        face_terminals=face_terminals or [],
+        maintenance=maintenance or MaintenanceSettings(),
     )
     board = simulated_board(entry.port, exit_.port, radar.port)
     gateway = Gateway(settings, board, pin_factory=pins, clock=clock or Clock())
