@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gpiozero import Device
@@ -18,16 +21,64 @@ from tests.support.browser import chromium
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.postgres import PostgresServer
 from tests.support.probe import MqttProbe, wait_retained_keys
+from tests.support.route_coverage import (
+    central_routes,
+    dumped,
+    gaps,
+    merge,
+    missing_route_tests,
+)
 from tests.support.running_central import RunningCentral, run_central
 
 
-@pytest.fixture(scope="session")
-def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
-    """One private broker for the whole run, on a port nobody else uses."""
-    broker = MosquittoBroker(tmp_path_factory.mktemp("mosquitto"), free_port())
-    broker.start()
-    yield broker
-    broker.stop()
+class RoutesAcrossWorkers:
+    """With the tests spread over pytest-xdist workers no worker sees every request: each
+    hands over the routes it noted, and once all are done the controlling process checks
+    them together, as `test_every_route_is_reached_on_both_backends` does in one process."""
+
+    def __init__(self) -> None:
+        self.noted: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.selected: set[Path] = set()
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        output = getattr(node, "workeroutput", {})
+        if "routes_reached" in output:
+            merge(self.noted, output["routes_reached"])
+            self.selected.update(Path(path) for path in output["selected"])
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # Nothing heard from any worker: nothing selected, every route module missing.
+        if missing_route_tests(self.selected):
+            return
+        with tempfile.TemporaryDirectory() as directory:
+            routes = central_routes(Path(directory))
+        found = gaps(routes, self.noted)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+        if found:
+            if reporter is not None:
+                reporter.write_line(
+                    "routes no test reached successfully on both backends:\n" + "\n".join(found),
+                    red=True,
+                )
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        elif reporter is not None:
+            reporter.write_line(f"every one of {len(routes)} routes reached on both backends")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On the controlling process of a pytest-xdist run, check routes across workers."""
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(RoutesAcrossWorkers(), "routes-across-workers")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker, hand the routes it noted to the controlling process."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["routes_reached"] = dumped()
+        output["selected"] = sorted({str(item.path) for item in session.items})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -70,6 +121,14 @@ def own_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
 
 
 @pytest.fixture()
+def mosquitto(own_broker: MosquittoBroker) -> MosquittoBroker:
+    """The test's broker, of its own (it starts in about 20 ms): no retained message, last
+    will or queued session of another test reaches it, whatever order the tests run in and
+    however many processes run them."""
+    return own_broker
+
+
+@pytest.fixture()
 def broker_settings(mosquitto: MosquittoBroker) -> BrokerSettings:
     """Settings that point a gateway or the central at the private broker."""
     return BrokerSettings(url=mosquitto.url)
@@ -99,9 +158,8 @@ def central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[Running
         http=HttpSettings(host="127.0.0.1", port=free_port()),
         database=DatabaseSettings(path=tmp_path / "central.db"),
     )
-    # Other tests' centrals left their own keys retained on this shared broker, with
-    # version numbers as low as this one's: a gateway of this test must be handed this
-    # central's keys, so wait until the broker holds them.
+    # The central publishes its keys once it has started: wait until the broker holds
+    # them, so that a gateway of this test is handed them as it connects.
     yield from run_central(
         settings,
         retained_out=True,

@@ -54,6 +54,16 @@ def test_every_topic_family_has_a_documented_subscription() -> None:
 
 
 @pytest.fixture(scope="module")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+    """A broker of this module's own: the demo leaves its stations' retained state and
+    last wills behind, which tests after these on the session's broker must not meet."""
+    private = MosquittoBroker(tmp_path_factory.mktemp("docs-broker"), free_port())
+    private.start()
+    yield private
+    private.stop()
+
+
+@pytest.fixture(scope="module")
 def demo(mosquitto: MosquittoBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     assert shutil.which("mosquitto_sub") and shutil.which("mosquitto_pub"), INSTALL_HINT
     workdir = tmp_path_factory.mktemp("demo")

@@ -23,8 +23,8 @@ from contract.payloads import utc_now
 from contract.tokens import SigningKey, issue_token
 from hardware.profile import BoardProfile
 from hardware.sim.scanner import VirtualScanner
-from tests.support.mosquitto import MosquittoBroker
-from tests.support.relay import TcpRelay, stable_port
+from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.relay import TcpRelay
 from tests.support.service_process import ServiceProcess
 
 STATION = "cs-0001"
@@ -212,7 +212,7 @@ class Site:
         while len(ports) < 3:
             # Nothing listens on these yet, so one port could come back twice. They are
             # listened on again after an outage, so no outgoing connection may take them.
-            ports.add(stable_port())
+            ports.add(free_port())
         broker_port, http_port, relay_port = sorted(ports)
         broker = MosquittoBroker(directory, broker_port, broker_config, persistence=True)
         database = directory / "central.db"

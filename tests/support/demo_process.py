@@ -48,11 +48,16 @@ class DemoProcess:
         raise AssertionError(f"demo never printed {text!r}; output:\n{''.join(self.output)}")
 
     def terminate(self, timeout: float = 30) -> int:
-        """Send SIGTERM and return the exit code."""
+        """Send SIGTERM and return the exit code; a demo that does not stop within
+        `timeout` is killed, and the failure shows what it printed while stopping."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            raise
+            self.process.wait(timeout)
+            tail = "".join(self.output[-40:])
+            raise AssertionError(
+                f"demo did not stop within {timeout:g} s of SIGTERM; its last output:\n{tail}"
+            ) from None

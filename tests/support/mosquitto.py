@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -17,11 +18,40 @@ INSTALL_HINT = (
 )
 
 
+# Ports for test servers come from below the kernel's ephemeral range (32768 and up on
+# Debian): a port the kernel handed out by `bind(0)` and released again can be taken by
+# the next outgoing connection (to the broker, to PostgreSQL) before the server binds it.
+_ALL_SERVER_PORTS = range(20000, 32768)
+
+
+def _ports_of_this_worker() -> range:
+    """Under pytest-xdist, a slice of the range of its own per worker: two workers picking
+    at the same moment can never be given the same port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2:
+        return _ALL_SERVER_PORTS
+    size = len(_ALL_SERVER_PORTS) // count
+    start = _ALL_SERVER_PORTS.start + int(worker[2:]) * size
+    return range(start, start + size)
+
+
+_SERVER_PORTS = _ports_of_this_worker()
+_pick = random.Random(os.getpid() ^ time.monotonic_ns())
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now, and that no outgoing
+    connection will be given meanwhile."""
+    for _ in range(200):
+        port = _pick.choice(_SERVER_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_SERVER_PORTS} after 200 tries")
 
 
 def wait_for_port(port: int, timeout: float) -> bool:

@@ -63,8 +63,16 @@ class PostgresServer:
         their write-ahead log to be written, as by default); otherwise the last commits
         may be lost then, which a test only of speed does not mind.
         """
+        return cls.in_directory(Path(tempfile.mkdtemp(prefix="yizhan-pg-")), crash_safe)
+
+    @classmethod
+    def in_directory(
+        cls, directory: Path, crash_safe: bool = False, settings: str = ""
+    ) -> PostgresServer:
+        """A cluster in `directory` (made there first if it holds none), started on a
+        free port, with `settings` added to the server's own (`-c name=value ...`)."""
         binaries = _binaries()
-        directory = Path(tempfile.mkdtemp(prefix="yizhan-pg-"))
+        directory.mkdir(parents=True, exist_ok=True)
         as_user: list[str] = []
         if os.geteuid() == 0:
             # PostgreSQL refuses to run as root; Debian's package brings the postgres user.
@@ -76,19 +84,22 @@ class PostgresServer:
             runuser = shutil.which("runuser") or "/usr/sbin/runuser"
             as_user = [runuser, "-u", "postgres", "--"]
         data = directory / "data"
-        subprocess.run(
-            [*as_user, str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "LC_ALL": "C.UTF-8"},
-        )
+        if not data.exists():
+            initdb = [str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
+            subprocess.run(
+                [*as_user, *initdb],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "LC_ALL": "C.UTF-8"},
+            )
         port = free_port()
         options = (
             f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 "
             # A test cluster: surviving a crash of the machine buys nothing, speed does.
             "-c fsync=off -c full_page_writes=off -c max_connections=300"
             + ("" if crash_safe else " -c synchronous_commit=off")
+            + (f" {settings}" if settings else "")
         )
         server = cls(
             f"postgresql://postgres@127.0.0.1:{port}/postgres",
@@ -161,8 +172,10 @@ class PostgresServer:
             [str(binary / "pg_dump"), "--dbname", url], check=True, capture_output=True
         ).stdout
 
-    def stop(self) -> None:
-        """Stop a throwaway cluster and delete it; a configured server is left alone."""
+    def stop(self, keep: bool = False) -> None:
+        """Stop a cluster of this process's own and delete it, or with `keep` shut it
+        down cleanly and leave its data for the next start; a configured server is left
+        alone."""
         if self.directory is None or self._bin is None:
             return
         subprocess.run(
@@ -172,7 +185,7 @@ class PostgresServer:
                 "-D",
                 str(self.directory / "data"),
                 "-m",
-                "immediate",
+                "fast" if keep else "immediate",
                 "-w",
                 "stop",
             ],
@@ -180,7 +193,8 @@ class PostgresServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _stat(pid: int) -> list[str] | None:

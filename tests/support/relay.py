@@ -8,26 +8,8 @@ client vanish and publishes its last will.
 from __future__ import annotations
 
 import contextlib
-import random
 import socket
 import threading
-
-STABLE_PORTS = range(20_000, 32_000)
-"""Below Linux's ephemeral range (32768-60999 by default): the kernel never gives one of
-these to an outgoing connection, so a port released during an outage is still free when
-the relay or broker listens on it again ten minutes later."""
-
-
-def stable_port() -> int:
-    """A free loopback port that no outgoing connection can take while it is not listened on."""
-    while True:
-        port = random.choice(STABLE_PORTS)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 class TcpRelay:

@@ -3,13 +3,17 @@
 `run_central` installs `RouteRecorder` on every test central's application: each request
 that a route answers without an error (status below 400) is noted as (method, route
 template, backend). `tests/central/test_route_coverage.py`, run after every other test of
-the session, checks that each route of the application was reached on both backends.
+the session, checks that each route of the application was reached on both backends; when
+the tests are spread over several processes (pytest-xdist), each hands what it noted to
+the controlling process, which makes the same check over all of them at the session's end
+(`tests/conftest.py`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,6 +24,53 @@ BACKENDS = ("sqlite", "postgresql")
 
 reached: dict[tuple[str, str], set[str]] = defaultdict(set)
 """(method, route path template) → the backends it answered successfully on, this session."""
+
+
+TESTS = Path(__file__).resolve().parents[1]
+ROUTE_TESTS = ("central", "workers")
+"""The directories whose tests, together, must reach every route on both backends."""
+
+
+def missing_route_tests(selected: Iterable[Path]) -> list[str]:
+    """The route-calling test modules not among `selected`: without all of them in the
+    run, routes go unreached for want of their tests, and no check is made."""
+    expected = {path for folder in ROUTE_TESTS for path in (TESTS / folder).glob("test_*.py")}
+    expected.discard(TESTS / "central" / "test_route_coverage.py")
+    return sorted(str(path.relative_to(TESTS)) for path in expected - set(selected))
+
+
+def central_routes(directory: Path) -> list[tuple[str, str]]:
+    """Every route of the central's application (one made, never started, in `directory`)."""
+    from dashboard.central import Central
+    from dashboard.core.config import CentralSettings, DatabaseSettings
+
+    central = Central(CentralSettings(database=DatabaseSettings(path=directory / "c.db")))
+    try:
+        return routes_of(central.app)
+    finally:
+        # Never started: only what the constructor opened is closed.
+        central.credentials.stop()
+        central.store.close()
+
+
+def dumped() -> list[list[Any]]:
+    """What this process noted, as JSON can carry it between processes."""
+    return [[method, path, sorted(backends)] for (method, path), backends in reached.items()]
+
+
+def merge(into: dict[tuple[str, str], set[str]], noted: list[list[Any]]) -> None:
+    """Add what another process noted (`dumped()`) to `into`."""
+    for method, path, backends in noted:
+        into[(method, path)].update(backends)
+
+
+def gaps(routes: Iterable[tuple[str, str]], noted: dict[tuple[str, str], set[str]]) -> list[str]:
+    """Each route not reached successfully on every backend, and on which it was not."""
+    return [
+        f"{method} {path}: not on {sorted(set(BACKENDS) - noted.get((method, path), set()))}"
+        for method, path in routes
+        if not set(BACKENDS) <= noted.get((method, path), set())
+    ]
 
 
 def backend_of(database_url: str) -> str:
