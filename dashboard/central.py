@@ -31,9 +31,11 @@ from dashboard.ingest.pipeline import Ingest
 from dashboard.ingest.stored_marks import StoredMarks
 from dashboard.services.clock_ticks import ClockTicker
 from dashboard.services.credentials import Credentials
+from dashboard.services.face_removals import FaceRemovals
 from dashboard.services.gateway_accounts import gateway_accounts
 from dashboard.services.gateway_provisioning import GatewayProvisioning
 from dashboard.services.influx import InfluxExport
+from dashboard.services.worker_voice import WorkerVoice
 from dashboard.storage.enrollments import EnrollmentStore
 from dashboard.storage.failures import classify, describe
 from dashboard.storage.history import OccupancyHistory
@@ -42,11 +44,15 @@ from dashboard.storage.operators import OperatorStore
 from dashboard.storage.store import Store
 from dashboard.web.app import WebParts, build_app
 from dashboard.web.live import LiveHub
+from dashboard.web.map_state import REREAD_S, StationMapState
 from servicekit import __version__
 from servicekit.mqtt_link import Message, MqttLink, Retained
 from servicekit.operator_keys import OperatorKey
 
 log = logging.getLogger(__name__)
+
+FACE_SWEEP_S = 60.0
+"""How often the periodic checks look for expired workers whose faces are still paired."""
 
 SUBSCRIPTIONS = (
     (f"{ROOT}/st/+/gw/+/event/+", 1),
@@ -78,6 +84,8 @@ class Central:
         self.store = Store(self.database)
         self.metrics = IngestMetrics()
         self.live = LiveHub()
+        # The map's station load, read once and kept current from every change.
+        self.map_state = StationMapState(self.store)
         self.influx = InfluxExport(settings.influx) if settings.influx.url else None
         status_topic = central_topic(settings.central_id)
         self.link = MqttLink(
@@ -136,6 +144,19 @@ class Central:
             central_url=f"http://{settings.http.host}:{settings.http.port}",
             operator_keys=lambda: {self.operator_key.name: self.operator_key.public_key},
         )
+        # Workers' fault reports and suggestions, and their photos' directory.
+        self.voice = WorkerVoice(
+            settings,
+            self.database,
+            worker_of_secret=self.credentials.active_worker_of_secret,
+        )
+        # Faces of workers whose validity ended are deleted from the terminals.
+        self.face_removals = FaceRemovals(
+            self.credentials,
+            self.link.publish,
+            sign_command,
+            settings.commands.answer_timeout_s,
+        )
         self.app = build_app(
             WebParts(
                 settings=settings,
@@ -145,6 +166,7 @@ class Central:
                 history=self.history,
                 metrics=self.metrics,
                 live=self.live,
+                map_state=self.map_state,
                 changed=self._changed,
                 broker_connected=lambda: self.link.connected,
                 publish_command=self.link.publish,
@@ -155,11 +177,20 @@ class Central:
                 extra_metrics=self._extra_metrics,
                 problems=lambda: problems(self.ingest.state()),
                 provisioning=self.provisioning,
+                voice=self.voice,
             )
         )
 
     def start(self) -> None:
         """Start ingest and connect to the broker (in the background)."""
+        # This month's and next month's partitions (PostgreSQL) exist before the first
+        # event does; the periodic checks keep making them ahead.
+        try:
+            self.store.prepare_months(utc_now())
+        except Exception as error:
+            if not classify(error).unavailable:
+                raise
+            log.warning("event partitions wait for the database: %s", describe(error))
         if self.influx is not None:
             self.influx.start()
         self.stored_marks.start()
@@ -235,6 +266,8 @@ class Central:
         retention = self.settings.retention
         next_purge = time.monotonic()
         next_health = time.monotonic()
+        next_face_sweep = time.monotonic()
+        next_reread = time.monotonic() + REREAD_S
         while not self._stopping.wait(interval):
             try:
                 ingest = self.ingest.state()
@@ -246,12 +279,35 @@ class Central:
                 )
                 self.ingest.outages.recorded(ingest.outages)
                 self.history.flush()
+                if time.monotonic() >= next_reread:
+                    next_reread = time.monotonic() + REREAD_S
+                    self.map_state.reread()
+                if time.monotonic() >= next_face_sweep:
+                    next_face_sweep = time.monotonic() + FACE_SWEEP_S
+                    expired = self.face_removals.remove_expired()
+                    if expired:
+                        log.info("faces of %d expired workers to be deleted", expired)
+                    again = self.face_removals.ask_again()
+                    if again:
+                        log.info("face removals sent again, unconfirmed: %d", again)
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + retention.purge_interval_s
                     cutoff = utc_now() - timedelta(days=retention.entries_days)
-                    gone = self.store.purge(cutoff)
-                    if gone:
-                        log.info("retention: deleted %d events older than %s", gone, cutoff)
+                    self.store.prepare_months(utc_now())
+                    purged = self.store.purge(cutoff)
+                    if purged.partitions:
+                        log.info(
+                            "retention: dropped %s, every row older than %s",
+                            ", ".join(purged.partitions),
+                            cutoff,
+                        )
+                    if purged.events:
+                        log.info(
+                            "retention: deleted %d events older than %s", purged.events, cutoff
+                        )
+                    photos = self.voice.expire_photos()
+                    if photos:
+                        log.info("retention: deleted %d report photos", photos)
                 if self.influx is not None and time.monotonic() >= next_health:
                     next_health = time.monotonic() + self.settings.influx.health_interval_s
                     self.influx.gateways(self.store.gateways())
@@ -290,6 +346,8 @@ class Central:
 
     def http_server(self, host: str | None = None, port: int | None = None) -> uvicorn.Server:
         """A uvicorn server for the API; `run()` it in the main thread or `serve_in_thread`."""
+        # The map's stations are read now, not by the first page that asks for them.
+        self.map_state.warm()
         config = uvicorn.Config(
             self.app,
             host=host or self.settings.http.host,
@@ -313,6 +371,9 @@ class Central:
                 at=now,
             )
             self.link.publish(occupancy_topic(change.station_id), message.to_json())
+        # Marked before it is published: a page that hears of a change and loads the
+        # map then finds it.
+        self.map_state.note(batch)
         self.live.publish_changes(batch)
         self.stored_marks.note(batch.stored_marks)
         if self.influx is not None:

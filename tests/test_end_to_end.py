@@ -66,8 +66,8 @@ def gateway(
     entry, exit_ = scanners
     settings = GatewaySettings(
         station_id="cs-0001",
-        # A gateway id of its own: the shared broker keeps a persistent session per
-        # client, with keys that other tests' centrals published while it was away.
+        # A gateway id of its own: a broker keeps a persistent session per client, and
+        # this test's gateway must start with none.
         gateway_id=f"gw-{uuid.uuid4().hex[:8]}",
         broker=broker_settings,
         doors={DOOR: DoorSettings(unlock_s=0.2)},

@@ -35,6 +35,24 @@ log = logging.getLogger(__name__)
 CITY_CENTRE = (28.2282, 112.9388)
 DISTRICTS = (430102, 430103, 430104, 430105, 430111)
 """GB/T 2260 codes of Changsha's central districts, for the stations' region codes."""
+DISTRICT_NAMES = {
+    430102: "芙蓉区",
+    430103: "天心区",
+    430104: "岳麓区",
+    430105: "开福区",
+    430111: "雨花区",
+}
+"""The districts' names, written into the addresses, where the map's district filter
+reads them."""
+STREETS = ("五一大道", "黄兴路", "韶山路", "芙蓉路", "湘江中路", "人民路", "劳动路", "车站路")
+AMENITY_SETS = (
+    ["water", "microwave", "charging"],
+    ["water", "charging", "shower"],
+    ["water", "microwave", "charging", "shower", "laundry"],
+    ["water", "charging", "medicine_box"],
+)
+"""What the demo's stations offer, in turn: every station has water and charging, some a
+shower or laundry, so that the map's amenity filter has something to choose."""
 STATION_NAMES = (
     "五一广场驿站",
     "橘子洲驿站",
@@ -84,6 +102,11 @@ def demo_stations(count: int) -> list[StationInput]:
                 lon=round(CITY_CENTRE[1] + rng.uniform(-0.08, 0.08), 5),
                 capacity=rng.choice((8, 10, 12, 16, 20)),
                 region_code=DISTRICTS[(n - 1) % len(DISTRICTS)],
+                address=(
+                    f"长沙市{DISTRICT_NAMES[DISTRICTS[(n - 1) % len(DISTRICTS)]]}"
+                    f"{STREETS[(n - 1) % len(STREETS)]} {n * 37 % 399 + 1} 号"
+                ),
+                amenities=AMENITY_SETS[(n - 1) % len(AMENITY_SETS)],
                 doors=[{"id": DOOR, "gateway_id": "gw-1"}],
                 gateways=["gw-1"],
             )

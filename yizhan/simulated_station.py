@@ -25,11 +25,27 @@ from zoneinfo import ZoneInfo
 
 from gpiozero.pins.mock import MockFactory
 
-from contract.payloads import AccessEvent, DoorEvent, DoorState, EventPayload, utc_now
+from contract.payloads import (
+    AccessEvent,
+    DoorEvent,
+    DoorState,
+    EventPayload,
+    FaceAction,
+    FacePairingEvent,
+    utc_now,
+)
 from contract.tokens import SigningKey, issue_token
-from gateway.config import DoorSettings, GatewaySettings, MaintenanceSettings, PolicySettings
+from gateway.config import (
+    DoorSettings,
+    FaceTerminalSettings,
+    GatewaySettings,
+    MaintenanceSettings,
+    PolicySettings,
+)
+from gateway.face_pairing import NOTICE_VERSION, EnrolmentWindow
 from gateway.service import Gateway
 from hardware.profile import BoardProfile
+from hardware.sim.hikvision_isapi import IsapiTerminalSim
 from hardware.sim.radar import Presence, VirtualRadar
 from hardware.sim.scanner import VirtualScanner
 from servicekit.settings import BrokerSettings
@@ -99,6 +115,9 @@ class Traffic:
     exit_button_share: float = 0.3
     held_open_share: float = 0.01
     forced_share: float = 0.005
+    face_share: float = 0.3
+    """Share of workers who consent to the door's face terminal and come in by face once
+    their face is paired (the QR pass still works for them)."""
     time_zone: str = "Asia/Shanghai"
 
 
@@ -111,6 +130,9 @@ class Person:
     last_entry_token: str | None = None
     """The token last used to come in: a phone shows one token for 30 s, and a gateway
     refuses it a second time, so the worker waits for the next one."""
+    wants_face: bool = False
+    """Consents to the face terminal: enrols at the door on their next arrival."""
+    face_paired: bool = False
 
 
 class DoorHands:
@@ -192,7 +214,14 @@ class SimulatedStation:
         self.entry_scanner = VirtualScanner()
         self.exit_scanner = VirtualScanner()
         self.radar = VirtualRadar(period_s=0.5)
-        self.people = [Person(number) for number in self.workers]
+        self.people = [
+            Person(number, wants_face=self._random.random() < self.traffic.face_share)
+            for number in self.workers
+        ]
+        # The door's face terminal (a simulated Hikvision): it only verifies; the gateway
+        # decides. It holds the faces the workers enrol at the door, and nothing leaves it.
+        self.face_terminal = IsapiTerminalSim(heartbeat_s=2.0)
+        self.face_terminal.start()
         self.inside: list[Person] = []
         self.pin_factory = MockFactory()
         self._own_state_dir: str | None = None
@@ -210,6 +239,16 @@ class SimulatedStation:
             policy=self.policy,
             state_dir=state_dir,
             maintenance=self.maintenance,
+            face_terminals=[
+                FaceTerminalSettings(
+                    id="face-main",
+                    kind="hikvision_isapi",
+                    door=DOOR,
+                    url=self.face_terminal.url,
+                    username=self.face_terminal.username,
+                    password=self.face_terminal.password,
+                )
+            ],
         )
         self._settings = settings
         self._board = simulated_board(
@@ -253,6 +292,10 @@ class SimulatedStation:
         elif isinstance(event, AccessEvent):
             self._granted = event.decision == "granted"
             self._answered.set()
+        elif isinstance(event, FacePairingEvent) and event.action is FaceAction.PAIRED:
+            for person in self.people:
+                if str(person.worker_number) == event.person_id:
+                    person.face_paired = True
 
     def _scan(self, scanner: VirtualScanner, token: str) -> bool:
         """Show a token; True if the gateway granted it (the person then hears the lock)."""
@@ -274,6 +317,7 @@ class SimulatedStation:
             self.gateway.stop()
         for device in (self.entry_scanner, self.exit_scanner, self.radar):
             device.close()
+        self.face_terminal.close()
         self.pin_factory.reset()
         if self._own_state_dir is not None:
             shutil.rmtree(self._own_state_dir, ignore_errors=True)
@@ -320,16 +364,39 @@ class SimulatedStation:
             return None
         return self.token_for(person.worker_number)
 
+    def _enrol_face(self, person: Person, token: str) -> None:
+        """Staff start enrolment at the door's terminal, which captures the worker's face;
+        the worker confirms with their pass. No door opens; they come in next time."""
+        closes = time.monotonic() + 30.0
+        self.gateway.enrolments.open(EnrolmentWindow("face-main", DOOR, NOTICE_VERSION, closes))
+        # Stands for the picture the terminal takes; it never leaves the terminal.
+        self.face_terminal.capture_face(b"\xff\xd8 face of worker %d" % person.worker_number)
+        self.entry_scanner.scan(token)
+        person.last_entry_token = token
+
+    def _face_known(self, person: Person) -> bool:
+        faces = self.gateway.access.trust.credentials.faces
+        return person.face_paired and str(person.worker_number) in faces
+
     def _arrive(self, person: Person) -> None:
         token = self._token(person)
         if token is None or token == person.last_entry_token:
             return  # no pass yet, or the phone still shows the code used to come in
+        if person.wants_face and not person.face_paired:
+            self._enrol_face(person, token)
+            return
         rng = self._random
         sleeper = self._hour() < 6 and rng.random() < self.traffic.sleeper_share
         stay = self.traffic.mean_stay_s * (8 if sleeper else 1)
         person.leaves_at = time.monotonic() + rng.expovariate(1 / stay)
         self._unlocked.clear()
-        if not self._scan(self.entry_scanner, token):
+        if self._face_known(person) and self.gateway.faces.isapi["face-main"].up:
+            self._answered.clear()
+            self.face_terminal.verify_face(str(person.worker_number))
+            granted = self._answered.wait(5.0) and self._granted
+        else:
+            granted = self._scan(self.entry_scanner, token)
+        if not granted:
             return  # refused (full, say): they go on to another station
         person.last_entry_token = token
         if self.hands.wait_unlocked():

@@ -40,6 +40,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     revoke = sub.add_parser("revoke", help="revoke a worker for good")
     config_option(revoke)
     revoke.add_argument("worker_id", help="w<number>")
+    revoke.add_argument("--reason", help="why (kept with the worker, shown in the dashboard)")
 
     link = sub.add_parser("pass-link", help="issue a personal pass link")
     config_option(link)

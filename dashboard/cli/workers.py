@@ -93,7 +93,7 @@ def _workers(credentials: Credentials, args: argparse.Namespace, out: TextIO, er
         if number is None:
             raise UnknownWorkerError(args.worker_id)
         if command == "revoke":
-            worker = credentials.revoke(number)
+            worker = credentials.revoke(number, (args.reason or "").strip() or None)
             out.write(f"{worker.worker_id} revoked; {PUBLISHED_NOTE}\n")
             return 0
         _, secret = credentials.store.create_pass_link(number)

@@ -8,6 +8,7 @@ an alarm, a QR token granted at two stations. Sequence gaps have rules of their 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from contract.maintenance_payloads import DeviceHealth
@@ -32,6 +33,8 @@ class AlertKind(StrEnum):
     """Received messages wait to be stored with no write failing (a lock, a hang)."""
     TOKEN_SHARED = "token_shared"
     """One QR token granted at two stations: a screenshot passed on."""
+    WORKER_REPORT = "worker_report"
+    """Workers reported a problem at a station (one alert per category while open)."""
 
 
 class AlertStatus(StrEnum):
@@ -79,11 +82,44 @@ def fault_of(name: str, device: DeviceHealth) -> str | None:
     return f"{device.kind} {name} faulty: {why}"
 
 
-def station_full(station_id: str, total: int, capacity: int | None) -> str | None:
-    """Why a station is full (the alert's detail), or None while it has room or no limit."""
-    if capacity is None or total < capacity:
+FULL_CLEARS_BELOW = 0.9
+"""A `station_full` alert, once open, clears only when the count falls below this share
+of the capacity: a station hovering at its limit (one out, one in) would otherwise open
+and resolve an alert with every person."""
+
+FLAP_WINDOW_S = 300.0
+"""A condition that opens again within this many seconds of clearing by itself joins its
+previous alert (reopened, its `repeats` counted up) instead of opening a new one."""
+
+
+def station_full(
+    station_id: str, total: int, capacity: int | None, already_open: bool = False
+) -> str | None:
+    """Why a station is full (the alert's detail), or None while it has room or no limit.
+
+    Full from the count that reaches the capacity; an alert `already_open` holds on
+    until the count falls below `FULL_CLEARS_BELOW` of the capacity (hysteresis)."""
+    if capacity is None:
         return None
-    return f"station {station_id} is full: {total} of {capacity} places taken"
+    if total >= capacity:
+        return f"station {station_id} is full: {total} of {capacity} places taken"
+    if already_open and total >= FULL_CLEARS_BELOW * capacity:
+        return (
+            f"station {station_id} is nearly full: {total} of {capacity} places taken "
+            f"(clears below {FULL_CLEARS_BELOW:.0%})"
+        )
+    return None
+
+
+def joins_previous(
+    resolved_at: datetime, resolved_by: str | None, now: datetime, window_s: float
+) -> bool:
+    """Whether a condition opening `now` joins the alert that was resolved at
+    `resolved_at`: only one that cleared by itself (an operator's resolution is a
+    decision, not noise), no longer than `window_s` ago."""
+    return resolved_by == SYSTEM and timedelta(0) <= now - resolved_at <= timedelta(
+        seconds=window_s
+    )
 
 
 def gateway_offline(station_id: str, gateway_id: str, by_will: bool, offline_after_s: float) -> str:

@@ -76,6 +76,21 @@ class CommandOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryChange:
+    """An access decision just stored (for the live entries log and the day's totals)."""
+
+    event_id: str
+    station_id: str
+    gateway_id: str
+    door_id: str
+    direction: str
+    decision: str
+    reason: str
+    worker_id: str | None
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
 class OccupancyChange:
     """A station's new counts."""
 
@@ -125,6 +140,10 @@ class BatchResult:
     """Commands that got their outcome (an answer, or none in time)."""
     unknown_replies: list[tuple[str, str]] = field(default_factory=list)
     """(topic, request id) of replies to no command the central is waiting for."""
+    entries: list[EntryChange] = field(default_factory=list)
+    """Access decisions stored by the batch, in the order they came."""
+    heard: set[str] = field(default_factory=set)
+    """Stations with a gateway heard from in the batch: their last-seen time moved."""
 
     def occupancy_changes(self) -> list[OccupancyChange]:
         """The changed counts, one per station."""

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from contract.payloads import SLUG_PATTERN
 from dashboard.core.import_limits import STATION_FILE_BYTES, WORKER_FILE_BYTES
+from dashboard.core.tile_presets import Datum, TilePreset
 from servicekit.settings import BrokerSettings, Section, TimeZoneName, load_settings, retired_key
 
 STATIONS_MOVED = (
@@ -30,8 +31,20 @@ class HttpSettings(Section):
     port: int = Field(default=8000, ge=0, le=65535)
     secure_cookies: bool = False
     """Mark the session cookies `Secure`: set it when the UI is served over HTTPS."""
+    tiles: TilePreset | None = None
+    """The map's base layer: `osm`, `tianditu` (needs `tianditu_key`), `amap` (GCJ-02,
+    stations are shifted for display), `mbtiles` (served from `mbtiles_path`), `custom`
+    (`tile_url`) or `none`; unset: `custom` when `tile_url` is set, else `none`."""
     tile_url: str = ""
-    """The map's base tile URL (`https://tile.example/{z}/{x}/{y}.png`); empty: no tiles."""
+    """A custom base tile URL (`https://tile.example/{z}/{x}/{y}.png`); empty: no tiles."""
+    tile_attribution: str = ""
+    """The credit line shown under custom or MBTiles tiles (`© …`)."""
+    tile_datum: Datum = "wgs84"
+    """The datum a custom tile server draws in: `gcj02` for a Chinese service."""
+    tianditu_key: str = Field(default="", pattern=r"^[0-9A-Za-z]*$")
+    """The Tianditu browser key (`tk`) of the `tianditu` preset."""
+    mbtiles_path: Path | None = None
+    """The MBTiles file the `mbtiles` preset serves at `/tiles/{z}/{x}/{y}.<format>`."""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=STATION_FILE_BYTES)
     """The largest request body of a route without a limit of its own (JSON bodies)."""
     max_worker_import_bytes: int = Field(default=WORKER_FILE_BYTES, ge=1024, le=WORKER_FILE_BYTES)
@@ -45,6 +58,26 @@ class HttpSettings(Section):
     login_address_lock_at: int = Field(default=20, ge=1, le=100_000)
     """The failed login from one client address that locks it: raise it when many
     operators reach the central through one address (a proxy, an office NAT)."""
+
+    @model_validator(mode="after")
+    def _tiles_complete(self) -> HttpSettings:
+        preset = self.base_preset
+        if self.tiles not in (None, "custom") and self.tile_url:
+            raise ValueError(f"http.tiles = {self.tiles!r} and http.tile_url: choose one")
+        if preset == "custom" and not self.tile_url:
+            raise ValueError("http.tiles = 'custom' needs http.tile_url")
+        if preset == "tianditu" and not self.tianditu_key:
+            raise ValueError("http.tiles = 'tianditu' needs http.tianditu_key (a browser key)")
+        if preset == "mbtiles" and self.mbtiles_path is None:
+            raise ValueError("http.tiles = 'mbtiles' needs http.mbtiles_path")
+        return self
+
+    @property
+    def base_preset(self) -> TilePreset:
+        """The preset in effect: `tiles`, else `custom` with a `tile_url`, else `none`."""
+        if self.tiles is not None:
+            return self.tiles
+        return "custom" if self.tile_url else "none"
 
 
 class DatabaseSettings(Section):
@@ -69,6 +102,39 @@ class RetentionSettings(Section):
 
     entries_days: float = Field(default=180, gt=0, description="Entries and events older go.")
     purge_interval_s: float = Field(default=3600, gt=0)
+
+
+class FeedbackSettings(Section):
+    """Workers' fault reports and suggestions (`docs/dashboard.md`)."""
+
+    photo_dir: Path | None = Field(
+        default=None,
+        description="Where report photos are kept; default `feedback-photos` beside the "
+        "SQLite database (or the working directory on PostgreSQL).",
+    )
+    photo_retention_days: float = Field(
+        default=90, gt=0, description="Photos older are deleted; the report stays."
+    )
+    max_photo_bytes: int = Field(default=2 * 1024 * 1024, ge=10_000, le=20 * 1024 * 1024)
+    worker_per_hour: int = Field(
+        default=10, ge=1, description="Reports one pass holder may make in an hour."
+    )
+    address_per_hour: int = Field(
+        default=5, ge=1, description="Anonymous reports from one address in an hour."
+    )
+    anonymous_per_station_hour: int = Field(
+        default=30,
+        ge=1,
+        description="Anonymous reports one station takes in an hour, from everywhere "
+        "together, so that many addresses cannot flood one station's alerts.",
+    )
+    proof_of_work_bits: int = Field(
+        default=16,
+        ge=0,
+        le=28,
+        description="Leading zero bits an anonymous report's proof of work needs (each "
+        "bit doubles a phone's work: 16 is a fraction of a second).",
+    )
 
 
 class OccupancySettings(Section):
@@ -105,7 +171,18 @@ class FeedSettings(Section):
     """The public availability feed."""
 
     ttl_s: int = Field(default=30, ge=0, le=3600)
-    language: str = "zh"
+    language: str = Field(default="zh", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+    """The language of the feed's text (`zh`, `zh-CN`, `en`): GBFS's language key."""
+    system_id: str = Field(default="yizhan", min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    """GBFS `system_id`: globally unique, for example `yizhan-changsha`."""
+    system_name: str = Field(default="驿站", min_length=1)
+    """GBFS `name`: the network of stations as its readers know it."""
+    operator: str | None = Field(default=None, min_length=1)
+    """GBFS `operator`: who runs the stations (a trade union, a city office)."""
+    timezone: TimeZoneName = "Asia/Shanghai"
+    """GBFS `timezone` of the system (each station keeps its own for opening hours)."""
+    contact_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    """GBFS `feed_contact_email`: where the feed's readers report problems with it."""
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     """Base URL of the feed's links as its readers reach the central; when unset,
     `credentials.public_url`, and when that is unset too, links are relative (`/feed/...`).
@@ -177,6 +254,28 @@ class CommandSettings(Section):
         description="Seconds a gateway has to answer a command sent from the dashboard "
         "before its outcome is `no answer`. It is also the command's time-to-live, so a "
         "command nobody answered in time is not carried out later either.",
+    )
+
+
+class DoorSettings(Section):
+    """Opening a door from a phone (the door's sticker QR and the worker's pass)."""
+
+    geofence_m: float | None = Field(
+        default=None,
+        gt=0,
+        le=100_000,
+        description="When set, a phone that shares its position must be within this many "
+        "metres of the station to open its door; a phone that shares none is not refused.",
+    )
+    phone_opens_per_minute: int = Field(
+        default=6, ge=1, le=600, description="Phone opens one worker may try per minute."
+    )
+    phone_answer_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="Seconds the door's gateway has to answer a phone open; also the "
+        "command's time-to-live, so a late one never opens the door.",
     )
 
 
@@ -252,8 +351,10 @@ class CentralSettings(Section):
     """Retired: refused when present (see `_no_stations`)."""
     credentials: CredentialSettings = CredentialSettings()
     commands: CommandSettings = CommandSettings()
+    doors: DoorSettings = DoorSettings()
     clock: ClockSettings = ClockSettings()
     provisioning: ProvisioningSettings = ProvisioningSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
 
     @field_validator("stations", mode="before")
     @classmethod
@@ -272,6 +373,14 @@ class CentralSettings(Section):
         """The directory of private signing keys."""
         configured = self.credentials.key_dir
         return configured if configured is not None else self.database.path.parent / "keys"
+
+    @property
+    def feedback_photo_dir(self) -> Path:
+        """Where workers' report photos are kept."""
+        configured = self.feedback.photo_dir
+        return (
+            configured if configured is not None else self.database.path.parent / "feedback-photos"
+        )
 
 
 def load_central_settings(path: Path | None) -> CentralSettings:

@@ -16,9 +16,10 @@ thousands of events a second this way.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 
 from contract.maintenance_payloads import ConfigReport, Health
 from contract.payloads import (
@@ -32,12 +33,19 @@ from contract.payloads import (
     DoorEvent,
     DropReport,
     EventPayload,
+    FacePairingEvent,
     PresenceEvent,
     format_utc,
     utc_now,
 )
 from dashboard.core.alert_rules import AlertKind, alarm, clock_skew, token_shared
-from dashboard.core.changes import AlertThresholds, BatchResult, DoorChange, condition_changes
+from dashboard.core.changes import (
+    AlertThresholds,
+    BatchResult,
+    DoorChange,
+    EntryChange,
+    condition_changes,
+)
 from dashboard.ingest.gateway_state import set_online
 from dashboard.storage import (
     alerts,
@@ -46,6 +54,7 @@ from dashboard.storage import (
     devices,
     door_states,
     events,
+    face_pairings,
     gateway_configs,
     gateways,
     quarantine,
@@ -56,6 +65,8 @@ from dashboard.storage import (
 )
 from dashboard.storage.db import Connection, Database
 from dashboard.storage.quarantine import Quarantined
+
+log = logging.getLogger(__name__)
 
 Message = EventPayload | Availability | Health | ConfigReport
 """What a batch stores: events, birth messages and last wills, health and config reports."""
@@ -78,12 +89,53 @@ def record(
     commands they answer (`storage.commands`).
     """
     items = list(messages)
+    quarantined = list(quarantined)
+    replies = list(replies)
+    _prepare_months(database, items)
+    try:
+        return _record_once(database, thresholds, items, quarantined, texts or {}, replies)
+    except Exception as error:
+        if not events.missing_month(error):
+            raise
+    # Retention dropped a month this process had seen; an event of it came late.
+    _months_ready.difference_update({k for k in _months_ready if k[0] == database.url})
+    _prepare_months(database, items)
+    return _record_once(database, thresholds, items, quarantined, texts or {}, replies)
+
+
+def _record_once(
+    database: Database,
+    thresholds: AlertThresholds,
+    items: list[Message],
+    quarantined: list[Quarantined],
+    texts: Mapping[str, str],
+    replies: list[CommandReply],
+) -> BatchResult:
     # Pipelined: the server stores one table's rows while the next ones are prepared.
     with database.transaction(pipelined=True) as db:
         batch = _Batch(db, thresholds, utc_now())
-        result = batch.write(items, quarantined, texts or {})
-        batch.answers(list(replies))
+        result = batch.write(items, quarantined, texts)
+        batch.answers(replies)
         return result
+
+
+_months_ready: set[tuple[str, date]] = set()
+"""(database URL, month) whose event partitions this process has made or seen
+(PostgreSQL); forgotten when an insert finds a month missing (retention dropped it)."""
+
+
+def _prepare_months(database: Database, items: list[Message]) -> None:
+    """Make the partitions of the batch's event months this process has not seen yet,
+    in a short transaction before the batch's own (PostgreSQL)."""
+    if database.dialect != "postgresql":
+        return
+    months = {date(m.at.year, m.at.month, 1) for m in items if isinstance(m, EventPayload)}
+    due = [month for month in months if (database.url, month) not in _months_ready]
+    if not due:
+        return
+    with database.connection() as db:
+        events.prepare_months(db, due)
+    _months_ready.update((database.url, month) for month in due)
 
 
 class _Batch:
@@ -123,6 +175,7 @@ class _Batch:
         self._move_counts(new)
         self._signals(new)
         self._tokens(new)
+        self._faces(new)
         # Duplicates and births ask too: a gateway sends those when it may have missed
         # its mark (it published again, or reconnected to a broker that lost it).
         asking = {
@@ -154,6 +207,7 @@ class _Batch:
         # Health reports carry no sequence number, but they are news from the gateway.
         heard = set(by_gateway) | {(h.station_id, h.gateway_id) for h in health}
         gateways.heard(db, heard, self.received_at)
+        self.result.heard.update(sid for sid, _ in heard)
         reached: dict[tuple[str, str], int] = {}
         for report in health:
             if report.last_seq:
@@ -180,6 +234,7 @@ class _Batch:
             # to our clock is its clock's error (plus a little network delay).
             offset = round((message.at - self.received).total_seconds(), 3)
         gateways.announce(self.db, message, self.received_at, offset)
+        self.result.heard.add(message.station_id)
         set_online(
             self.db,
             message.station_id,
@@ -203,6 +258,19 @@ class _Batch:
         moving: dict[str, list[EventPayload]] = defaultdict(list)
         for event in new:
             if isinstance(event, AccessEvent):
+                result.entries.append(
+                    EntryChange(
+                        event.event_id,
+                        event.station_id,
+                        event.gateway_id,
+                        event.door_id,
+                        event.direction.value,
+                        event.decision.value,
+                        event.reason.value,
+                        event.worker_id,
+                        format_utc(event.at),
+                    )
+                )
                 if event.decision is Decision.GRANTED and event.direction is Direction.IN:
                     result.visits[event.station_id] = result.visits.get(event.station_id, 0) + 1
                 moving[event.station_id].append(event)
@@ -276,6 +344,23 @@ class _Batch:
             )
             if change is not None:
                 self.result.alerts.append(change)
+
+    def _faces(self, new: list[EventPayload]) -> None:
+        pairings = [event for event in new if isinstance(event, FacePairingEvent)]
+        if not pairings:
+            return
+        for refused in face_pairings.record(self.db, pairings, self.received_at):
+            # Stored as an event, never as a pairing: the person on the terminal is
+            # nobody's face id, so it opens nothing.
+            log.warning(
+                "face pairing %s from %s/%s (terminal %s, person %s) refused: %s",
+                refused.event.event_id,
+                refused.event.station_id,
+                refused.event.gateway_id,
+                refused.event.terminal_id,
+                refused.event.person_id,
+                refused.reason,
+            )
 
     def _alarm(self, event: AlarmEvent) -> None:
         kind = AlertKind(event.alarm.value)

@@ -99,9 +99,10 @@ class Credentials:
         self.changed()
         return worker
 
-    def revoke(self, number: int) -> Worker:
-        """Revoke a worker for good; the revocation list goes out before this returns."""
-        worker = self.store.revoke(number)
+    def revoke(self, number: int, reason: str | None = None, by: str | None = None) -> Worker:
+        """Revoke a worker for good (keeping `reason`, given `by` an operator, when there
+        is one); the revocation list goes out before this returns."""
+        worker = self.store.revoke(number, reason, by)
         self.changed()
         return worker
 
@@ -131,6 +132,12 @@ class Credentials:
             ahead=ahead,
             lifetime_s=self.settings.credentials.token_lifetime_s,
         )
+
+    def active_worker_of_secret(self, secret: str) -> int | None:
+        """The number of the worker behind a live pass link who may enter now; None for
+        a dead link or a worker suspended, revoked or outside their validity."""
+        worker = self.store.worker_for_secret(secret) if len(secret) <= 256 else None
+        return worker.number if worker is not None and worker.valid_at(utc_now()) else None
 
     def pass_url(self, secret: str, base_url: str | None = None) -> str:
         """The personal link a worker opens on the phone."""

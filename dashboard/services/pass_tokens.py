@@ -7,6 +7,7 @@ fetches for the same step return the same token (Ed25519 signatures are determin
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,12 +33,24 @@ class IssuedToken:
 
 
 def qr_svg(text: str) -> str:
-    """The token as an SVG QR code at error correction M (version 5 for a token).
+    """`text` (a token, a pass address) as an SVG QR code at error correction M
+    (version 5 for a token).
 
     No size in the markup, only a viewBox, so the page scales it with CSS.
     """
     code = segno.make_qr(text, error="m", boost_error=False)
     return str(code.svg_inline(scale=1, border=4, omitsize=True, svgclass="qr", light="#fff"))
+
+
+def qr_svg_document(text: str) -> str:
+    """`text` as a QR code in an SVG document of its own (with its namespace), which a
+    page can show as an image (`data:image/svg+xml,...`) or save as a file."""
+    code = segno.make_qr(text, error="m", boost_error=False)
+    out = io.BytesIO()
+    code.save(
+        out, kind="svg", xmldecl=False, nl=False, scale=1, border=4, omitsize=True, light="#fff"
+    )
+    return out.getvalue().decode("ascii")
 
 
 def token_series(

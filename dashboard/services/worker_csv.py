@@ -1,7 +1,8 @@
 """Reading an enrollment CSV file: every problem reported by row and column, or all rows.
 
-Format (UTF-8, a byte-order mark from a spreadsheet is fine, comma-separated, one header
-row; only `display_name` and `platform` are required):
+Format (UTF-8, a byte-order mark from a spreadsheet is fine; or GBK as Chinese Excel
+saves it, see `dashboard.core.spreadsheet_text`; comma-separated, one header row; only
+`display_name` and `platform` are required):
 
     display_name,platform,groups,valid_from,valid_until,scope,face_ids,card_numbers
     李明,meituan,delivery,2026-01-01,2026-12-31,region:430100,F-1001,12345678
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from dashboard.core.import_limits import WORKER_FILE_BYTES
+from dashboard.core.spreadsheet_text import UndecodableTextError, decode_spreadsheet_text
 from dashboard.core.workers import WorkerInput
 
 COLUMNS: tuple[str, ...] = (
@@ -66,9 +68,9 @@ def parse_workers_csv(data: bytes, zone: ZoneInfo) -> ParsedFile:
     if len(data) > MAX_BYTES:
         return _file_problem(f"file is {len(data)} bytes; the limit is {MAX_BYTES}")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return _file_problem(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV")
+        text = decode_spreadsheet_text(data).text
+    except UndecodableTextError as exc:
+        return _file_problem(str(exc))
     try:
         records = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:

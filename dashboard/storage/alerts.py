@@ -16,11 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contract.maintenance_payloads import Health
 from contract.payloads import format_utc, utc_now
-from dashboard.core.alert_rules import SYSTEM, AlertChange, AlertKind, AlertStatus, fault_of
+from dashboard.core.alert_rules import (
+    FLAP_WINDOW_S,
+    SYSTEM,
+    AlertChange,
+    AlertKind,
+    AlertStatus,
+    fault_of,
+    joins_previous,
+)
 from dashboard.storage.db import Connection
 
 DETAIL_CHARS = 1000
@@ -52,6 +60,10 @@ class AlertRow:
     resolved_by: str | None = None
     acknowledged_note: str | None = None
     resolved_note: str | None = None
+    repeats: int = 1
+    """How many times the condition opened: a flapping one reopens this alert."""
+    last_opened_at: str | None = None
+    """When it last opened again (None while it opened once)."""
 
 
 _RETURNING = "RETURNING id, kind, status, station_id, gateway_id, subject, detail"
@@ -77,6 +89,56 @@ def find_open(
     return None if row is None else int(row[0])
 
 
+def unresolved_stations(db: Connection, kind: AlertKind, station_ids: Iterable[str]) -> set[str]:
+    """Which of these stations have an unresolved alert of `kind` (of any gateway)."""
+    ids = sorted(set(station_ids))
+    if not ids:
+        return set()
+    among, params = db.among(ids)
+    return {
+        str(r[0])
+        for r in db.execute(
+            "SELECT DISTINCT station_id FROM alerts WHERE resolved_at IS NULL AND kind = ? "
+            f"AND station_id {among}",
+            [kind.value, *params],
+        ).fetchall()
+    }
+
+
+def _reopen_recent(
+    db: Connection,
+    kind: AlertKind,
+    station_id: str | None,
+    gateway_id: str | None,
+    subject: str | None,
+    detail: str,
+    now: datetime,
+) -> AlertChange | None:
+    """Reopen the condition's alert that cleared by itself moments ago, if there is one
+    (`FLAP_WINDOW_S`), counting the repeat; None when a new alert is due."""
+    since = format_utc(now - timedelta(seconds=FLAP_WINDOW_S))
+    found = db.execute(
+        "SELECT id, resolved_at, resolved_by FROM alerts WHERE resolved_at IS NOT NULL "
+        "AND resolved_at >= ? AND kind = ? AND coalesce(station_id, '') = ? "
+        "AND coalesce(gateway_id, '') = ? AND coalesce(subject, '') = ? "
+        "ORDER BY resolved_at DESC, id DESC LIMIT 1",
+        (since, kind.value, station_id or "", gateway_id or "", subject or ""),
+    ).fetchone()
+    if found is None:
+        return None
+    resolved_at = datetime.fromisoformat(str(found[1]).replace("Z", "+00:00"))
+    if not joins_previous(resolved_at, found[2], now, FLAP_WINDOW_S):
+        return None
+    r = db.execute(
+        "UPDATE alerts SET status = 'open', resolved_at = NULL, resolved_by = NULL, "
+        "resolved_note = NULL, acknowledged_at = NULL, acknowledged_by = NULL, "
+        "acknowledged_note = NULL, repeats = repeats + 1, last_opened_at = ?, detail = ? "
+        "WHERE id = ? " + _RETURNING,
+        (format_utc(now), detail[:DETAIL_CHARS], int(found[0])),
+    ).fetchone()
+    return AlertChange(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6])
+
+
 def open_alert(
     db: Connection,
     kind: AlertKind,
@@ -87,9 +149,15 @@ def open_alert(
     opened_at: datetime | None = None,
 ) -> AlertChange | None:
     """Open an alert unless the same condition already has an unresolved one; `opened_at`
-    when the condition began earlier than now (it could not be recorded then)."""
+    when the condition began earlier than now (it could not be recorded then). A
+    condition that cleared by itself within `FLAP_WINDOW_S` reopens that alert instead,
+    its `repeats` counted up: flapping is one alert, not a page of them."""
     if find_open(db, kind, station_id, gateway_id, subject) is not None:
         return None
+    if opened_at is None:
+        again = _reopen_recent(db, kind, station_id, gateway_id, subject, detail, utc_now())
+        if again is not None:
+            return again
     opened = format_utc(opened_at or utc_now())
     alert_id = db.insert_id(
         "INSERT INTO alerts (kind, station_id, gateway_id, subject, opened_at, detail, status) "
@@ -97,6 +165,11 @@ def open_alert(
         (kind.value, station_id, gateway_id, subject, opened, detail[:DETAIL_CHARS]),
     )
     return AlertChange(alert_id, kind.value, "open", station_id, gateway_id, subject, detail)
+
+
+def set_detail(db: Connection, alert_id: int, detail: str) -> None:
+    """Say anew what an open alert is about (a count that grew, a latest report)."""
+    db.execute("UPDATE alerts SET detail = ? WHERE id = ?", (detail[:DETAIL_CHARS], alert_id))
 
 
 def resolve_condition(
@@ -262,6 +335,11 @@ def rows(
     query += " ORDER BY id DESC LIMIT ?"
     params.append(limit)
     return [AlertRow(**dict(row)) for row in db.execute(query, params).fetchall()]
+
+
+def open_count(db: Connection) -> int:
+    """How many alerts are unresolved."""
+    return int(db.execute("SELECT count(*) FROM alerts WHERE resolved_at IS NULL").fetchone()[0])
 
 
 def row(db: Connection, alert_id: int) -> AlertRow:

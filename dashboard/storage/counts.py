@@ -3,7 +3,8 @@ set by an operator or by presence sensors.
 
 Table `occupancy_corrections`; nothing else writes it. The counts themselves live with
 the stations (`dashboard.storage.stations`), and `write` stores them and keeps each
-station's `station_full` alert in line with the rule in `dashboard.core.alert_rules`:
+station's `station_full` alert in line with the rule in `dashboard.core.alert_rules`
+(with its hysteresis: an open alert holds until the count falls below 90 %):
 the one place where a new count meets that rule, whether it came from a batch of events,
 a presence reset or an operator. Functions run inside the caller's transaction.
 """
@@ -44,12 +45,13 @@ def write(db: Connection, states: Mapping[str, StationCounts], result: BatchResu
     if not states:
         return
     capacities = stations.write_counts(db, states)
+    already = alerts.unresolved_stations(db, AlertKind.STATION_FULL, states)
     full: dict[alerts.Place, str | None] = {}
     for sid, state in states.items():
         capacity = capacities.get(sid)
         result.occupancy[sid] = (state.total, capacity)
         result.zones[sid] = dict(state.zones)
-        full[(sid, None, None)] = station_full(sid, state.total, capacity)
+        full[(sid, None, None)] = station_full(sid, state.total, capacity, sid in already)
     result.alerts += alerts.settle(db, AlertKind.STATION_FULL, full)
 
 

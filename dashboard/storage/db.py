@@ -154,6 +154,19 @@ class Connection:
             return self.raw.execute(sql, params)  # type: ignore[no-any-return]
         return self.raw.execute(self._render(sql), _pg_params(params))  # type: ignore[no-any-return]
 
+    def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one query; every row as a plain tuple. For reads of a whole table, where
+        naming each row's columns costs more than the query."""
+        if self.dialect == "sqlite":
+            cursor = self.raw.cursor()
+            cursor.row_factory = None
+            return cursor.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+        from psycopg.rows import tuple_row
+
+        with self.raw.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(self._render(sql), _pg_params(params))
+            return cursor.fetchall()  # type: ignore[no-any-return]
+
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each row of parameters."""
         if self.dialect == "sqlite":

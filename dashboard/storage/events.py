@@ -6,14 +6,24 @@ them. A batch goes in as one bulk insert per table (`dashboard.storage.db.BulkIn
 the ids already stored skipped by the insert itself on PostgreSQL and by one query per
 500 events on SQLite, so the cost per event is a row, not a round trip. Functions
 taking a `Connection` run inside the caller's transaction.
+
+On PostgreSQL both tables are partitioned by the month of `at` (see
+`dashboard.storage.migrations`): an event is unique there by (event_id, at), which a
+redelivery repeats as it was written, so the duplicate meets its first copy in the same
+partition. A month's partitions must exist
+before its rows go in (`prepare_months`: the central makes them ahead, the ingest on
+demand), and retention drops the months wholly older than its cut-off
+(`drop_months_before`) before deleting the older rows of the month it cuts through.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
 
 from contract.payloads import AccessEvent, EventPayload, Payload, format_utc
 from dashboard.storage.db import BulkInsert, Connection
@@ -30,7 +40,7 @@ _EVENTS = BulkInsert(
         ("received_at", "text"),
         ("payload", "text"),
     ),
-    "ON CONFLICT (event_id) DO NOTHING",
+    "ON CONFLICT DO NOTHING",
 )
 _ENTRIES = BulkInsert(
     "entries",
@@ -47,7 +57,7 @@ _ENTRIES = BulkInsert(
         ("decision", "text"),
         ("reason", "text"),
     ),
-    "ON CONFLICT (event_id) DO NOTHING",
+    "ON CONFLICT DO NOTHING",
 )
 
 _ENTRY_FILTERS = ("station_id", "gateway_id", "door_id", "decision", "direction", "worker_id")
@@ -83,6 +93,11 @@ class EntryFilter:
     since: str | None = None
     until: str | None = None
     reason: str | None = None
+    station_ids: tuple[str, ...] | None = None
+    """Any of these stations (those a typed name matched); empty matches no entry."""
+    station_text: str | None = None
+    """A station's id or part of its name, as typed; the web layer turns it into
+    `station_ids` before a query (the query itself ignores it)."""
 
 
 def store(
@@ -143,8 +158,32 @@ def store(
     return new, duplicates + len(unique) - len(new)
 
 
+def prepare_months(db: Connection, months: Iterable[date]) -> None:
+    """Make sure the partitions of the months of `months` (any day of each) exist, on
+    PostgreSQL; SQLite keeps one table. Safe while another process makes the same."""
+    days = sorted(set(months))
+    if db.dialect == "postgresql" and days:
+        db.execute("SELECT yizhan_prepare_month(d) FROM unnest(?::date[]) AS d", (days,))
+
+
+def missing_month(error: BaseException) -> bool:
+    """Whether `error` is PostgreSQL refusing a row for which no monthly partition exists
+    (retention dropped its month after the writer had made sure of it)."""
+    return getattr(error, "sqlstate", None) == "23514" and "no partition of relation" in str(error)
+
+
+def drop_months_before(db: Connection, cutoff: str) -> list[str]:
+    """Drop the monthly partitions whose every row is older than `cutoff` (their upper
+    bound is at or before it), on PostgreSQL; the partitions dropped."""
+    if db.dialect != "postgresql":
+        return []
+    return [r[0] for r in db.execute("SELECT yizhan_drop_months_before(?)", (cutoff,))]
+
+
 def purge(db: Connection, cutoff: str) -> int:
-    """Delete entries and events from before `cutoff`; how many events went."""
+    """Delete entries and events from before `cutoff` (on PostgreSQL only those of the
+    month the cut-off falls in are left after `drop_months_before`); how many events
+    were deleted."""
     db.execute("DELETE FROM entries WHERE at < ?", (cutoff,))
     return int(db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount)
 
@@ -172,6 +211,13 @@ def entries(
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if where.station_ids is not None:
+        if where.station_ids:
+            among, ids = db.among(where.station_ids)
+            clauses.append(f"station_id {among}")
+            params += ids
+        else:
+            clauses.append("1 = 0")
     if where.since is not None:
         clauses.append("at >= ?")
         params.append(where.since)
@@ -190,7 +236,16 @@ def entries(
     return [EntryRow(**dict(row)) for row in db.execute(query, params).fetchall()]
 
 
-def encode_cursor(row: EntryRow) -> str:
+class Positioned(Protocol):
+    """Anything with an entry's place in the log (`EntryRow`, a named entry)."""
+
+    @property
+    def at(self) -> str: ...
+    @property
+    def event_id(self) -> str: ...
+
+
+def encode_cursor(row: Positioned) -> str:
     """An opaque cursor that continues after `row`."""
     return base64.urlsafe_b64encode(f"{row.at}|{row.event_id}".encode()).decode().rstrip("=")
 

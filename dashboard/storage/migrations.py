@@ -68,6 +68,145 @@ CREATE TABLE seq_missing (
 CREATE INDEX seq_missing_by_gateway ON seq_missing (station_id, gateway_id, first);
 """
 
+# PostgreSQL keeps events and entries in one partition per month of their `at` (the
+# gateway's clock, UTC), so retention drops whole months instead of deleting rows one by
+# one. A partitioned table's unique keys must hold the partition key, so an event is
+# unique by (event_id, at): a redelivered event carries the time its gateway wrote into it
+# once, so it meets its first copy in the same partition and is refused there. Entries
+# lose their foreign key to events (the same transaction of the one module that writes
+# both inserts an entry only for an event it has just stored) and their key merges with
+# the entry log's index: (at, event_id) serves both. The event index by time (retention's)
+# is a BRIN index, almost free to keep as rows arrive in time order. Indexed ids and times
+# compare byte by byte (`COLLATE "C"`): ISO 8601 UTC times, UUIDs and station slugs sort
+# the same that way, and the server spends no locale-aware comparison per index entry.
+# `yizhan_prepare_month` makes a month's partitions (the central ahead of time, the ingest
+# writer on demand) and `yizhan_drop_months_before` drops the months wholly before a
+# cut-off; the existing rows move over in the migration's one transaction.
+_PARTITION_EVENTS_BY_MONTH = """
+ALTER TABLE entries DROP CONSTRAINT entries_event_id_fkey;
+ALTER TABLE entries RENAME TO entries_before_partitioning;
+ALTER TABLE entries_before_partitioning RENAME CONSTRAINT entries_pkey
+    TO entries_before_partitioning_pkey;
+DROP INDEX entries_newest;
+DROP INDEX entries_by_station;
+ALTER TABLE events RENAME TO events_before_partitioning;
+ALTER TABLE events_before_partitioning RENAME CONSTRAINT events_pkey
+    TO events_before_partitioning_pkey;
+DROP INDEX events_by_time;
+CREATE TABLE events (
+    event_id TEXT COLLATE "C" NOT NULL,
+    kind TEXT NOT NULL,
+    station_id TEXT NOT NULL,
+    gateway_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    at TEXT COLLATE "C" NOT NULL,
+    received_at TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (event_id, at)
+) PARTITION BY RANGE (at);
+CREATE INDEX events_by_time ON events USING brin (at);
+CREATE TABLE entries (
+    event_id TEXT COLLATE "C" NOT NULL,
+    station_id TEXT COLLATE "C" NOT NULL,
+    gateway_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    at TEXT COLLATE "C" NOT NULL,
+    door_id TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    worker_id TEXT,
+    decision TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (at, event_id)
+) PARTITION BY RANGE (at);
+CREATE INDEX entries_by_station ON entries (station_id, at);
+CREATE FUNCTION yizhan_prepare_month(day DATE) RETURNS VOID LANGUAGE plpgsql AS $$
+DECLARE
+    first_day DATE := date_trunc('month', day)::date;
+    low TEXT := to_char(first_day, 'YYYY-MM-DD') || 'T00:00:00.000Z';
+    high TEXT := to_char(first_day + interval '1 month', 'YYYY-MM-DD') || 'T00:00:00.000Z';
+    parent TEXT;
+    name TEXT;
+BEGIN
+    FOREACH parent IN ARRAY ARRAY['events', 'entries'] LOOP
+        name := parent || '_' || to_char(first_day, 'YYYY_MM');
+        IF to_regclass(quote_ident(name)) IS NULL THEN
+            -- Two replicas may make the same month at once: one waits for the other.
+            PERFORM pg_advisory_xact_lock(hashtext('yizhan partition ' || name));
+            IF to_regclass(quote_ident(name)) IS NULL THEN
+                EXECUTE format(
+                    'CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                    name, parent, low, high
+                );
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+CREATE FUNCTION yizhan_drop_months_before(cutoff TEXT) RETURNS SETOF TEXT
+LANGUAGE plpgsql AS $$
+DECLARE
+    part RECORD;
+BEGIN
+    FOR part IN
+        SELECT c.relname AS name FROM pg_inherits i
+        JOIN pg_class c ON c.oid = i.inhrelid
+        JOIN pg_class p ON p.oid = i.inhparent
+        WHERE p.relname IN ('events', 'entries')
+          AND p.relnamespace = current_schema()::regnamespace
+          AND c.relname ~ '^(events|entries)_[0-9]{{4}}_[0-9]{{2}}$'
+          -- The month's upper bound: every row of it is older than the cut-off.
+          AND to_char(to_date(right(c.relname, 7), 'YYYY_MM') + interval '1 month',
+                      'YYYY-MM-DD') || 'T00:00:00.000Z' <= cutoff
+        ORDER BY 1
+    LOOP
+        EXECUTE format('DROP TABLE %I', part.name);
+        RETURN NEXT part.name;
+    END LOOP;
+END
+$$;
+SELECT yizhan_prepare_month(month) FROM (
+    SELECT DISTINCT (left(at, 7) || '-01')::date AS month FROM events_before_partitioning
+    UNION SELECT DISTINCT (left(at, 7) || '-01')::date FROM entries_before_partitioning
+) AS months;
+INSERT INTO events SELECT * FROM events_before_partitioning;
+INSERT INTO entries SELECT * FROM entries_before_partitioning;
+DROP TABLE entries_before_partitioning;
+DROP TABLE events_before_partitioning;
+"""
+
+# A month made while the ingest writes and reports read: `CREATE TABLE … PARTITION OF`
+# locks the parent table exclusively, so it waited for every open transaction on it, and a
+# transaction that held `entries` and wanted `events` deadlocked with it. A table made
+# alone and attached needs only a SHARE UPDATE EXCLUSIVE lock on the parent, which
+# writers and readers never wait for or hold up.
+_ATTACH_MONTHS = """
+CREATE OR REPLACE FUNCTION yizhan_prepare_month(day DATE) RETURNS VOID LANGUAGE plpgsql AS $$
+DECLARE
+    first_day DATE := date_trunc('month', day)::date;
+    low TEXT := to_char(first_day, 'YYYY-MM-DD') || 'T00:00:00.000Z';
+    high TEXT := to_char(first_day + interval '1 month', 'YYYY-MM-DD') || 'T00:00:00.000Z';
+    parent TEXT;
+    name TEXT;
+BEGIN
+    FOREACH parent IN ARRAY ARRAY['events', 'entries'] LOOP
+        name := parent || '_' || to_char(first_day, 'YYYY_MM');
+        IF to_regclass(quote_ident(name)) IS NULL THEN
+            -- Two replicas may make the same month at once: one waits for the other.
+            PERFORM pg_advisory_xact_lock(hashtext('yizhan partition ' || name));
+            IF to_regclass(quote_ident(name)) IS NULL THEN
+                EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL)', name, parent);
+                EXECUTE format(
+                    'ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+                    parent, name, low, high
+                );
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     """
     CREATE TABLE stations (
@@ -444,6 +583,109 @@ MIGRATIONS: tuple[Migration, ...] = (
         PRIMARY KEY (station_id, gateway_id)
     );
     """,
+    # Workers' fault reports and suggestions. A problem is tied to the `worker_report`
+    # alert it opened or joined; a photo is a file outside the database, named here.
+    """
+    CREATE TABLE worker_feedback (
+        id {serial},
+        kind TEXT NOT NULL,
+        station_id TEXT NOT NULL,
+        category TEXT NOT NULL,
+        body TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        worker_number {bigint},
+        created_at TEXT NOT NULL,
+        photo TEXT,
+        alert_id {bigint} REFERENCES alerts (id),
+        status TEXT NOT NULL,
+        reply TEXT,
+        replied_at TEXT,
+        replied_by TEXT
+    );
+    CREATE INDEX worker_feedback_by_station ON worker_feedback (station_id, created_at);
+    CREATE INDEX worker_feedback_by_worker ON worker_feedback (worker_number, created_at);
+    CREATE INDEX worker_feedback_by_alert ON worker_feedback (alert_id);
+    """,
+    # A condition that clears and comes back within minutes (a flapping sensor, a
+    # gateway on a bad link) reopens its alert, counted, instead of opening new ones.
+    """
+    ALTER TABLE alerts ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE alerts ADD COLUMN last_opened_at TEXT;
+    """,
+    # Events and entries by month on PostgreSQL (above); SQLite keeps its single tables.
+    PerDialect(sqlite="", postgresql=_PARTITION_EVENTS_BY_MONTH),
+    # Why a worker was revoked, by whom and when (shown with the worker, and in the audit
+    # log); and the entries of one worker in time order, which tell who is inside now.
+    """
+    CREATE TABLE worker_revocations (
+        worker_number {bigint} PRIMARY KEY,
+        reason TEXT NOT NULL,
+        revoked_by TEXT,
+        revoked_at TEXT NOT NULL
+    );
+    CREATE INDEX entries_by_worker ON entries (worker_id, at);
+    """,
+    # Reports for the union office read entries of some stations over up to 13 months:
+    # an index holding every column they read answers them without touching the table.
+    # It starts with the columns of `entries_by_station`, which it replaces (one index
+    # less for every stored entry to update).
+    """
+    CREATE INDEX entries_for_reports
+        ON entries (station_id, at, direction, decision, reason, worker_id);
+    DROP INDEX entries_by_station;
+    """,
+    # Door stickers (the QR a worker scans to open a door from the phone) and every phone
+    # open tried, for the per-worker rate limit and the record of who opened what from
+    # where. The sticker's secret is kept as is: it is printed on the door for anyone to
+    # read, and operators reprint it; rotating it replaces it.
+    """
+    CREATE TABLE door_stickers (
+        station_id TEXT NOT NULL,
+        door_id TEXT NOT NULL,
+        secret TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        PRIMARY KEY (station_id, door_id)
+    );
+    CREATE TABLE phone_opens (
+        request_id TEXT PRIMARY KEY,
+        worker_number {bigint} NOT NULL,
+        station_id TEXT NOT NULL,
+        door_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        decided TEXT NOT NULL,
+        ip TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX phone_opens_by_worker ON phone_opens (worker_number, at);
+    """,
+    # Faces paired at a station's door: the worker's separate consent (when, where, which
+    # notice, the token they confirmed with) and the person on the terminal, until its
+    # removal is asked for (withdrawal, revocation, expiry) and confirmed by the gateway.
+    # No image or template: the face stays in the terminal.
+    """
+    CREATE TABLE face_pairings (
+        id {serial},
+        worker_number {bigint} NOT NULL,
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        terminal_id TEXT NOT NULL,
+        door_id TEXT,
+        person_id TEXT NOT NULL,
+        consented_at TEXT NOT NULL,
+        notice_version TEXT NOT NULL,
+        token_not_before TEXT,
+        pairing_event_id TEXT NOT NULL UNIQUE,
+        recorded_at TEXT NOT NULL,
+        removal_cause TEXT,
+        removal_asked_at TEXT,
+        removed_at TEXT,
+        removal_event_id TEXT
+    );
+    CREATE INDEX face_pairings_by_worker ON face_pairings (worker_number);
+    CREATE INDEX face_pairings_by_person
+        ON face_pairings (station_id, gateway_id, terminal_id, person_id);
+    """,
+    PerDialect(sqlite="", postgresql=_ATTACH_MONTHS),
 )
 """Schema changes in order; migration n is `MIGRATIONS[n - 1]`."""
 

@@ -80,6 +80,24 @@ class StationDetail:
     gateways: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class StationColumns:
+    """Every station's map fields, one list per field, all in the same (id) order."""
+
+    id: list[str]
+    name: list[str]
+    lat: list[float | None]
+    lon: list[float | None]
+    capacity: list[int | None]
+    occupancy: list[int]
+    online: list[bool]
+    last_seen: list[str | None]
+    address: list[str | None]
+    time_zone: list[str]
+    amenities: list[str]
+    """Each station's amenities as stored: a JSON array."""
+
+
 class StationNotFoundError(LookupError):
     """No station with that id."""
 
@@ -96,15 +114,19 @@ class StationNumberError(ValueError):
 _NUMBER_LOCK = 0x797A5F73_74616E6F
 """Held while a station number is given on PostgreSQL (`pg_advisory_xact_lock`)."""
 
-_STATION_SELECT = """
-    SELECT s.id, s.name, s.lat, s.lon, s.capacity, s.occupancy, s.registered,
-        s.address, s.time_zone, s.opening_hours, s.amenities, s.accepting,
-        s.number, s.region_code, coalesce(g.online, 0) AS online, g.last_seen
+_STATION_FROM = """
     FROM stations s LEFT JOIN (
         SELECT station_id, max(online) AS online, max(last_seen) AS last_seen
         FROM gateways GROUP BY station_id
     ) g ON g.station_id = s.id
 """
+_STATION_SELECT = (
+    """
+    SELECT s.id, s.name, s.lat, s.lon, s.capacity, s.occupancy, s.registered,
+        s.address, s.time_zone, s.opening_hours, s.amenities, s.accepting,
+        s.number, s.region_code, coalesce(g.online, 0) AS online, g.last_seen"""
+    + _STATION_FROM
+)
 
 
 # --- writes ----------------------------------------------------------------------------
@@ -204,6 +226,16 @@ def set_policy(
     db.execute(
         "UPDATE stations SET capacity = ?, opening_hours = ?, updated_at = ? WHERE id = ?",
         (capacity, opening_hours, format_utc(utc_now()), station_id),
+    )
+
+
+def touch(db: Connection, station_id: str) -> None:
+    """Mark a station as described anew, so that the registry's signature moves and the
+    map's kept columns are read again: a gateway added or removed changes whether the
+    station is online, and no ingest batch says so."""
+    db.execute(
+        "UPDATE stations SET updated_at = ? WHERE id = ?",
+        (format_utc(utc_now()), station_id),
     )
 
 
@@ -354,6 +386,83 @@ def locations(db: Connection) -> list[StationLocationRow]:
 def all_rows(db: Connection) -> list[StationRow]:
     """Every station, with whether any of its gateways is online."""
     return [_station_row(r) for r in db.execute(_STATION_SELECT + " ORDER BY s.id").fetchall()]
+
+
+def columns(db: Connection) -> StationColumns:
+    """Every station's map fields as columns: read as plain tuples and turned in one
+    step, so a country's 186,000 stations cost one query and no object per station."""
+    rows = db.tuples(
+        "SELECT s.id, s.name, s.lat, s.lon, s.capacity, s.occupancy,"
+        " coalesce(g.online, 0) AS online, g.last_seen, s.address, s.time_zone, s.amenities"
+        + _STATION_FROM
+        + " ORDER BY s.id"
+    )
+    if not rows:
+        return StationColumns([], [], [], [], [], [], [], [], [], [], [])
+    ids, names, lats, lons, capacities, occupancies, online, seen, addresses, zones, amenities = (
+        list(column) for column in zip(*rows, strict=True)
+    )
+    return StationColumns(
+        ids,
+        names,
+        lats,
+        lons,
+        capacities,
+        occupancies,
+        [bool(value) for value in online],
+        seen,
+        addresses,
+        zones,
+        amenities,
+    )
+
+
+def live_columns(
+    db: Connection,
+) -> tuple[list[str], list[int], list[int | None], list[bool], list[str | None]]:
+    """Every station's id, occupancy, capacity, online flag and last-seen time, in id
+    order (the order of `columns`)."""
+    rows = db.tuples(
+        "SELECT s.id, s.occupancy, s.capacity, coalesce(g.online, 0) AS online, g.last_seen"
+        + _STATION_FROM
+        + " ORDER BY s.id"
+    )
+    if not rows:
+        return [], [], [], [], []
+    ids, occupancy, capacity, online, seen = (list(column) for column in zip(*rows, strict=True))
+    return ids, occupancy, capacity, [bool(value) for value in online], seen
+
+
+LIVE_CHUNK = 5000
+"""Stations read per statement by `live_of` (SQLite takes at most 32,766 parameters)."""
+
+
+def live_of(
+    db: Connection, station_ids: Iterable[str]
+) -> list[tuple[str, int, int | None, bool, str | None]]:
+    """Of these stations (those that exist), the id, occupancy, capacity, online flag and
+    last-seen time, as `live_columns` reads them: only their gateways are grouped."""
+    wanted = sorted(set(station_ids))
+    found: list[tuple[str, int, int | None, bool, str | None]] = []
+    for start in range(0, len(wanted), LIVE_CHUNK):
+        among, ids = db.among(wanted[start : start + LIVE_CHUNK])
+        rows = db.tuples(
+            "SELECT s.id, s.occupancy, s.capacity, coalesce(g.online, 0), g.last_seen"
+            " FROM stations s LEFT JOIN ("
+            " SELECT station_id, max(online) AS online, max(last_seen) AS last_seen"
+            f" FROM gateways WHERE station_id {among} GROUP BY station_id"
+            f" ) g ON g.station_id = s.id WHERE s.id {among}",
+            [*ids, *ids],
+        )
+        found += [(r[0], r[1], r[2], bool(r[3]), r[4]) for r in rows]
+    return found
+
+
+def signature(db: Connection) -> tuple[int, str]:
+    """What changes whenever a station is described, changed or deleted: how many there
+    are and the latest description time."""
+    row = db.tuples("SELECT count(*), coalesce(max(updated_at), '') FROM stations")[0]
+    return int(row[0]), str(row[1])
 
 
 def detail(db: Connection, station_id: str) -> StationDetail:

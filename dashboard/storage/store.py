@@ -11,8 +11,9 @@ batch, the periodic checks: `dashboard.ingest`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from contract.payloads import format_utc, utc_now
 from dashboard.core.alert_rules import AlertChange
@@ -30,6 +31,7 @@ from dashboard.storage import (
     counts,
     devices,
     door_states,
+    entry_names,
     events,
     gateway_configs,
     gateways,
@@ -43,11 +45,13 @@ from dashboard.storage import (
 from dashboard.storage.alerts import AlertRow
 from dashboard.storage.counts import CorrectionRow
 from dashboard.storage.db import Connection, Database
+from dashboard.storage.entry_names import NamedEntry
 from dashboard.storage.events import EntryFilter, EntryRow, decode_cursor, encode_cursor
 from dashboard.storage.migrations import open_database
 from dashboard.storage.quarantine import Quarantined, QuarantineRow
 from dashboard.storage.station_policies import PolicyRow
 from dashboard.storage.stations import (
+    StationColumns,
     StationDetail,
     StationLocationRow,
     StationNotFoundError,
@@ -64,6 +68,7 @@ __all__ = [
     "EntryRow",
     "QuarantineRow",
     "Quarantined",
+    "StationColumns",
     "StationDetail",
     "StationNotFoundError",
     "StationNumberError",
@@ -73,6 +78,16 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What a retention purge removed."""
+
+    events: int
+    """Events deleted row by row (on PostgreSQL, those of the month the cut-off is in)."""
+    partitions: list[str]
+    """Monthly partitions of events and entries dropped whole (PostgreSQL)."""
 
 
 class Store:
@@ -177,6 +192,31 @@ class Store:
         with self.db.connection() as db:
             return stations.all_rows(db)
 
+    def station_columns(self) -> StationColumns:
+        """Every station's map fields as columns (a fast read for a whole country)."""
+        with self.db.connection() as db:
+            return stations.columns(db)
+
+    def station_live_columns(
+        self,
+    ) -> tuple[list[str], list[int], list[int | None], list[bool], list[str | None]]:
+        """Every station's id, occupancy, capacity, online flag and last-seen time (id
+        order)."""
+        with self.db.connection() as db:
+            return stations.live_columns(db)
+
+    def station_live_of(
+        self, station_ids: Iterable[str]
+    ) -> list[tuple[str, int, int | None, bool, str | None]]:
+        """Of these stations, the id, occupancy, capacity, online flag and last-seen time."""
+        with self.db.connection() as db:
+            return stations.live_of(db, station_ids)
+
+    def station_signature(self) -> tuple[int, str]:
+        """Changes whenever a station is described, changed or deleted (not with counts)."""
+        with self.db.connection() as db:
+            return stations.signature(db)
+
     def station(self, station_id: str) -> StationDetail:
         """One station with zones, doors and gateways; `StationNotFoundError`."""
         with self.db.connection() as db:
@@ -215,6 +255,24 @@ class Store:
         with self.db.connection() as db:
             return events.entries(db, limit, where or EntryFilter(station_id=station_id), cursor)
 
+    def named_entries(
+        self, limit: int, where: EntryFilter, cursor: str | None = None
+    ) -> list[NamedEntry]:
+        """Access decisions, newest first, with station and worker names and the station's
+        time zone; `cursor` continues after a previous page (`ValueError` if not one)."""
+        with self.db.connection() as db:
+            return entry_names.named(db, events.entries(db, limit, where, cursor))
+
+    def stations_matching(self, text: str) -> list[str]:
+        """The ids of the stations `text` names (an id, or part of a name)."""
+        with self.db.connection() as db:
+            return entry_names.stations_matching(db, text)
+
+    def entries_today(self, now: datetime | None = None) -> int:
+        """Granted entries since each station's own midnight."""
+        with self.db.connection() as db:
+            return entry_names.entries_today(db, now or utc_now())
+
     def event_count(self) -> int:
         """How many distinct events are stored."""
         with self.db.connection() as db:
@@ -244,6 +302,11 @@ class Store:
         with self.db.connection() as db:
             return alerts.rows(db, open_only, limit, kind, station_id, status)
 
+    def open_alert_count(self) -> int:
+        """How many alerts are unresolved."""
+        with self.db.connection() as db:
+            return alerts.open_count(db)
+
     def alert(self, alert_id: int) -> AlertRow:
         """One alert; `LookupError` if there is none."""
         with self.db.connection() as db:
@@ -268,12 +331,17 @@ class Store:
             stations.require(db, station_id)
             known = {row.gateway_id for row in gateways.rows(db, station_id)}
             gateways.register(db, station_id, [gateway_id])
+            if gateway_id not in known:
+                stations.touch(db, station_id)
         return gateway_id not in known
 
     def remove_gateway(self, station_id: str, gateway_id: str) -> bool:
         """Forget one gateway (its events stay until retention); whether it was known."""
         with self.db.transaction() as db:
-            return gateways.forget(db, station_id, gateway_id)
+            forgotten = gateways.forget(db, station_id, gateway_id)
+            if forgotten:
+                stations.touch(db, station_id)
+            return forgotten
 
     def gateways(self, station_id: str | None = None) -> list[GatewayRow]:
         """Every gateway's health, by station."""
@@ -282,12 +350,24 @@ class Store:
 
     # --- retention ---------------------------------------------------------------------
 
-    def purge(self, before: datetime) -> int:
+    def prepare_months(self, now: datetime) -> None:
+        """Make the event partitions (PostgreSQL) of the month of `now` and the next one
+        ahead, so that ingest seldom has to make one on demand."""
+        first = now.date().replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        with self.db.connection() as db:
+            events.prepare_months(db, [first, following])
+
+    def purge(self, before: datetime) -> Purged:
         """Delete entries, events, quarantined messages, corrections, occupancy history and
         ended commands older than `before`, and granted tokens past `token_uses.RETENTION`
-        (or `before`, when that is later); how many events went."""
+        (or `before`, when that is later); what went. On PostgreSQL the months of events
+        and entries wholly older than `before` go first, as whole partitions, each table
+        locked only for that short transaction."""
         cutoff = format_utc(before)
         tokens_cutoff = format_utc(max(before, utc_now() - token_uses.RETENTION))
+        with self.db.transaction() as db:
+            dropped = events.drop_months_before(db, cutoff)
         with self.db.transaction() as db:
             gone = events.purge(db, cutoff)
             quarantine.purge(db, cutoff)
@@ -295,7 +375,7 @@ class Store:
             history.purge(db, cutoff)
             commands.purge(db, cutoff)
             token_uses.purge(db, tokens_cutoff)
-        return gone
+        return Purged(gone, dropped)
 
 
 def _put_station(db: Connection, station: StationInput) -> bool:

@@ -22,13 +22,32 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from dashboard.storage.db import Connection
+from dashboard.storage.db import BulkInsert, Connection
 
 RETENTION = timedelta(days=1)
 """How long a token's row is kept after its `not_before`: longer than any outage a
 gateway's outbox rides out before its grants arrive."""
 
 _CHUNK = 500
+
+# One statement for all the batch's grants (on PostgreSQL one array per column); the
+# second grant of a token at another station names it as `other_station`.
+_GRANTS = BulkInsert(
+    "token_uses",
+    (
+        ("worker_id", "text"),
+        ("not_before", "text"),
+        ("first_station", "text"),
+        ("first_gateway", "text"),
+    ),
+    "ON CONFLICT (worker_id, not_before) DO UPDATE SET "
+    "other_station = CASE WHEN token_uses.other_station IS NULL "
+    "AND token_uses.first_station <> excluded.first_station "
+    "THEN excluded.first_station ELSE token_uses.other_station END, "
+    "other_gateway = CASE WHEN token_uses.other_station IS NULL "
+    "AND token_uses.first_station <> excluded.first_station "
+    "THEN excluded.first_gateway ELSE token_uses.other_gateway END",
+)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -54,31 +73,25 @@ class SharedToken:
 def record(db: Connection, grants: Iterable[TokenGrant]) -> list[SharedToken]:
     """Note the grants; the tokens that have now been granted at a second station and
     were not reported before (each reported once, ever)."""
-    rows = sorted(set(grants))
+    # By a key of plain tuples: the dataclass's own ordering compares in Python.
+    rows = sorted(set(grants), key=_order)
     if not rows:
         return []
-    db.executemany(
-        "INSERT INTO token_uses (worker_id, not_before, first_station, first_gateway) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (worker_id, not_before) DO UPDATE SET "
-        "other_station = CASE WHEN token_uses.other_station IS NULL "
-        "AND token_uses.first_station <> excluded.first_station "
-        "THEN excluded.first_station ELSE token_uses.other_station END, "
-        "other_gateway = CASE WHEN token_uses.other_station IS NULL "
-        "AND token_uses.first_station <> excluded.first_station "
-        "THEN excluded.first_gateway ELSE token_uses.other_gateway END",
-        [(g.worker_id, g.not_before, g.station_id, g.gateway_id) for g in rows],
-    )
+    for round_ in _rounds(rows):
+        db.insert_rows(
+            _GRANTS, [(g.worker_id, g.not_before, g.station_id, g.gateway_id) for g in round_]
+        )
     keys = {(g.worker_id, g.not_before) for g in rows}
     workers = sorted({g.worker_id for g in rows})
     shared: list[SharedToken] = []
     for start in range(0, len(workers), _CHUNK):
         chunk = workers[start : start + _CHUNK]
-        marks = ", ".join("?" for _ in chunk)
+        among, params = db.among(chunk)
         found = db.execute(
             "SELECT worker_id, not_before, first_station, first_gateway, other_station, "
             "other_gateway FROM token_uses WHERE alerted = 0 AND other_station IS NOT NULL "
-            f"AND worker_id IN ({marks})",
-            chunk,
+            f"AND worker_id {among}",
+            params,
         ).fetchall()
         shared += [
             SharedToken(r[0], r[1], (r[2], r[3]), (r[4], r[5]))
@@ -90,6 +103,25 @@ def record(db: Connection, grants: Iterable[TokenGrant]) -> list[SharedToken]:
         [(s.worker_id, s.not_before) for s in shared],
     )
     return sorted(shared, key=lambda s: (s.worker_id, s.not_before))
+
+
+def _order(grant: TokenGrant) -> tuple[str, str, str, str]:
+    return (grant.worker_id, grant.not_before, grant.station_id, grant.gateway_id)
+
+
+def _rounds(grants: list[TokenGrant]) -> list[list[TokenGrant]]:
+    """`grants` (in key order) in rounds that each name a token at most once: PostgreSQL
+    refuses to update one row twice in one statement. Almost always one round."""
+    rounds: list[list[TokenGrant]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for grant in grants:
+        key = (grant.worker_id, grant.not_before)
+        index = seen.get(key, 0)
+        seen[key] = index + 1
+        if index == len(rounds):
+            rounds.append([])
+        rounds[index].append(grant)
+    return rounds
 
 
 def purge(db: Connection, cutoff: str) -> None:

@@ -20,12 +20,14 @@ from dashboard.storage import (
     pass_links,
     signing_keys,
     stations,
+    worker_revocations,
     workers,
 )
 from dashboard.storage.db import Connection, Database
 from dashboard.storage.pass_links import PassLinkRow
 from dashboard.storage.signing_keys import KeyRow
 from dashboard.storage.stations import StationLocationRow
+from dashboard.storage.worker_revocations import Revocation
 from dashboard.storage.workers import CredentialRow, EnrollmentError
 
 
@@ -106,14 +108,31 @@ class WorkerStore:
         with self.transaction() as db:
             return workers.update(db, number, change)
 
-    def revoke(self, number: int) -> Worker:
-        """Revoke a worker for good."""
-        return self.update(number, WorkerUpdate(status=WorkerStatus.REVOKED))
+    def revoke(self, number: int, reason: str | None = None, by: str | None = None) -> Worker:
+        """Revoke a worker for good, keeping `reason` (and who gave it) when there is one."""
+        with self.transaction() as db:
+            worker = workers.update(db, number, WorkerUpdate(status=WorkerStatus.REVOKED))
+            if reason:
+                worker_revocations.record(db, number, reason, by)
+            return worker
+
+    def revocations(self, numbers: Sequence[int]) -> dict[int, Revocation]:
+        """Why those of `numbers` that were revoked with a reason were revoked."""
+        with self.connection() as db:
+            return worker_revocations.of_workers(db, numbers)
+
+    def search(
+        self, text: str, status: WorkerStatus | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Worker]:
+        """Workers not erased whose name, id, card or face id matches `text`."""
+        with self.connection() as db:
+            return workers.search(db, text, status, limit, offset)
 
     def erase(self, number: int) -> None:
         """Forget a worker's personal data, keeping the number revoked."""
         with self.transaction() as db:
             workers.erase(db, number)
+            worker_revocations.forget(db, number)
 
     def refused_numbers(self) -> list[int]:
         """Worker numbers that are suspended or revoked, ascending."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -165,6 +165,20 @@ def _insert_credentials(db: Connection, number: int, kind: str, values: Sequence
     )
 
 
+def add_face(db: Connection, number: int, person_id: str) -> None:
+    """Map a face id (a person on a face terminal) to the worker: a face paired at a door."""
+    _insert_credentials(db, number, "face", [person_id])
+
+
+def remove_faces(db: Connection, number: int, person_ids: Iterable[str]) -> None:
+    """Take these face ids out of the worker's credentials (a pairing ended)."""
+    db.executemany(
+        "DELETE FROM worker_credentials WHERE kind = 'face' AND external_id = ? "
+        "AND worker_number = ?",
+        [(person, number) for person in sorted(set(person_ids))],
+    )
+
+
 def update(db: Connection, number: int, change: WorkerUpdate) -> Worker:
     """Apply the fields given in `change`; `EnrollmentError` on a conflict. A revoked
     worker stays revoked: revocation is final."""
@@ -280,6 +294,36 @@ def rows(
     query, params = "SELECT * FROM workers", []
     if status is not None:
         query += " WHERE status = ?"
+        params.append(status.value)
+    query += " ORDER BY enrolled LIMIT ? OFFSET ?"
+    return [_worker(db, row) for row in db.execute(query, (*params, limit, offset)).fetchall()]
+
+
+def search(
+    db: Connection,
+    text: str,
+    status: WorkerStatus | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Worker]:
+    """Workers, oldest enrollment first, that are not erased and match `text`: a part of
+    the display name (any case), the worker id (`w123` or `123`), or a part of a card
+    number or face id."""
+    needle = text.strip().lower()
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    digits = needle.removeprefix("w")
+    clauses = [
+        "lower(display_name) LIKE ? ESCAPE '\\'",
+        "number IN (SELECT worker_number FROM worker_credentials "
+        "WHERE lower(external_id) LIKE ? ESCAPE '\\')",
+    ]
+    params: list[object] = [pattern, pattern]
+    if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+        clauses.append("number = ?")
+        params.append(int(digits))
+    query = "SELECT * FROM workers WHERE display_name <> '' AND (" + " OR ".join(clauses) + ")"
+    if status is not None:
+        query += " AND status = ?"
         params.append(status.value)
     query += " ORDER BY enrolled LIMIT ? OFFSET ?"
     return [_worker(db, row) for row in db.execute(query, (*params, limit, offset)).fetchall()]

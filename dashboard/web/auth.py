@@ -1,11 +1,12 @@
 """Who may call what: the role each route needs, session cookies, CSRF, bearer tokens, audit.
 
 One ASGI middleware guards the whole app, so a route added later cannot forget its
-check: public paths (the worker pass page and its API, the public feed, health,
-metrics, the UI's static files, the favicon and the login itself) pass; every other read
-needs at least `viewer` (a browser asking for a page without a session is sent to the
-login, `/ui/`; API calls get 401 JSON); every state-changing method needs `operator`,
-and the management of stations, keys and operators needs `admin`.
+check: public paths (the worker pass page and its API, the door sticker page, the
+public feed, health, metrics, the UI's static files, the favicon, the workers' public
+map and the login itself) pass; every other read needs at least `viewer` (a browser
+asking for a page without a session is sent to the login, `/ui/`; API calls get 401
+JSON); every state-changing method needs `operator`, and the management of stations,
+keys and operators needs `admin`.
 
 Two ways to authenticate:
 
@@ -50,13 +51,21 @@ PUBLIC_PREFIXES = (
     "/feed/",
     "/pass/",
     "/api/pass/",
+    # Workers' reports from the public map and the pass page, and what stations changed.
+    "/api/public/",
+    # A door sticker's page and its tap: the worker's pass session is the credential.
+    "/door/",
     "/static/",
     "/ui/",
+    # The base map's tiles: imagery, nothing about stations or people.
+    "/tiles/",
 )
 PUBLIC_EXACT = frozenset(
     {
         "/",
         "/favicon.ico",
+        # The workers' public map: stations only, like the feed it reads.
+        "/map",
         # The UI's address: it sends a browser on to the page, which shows the login.
         "/ui",
         "/healthz",

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import fields
+from collections.abc import Iterator, Sequence
+from dataclasses import fields, replace
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 
 from contract.payloads import Reason, format_utc
-from dashboard.core.csv_export import csv_text
+from dashboard.core.csv_export import BOM, csv_text, readable_entry_row, readable_header
+from dashboard.storage.entry_names import NamedEntry
 from dashboard.storage.store import EntryFilter, EntryRow, Store, encode_cursor
 from dashboard.web.errors import ApiError, error_responses
 from dashboard.web.params import Moment
+from dashboard.web.ui import LANGUAGES, catalogue
 
 ENTRY_COLUMNS = [field.name for field in fields(EntryRow)]
 """The CSV's columns: an entry's fields, in order."""
@@ -24,6 +26,7 @@ PAGE = 1000
 
 def entry_filter(
     station_id: str | None = None,
+    station: Annotated[str | None, Query(max_length=200)] = None,
     gateway_id: str | None = None,
     door_id: str | None = None,
     decision: Literal["granted", "denied"] | None = None,
@@ -34,8 +37,10 @@ def entry_filter(
     reason: Reason | None = None,
 ) -> EntryFilter:
     """The query parameters that narrow the entries (each optional); `reason` is one
-    decision reason (`full`, `expired`, ...)."""
+    decision reason (`full`, `expired`, ...); `station` is a station's id or part of its
+    name (五一 finds 五一广场驿站), resolved against the registry when the query runs."""
     return EntryFilter(
+        station_text=station.strip() if station and station.strip() else None,
         reason=None if reason is None else reason.value,
         station_id=station_id,
         gateway_id=gateway_id,
@@ -50,10 +55,21 @@ def entry_filter(
 
 Filter = Annotated[EntryFilter, Depends(entry_filter)]
 
+Language = Literal["en", "zh-CN"]
+"""A language of the UI's catalogues (`dashboard.web.ui.LANGUAGES`)."""
+
 
 def entries_router(store: Store) -> APIRouter:
     """The entry log over the store."""
     router = APIRouter(tags=["entries"])
+    labels = {language: catalogue(language) for language in LANGUAGES}
+
+    def resolved(where: EntryFilter) -> EntryFilter:
+        # A typed station name becomes the ids it matches (none: no entry matches).
+        if where.station_text is None:
+            return where
+        ids = tuple(store.stations_matching(where.station_text))
+        return replace(where, station_text=None, station_ids=ids)
 
     @router.get(
         "/api/entries",
@@ -67,11 +83,12 @@ def entries_router(store: Store) -> APIRouter:
         where: Filter,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: Annotated[str | None, Query(max_length=400)] = None,
-    ) -> list[EntryRow]:
-        """Access decisions, newest first. A full page answers `X-Next-Cursor`: pass it as
-        `cursor` for the next page (422 for a cursor this API did not give)."""
+    ) -> list[NamedEntry]:
+        """Access decisions, newest first, each with its station's name and time zone and
+        its worker's name. A full page answers `X-Next-Cursor`: pass it as `cursor` for the
+        next page (422 for a cursor this API did not give)."""
         try:
-            rows = store.entries(limit, where=where, cursor=cursor)
+            rows = store.named_entries(limit, resolved(where), cursor=cursor)
         except ValueError as exc:
             raise ApiError(
                 422, str(exc), [{"where": "query.cursor", "problem": str(exc)}]
@@ -85,7 +102,10 @@ def entries_router(store: Store) -> APIRouter:
         response_class=StreamingResponse,
         responses={
             200: {
-                "description": "The entries as CSV (UTF-8, a header row), newest first.",
+                "description": "The entries as CSV, newest first. Without `lang`: UTF-8, "
+                "a header row of field names, UTC times and raw values, for scripts. With "
+                "`lang`: for people and spreadsheets, UTF-8 with a BOM, each time in its "
+                "station's zone, names beside ids, translated header and values.",
                 "content": {"text/csv": {"schema": {"type": "string"}}},
             },
             **error_responses(422),
@@ -94,16 +114,27 @@ def entries_router(store: Store) -> APIRouter:
     def entries_csv(
         where: Filter,
         max_rows: Annotated[int, Query(ge=1, le=5_000_000)] = 1_000_000,
+        lang: Language | None = None,
     ) -> StreamingResponse:
         """The same entries as CSV, streamed page by page."""
+        chosen = resolved(where)
+        words = None if lang is None else labels[lang]
 
         def rows() -> Iterator[str]:
-            yield csv_text([ENTRY_COLUMNS])
+            if words is None:
+                yield csv_text([ENTRY_COLUMNS])
+            else:
+                yield BOM + csv_text([readable_header(words)])
             cursor: str | None = None
             sent = 0
             while sent < max_rows:
-                page = store.entries(min(PAGE, max_rows - sent), where=where, cursor=cursor)
-                yield csv_text([getattr(row, c) for c in ENTRY_COLUMNS] for row in page)
+                page: Sequence[EntryRow | NamedEntry]
+                if words is None:
+                    page = store.entries(min(PAGE, max_rows - sent), where=chosen, cursor=cursor)
+                    yield csv_text([getattr(row, c) for c in ENTRY_COLUMNS] for row in page)
+                else:
+                    page = store.named_entries(min(PAGE, max_rows - sent), chosen, cursor)
+                    yield csv_text(readable_entry_row(row, words) for row in page)
                 sent += len(page)
                 if len(page) < PAGE:
                     return

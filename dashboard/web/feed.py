@@ -1,14 +1,17 @@
-"""The public availability feed for workers' apps and city maps, modelled on GBFS.
+"""The public availability feed for workers' apps and city maps: GBFS 2.3, plus a map
+layer and a nearest-station search.
 
-`/feed/gbfs.json` lists the feeds; `station_information.json` says where stations are
-and what they offer (changes rarely); `station_status.json` says how many places are
-free, whether each is open and accepting entries, and when it last reported (changes
-all the time). Each document carries `last_updated` (epoch seconds) and `ttl` (seconds
-a client may cache it). `/feed/stations.geojson` is both in one map layer, and
-`/feed/nearest` the open stations with room nearest a position.
+`/feed/gbfs.json` is GBFS's discovery file; it lists `system_information.json` (who runs
+the network), `station_information.json` (where stations are and what they offer, changes
+rarely) and `station_status.json` (free places, in service, accepting entries, last
+report; changes all the time), each a valid GBFS 2.3 document (`dashboard/web/gbfs.py`
+says how places and people map onto docks and vehicles). Two more answers are not GBFS
+and not in its discovery file: `/feed/stations.geojson`, both in one map layer, and
+`/feed/nearest`, the open stations with room nearest a position.
 
 Nothing personal is in it: no worker ids, no entries, no gateway ids — only stations.
-Unregistered stations (heard from but never described by an operator) are left out.
+Unregistered stations (heard from but never described by an operator) are left out, and
+GBFS's station files leave out stations without a location.
 
 Every answer may be cached by anyone for its `ttl` (`Cache-Control: public,
 max-age=<ttl>`): it is the same for every reader, and its links come from the configured
@@ -26,23 +29,19 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from contract.payloads import utc_now
+from dashboard.core.config import FeedSettings
 from dashboard.core.stations import open_at
 from dashboard.services.nearby import distance_km
 from dashboard.storage.store import StationRow, Store
+from dashboard.web import gbfs
 from dashboard.web.errors import error_responses
+from dashboard.web.gbfs import GBFS_FEEDS, GBFS_VERSION, epoch, free_places
 
-GBFS_VERSION = "2.3"
 GEOJSON = "application/geo+json"
-FEEDS = ("station_information", "station_status")
-
-
-def free_places(station: StationRow) -> int | None:
-    """Places left, or None when the station has no capacity set."""
-    return None if station.capacity is None else max(station.capacity - station.occupancy, 0)
 
 
 def status_of(station: StationRow, now_open: bool) -> dict[str, Any]:
-    """One station's live status, as GBFS `station_status` has it plus our fields."""
+    """One station's live status, for the map layer and the nearest search."""
     free = free_places(station)
     accepting = station.online and station.accepting and now_open and free != 0
     return {
@@ -54,12 +53,12 @@ def status_of(station: StationRow, now_open: bool) -> dict[str, Any]:
         "is_open": now_open,
         "is_accepting_entries": accepting,
         "is_online": station.online,
-        "last_reported": _epoch(station.last_seen),
+        "last_reported": epoch(station.last_seen),
     }
 
 
 def information_of(station: StationRow) -> dict[str, Any]:
-    """One station's description, as GBFS `station_information` has it plus our fields."""
+    """One station's description, for the map layer and the nearest search."""
     return {
         "station_id": station.id,
         "name": station.name,
@@ -73,57 +72,65 @@ def information_of(station: StationRow) -> dict[str, Any]:
     }
 
 
-def _epoch(text: str | None) -> int | None:
-    if text is None:
-        return None
-    from datetime import datetime
-
-    return int(datetime.fromisoformat(text).timestamp())
-
-
 class GeoJsonResponse(JSONResponse):
     """A GeoJSON document, with its own media type (RFC 7946)."""
 
     media_type = GEOJSON
 
 
-def feed_router(store: Store, ttl_s: int, language: str, public_url: str = "") -> APIRouter:
+def feed_router(store: Store, feed: FeedSettings, public_url: str = "") -> APIRouter:
     """The feed's routes over the station store; every link starts with `public_url`
-    (relative when it is empty), never with what a request says its host is."""
+    (relative when it is empty, which GBFS readers do not accept), never with what a
+    request says its host is."""
     router = APIRouter(prefix="/feed", tags=["public feed"])
+    ttl_s = feed.ttl_s
+    base = public_url.rstrip("/")
 
     def public(stations: Callable[[], list[StationRow]] = store.stations) -> list[StationRow]:
         return [s for s in stations() if s.registered]
 
-    def document(data: dict[str, Any]) -> JSONResponse:
-        return JSONResponse(
-            {"last_updated": int(time.time()), "ttl": ttl_s, "version": GBFS_VERSION, "data": data},
-            headers={"Cache-Control": f"public, max-age={ttl_s}"},
+    def located() -> list[StationRow]:
+        return [s for s in public() if s.lat is not None and s.lon is not None]
+
+    def cached(body: dict[str, Any]) -> JSONResponse:
+        return JSONResponse(body, headers={"Cache-Control": f"public, max-age={ttl_s}"})
+
+    def document(data: dict[str, Any], now_s: int | None = None) -> JSONResponse:
+        """A GBFS file: its data in the envelope every GBFS file shares."""
+        last_updated = int(time.time()) if now_s is None else now_s
+        return cached(
+            {"last_updated": last_updated, "ttl": ttl_s, "version": GBFS_VERSION, "data": data}
         )
 
     @router.get("/gbfs.json")
-    def gbfs() -> JSONResponse:
-        """The feed index (GBFS `gbfs.json`)."""
-        base = public_url.rstrip("/")
-        feeds = [{"name": name, "url": f"{base}/feed/{name}.json"} for name in FEEDS]
-        feeds.append({"name": "stations_geojson", "url": f"{base}/feed/stations.geojson"})
-        return document({language: {"feeds": feeds}})
+    def discovery() -> JSONResponse:
+        """GBFS's discovery file: the feed's files, in its one language."""
+        feeds = [{"name": name, "url": f"{base}/feed/{name}.json"} for name in GBFS_FEEDS]
+        return document({feed.language: {"feeds": feeds}})
+
+    @router.get("/system_information.json")
+    def system_information() -> JSONResponse:
+        """Who runs the stations, the feed's language and time zone."""
+        return document(gbfs.system_information(feed, base))
 
     @router.get("/station_information.json")
     def station_information() -> JSONResponse:
-        """Where every station is and what it offers."""
-        return document({"stations": [information_of(s) for s in public()]})
+        """Where every located station is, its capacity and what it offers."""
+        return document({"stations": [gbfs.station_information(s) for s in located()]})
 
     @router.get("/station_status.json")
     def station_status() -> JSONResponse:
-        """Free places, open now, accepting entries and last report of every station."""
+        """Free places, in service, accepting entries and last report of every station."""
         now = utc_now()
+        now_s = int(now.timestamp())
         return document(
             {
                 "stations": [
-                    status_of(s, open_at(s.opening_hours, s.time_zone, now)) for s in public()
+                    gbfs.station_status(s, open_at(s.opening_hours, s.time_zone, now), now_s)
+                    for s in located()
                 ]
-            }
+            },
+            now_s,
         )
 
     @router.get(
@@ -172,12 +179,17 @@ def feed_router(store: Store, ttl_s: int, language: str, public_url: str = "") -
             if far <= max_km:
                 found.append((far, s, status))
         found.sort(key=lambda item: (item[0], item[1].id))
-        return document(
+        # Not a GBFS file: the same envelope, without a GBFS version to claim.
+        return cached(
             {
-                "stations": [
-                    {**information_of(s), **status, "distance_km": round(far, 3)}
-                    for far, s, status in found[:limit]
-                ]
+                "last_updated": int(time.time()),
+                "ttl": ttl_s,
+                "data": {
+                    "stations": [
+                        {**information_of(s), **status, "distance_km": round(far, 3)}
+                        for far, s, status in found[:limit]
+                    ]
+                },
             }
         )
 

@@ -1,11 +1,10 @@
 """What the live stream sends: one type per kind of message, and its server-sent event text.
 
 A change is the very dataclass the batch that made it carries (`OccupancyChange`,
-`DoorChange`, `DoorCondition`, `AlertChange`, `GatewayRow`, `CommandOutcome`); the stream
-adds the `Snapshot` it starts with and the `Overflow` it ends with when a client falls too
-far behind. Each message is
-sent as `event: <kind>` and `data: <the dataclass as JSON>`, which is what the UI's
-`EventSource` listeners read.
+`DoorChange`, `DoorCondition`, `AlertChange`, `GatewayRow`, `CommandOutcome`,
+`EntryChange`); the stream adds the `Snapshot` it starts with and the `Overflow` it ends
+with when a client falls too far behind. Each message is sent as `event: <kind>` and
+`data: <the dataclass as JSON>`, which is what the UI's `EventSource` listeners read.
 """
 
 from __future__ import annotations
@@ -20,12 +19,21 @@ from dashboard.core.changes import (
     CommandOutcome,
     DoorChange,
     DoorCondition,
+    EntryChange,
     GatewayRow,
     OccupancyChange,
 )
 from dashboard.storage.store import AlertRow
 
-Change = OccupancyChange | DoorChange | DoorCondition | AlertChange | GatewayRow | CommandOutcome
+Change = (
+    OccupancyChange
+    | DoorChange
+    | DoorCondition
+    | AlertChange
+    | GatewayRow
+    | CommandOutcome
+    | EntryChange
+)
 """A change a client can subscribe to."""
 
 
@@ -67,6 +75,7 @@ KIND_OF: dict[type[LiveMessage], str] = {
     AlertChange: "alert",
     GatewayRow: "gateway",
     CommandOutcome: "command",
+    EntryChange: "entry",
     Overflow: "overflow",
 }
 """The `event:` name of each message type."""
@@ -80,6 +89,7 @@ CHANGE_KINDS = frozenset(
         AlertChange,
         GatewayRow,
         CommandOutcome,
+        EntryChange,
     )
 )
 """The kinds a client may narrow its stream to (`kinds=occupancy,alert`)."""
@@ -94,6 +104,7 @@ def changes_of(batch: BatchResult) -> list[Change]:
         *batch.alerts,
         *batch.gateways,
         *batch.commands,
+        *batch.entries,
     ]
 
 

@@ -1,7 +1,9 @@
 """Workers' passes: the personal links operators hand out (`/api/workers/{id}/pass-links`,
 `/api/pass-links/{id}`), and what a link opens on the worker's phone (`/pass/{secret}`,
 the page, and the two `/api/pass/{secret}/...` routes it calls, public by design: the
-secret in the address is the credential)."""
+secret in the address is the credential), with what makes the page installable and
+usable offline: its web manifest (`/pass/{secret}/manifest.webmanifest`) and its service
+worker (`/pass/sw.js`, scope `/pass/`)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,14 @@ from importlib import resources
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from contract.payloads import format_utc, utc_now
 from contract.tokens import ROTATION_PERIOD_S
 from dashboard.core.workers import ScopeText, Worker, WorkerStatus
 from dashboard.services.credentials import Credentials
 from dashboard.services.nearby import NearbyStation, nearby_stations
-from dashboard.services.pass_tokens import MAX_AHEAD, IssuedToken
+from dashboard.services.pass_tokens import MAX_AHEAD, IssuedToken, qr_svg_document
 from dashboard.storage.pass_links import PassLinkRow
 from dashboard.storage.store import Store
 from dashboard.storage.workers import EnrollmentError
@@ -32,6 +34,35 @@ PASS_HEADERS = {
     "X-Robots-Tag": "noindex",
 }
 
+PASS_COOKIE = "yz_pass"
+"""The pass session on the worker's phone: the pass link's secret, HttpOnly, sent only to
+the door pages (`/door/...`, `dashboard.web.door_page`), so a door sticker scanned with
+the camera knows whose phone it is."""
+PASS_COOKIE_PATH = "/door"
+PASS_COOKIE_MAX_AGE_S = 180 * 24 * 3600
+"""Half a year; revoking the pass link ends the session at once anyway."""
+
+SERVICE_WORKER_HEADERS = {
+    # Checked for a new version on every visit; it may control every page under /pass/.
+    "Cache-Control": "no-cache",
+    "Service-Worker-Allowed": "/pass/",
+}
+
+DEAD_LINK_ZH = (
+    '<!doctype html><html lang="zh-CN"><meta charset=utf-8>'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    "<title>驿站通行码</title><p>此通行链接已失效，请向驿站工作人员索取新链接。"
+    '<p><a href="/map">查看附近的驿站</a>'
+)
+DEAD_LINK_EN = (
+    '<!doctype html><html lang="en"><meta charset=utf-8>'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    "<title>Station pass</title><p>This pass link no longer works. "
+    'Ask the station staff for a new one.<p><a href="/map">Stations nearby</a>'
+)
+"""What a dead link opens, in one language: the page's script (and the worker's remembered
+choice) never runs there, so the browser's first language decides; Chinese otherwise."""
+
 MAX_SECRET = 64
 """Longer than any secret this central hands out: refused without a database lookup."""
 
@@ -42,6 +73,8 @@ class NewPassLink(PassLinkRow):
 
     secret: str
     url: str
+    qr_svg: str
+    """The address as a QR code for a printed card: an SVG document sized by its viewBox."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +99,10 @@ class PassStations:
 def passes_router(credentials: Credentials, stations: Store) -> APIRouter:
     """Pass routes over the central's credentials and the station store."""
     router = APIRouter(tags=["passes"])
-    page = resources.files("dashboard").joinpath("static/pass.html").read_text("utf-8")
+    secure_cookie = (credentials.settings.credentials.public_url or "").startswith("https:")
+    static = resources.files("dashboard").joinpath("static")
+    page = static.joinpath("pass.html").read_text("utf-8")
+    service_worker = static.joinpath("pages/pass-sw.js").read_text("utf-8")
     store = credentials.store
 
     @router.post(
@@ -75,15 +111,16 @@ def passes_router(credentials: Credentials, stations: Store) -> APIRouter:
         responses=error_responses(404, 409),
     )
     def create_pass_link(worker_id: str, request: Request) -> NewPassLink:
-        """A new personal link; its secret is in this answer only. 409 for a worker who
-        is suspended or revoked."""
+        """A new personal link; its secret, address and the address's QR code (for a
+        printed card) are in this answer only. 409 for a worker who is suspended or
+        revoked."""
         worker = worker_by_id(store, worker_id)
         try:
             link, secret = store.create_pass_link(worker.number)
         except EnrollmentError as exc:
             raise ApiError(409, f"no pass link for a worker who is {exc.problems[0][2]}") from None
         url = credentials.pass_url(secret, str(request.base_url))
-        return NewPassLink(**asdict(link), secret=secret, url=url)
+        return NewPassLink(**asdict(link), secret=secret, url=url, qr_svg=qr_svg_document(url))
 
     @router.get("/api/workers/{worker_id}/pass-links", responses=error_responses(404))
     def list_pass_links(worker_id: str) -> list[PassLinkRow]:
@@ -120,7 +157,13 @@ def passes_router(credentials: Credentials, stations: Store) -> APIRouter:
         worker = pass_worker(secret)
         now = utc_now()
         if not worker.valid_at(now):
-            raise ApiError(403, f"this pass is not valid now ({_why_not(worker, now)})")
+            why, reason = _why_not(worker, now)
+            # `reason` lets the page say it in the worker's language.
+            raise ApiError(
+                403,
+                f"this pass is not valid now ({why})",
+                [{"problem": why, "reason": reason}],
+            )
         ahead = credentials.settings.credentials.prefetch if count is None else count
         try:
             tokens = credentials.tokens(worker, now, ahead)
@@ -147,9 +190,38 @@ def passes_router(credentials: Credentials, stations: Store) -> APIRouter:
             store.station_locations(),
             ScopeText.parse(worker.scope),
             origin,
+            utc_now(),
         )
         response.headers.update(PASS_HEADERS)
         return PassStations(sort_by, listed)
+
+    # Declared before `/pass/{secret}`, which would otherwise take "sw.js" for a secret.
+    @router.get("/pass/sw.js", include_in_schema=False)
+    def pass_service_worker() -> Response:
+        """The script that keeps the pass page and its last codes on the phone."""
+        return Response(
+            service_worker, media_type="text/javascript", headers=SERVICE_WORKER_HEADERS
+        )
+
+    @router.get("/pass/{secret}/manifest.webmanifest", include_in_schema=False)
+    def pass_manifest(secret: str) -> JSONResponse:
+        """What a phone needs to put the pass on its home screen: it opens this link."""
+        pass_worker(secret)
+        return JSONResponse(
+            {
+                "name": "驿站通行码 · Station pass",
+                "short_name": "通行码",
+                "lang": "zh-CN",
+                "start_url": f"/pass/{secret}",
+                "scope": "/pass/",
+                "display": "standalone",
+                "background_color": "#ffffff",
+                "theme_color": "#0b3d91",
+                "icons": [{"src": "/favicon.ico", "type": "image/svg+xml", "sizes": "any"}],
+            },
+            media_type="application/manifest+json",
+            headers=PASS_HEADERS,
+        )
 
     @router.get("/pass/{secret}", response_class=HTMLResponse, include_in_schema=False)
     def pass_page(secret: str, request: Request) -> Response:
@@ -158,22 +230,50 @@ def passes_router(credentials: Credentials, stations: Store) -> APIRouter:
         except ApiError as exc:
             if "text/html" not in request.headers.get("accept", ""):
                 raise
+            english = _prefers_english(request.headers.get("accept-language", ""))
             return HTMLResponse(
-                f"<!doctype html><meta charset=utf-8><title>yizhan</title>"
-                f"<p>通行链接无效，请联系驿站。<p>{exc.detail}.",
+                DEAD_LINK_EN if english else DEAD_LINK_ZH,
                 status_code=exc.status,
                 headers=PASS_HEADERS,
             )
         # Its script and style are files under /static/pages: the pages' Content Security
         # Policy (`dashboard.web.security_headers`) allows nothing inline.
-        return HTMLResponse(page, headers=PASS_HEADERS)
+        # The secret is known to the store, so it is one `token_urlsafe` made: nothing
+        # in it needs escaping.
+        manifest = f"/pass/{secret}/manifest.webmanifest"
+        answer = HTMLResponse(page.replace("{manifest}", manifest), headers=PASS_HEADERS)
+        pass_cookie(answer, secret, secure_cookie)
+        return answer
 
     return router
 
 
-def _why_not(worker: Worker, now: datetime) -> str:
+def pass_cookie(response: Response, secret: str, secure: bool) -> None:
+    """Give the phone its pass session, for the door pages."""
+    response.set_cookie(
+        PASS_COOKIE,
+        secret,
+        max_age=PASS_COOKIE_MAX_AGE_S,
+        path=PASS_COOKIE_PATH,
+        httponly=True,
+        # Lax: a scanned sticker opens the door page as a top-level visit from the camera
+        # or WeChat, which must carry the cookie; another site's form posting does not.
+        samesite="lax",
+        secure=secure,
+    )
+
+
+def _why_not(worker: Worker, now: datetime) -> tuple[str, str]:
+    """Why a worker may not enter now, in words and as a code: `suspended`,
+    `revoked`, `not_yet` or `expired`."""
     if worker.status is not WorkerStatus.ACTIVE:
-        return worker.status.value
+        return worker.status.value, worker.status.value
     if worker.valid_from is not None and now < worker.valid_from:
-        return f"valid from {worker.valid_from.isoformat()}"
-    return "expired"
+        return f"valid from {worker.valid_from.isoformat()}", "not_yet"
+    return "expired", "expired"
+
+
+def _prefers_english(accept_language: str) -> bool:
+    """Whether the browser's first language is English (`Accept-Language: en-US,...`)."""
+    first = accept_language.split(",", 1)[0].strip().lower()
+    return first == "en" or first.startswith("en-")

@@ -4,16 +4,15 @@ guess or pass on.
 - `X-Content-Type-Options: nosniff` and `Referrer-Policy: same-origin` on every answer
   (a route may set a stricter referrer policy of its own: the pass page sends none);
 - on every HTML page a Content Security Policy: scripts, styles, fonts and connections
-  from this server only, no inline script or style, images from here (and the map's tile
-  server, when one is configured), no plugins, and `frame-ancestors 'none'` (with the
-  older `X-Frame-Options: DENY`), so no other site can frame a page to trick a click.
+  from this server only, no inline script or style, images from here (and from the tile
+  servers of the configured base map, `http.tiles`, only those), no plugins, and
+  `frame-ancestors 'none'` (with the older `X-Frame-Options: DENY`), so no other site
+  can frame a page to trick a click.
 
 The pages keep to it: every script and style is a file under `/static/`.
 """
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,16 +23,10 @@ EVERY_ANSWER = {
 }
 
 
-def page_policy(tile_url: str = "") -> str:
-    """The Content Security Policy of the HTML pages; `tile_url` is the map's tile server."""
-    images = "'self' data:"
-    if tile_url:
-        parts = urlsplit(tile_url.replace("{s}", "a"))
-        origin = f"{parts.scheme}://{parts.netloc}"
-        if "{s}" in tile_url:
-            # Leaflet picks a subdomain per tile: allow them all.
-            origin = f"{parts.scheme}://*.{parts.netloc.split('.', 1)[1]}"
-        images += f" {origin}"
+def page_policy(image_origins: tuple[str, ...] = ()) -> str:
+    """The Content Security Policy of the HTML pages; `image_origins` are the map's tile
+    servers (`BaseMap.image_origins`)."""
+    images = " ".join(("'self'", "data:", *image_origins))
     return "; ".join(
         (
             "default-src 'self'",
@@ -53,9 +46,9 @@ def page_policy(tile_url: str = "") -> str:
 class SecurityHeaders:
     """ASGI middleware that adds the headers above to every HTTP answer."""
 
-    def __init__(self, app: ASGIApp, tile_url: str = "") -> None:
+    def __init__(self, app: ASGIApp, image_origins: tuple[str, ...] = ()) -> None:
         self.app = app
-        self.policy = page_policy(tile_url)
+        self.policy = page_policy(image_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -13,22 +13,23 @@ from importlib import resources
 from pathlib import Path
 
 import xstatic.pkg.leaflet  # type: ignore[import-untyped]
-import xstatic.pkg.leaflet_markercluster  # type: ignore[import-untyped]
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
 
+from dashboard.core.tile_presets import BaseMap
 from dashboard.web.errors import ApiError
 
 LANGUAGES = ("en", "zh-CN")
 STATIC = Path(str(resources.files("dashboard").joinpath("static")))
 
 
-def _catalogue(language: str) -> dict[str, str]:
+def catalogue(language: str) -> dict[str, str]:
+    """The UI's words in `language` (one of `LANGUAGES`), key → text."""
     text = resources.files("dashboard").joinpath(f"i18n/{language}.json").read_text("utf-8")
-    catalogue: dict[str, str] = json.loads(text)
-    return catalogue
+    words: dict[str, str] = json.loads(text)
+    return words
 
 
 def ui_mounts() -> list[Mount]:
@@ -40,23 +41,25 @@ def ui_mounts() -> list[Mount]:
         Mount(
             "/static/leaflet", StaticFiles(directory=xstatic.pkg.leaflet.BASE_DIR), name="leaflet"
         ),
-        Mount(
-            "/static/markercluster",
-            StaticFiles(directory=xstatic.pkg.leaflet_markercluster.BASE_DIR),
-            name="markercluster",
-        ),
     ]
 
 
-def ui_router(tile_url: str = "", tile_attribution: str = "") -> APIRouter:
-    """`/` (a plain station list), `/ui/` (the single-page UI), its translations and config,
-    and the favicon (an SVG; browsers ask for `/favicon.ico` whatever the type)."""
+def ui_router(base: BaseMap | None = None) -> APIRouter:
+    """`/` (a plain station list), `/ui/` (the single-page UI), its translations and config
+    (the base map's layers and datum), and the favicon (an SVG; browsers ask for
+    `/favicon.ico` whatever the type)."""
     router = APIRouter(include_in_schema=False)
     index = (STATIC / "index.html").read_text("utf-8")
     page = (STATIC / "app" / "index.html").read_text("utf-8")
     icon = (STATIC / "favicon.svg").read_bytes()
-    catalogues = {language: _catalogue(language) for language in LANGUAGES}
-    config = {"tile_url": tile_url, "tile_attribution": tile_attribution}
+    catalogues = {language: catalogue(language) for language in LANGUAGES}
+    base = base or BaseMap("none")
+    layers = base.layers
+    config = {
+        "tile_url": base.tile_url,
+        "tile_attribution": layers[0].attribution if layers else "",
+        "tiles": base.browser_config(),
+    }
 
     @router.get("/", response_class=HTMLResponse)
     def root() -> str:

@@ -11,16 +11,18 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contract.tokens import worker_number_of
 from dashboard.core.workers import Platform, Worker, WorkerInput, WorkerStatus, WorkerUpdate
 from dashboard.services.credentials import Credentials
+from dashboard.storage.worker_revocations import MAX_REASON, Revocation
 from dashboard.storage.worker_store import WorkerStore
 from dashboard.storage.workers import EnrollmentError, UnknownWorkerError
+from dashboard.web.auth import current
 from dashboard.web.errors import ApiError, error_responses
 from dashboard.web.openapi import SelfParsedBody, json_body, raw_body, validate_body
 
@@ -47,6 +49,18 @@ class WorkerOut(BaseModel):
     card_numbers: list[str]
     created_at: datetime
     updated_at: datetime
+    revocation: Revocation | None = Field(
+        default=None,
+        description="Why, by whom and when the worker was revoked, when a reason was given.",
+    )
+
+
+class RevokeWorker(BaseModel):
+    """Why the worker is revoked: kept with the worker and written to the audit log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=MAX_REASON)
 
 
 class WorkersImported(BaseModel):
@@ -98,8 +112,16 @@ def workers_router(credentials: Credentials) -> APIRouter:
     router = APIRouter(tags=["workers"])
     store = credentials.store
 
-    def out(worker: Worker) -> WorkerOut:
-        return WorkerOut.model_validate(worker)
+    def out(worker: Worker, revocation: Revocation | None = None) -> WorkerOut:
+        shown = WorkerOut.model_validate(worker)
+        if revocation is None and worker.status is WorkerStatus.REVOKED:
+            revocation = store.revocations([worker.number]).get(worker.number)
+        shown.revocation = revocation
+        return shown
+
+    def listed(workers: list[Worker]) -> list[WorkerOut]:
+        reasons = store.revocations([w.number for w in workers if w.status is WorkerStatus.REVOKED])
+        return [out(w, reasons.get(w.number)) for w in workers]
 
     def load(worker_id: str) -> Worker:
         return worker_by_id(store, worker_id)
@@ -117,10 +139,15 @@ def workers_router(credentials: Credentials) -> APIRouter:
         status: WorkerStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+        q: Annotated[str | None, Query(max_length=100)] = None,
     ) -> list[WorkerOut]:
         """Workers, oldest enrollment first; erased ones are no longer shown (a page may
-        hold fewer than `limit` where they were)."""
-        return [out(w) for w in store.workers(status, limit, offset) if not w.erased]
+        hold fewer than `limit` where they were). `q` keeps those whose name contains
+        it (any case), whose id it is (`w123` or `123`), or one of whose card numbers or
+        face ids contains it."""
+        if q is not None and q.strip():
+            return listed(store.search(q, status, limit, offset))
+        return listed([w for w in store.workers(status, limit, offset) if not w.erased])
 
     @router.post(
         "/api/workers",
@@ -185,13 +212,22 @@ def workers_router(credentials: Credentials) -> APIRouter:
         except EnrollmentError as exc:
             raise conflicts(exc) from None
 
-    @router.post("/api/workers/{worker_id}/revoke", responses=error_responses(404))
-    def revoke_worker(worker_id: str) -> WorkerOut:
-        """Revoke for good; the revocation list is republished before this answers."""
+    @router.post("/api/workers/{worker_id}/revoke", responses=error_responses(404, 422))
+    def revoke_worker(
+        worker_id: str,
+        request: Request,
+        body: Annotated[RevokeWorker | None, Body()] = None,
+    ) -> WorkerOut:
+        """Revoke for good, with an optional `reason` (shown with the worker, and in the
+        audit log); the revocation list is republished before this answers. Revoking a
+        revoked worker again changes nothing, its first reason included."""
         worker = load(worker_id)
+        reason = ((body.reason if body else None) or "").strip() or None
+        # The audit middleware writes this with the request.
+        request.state.audit_detail = f"revoke {worker_id}" + (f": {reason}" if reason else "")
         if worker.status is WorkerStatus.REVOKED:
             return out(worker)
-        return out(credentials.revoke(worker.number))
+        return out(credentials.revoke(worker.number, reason, current(request).name))
 
     @router.delete("/api/workers/{worker_id}", status_code=204, responses=error_responses(404))
     def erase_worker(worker_id: str) -> Response:

@@ -13,6 +13,7 @@ from contract.payloads import (
     CrossingEvent,
     DoorEvent,
     EventPayload,
+    FacePairingEvent,
     PresenceEvent,
     utc_now,
 )
@@ -100,6 +101,23 @@ class Gateway:
         return self.send(
             AlarmEvent.model_validate(
                 {**self._fields(None), "door_id": door, "alarm": alarm, "active": active}
+            )
+        )
+
+    def face_paired(self, terminal_id: str, worker_id: str, door: str = "main") -> EventPayload:
+        """A worker's face paired on a terminal, under their pseudonymous number."""
+        return self.send(
+            FacePairingEvent.model_validate(
+                {
+                    **self._fields(None),
+                    "action": "paired",
+                    "terminal_id": terminal_id,
+                    "door_id": door,
+                    "person_id": worker_id[1:],
+                    "worker_id": worker_id,
+                    "notice_version": "face-consent-1",
+                    "token_not_before": utc_now(),
+                }
             )
         )
 

@@ -35,6 +35,9 @@ def test_anonymous_reads_nothing_but_the_public_routes(any_central: RunningCentr
             assert "log in" in answer.json()["detail"]
         assert anon.get("/healthz").status_code == 200
         assert anon.get("/feed/gbfs.json").status_code == 200
+        # The workers' public map and the pass page's service worker are for anyone.
+        assert 'id="stations"' in anon.get("/map", headers={"accept": "text/html"}).text
+        assert anon.get("/pass/sw.js").status_code == 200
         # A browser sent to the UI without a session gets the page, which shows the login.
         moved = anon.get("/ui", follow_redirects=False)
         assert moved.status_code == 307 and moved.headers["location"] == "/ui/"

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 
 from contract.payloads import AccessEvent, DoorEvent, EventPayload, utc_now
 from dashboard.core.changes import AlertThresholds
 from dashboard.ingest import batch
-from dashboard.storage import door_states
+from dashboard.storage import door_states, events
 from dashboard.storage.db import BulkInsert, Database
 from dashboard.storage.migrations import open_database
 from tests.support.postgres import PostgresServer
@@ -42,15 +43,23 @@ EVENT_IDS = BulkInsert(
         ("received_at", "text"),
         ("payload", "text"),
     ),
-    "ON CONFLICT (event_id) DO NOTHING",
+    "ON CONFLICT DO NOTHING",
 )
 
 
 @pytest.fixture()
 def database(database_url: str) -> Iterator[Database]:
     opened = open_database(database_url)
+    prepare_event_month(opened)
     yield opened
     opened.close()
+
+
+def prepare_event_month(database: Database) -> None:
+    """The partition `event_row`'s events go to on PostgreSQL (ingest makes it on demand;
+    these tests insert below ingest)."""
+    with database.connection() as db:
+        events.prepare_months(db, [date(2026, 1, 1)])
 
 
 def event_row(event_id: str, seq: int = 1) -> tuple[object, ...]:
@@ -126,6 +135,7 @@ def postgres_database(postgres: PostgresServer) -> Iterator[Database]:
     """PostgreSQL alone: on SQLite one writer at a time is the design."""
     url = postgres.create_database()
     opened = open_database(url)
+    prepare_event_month(opened)
     yield opened
     opened.close()
     postgres.drop_database(url)

@@ -1,5 +1,5 @@
-"""The public availability feed: GBFS-like documents, GeoJSON and nearest stations, with
-nothing personal in them."""
+"""The public availability feed: GBFS documents, GeoJSON and nearest stations, with
+nothing personal in them (`test_gbfs_feed.py` validates the GBFS files)."""
 
 from __future__ import annotations
 
@@ -25,26 +25,28 @@ def test_feed_documents_and_nearest(any_central: RunningCentral, probe: MqttProb
     index = http.get("/feed/gbfs.json").json()
     assert index["ttl"] == 30 and isinstance(index["last_updated"], int)
     names = {f["name"] for f in index["data"]["zh"]["feeds"]}
-    assert names == {"station_information", "station_status", "stations_geojson"}
+    assert names == {"system_information", "station_information", "station_status"}
 
     info = {
         s["station_id"]: s
         for s in http.get("/feed/station_information.json").json()["data"]["stations"]
     }
-    assert info["cs-0001"]["amenities"] == ["water", "charging"]
-    assert info["cs-0001"]["opening_hours"] == "24/7"
+    assert info["cs-0001"]["_amenities"] == ["water", "charging"]
+    assert info["cs-0001"]["_opening_hours"] == "24/7"
     status = {
         s["station_id"]: s for s in http.get("/feed/station_status.json").json()["data"]["stations"]
     }
-    assert status["cs-0001"]["num_places_available"] == 11
-    assert status["cs-0001"]["is_accepting_entries"] is True
+    assert status["cs-0001"]["num_docks_available"] == 11
+    assert status["cs-0001"]["is_returning"] is True
     assert status["cs-0001"]["last_reported"] > 0
-    assert status["cs-0002"]["is_accepting_entries"] is False, "no gateway online"
+    assert status["cs-0002"]["is_returning"] is False, "no gateway online"
 
     geo = http.get("/feed/stations.geojson")
     assert geo.headers["content-type"].startswith("application/geo+json")
     (feature,) = [f for f in geo.json()["features"] if f["id"] == "cs-0001"]
     assert feature["geometry"]["coordinates"] == [112.977, 28.196]
+    assert feature["properties"]["num_places_available"] == 11
+    assert feature["properties"]["is_accepting_entries"] is True
 
     near = http.get("/feed/nearest", params={"lat": 28.19, "lon": 112.97, "limit": 3}).json()
     assert [s["station_id"] for s in near["data"]["stations"]] == ["cs-0001"]
@@ -74,6 +76,7 @@ def test_opening_hours_in_the_station_time_zone() -> None:
 
 FEED_PATHS = (
     "/feed/gbfs.json",
+    "/feed/system_information.json",
     "/feed/station_information.json",
     "/feed/station_status.json",
     "/feed/stations.geojson",
@@ -110,7 +113,10 @@ def test_feed_links_start_with_the_configured_public_url(
         index = running.http.get("/feed/gbfs.json", headers={"Host": "evil.example"})
         urls = {feed["name"]: feed["url"] for feed in index.json()["data"]["zh"]["feeds"]}
         assert urls["station_status"] == "https://map.example.cn/yizhan/feed/station_status.json"
-        assert urls["stations_geojson"] == "https://map.example.cn/yizhan/feed/stations.geojson"
+        assert (
+            urls["system_information"]
+            == "https://map.example.cn/yizhan/feed/system_information.json"
+        )
         assert "evil.example" not in index.text
         for path in FEED_PATHS:
             answer = running.http.get(path)

@@ -16,6 +16,8 @@ from tests.support.running_central import run_central
 from tests.support.victoria import VictoriaMetrics
 from tests.support.waiting import wait_until
 
+THIS_GATEWAY_ONLINE = '{__name__="gateway_online",station="cs-0001",gateway="gw-1"}'
+
 
 def settings(url: str) -> InfluxSettings:
     return InfluxSettings(url=url, token="t", org="yizhan", bucket="yizhan", flush_interval_ms=50)
@@ -43,9 +45,7 @@ def test_the_central_exports_occupancy_visits_and_gateway_health(
             "occupancy 2 exported",
         )
         wait_until(lambda: sum(values('{__name__="visits_entries"}')) == 2, 15, "two visits")
-        online = wait_until(
-            lambda: victoria.export('{__name__="gateway_online",gateway="gw-1"}'), 15, "health"
-        )
+        online = wait_until(lambda: victoria.export(THIS_GATEWAY_ONLINE), 15, "health")
         assert 1 in online[0]["values"]  # type: ignore[operator]
         text = central.http.get("/metrics").text
         assert "yizhan_influx_points_written" in text

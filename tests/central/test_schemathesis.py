@@ -53,7 +53,15 @@ BUSINESS_RULES = {
     "POST /api/stations/import": "every row or feature is a valid station",
     "POST /api/workers/import": "every row is a valid worker",
     "GET /api/pass/{secret}/stations": "lat and lon come together",
+    "POST /door/{secret}/open": "lat and lon come together",
     "POST /api/stations/{station_id}/commands": "a door command names its door, others none",
+    "POST /api/public/feedback": "a text is more than control characters; an anonymous "
+    "report carries a challenge and its nonce; a photo is an image in base64",
+    "POST /api/feedback/{feedback_id}/reply": "declining a suggestion gives the reason",
+    **dict.fromkeys(
+        ("GET /api/reports", "GET /api/reports.csv", "GET /api/reports.xlsx"),
+        "from is not after to, 13 months at most, 1970 to 9998; a district id is six digits",
+    ),
 }
 """Operations that refuse some schema-valid input (422) for a rule no JSON Schema states."""
 

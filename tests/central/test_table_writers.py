@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import dashboard
-from dashboard.storage.migrations import MIGRATIONS, open_database
+from dashboard.storage.migrations import MIGRATIONS, PerDialect, open_database
 
 SOURCE = Path(dashboard.__file__).parent
 
@@ -20,6 +20,16 @@ NAMED_AT_RUN_TIME = re.compile(r"\b(?:INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+\{\}
 SCHEMA_CHANGE = re.compile(r"\b(?:CREATE|ALTER|DROP)\s+(?:TABLE|INDEX)\b")
 
 MAX_CLASS_LINES = 400
+
+MIGRATION_SCRIPTS = {
+    script
+    for migration in MIGRATIONS
+    for script in (
+        (migration.sqlite, migration.postgresql)
+        if isinstance(migration, PerDialect)
+        else (migration,)
+    )
+}
 
 DATA_LAYER = "dashboard.storage.db"
 """Renders the statements of `BulkInsert`s, each of which names its table where it is
@@ -36,7 +46,7 @@ def sql_of(path: Path) -> list[str]:
     texts: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if node.value not in MIGRATIONS:
+            if node.value not in MIGRATION_SCRIPTS:
                 texts.append(node.value)
         elif isinstance(node, ast.JoinedStr):
             texts.append(

@@ -10,6 +10,7 @@ import pytest
 
 from contract.credential_payloads import CredentialEntry, CredentialMap, Revocations
 from contract.payloads import AccessEvent, CredentialKind, Decision, Direction, Reason
+from contract.station_rules import OpeningHours, OpeningInterval
 from contract.tokens import Scope, SigningKey, decode_token, issue_token
 from gateway.access_rules import (
     PRUNE_ABOVE,
@@ -19,8 +20,6 @@ from gateway.access_rules import (
     CardCredential,
     CredentialDirectory,
     FaceCredential,
-    OpeningHours,
-    OpeningInterval,
     Presented,
     QrCredential,
     RevocationSet,

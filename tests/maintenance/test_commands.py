@@ -171,7 +171,7 @@ def test_diagnostics_show_versions_uptime_outbox_and_recent_errors(rig: Rig) -> 
     assert reply["status"] == "ok" and data["version"] == "0.1.0"
     assert data["uptime_s"] >= 0 and data["outbox_depth"] >= 0 and data["connected"]
     assert any("u-bad" in entry["message"] for entry in data["recent_errors"])
-    # Other tests may have left retained revocations on the shared broker; the keys are ours.
+    # The keys are the test mint's (version 1,000,000), not a central's.
     assert data["trust_versions"]["keys"] == 1_000_000
 
 

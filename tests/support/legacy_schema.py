@@ -316,6 +316,11 @@ def create_old_stores(database: Database, *names: str, store_version: int = 5) -
         legacy_migrate(database, counter, migrations)
 
 
+PARTITIONS = "SELECT relname FROM pg_class WHERE relispartition"
+"""The monthly partitions of events and entries (PostgreSQL): which months exist depends
+on the rows a database holds, not on its schema."""
+
+
 def schema_of(database: Database) -> dict[str, list[tuple[object, ...]]]:
     """Everything that makes up a database's schema (tables, columns, types, defaults,
     keys, indexes) and its applied migrations, in a form two databases can be compared by.
@@ -336,14 +341,16 @@ def schema_of(database: Database) -> dict[str, list[tuple[object, ...]]]:
             for r in db.execute(
                 "SELECT table_name, ordinal_position, column_name, data_type, is_nullable, "
                 "column_default, is_identity FROM information_schema.columns "
-                "WHERE table_schema = current_schema() ORDER BY 1, 2"
+                "WHERE table_schema = current_schema() "
+                f"AND table_name NOT IN ({PARTITIONS}) ORDER BY 1, 2"
             )
         ]
         indexes = [
             tuple(r)
             for r in db.execute(
                 "SELECT tablename, indexname, indexdef FROM pg_indexes "
-                "WHERE schemaname = current_schema() ORDER BY 1, 2"
+                "WHERE schemaname = current_schema() "
+                f"AND tablename NOT IN ({PARTITIONS}) ORDER BY 1, 2"
             )
         ]
         constraints = [
@@ -351,7 +358,7 @@ def schema_of(database: Database) -> dict[str, list[tuple[object, ...]]]:
             for r in db.execute(
                 "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
                 "FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
-                "ORDER BY 1, 2"
+                f"AND conrelid::regclass::text NOT IN ({PARTITIONS}) ORDER BY 1, 2"
             )
         ]
     return {

@@ -2,8 +2,8 @@
 
 The mint holds a real Ed25519 key and issues real tokens; a gateway trusts it once it has
 the mint's `keys/1` payload (applied directly, or written to its state directory). The
-payload's version is far above what any test central reaches, so retained keys that other
-tests left on the shared broker never replace it.
+payload's version is far above what any test central reaches, so keys a central of the
+same test publishes never replace it.
 """
 
 from __future__ import annotations

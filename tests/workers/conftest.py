@@ -19,7 +19,6 @@ from dashboard.core.stations import StationInput
 from dashboard.storage.store import Store
 from servicekit.settings import BrokerSettings
 from tests.support.mosquitto import MosquittoBroker, free_port
-from tests.support.probe import MqttProbe
 from tests.support.running_central import RunningCentral, run_central
 
 STATIONS = [
@@ -104,11 +103,3 @@ def central(settings: CentralSettings) -> Iterator[RunningCentral]:
     """The real central on its own broker and database, with its HTTP API."""
     # Tests start once the retained documents are on the broker.
     yield from run_central(settings, retained_out=True, stations=STATIONS)
-
-
-@pytest.fixture()
-def probe(own_broker: MosquittoBroker) -> Iterator[MqttProbe]:
-    """A subscriber to everything on the test's broker."""
-    client = MqttProbe(own_broker.url, ["yz/#"])
-    yield client
-    client.close()

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from contract.credential_payloads import MAX_PUBLIC_KEYS
-from contract.tokens import KeyRing, verify_token
+from contract.tokens import KeyRing, verify_token, worker_number_of
 from dashboard.core.config import CentralSettings
 from dashboard.services.credentials import Credentials
 from dashboard.services.signing_keys import KeyFileError
+from dashboard.storage.migrations import open_database
 from dashboard.storage.pass_links import hash_secret
+from dashboard.storage.worker_store import WorkerStore
 from tests.support.postgres import PostgresServer
 from tests.support.running_central import RunningCentral
 from tests.workers.support import enroll
@@ -74,8 +76,16 @@ def test_add_list_revoke_and_pass_link(
     db = database_bytes(settings, request)
     assert secret.encode() not in db
     assert hash_secret(secret).encode() in db
-    code, out, _ = run(capsys, "workers", "revoke", *cfg, worker_id)
+    code, out, _ = run(capsys, "workers", "revoke", *cfg, worker_id, "--reason", "lost phone")
     assert code == 0 and "revoked" in out
+    store = WorkerStore(open_database(settings.database.resolved_url))
+    try:
+        number = worker_number_of(worker_id)
+        assert number is not None
+        (revocation,) = store.revocations([number]).values()
+        assert (revocation.reason, revocation.revoked_by) == ("lost phone", None)
+    finally:
+        store.close()
     code, out, _ = run(capsys, "workers", "list", *cfg, "--status", "revoked")
     assert out.startswith(worker_id + "\trevoked\tdidi")
     code, _, err = run(capsys, "workers", "pass-link", *cfg, worker_id)

@@ -86,7 +86,7 @@ def test_conflicts_with_enrolled_workers_are_reported_by_row(central: RunningCen
         (b"display_name,platform\n", "only a header"),
         (b"name,platform\nx,didi\n", "unknown column 'name'"),
         (b"display_name\nx\n", "required column is missing"),
-        (b"display_name,platform\n\xff\xfe,didi\n", "not UTF-8"),
+        (b"display_name,platform\n\xff\xfe,didi\n", "neither UTF-8 nor Chinese GBK"),
         (b"display_name,platform\na,didi,extra\n", "3 fields but 2 columns"),
     ],
 )

@@ -30,7 +30,11 @@ def test_suspension_kills_links_and_the_page_says_so(central: RunningCentral) ->
     assert central.http.get(f"/api/pass/{secret}/tokens").status_code == 404
     page = central.http.get(f"/pass/{secret}", headers={"Accept": "text/html"})
     assert page.status_code == 404
-    assert "通行链接无效" in page.text
+    assert "此通行链接已失效" in page.text and "link" not in page.text
+    english = {"Accept": "text/html", "Accept-Language": "en-GB,en;q=0.9,zh-CN;q=0.5"}
+    page = central.http.get(f"/pass/{secret}", headers=english)
+    assert page.status_code == 404 and "no longer works" in page.text
+    assert "通行" not in page.text.split("<title>")[1]
     assert central.http.get(f"/pass/{secret}").json()["detail"]
 
 
