@@ -12,7 +12,6 @@ from dashboard.core.config import OccupancySettings
 from dashboard.core.stations import StationInput
 from servicekit.settings import BrokerSettings
 from tests.central.conftest import STATIONS, central_settings
-from tests.support.mosquitto import MosquittoBroker
 from tests.support.running_central import RunningCentral, run_central
 
 EXTRA = 38
@@ -35,14 +34,8 @@ def spread_stations(count: int) -> list[StationInput]:
 
 
 @pytest.fixture()
-def mosquitto(own_broker: MosquittoBroker) -> MosquittoBroker:
-    """A broker for each test alone: no station or alert retained by other tests' runs."""
-    return own_broker
-
-
-@pytest.fixture()
 def ui_central(tmp_path: Path, broker_settings: BrokerSettings) -> Iterator[RunningCentral]:
-    """The real central on SQLite and the shared broker, with 40 stations."""
+    """The real central on SQLite and the test's broker, with 40 stations."""
     settings = central_settings(
         tmp_path,
         broker_settings.url,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.operators import add_operator
@@ -14,18 +16,23 @@ def logged_in_page(
     role: str,
     lang: str = "en",
     enforce_csp: bool = False,
+    timezone_id: str | None = None,
+    color_scheme: Literal["dark", "light"] | None = None,
 ) -> Page:
     """A page of its own browser context, logged in as a new operator of `role`.
 
     The pages' Content Security Policy is bypassed unless `enforce_csp`: Playwright's
     `wait_for_function` compiles its predicate inside the page, which the policy (no
     `'unsafe-eval'`) forbids. `tests/ui/test_pages_under_csp.py` runs every page with
-    the policy enforced."""
+    the policy enforced. `timezone_id` and `color_scheme` set the browser's own zone and
+    preferred colours (the machine's, when None)."""
     name, password = add_operator(central.service.operators, role)
     context = browser.new_context(
         viewport={"width": 1280, "height": 800},
         accept_downloads=True,
         bypass_csp=not enforce_csp,
+        timezone_id=timezone_id,
+        color_scheme=color_scheme,
     )
     # The first visit's language; the page's own switch decides after that.
     context.add_init_script(

@@ -17,7 +17,8 @@ from contract.maintenance_payloads import DeviceHealth
 from contract.payloads import Decision, Direction, DoorState, Reason
 from dashboard.core.alert_rules import AlertKind, AlertStatus
 from dashboard.core.commands import DashboardCommand, Outcome
-from dashboard.core.stations import Zone
+from dashboard.core.stations import Amenity, Zone
+from dashboard.core.worker_voice import Category, FeedbackKind, FeedbackStatus
 from dashboard.storage.devices import PRESENCE
 from dashboard.web.ui import LANGUAGES
 from gateway.door_controller import LockState
@@ -77,6 +78,10 @@ def value_labels() -> set[str]:
         "command.confirm": CONFIRMED_COMMANDS,
         "condition": ("lockdown", "fire", "forced_open"),
         "state": MAP_STATES,
+        # feedback.js: a report's values
+        "feedback.category": Category,
+        "feedback.status": FeedbackStatus,
+        "feedback.kind": FeedbackKind,
     }
     return {f"{prefix}.{value}" for prefix, values in prefixed.items() for value in values}
 
@@ -119,3 +124,43 @@ def test_values_are_translated_by_the_prefixes_the_script_uses() -> None:
         assert f'"{prefix}" +' in script, prefix
     map_script = resources.files("dashboard").joinpath("static/app/map.js").read_text("utf-8")
     assert 't("state." +' in map_script
+
+
+PUBLIC_PAGES = ("map.html", "pass.html")
+PUBLIC_SCRIPTS = ("map.js", "pass.js", "voice.js", "pass-voice.js")
+PUBLIC_KEY = r'"((?:public|pass|amenity|lang|voice|feedback)\.[a-z_.]*[a-z_])"'
+"""A whole key in a public page's script."""
+PUBLIC_VALUES: dict[str, typing.Iterable[str]] = {
+    # Looked up by prefix in map.js and pass.js.
+    "public": ("locating", "by_distance", "by_name"),
+    "public.state": ("open", "full", "closed", "offline"),
+    "pass.status": ("open", "full", "closed", "offline"),
+    "pass.order": ("position", "station", "free"),
+    # `problemOf` in pass.js: the 403 reasons of `passes._why_not`, then by status.
+    "pass.error": ("not_yet", "expired", "suspended", "revoked", "link", "not_valid", "scope"),
+    "amenity": Amenity,
+    # Reports and suggestions (voice.js, pass-voice.js, map.js).
+    "feedback.category": Category,
+    "feedback.status": FeedbackStatus,
+    "feedback.kind": FeedbackKind,
+    "voice.kind": FeedbackKind,
+}
+
+
+def test_the_public_pages_labels_are_in_every_catalogue() -> None:
+    static = resources.files("dashboard").joinpath("static")
+    used: set[str] = set()
+    for name in PUBLIC_PAGES:
+        page = static.joinpath(name).read_text("utf-8")
+        used |= set(re.findall(r'data-i18n(?:-[a-z]+)?="([^"]+)"', page))
+    for name in PUBLIC_SCRIPTS:
+        script = static.joinpath("pages", name).read_text("utf-8")
+        # Keys are written whole (`t("pass.who", ...)`, `{key: "pass.error.link"}`)...
+        used |= set(re.findall(PUBLIC_KEY, script))
+        # ...or as a prefix and a value.
+        for prefix, values in PUBLIC_VALUES.items():
+            if f'"{prefix}." +' in script:
+                used |= {f"{prefix}.{value}" for value in values}
+    assert "pass.error.server" in used and "amenity.water" in used, "the scan found the lookups"
+    for language in LANGUAGES:
+        assert used <= set(catalogue(language)), (language, used - set(catalogue(language)))

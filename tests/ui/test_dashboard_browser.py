@@ -140,18 +140,21 @@ def test_the_csv_download_matches_the_filter(
     page = logged_in_page(browser, ui_central, "viewer")
     page.goto(page.url.split("#")[0] + "#entries")
     expect(page.locator("#entries tr")).to_have_count(4)
-    page.fill("#entries-filter input[name=station_id]", "cs-0001")
+    page.fill("#entries-filter input[name=station]", "cs-0001")
     page.select_option("#entries-filter select[name=decision]", "granted")
     page.click("#entries-filter button[type=submit]")
     expect(page.locator("#entries tr")).to_have_count(2)
     with page.expect_download() as download:
         page.click("#entries-csv")
-    text = download.value.path().read_text(encoding="utf-8")
-    rows = list(csv.DictReader(io.StringIO(text)))
+    # For a spreadsheet: a BOM, the page's language, names beside ids.
+    raw = download.value.path().read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     expected = http.get("/api/entries", params=wanted).json()
-    assert [r["event_id"] for r in rows] == [e["event_id"] for e in expected]
-    assert {r["decision"] for r in rows} == {"granted"}
-    assert {r["station_id"] for r in rows} == {"cs-0001"}
+    assert [r["Event id"] for r in rows] == [e["event_id"] for e in expected]
+    assert {r["Decision"] for r in rows} == {"Granted"}
+    assert {r["Station id"] for r in rows} == {"cs-0001"}
+    assert {r["Station"] for r in rows} == {"五一广场驿站"}
     page.context.close()
 
 
@@ -160,9 +163,9 @@ def test_the_language_switch_changes_every_label(
 ) -> None:
     page = logged_in_page(browser, ui_central, "viewer", lang="en")
     nav = page.locator("#nav a")
-    expect(nav).to_have_text(["Map", "Alerts", "Entries"])
+    expect(nav).to_have_text(["Map", "Alerts", "Entries", "Workers", "Reports", "Feedback"])
     page.select_option("#lang", "zh-CN")
-    expect(nav).to_have_text(["地图", "告警", "通行记录"])
+    expect(nav).to_have_text(["地图", "告警", "通行记录", "劳动者", "报表", "反馈"])
     expect(page.locator("#logout")).to_have_text("退出登录")
     # No label is left untranslated: each shown text is a catalogue entry.
     untranslated = page.evaluate(
@@ -171,7 +174,7 @@ def test_the_language_switch_changes_every_label(
     )
     assert untranslated == []
     page.reload()
-    expect(nav).to_have_text(["地图", "告警", "通行记录"])
+    expect(nav).to_have_text(["地图", "告警", "通行记录", "劳动者", "报表", "反馈"])
     page.context.close()
 
 
@@ -263,10 +266,11 @@ def test_entries_filtered_by_reason_and_the_csv_of_exactly_that(
     assert "reason=full" in (page.get_attribute("#entries-csv", "href") or "")
     with page.expect_download() as download:
         page.click("#entries-csv")
-    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
+    text = download.value.path().read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
     expected = ui_central.http.get("/api/entries", params={"reason": "full"}).json()
-    assert [r["event_id"] for r in rows] == [e["event_id"] for e in expected]
-    assert len(rows) == 2 and {r["reason"] for r in rows} == {"full"}
+    assert [r["Event id"] for r in rows] == [e["event_id"] for e in expected]
+    assert len(rows) == 2 and {r["Reason"] for r in rows} == {"Station full"}
     page.context.close()
 
 
@@ -305,3 +309,62 @@ def test_a_resolution_with_a_note_reaches_a_second_browser(
     assert (alert["resolved_by"], alert["resolved_note"]) == (name, "lock bolt bent, replaced")
     for page in (operator, watcher):
         page.context.close()
+
+
+# Every cluster's and single marker's figures on screen, added up in the page.
+MAP_TOTALS = """() => {
+  const sum = (key) => [...document.querySelectorAll('.yz-cluster')]
+    .reduce((n, e) => n + Number(e.dataset[key]), 0);
+  const singles = [...document.querySelectorAll('.yz-marker')]
+    .map((e) => window.yzMap.station(e.dataset.station));
+  return {
+    clusters: document.querySelectorAll('.yz-cluster').length,
+    stations: sum('stations') + singles.length,
+    inside: sum('inside') + singles.reduce((n, s) => n + s.occupancy, 0),
+    offline: sum('offline') + singles.filter((s) => s.state === 'offline').length,
+    full: sum('full') + singles.filter((s) => s.state === 'full').length,
+  };
+}"""
+
+
+def test_cluster_totals_at_country_zoom_equal_the_api(
+    browser: Browser, ui_central: RunningCentral, probe: MqttProbe
+) -> None:
+    one, two = Gateway(probe, "cs-0001", "gw-1"), Gateway(probe, "cs-0002", "gw-9")
+    one.availability(True)
+    two.availability(True)
+    for _ in range(3):
+        one.access("in")
+    # cs-0002 holds two: two people make it full.
+    two.access("in")
+    two.access("in")
+    wait_until(lambda: ui_central.http.get("/api/overview").json()["inside"] == 5)
+    overview = ui_central.http.get("/api/overview").json()
+    stations = ui_central.http.get("/api/stations").json()
+    full = sum(1 for s in stations if s["capacity"] and s["occupancy"] >= s["capacity"])
+    assert full == 1
+
+    page = logged_in_page(browser, ui_central, "viewer")
+    page.wait_for_function(DRAWN)
+    page.wait_for_function("window.yzMap.station('cs-0002').state === 'full'")
+    # The whole country in view: every station is in some cluster.
+    page.evaluate("window.yzMap.setView(35, 105, 4)")
+    page.wait_for_function("document.querySelectorAll('.yz-cluster').length > 0")
+    expected = {
+        "stations": len(stations),
+        "inside": overview["inside"],
+        "offline": overview["stations_offline"],
+        "full": full,
+    }
+    page.wait_for_function(
+        f"(() => {{ const t = ({MAP_TOTALS})(); return t.stations === {len(stations)}"
+        f" && t.inside === {overview['inside']}; }})()"
+    )
+    totals = page.evaluate(MAP_TOTALS)
+    assert {key: totals[key] for key in expected} == expected
+    # A live entry moves the cluster's count of people inside, without a reload.
+    one.access("in")
+    page.wait_for_function(
+        f"(() => ({MAP_TOTALS})().inside === {overview['inside'] + 1})()", timeout=5000
+    )
+    page.context.close()

@@ -9,7 +9,7 @@ from tests.support.running_central import RunningCentral
 from tests.ui.support import logged_in_page
 from tests.workers.support import enroll
 
-HTML_PAGES = ("/", "/ui/", "/docs")
+HTML_PAGES = ("/", "/ui/", "/docs", "/map")
 
 
 def watch(page: Page, base_url: str) -> tuple[list[str], list[str]]:
@@ -62,6 +62,10 @@ def test_every_page_works_under_its_policy(browser: Browser, ui_central: Running
         page.goto(f"{ui_central.base_url}/")
         expect(page.locator("tr[data-station]").first).to_be_visible()
         expect(page.locator("#status")).to_contain_text("stations")
+
+        page.goto(f"{ui_central.base_url}/map")
+        expect(page.locator("#stations li").first).to_be_visible()
+        expect(page.locator("#stations .nav").first).to_be_visible()
 
         page.goto(f"{ui_central.base_url}/docs")
         expect(page.locator(".swagger-ui .info .title")).to_contain_text("yizhan central")

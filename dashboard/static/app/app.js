@@ -1,17 +1,17 @@
-// The operator UI: login, hash routes (#map, #alerts, #entries, #station/<id>), the live
-// stream, and the actions a role allows. All data is set with textContent, never as HTML.
+// The operator UI: login, hash routes (#map, #alerts, #entries, #workers, #reports,
+// #feedback, #station/<id>), the live stream, and the actions a role allows. All data is
+// set with textContent, never as HTML.
+// The map's and the entries' filters live in the hash's query (#map?state=full&station=x,
+// #entries?station=五一), so a reload or a shared link shows the same view.
 "use strict";
 (function () {
+  const { csrf, el } = window.yzDom;
   const t = (key) => window.yzI18n.t(key);
   const $ = (id) => document.getElementById(id);
-  const views = ["login-view", "map-view", "alerts-view", "entries-view", "station-view"];
+  const views = ["login-view", "map-view", "alerts-view", "entries-view", "station-view", "workers-view", "reports-view", "feedback-view"];
   let me = null, mapReady = false, knownAlerts = null, entriesNext = null, shownStation = null;
   let stationHistory = null;
-
-  function csrf() {
-    const match = document.cookie.match(/(?:^|; )yz_csrf=([^;]*)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
+  let prefetched = null; // the stations, asked for as the page starts
 
   async function api(method, path, body) {
     const options = { method, headers: {}, credentials: "same-origin" };
@@ -23,13 +23,6 @@
     const answer = await fetch(path, options);
     if (answer.status === 401 && path !== "/api/session") { showLogin(); throw new Error("401"); }
     return answer;
-  }
-
-  function el(tag, text, className) {
-    const element = document.createElement(tag);
-    if (text !== undefined && text !== null) element.textContent = String(text);
-    if (className) element.className = className;
-    return element;
   }
 
   function show(view) {
@@ -48,6 +41,10 @@
   const canAct = () => me && (me.role === "operator" || me.role === "admin");
 
   async function start() {
+    // The stations are asked for at once, beside the config, the words and the session:
+    // for a country's network they are the longest wait. Without a session the answer
+    // is refused and the map asks again after login.
+    prefetched = loadStations(true).catch(() => null);
     const config = await (await fetch("/ui/config.json")).json();
     await window.yzI18n.use(window.yzI18n.language);
     $("lang").value = window.yzI18n.language;
@@ -56,6 +53,7 @@
     document.addEventListener("yz-language", () => {
       renderAlerts();
       window.yzMap.relabel();
+      window.yzList.render();
       renderCommands();
       if (me) route();
     });
@@ -65,7 +63,12 @@
     $("filter-state").addEventListener("change", refilter);
     $("filter-amenity").addEventListener("change", refilter);
     $("filter-district").addEventListener("change", refilter);
-    $("entries-filter").addEventListener("submit", (e) => { e.preventDefault(); loadEntries(false); });
+    $("filter-text").addEventListener("input", refilter);
+    $("entries-filter").addEventListener("submit", (e) => {
+      e.preventDefault();
+      setQuery("#entries", entryQuery());
+      loadEntries(false);
+    });
     $("entries-more").addEventListener("click", () => loadEntries(true));
     window.addEventListener("hashchange", route);
     window.yzMap.init($("map"), config);
@@ -97,33 +100,171 @@
     route();
     if (!mapReady) {
       mapReady = true;
-      const rows = await (await api("GET", "/api/stations")).json();
-      window.yzMap.load(rows, (id) => { location.hash = "#station/" + encodeURIComponent(id); });
+      const rows = (await prefetched) || await loadStations(false);
+      prefetched = null;
+      // A marker's first click chooses the station; a click on the chosen one opens it.
+      window.yzMap.load(rows, (id, again) => {
+        if (again) location.hash = "#station/" + encodeURIComponent(id);
+        else choose(id, false);
+      });
       const amenities = $("filter-amenity");
-      for (const amenity of window.yzMap.amenities()) amenities.append(new Option(amenity, amenity));
+      for (const amenity of window.yzMap.amenities()) {
+        const option = new Option(amenity, amenity);
+        option.dataset.i18n = "amenity." + amenity;
+        amenities.append(option);
+      }
       const districts = $("filter-district");
       for (const district of window.yzMap.districts()) districts.append(new Option(district, district));
-      await loadAlerts();
+      const names = $("station-names");
+      // A datalist of a country's stations would weigh more than the map: names are
+      // offered for a network of a city or two.
+      if (rows.length <= 5000) for (const row of rows) names.append(new Option(row.id, row.name));
+      window.yzI18n.apply(amenities);
+      window.yzList.init({
+        choose,
+        sorted: () => setQuery("#map", mapQuery()),
+      });
+      const inView = () => { $("in-view").textContent = String(window.yzMap.inView().length); };
+      window.yzMap.onView(inView);
+      inView();
+      restoreMap();
+      $("totals").hidden = false;
+      window.yzMap.onChange(() => renderTotals());
+      await Promise.all([loadAlerts(), loadOverview()]);
       listen();
+      // The station day rolls over at midnight: its count is read again now and then.
+      setInterval(loadOverview, 300000);
     }
+  }
+
+  // Every station as one object: its description (/api/stations/map, kept by the
+  // browser's cache while the registry holds) and its live columns (/api/stations/live),
+  // fetched together. The live columns follow the description's order; if a station was
+  // described between the two answers, both are asked again.
+  // `early`: before the session is known, so a refusal is no reason to show the login.
+  async function loadStations(early) {
+    const get = async (path) => {
+      const answer = early ? await fetch(path, { credentials: "same-origin" }) : await api("GET", path);
+      if (!answer.ok) throw new Error(path + ": " + answer.status);
+      return answer;
+    };
+    for (let attempt = 0; ; attempt += 1) {
+      const [described, version, live] = await Promise.all([
+        get("/api/stations/map").then(async (answer) => [await answer.json(), answer.headers.get("ETag")]),
+        get("/api/stations/live").then((answer) => answer.json()),
+      ]).then(([[body, etag], live]) => [body, (etag || "").replace(/"/g, ""), live]);
+      // The stream's snapshot and changes correct anything a third race would leave.
+      if ((live.version === version && live.count === described.count) || attempt >= 2) {
+        return stationsOf(described, live);
+      }
+    }
+  }
+
+  function stationsOf(described, live) {
+    const tables = described.tables;
+    const rows = new Array(described.count);
+    for (let n = 0; n < described.count; n += 1) {
+      rows[n] = {
+        id: described.id[n], name: described.name[n], lat: described.lat[n], lon: described.lon[n],
+        occupancy: live.occupancy[n] || 0, capacity: live.capacity[n] ?? null, online: live.online[n] === 1,
+        last_seen: live.last_seen[n] ?? null, district: tables.district[described.district[n]],
+        amenities: tables.amenities[described.amenities[n]], time_zone: tables.time_zone[described.time_zone[n]],
+      };
+    }
+    return rows;
+  }
+
+  // The query of the hash (`#entries?station=x` -> station=x).
+  function hashQuery() {
+    const hash = location.hash || "#map";
+    const at = hash.indexOf("?");
+    return new URLSearchParams(at < 0 ? "" : hash.slice(at + 1));
+  }
+
+  function hashPath() {
+    const hash = location.hash || "#map";
+    const at = hash.indexOf("?");
+    return at < 0 ? hash : hash.slice(0, at);
+  }
+
+  // Keep a view's state in the address without a navigation (no hashchange, no history).
+  function setQuery(path, params) {
+    const query = params.toString();
+    history.replaceState(null, "", path + (query ? "?" + query : ""));
   }
 
   function route() {
     if (!me) return showLogin();
-    const hash = location.hash || "#map";
-    if (hash.startsWith("#station/")) { show("station-view"); loadStation(decodeURIComponent(hash.slice(9))); }
-    else if (hash === "#alerts") show("alerts-view");
-    else if (hash === "#entries") { show("entries-view"); loadEntries(false); }
-    else show("map-view");
+    const path = hashPath();
+    if (path.startsWith("#station/")) { show("station-view"); loadStation(decodeURIComponent(path.slice(9))); }
+    else if (path === "#alerts") show("alerts-view");
+    else if (path === "#entries") { show("entries-view"); restoreEntries(); loadEntries(false); }
+    // workers.js draws the view.
+    else if (path === "#workers") { show("workers-view"); document.dispatchEvent(new CustomEvent("yz-workers", { detail: { role: me.role } })); }
+    else if (path === "#reports") { show("reports-view"); window.yzReports.open(); }
+    else if (path === "#feedback") { show("feedback-view"); document.dispatchEvent(new CustomEvent("yz-feedback")); }
+    else { show("map-view"); if (mapReady && window.yzMap.selected) window.yzMap.select(window.yzMap.selected); }
   }
 
-  function refilter() {
+  const MAP_FILTERS = { state: "filter-state", district: "filter-district", amenity: "filter-amenity", q: "filter-text" };
+
+  function mapQuery() {
+    const params = new URLSearchParams();
+    for (const [key, id] of Object.entries(MAP_FILTERS)) if ($(id).value) params.set(key, $(id).value);
+    const sort = window.yzList.sort;
+    if (sort.key !== "name" || sort.descending) params.set("sort", (sort.descending ? "-" : "") + sort.key);
+    if (window.yzMap.selected) params.set("station", window.yzMap.selected);
+    return params;
+  }
+
+  // The map's filters, sort and chosen station as the address says (a reload, a link).
+  function restoreMap() {
+    const params = hashPath() === "#map" || !location.hash ? hashQuery() : new URLSearchParams();
+    for (const [key, id] of Object.entries(MAP_FILTERS)) $(id).value = params.get(key) || "";
+    const sort = params.get("sort") || "name";
+    window.yzList.setSort(sort.replace(/^-/, ""), sort.startsWith("-"));
+    refilter(true);
+    const station = params.get("station");
+    if (station && window.yzMap.get(station)) choose(station, true);
+  }
+
+  function refilter(keepAddress) {
     window.yzMap.applyFilter({
       state: $("filter-state").value,
       amenity: $("filter-amenity").value,
       district: $("filter-district").value,
+      text: $("filter-text").value.trim(),
     });
     $("shown").textContent = String(window.yzMap.count());
+    window.yzList.render();
+    if (keepAddress !== true && hashPath() === "#map") setQuery("#map", mapQuery());
+  }
+
+  // One station chosen, in the list and on the map (centred there); kept in the address.
+  function choose(id, centre) {
+    window.yzMap.select(id, centre);
+    window.yzList.select(id);
+    if (hashPath() === "#map" || !location.hash) setQuery("#map", mapQuery());
+  }
+
+  // The header's totals: stations online and offline and people inside from the map's
+  // live state; entries today and open alerts from /api/overview, kept current by the
+  // stream (an entry counts at once; an alert change reads the overview again).
+  const overview = { entries_today: 0, open_alerts: 0, time_zones: [] };
+  async function loadOverview() {
+    const answer = await api("GET", "/api/overview");
+    if (!answer.ok) return;
+    Object.assign(overview, await answer.json());
+    renderTotals();
+  }
+
+  function renderTotals() {
+    const { online, offline, inside } = window.yzMap.totals();
+    $("total-online").textContent = String(online);
+    $("total-offline").textContent = String(offline);
+    $("total-inside").textContent = String(inside);
+    $("total-entries").textContent = String(overview.entries_today);
+    $("total-alerts").textContent = String(overview.open_alerts);
   }
 
   // Every door's last state: from the live stream's snapshot, then from its door events.
@@ -190,7 +331,7 @@
   }
 
   function listen() {
-    const source = new EventSource("/api/stream?kinds=occupancy,alert,gateway,door,condition,command");
+    const source = new EventSource("/api/stream?kinds=occupancy,alert,gateway,door,condition,command,entry");
     const live = $("live-state");
     source.onopen = () => { live.dataset.i18n = "map.live"; live.textContent = t("map.live"); };
     source.onerror = () => { live.dataset.i18n = "map.reconnecting"; live.textContent = t("map.reconnecting"); };
@@ -216,9 +357,23 @@
     source.addEventListener("gateway", (e) => {
       const change = JSON.parse(e.data);
       // A station is reachable while its gateway is: one gateway per station in practice.
-      if (change.station_id) window.yzMap.update(change.station_id, { online: change.online });
+      if (change.station_id) {
+        window.yzMap.update(change.station_id, { online: change.online, last_seen: change.last_seen });
+      }
     });
-    source.addEventListener("alert", () => { loadAlerts(); });
+    source.addEventListener("alert", () => {
+      loadAlerts();
+      loadOverview();
+      document.dispatchEvent(new CustomEvent("yz-alerts"));
+    });
+    source.addEventListener("entry", (e) => {
+      const entry = JSON.parse(e.data);
+      if (entry.decision === "granted" && entry.direction === "in") {
+        overview.entries_today += 1;
+        renderTotals();
+      }
+      if (!$("entries-view").hidden) entriesArrived();
+    });
     source.addEventListener("condition", (e) => {
       const condition = JSON.parse(e.data);
       applyCondition(condition);
@@ -250,6 +405,7 @@
     // A full station is shown as full, not as an alarm: its colour already says it.
     window.yzMap.setAlarms(alertRows.filter((a) => a.station_id && a.kind !== "station_full")
       .map((a) => a.station_id));
+    window.yzList.setAlerts(alertRows);
     renderAlerts(fresh);
     if (shownStation && !$("station-view").hidden) showDoorAlarms(shownStation);
     if (fresh.size) cue();
@@ -285,9 +441,16 @@
       row.dataset.status = alert.status;
       row.dataset.kind = alert.kind;
       if (fresh && fresh.has(alert.id)) row.className = "fresh";
-      row.append(el("td", t("alert.kind." + alert.kind)), el("td", alert.station_id || ""),
+      const station = alert.station_id ? window.yzMap.get(alert.station_id) : null;
+      const where = el("td", station ? station.name : alert.station_id || "");
+      if (alert.station_id) where.title = alert.station_id;
+      const kind = el("td", t("alert.kind." + alert.kind));
+      // Openings of a flapping condition joined into this one alert.
+      if (alert.repeats > 1) kind.append(" ", el("span", t("alerts.repeats").replace("{count}", String(alert.repeats)), "repeats"));
+      row.append(kind, where,
         el("td", [alert.gateway_id, alert.subject].filter(Boolean).join(" · ")),
-        el("td", localTime(alert.opened_at)), el("td", t("alert.status." + alert.status), "status"));
+        el("td", localTime(alert.opened_at, station ? station.time_zone : undefined)),
+        el("td", t("alert.status." + alert.status), "status"));
       const notes = el("td", undefined, "notes");
       for (const [note, by] of [[alert.acknowledged_note, alert.acknowledged_by],
         [alert.resolved_note, alert.resolved_by]]) {
@@ -323,48 +486,119 @@
     return button;
   }
 
-  // Times come as UTC from the API. A station page shows them in the station's own zone
-  // (as the brief says for what people read); lists across stations in the browser's.
-  function localTime(iso, timeZone) {
-    if (!iso) return "";
-    const options = { dateStyle: "short", timeStyle: "medium", hourCycle: "h23" };
-    if (timeZone) options.timeZone = timeZone;
-    try {
-      return new Intl.DateTimeFormat(window.yzI18n.language, options).format(new Date(iso));
-    } catch (error) {
-      return iso;
-    }
+  // Times come as UTC from the API and are shown in the station's own zone (as the brief
+  // says for what people read), on its page, in the entries and in the alerts alike; the
+  // browser's zone only for what belongs to no station.
+  function localTime(iso, timeZone) { return window.yzDom.stationTime(iso, timeZone); }
+
+  // Entries: the CSV link always carries exactly the filter of the table. The times typed
+  // in From and Until are wall-clock times of the stations' zone when they all share one
+  // (the usual case), else of this browser.
+  function entryZone() {
+    return overview.time_zones.length === 1 ? overview.time_zones[0] : undefined;
   }
 
-  // Entries: the CSV link always carries exactly the filter of the table.
+  // The UTC instant of a wall-clock time ("2026-12-01T08:00") in `timeZone`.
+  function zonedInstant(local, timeZone) {
+    if (!timeZone) return new Date(local);
+    const [date, time] = local.split("T");
+    const [y, m, d] = date.split("-").map(Number);
+    const [hh, mm] = (time || "00:00").split(":").map(Number);
+    const guess = Date.UTC(y, m - 1, d, hh, mm);
+    const offset = (at) => {
+      const parts = {};
+      for (const part of new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23",
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      }).formatToParts(new Date(at))) parts[part.type] = part.value;
+      return Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute) - at;
+    };
+    const first = guess - offset(guess);
+    return new Date(guess - offset(first));
+  }
+
   function entryQuery() {
     const params = new URLSearchParams();
     for (const [key, value] of new FormData($("entries-filter"))) {
-      if (!value) continue;
-      params.set(key, key === "since" || key === "until" ? new Date(value).toISOString() : value);
+      if (value) params.set(key, value);
     }
     return params;
   }
 
-  async function loadEntries(more) {
+  // The filter as the API reads it: From and Until as UTC instants.
+  function entryApiQuery() {
     const params = entryQuery();
-    $("entries-csv").href = "/api/entries.csv?" + params.toString();
+    for (const key of ["since", "until"]) {
+      if (params.get(key)) params.set(key, zonedInstant(params.get(key), entryZone()).toISOString());
+    }
+    return params;
+  }
+
+  function restoreEntries() {
+    const params = hashQuery();
+    for (const element of $("entries-filter").elements) {
+      if (element.name) element.value = params.get(element.name) || "";
+    }
+  }
+
+  // A live entry: the first page is read again (at most a few times a second), unless
+  // the operator has paged further down, where rows must not move.
+  let entriesTimer = 0, entriesPaged = false;
+  function entriesArrived() {
+    if (entriesPaged || entriesTimer) return;
+    entriesTimer = setTimeout(() => { entriesTimer = 0; loadEntries(false, true); }, 300);
+  }
+
+  function zoneNote(rows) {
+    const zones = new Set(rows.map((r) => r.time_zone));
+    if (!zones.size) for (const zone of overview.time_zones) zones.add(zone);
+    const note = $("entries-tz");
+    if (zones.size === 1) {
+      note.textContent = t("entries.tz").replace("{zone}", [...zones][0]);
+    } else {
+      note.textContent = t("entries.tz_mixed");
+    }
+  }
+
+  let entryRows = [];
+  async function loadEntries(more, live) {
+    const params = entryApiQuery();
+    const csv = new URLSearchParams(params);
+    csv.set("lang", window.yzI18n.language);
+    $("entries-csv").href = "/api/entries.csv?" + csv.toString();
     params.set("limit", "100");
     if (more && entriesNext) params.set("cursor", entriesNext);
     const answer = await api("GET", "/api/entries?" + params.toString());
     const body = $("entries");
-    if (!more) body.replaceChildren();
-    if (!answer.ok) return;
+    if (!answer.ok) { if (!more) { body.replaceChildren(); entryRows = []; } return; }
+    const rows = await answer.json();
+    if (!more) {
+      const known = new Set(entryRows.map((r) => r.event_id));
+      entryRows = [];
+      body.replaceChildren();
+      entriesPaged = false;
+      if (live) rows.forEach((r) => { r.fresh = !known.has(r.event_id); });
+    } else {
+      entriesPaged = true;
+    }
     entriesNext = answer.headers.get("X-Next-Cursor");
     $("entries-more").hidden = !entriesNext;
-    for (const entry of await answer.json()) {
+    for (const entry of rows) {
       const row = el("tr");
       row.dataset.reason = entry.reason;
-      row.append(el("td", localTime(entry.at)), el("td", entry.station_id), el("td", entry.door_id),
-        el("td", t("direction." + entry.direction)), el("td", entry.worker_id || ""),
+      row.dataset.event = entry.event_id;
+      if (entry.fresh) row.className = "fresh";
+      const station = el("td", entry.station_name || entry.station_id);
+      station.title = entry.station_id;
+      const worker = el("td", entry.worker_name || entry.worker_id || "");
+      if (entry.worker_id) worker.title = entry.worker_id;
+      row.append(el("td", localTime(entry.at, entry.time_zone), "at"), station, el("td", entry.door_id),
+        el("td", t("direction." + entry.direction)), worker,
         el("td", t("decision." + entry.decision)), el("td", t("reason." + entry.reason)));
       body.append(row);
     }
+    entryRows = entryRows.concat(rows);
+    $("entries-none").hidden = entryRows.length > 0;
+    zoneNote(entryRows);
   }
 
   async function loadStation(id) {

@@ -12,6 +12,9 @@ window.yzI18n = (function () {
     for (const element of (root || document).querySelectorAll("[data-i18n]")) {
       element.textContent = t(element.dataset.i18n);
     }
+    for (const element of (root || document).querySelectorAll("[data-i18n-placeholder]")) {
+      element.placeholder = t(element.dataset.i18nPlaceholder);
+    }
     document.title = t("title");
     document.documentElement.lang = language;
   }

@@ -5,6 +5,7 @@
 // station it drew with a "yz-station" event. Every value is set with textContent.
 "use strict";
 (function () {
+  const { csrf, el } = window.yzDom;
   const t = (key) => window.yzI18n.t(key);
   const $ = (id) => document.getElementById(id);
   const FIELDS = ["capacity", "opening_hours", "unlock_s", "held_open_s"];
@@ -12,30 +13,9 @@
   const RECHECKS = 30;
   let station = null, admin = false, timeZone = null, shown = null, rechecks = 0, timer = null;
 
-  function csrf() {
-    const match = document.cookie.match(/(?:^|; )yz_csrf=([^;]*)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  function el(tag, text, className) {
-    const element = document.createElement(tag);
-    if (text !== undefined && text !== null) element.textContent = String(text);
-    if (className) element.className = className;
-    return element;
-  }
-
   function base() { return "/api/stations/" + encodeURIComponent(station) + "/policy"; }
 
-  function localTime(iso) {
-    if (!iso) return "";
-    const options = { dateStyle: "short", timeStyle: "medium", hourCycle: "h23" };
-    if (timeZone) options.timeZone = timeZone;
-    try {
-      return new Intl.DateTimeFormat(window.yzI18n.language, options).format(new Date(iso));
-    } catch (error) {
-      return iso;
-    }
-  }
+  function localTime(iso) { return window.yzDom.stationTime(iso, timeZone); }
 
   // A gateway's value as people read it: "24h" and a list of windows as hours.
   function valueText(value) {

@@ -3,14 +3,10 @@
 // The station page (app.js) says which station it drew with a "yz-station" event.
 "use strict";
 (function () {
+  const { csrf } = window.yzDom;
   const t = (key) => window.yzI18n.t(key);
   const $ = (id) => document.getElementById(id);
   let station = null;
-
-  function csrf() {
-    const match = document.cookie.match(/(?:^|; )yz_csrf=([^;]*)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
 
   async function send(method, path, body) {
     const options = { method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } };
