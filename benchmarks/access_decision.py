@@ -25,6 +25,7 @@ import cryptography
 
 from contract.credential_payloads import CredentialEntry, CredentialMap, Revocations
 from contract.payloads import Direction, Reason
+from contract.station_rules import OpeningHours
 from contract.tokens import (
     PREFIX,
     QR_ERROR_LEVEL,
@@ -43,7 +44,6 @@ from gateway.access_rules import (
     AccessRequest,
     AccessState,
     FaceCredential,
-    OpeningHours,
     Presented,
     QrCredential,
     StationPolicy,

@@ -243,7 +243,9 @@ def run(events: int, postgres: bool) -> dict[str, Any]:
                 database = server.create_database()
                 results["postgresql"] = run_once(broker.url, database, messages, broker.directory)
                 results["postgresql"]["server"] = (
-                    "throwaway local cluster (fsync off)" if server.directory else "configured"
+                    "throwaway local cluster (fsync, full_page_writes and synchronous_commit off)"
+                    if server.directory
+                    else "configured"
                 )
             finally:
                 broker.stop()
@@ -270,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['ingest_rate']:8.0f}/s   ({r['ratio']:.0%} of raw; published at "
                 f"{r['publish_rate']:.0f}/s)"
             )
+            if "server" in r:
+                print(f"{'':10s} PostgreSQL server: {r['server']}")
     floors = results["floors"]
     for name, floor in floors.items():
         print(floor_text(name, floor))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import platform
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from gateway.outbox import Outbox, PendingEvent
 from gateway.uplink import Uplink
 from servicekit.mqtt_link import Retained
 from servicekit.settings import BrokerSettings
+from tests.support.mosquitto import free_port, wait_for_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "outbox.json"
 WRITE_EVENTS = 5000
@@ -103,25 +103,6 @@ def append_cost() -> float:
     return elapsed / WRITE_EVENTS
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 10) -> None:
-    """Mosquitto's only readiness signal: it accepts connections."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
 def replay_rate(directory: Path, port: int, rate: float) -> float:
     """Events/s from reconnect to the broker's last acknowledgement of a stored backlog."""
     path = directory / f"replay-{rate:g}.db"
@@ -183,7 +164,7 @@ def main() -> int:
             [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
-            wait_for_port(port)
+            assert wait_for_port(port, 10), f"Mosquitto did not listen on {port}"
             throttled = replay_rate(directory, port, 200.0)
             unthrottled = replay_rate(directory, port, 1_000_000.0)
         finally:

@@ -25,7 +25,7 @@ from typing import Any
 
 from gpiozero.pins.mock import MockFactory
 
-from benchmarks.report import machine, percentiles, write_results
+from benchmarks.report import against_baseline, conclude
 from contract.payloads import DoorEvent, DoorState, EventPayload
 from firmware_bridge.qr_lines import QrLineDecoder, ScannedCode
 from firmware_bridge.serial_loop import SerialLoop
@@ -162,18 +162,13 @@ def run(scans: int = SCANS) -> dict[str, Any]:
     finally:
         broker.stop()
     baseline_ms = measure_serial_baseline(scans)
-    gateway_p = percentiles(gateway_ms)
-    baseline_p = percentiles(baseline_ms)
     return {
         "benchmark": "scan_to_relay",
         "scans": scans,
         "broker": broker.kind,
-        "scan_to_relay_ms": gateway_p,
-        "serial_baseline_ms": baseline_p,
-        "p50_ratio_to_baseline": gateway_p["p50"] / baseline_p["p50"],
-        "floor_p99_ms": FLOOR_MS,
-        "p99_under_floor": gateway_p["p99"] < FLOOR_MS,
-        "machine": machine(),
+        **against_baseline(
+            "scan_to_relay_ms", gateway_ms, "serial_baseline_ms", baseline_ms, FLOOR_MS
+        ),
     }
 
 
@@ -182,16 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     scans = int(args[0]) if args else SCANS
     results = run(scans)
-    path = write_results("scan_to_relay", results)
     g, b = results["scan_to_relay_ms"], results["serial_baseline_ms"]
     print(f"scan → relay over {scans} scans (broker: {results['broker']})")
     print(f"  gateway:  p50 {g['p50']:.3f} ms  p99 {g['p99']:.3f} ms  max {g['max']:.3f} ms")
     print(f"  baseline: p50 {b['p50']:.3f} ms  p99 {b['p99']:.3f} ms  (pty + pyserial + codec)")
     print(f"  gateway p50 is {results['p50_ratio_to_baseline']:.2f}× the bare serial path")
-    verdict = "met" if results["p99_under_floor"] else "NOT met"
-    print(f"  floor p99 < {FLOOR_MS:g} ms: {verdict}")
-    print(f"  written to {path}")
-    return 0 if results["p99_under_floor"] else 1
+    return conclude("scan_to_relay", results, f"p99 < {FLOOR_MS:g} ms")
 
 
 if __name__ == "__main__":
