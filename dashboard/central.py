@@ -25,7 +25,7 @@ from dashboard.core.alert_rules import AlertKind
 from dashboard.core.changes import AlertThresholds, BatchResult
 from dashboard.core.config import CentralSettings
 from dashboard.core.ingest_health import problems
-from dashboard.ingest.checks import run_checks
+from dashboard.ingest.checks import record_outages, run_checks
 from dashboard.ingest.metrics import IngestMetrics
 from dashboard.ingest.pipeline import Ingest
 from dashboard.ingest.stored_marks import StoredMarks
@@ -35,6 +35,7 @@ from dashboard.services.face_removals import FaceRemovals
 from dashboard.services.gateway_accounts import gateway_accounts
 from dashboard.services.gateway_provisioning import GatewayProvisioning
 from dashboard.services.influx import InfluxExport
+from dashboard.services.leader_lease import LeaderLease
 from dashboard.services.worker_voice import WorkerVoice
 from dashboard.storage.enrollments import EnrollmentStore
 from dashboard.storage.failures import classify, describe
@@ -114,6 +115,9 @@ class Central:
         self.history = OccupancyHistory(self.database, settings.occupancy.history_step_s)
         self.operators = OperatorStore(self.database)
         self._stopping = threading.Event()
+        # Replicas on one PostgreSQL database: only the lease holder runs the work that
+        # must be done once (time-driven checks, retention, sweeps, the gateway export).
+        self.lease = LeaderLease(settings.database.resolved_url)
         self._alerts = threading.Thread(target=self._watch, name="checks", daemon=True)
         # Worker credentials: keys, revocations and face/card maps go out retained.
         self.credentials = Credentials(
@@ -176,6 +180,7 @@ class Central:
                 ),
                 extra_metrics=self._extra_metrics,
                 problems=lambda: problems(self.ingest.state()),
+                leader=lambda: self.lease.held,
                 provisioning=self.provisioning,
                 voice=self.voice,
             )
@@ -195,6 +200,7 @@ class Central:
             self.influx.start()
         self.stored_marks.start()
         self.ingest.start()
+        self.lease.start()
         self._alerts.start()
         self.link.start()
         self.credentials.start()
@@ -239,6 +245,7 @@ class Central:
         self.link.stop(goodbye=status)
         if self._alerts.is_alive():
             self._alerts.join(timeout=5)
+        self.lease.stop()
         if self.influx is not None:
             self.influx.stop()
         self.store.close()
@@ -263,7 +270,6 @@ class Central:
         interval = min(interval, max(self.settings.alerts.gap_after_s / 4, 0.2))
         # So is a command's deadline: "no answer" shows at most a quarter of it late.
         interval = min(interval, max(self.settings.commands.answer_timeout_s / 4, 0.2))
-        retention = self.settings.retention
         next_purge = time.monotonic()
         next_health = time.monotonic()
         next_face_sweep = time.monotonic()
@@ -271,17 +277,22 @@ class Central:
         while not self._stopping.wait(interval):
             try:
                 ingest = self.ingest.state()
-                listening = self._listening_since if self.link.connected else None
-                self._changed(
-                    run_checks(
+                if self.lease.held:
+                    listening = self._listening_since if self.link.connected else None
+                    checked = run_checks(
                         self.database, self.thresholds, ingest=ingest, listening_since=listening
                     )
-                )
+                else:
+                    # A follower's own ingest can still fail or stall: that it records.
+                    checked = record_outages(self.database, ingest)
+                self._changed(checked)
                 self.ingest.outages.recorded(ingest.outages)
                 self.history.flush()
                 if time.monotonic() >= next_reread:
                     next_reread = time.monotonic() + REREAD_S
                     self.map_state.reread()
+                if not self.lease.held:
+                    continue
                 if time.monotonic() >= next_face_sweep:
                     next_face_sweep = time.monotonic() + FACE_SWEEP_S
                     expired = self.face_removals.remove_expired()
@@ -291,23 +302,8 @@ class Central:
                     if again:
                         log.info("face removals sent again, unconfirmed: %d", again)
                 if time.monotonic() >= next_purge:
-                    next_purge = time.monotonic() + retention.purge_interval_s
-                    cutoff = utc_now() - timedelta(days=retention.entries_days)
-                    self.store.prepare_months(utc_now())
-                    purged = self.store.purge(cutoff)
-                    if purged.partitions:
-                        log.info(
-                            "retention: dropped %s, every row older than %s",
-                            ", ".join(purged.partitions),
-                            cutoff,
-                        )
-                    if purged.events:
-                        log.info(
-                            "retention: deleted %d events older than %s", purged.events, cutoff
-                        )
-                    photos = self.voice.expire_photos()
-                    if photos:
-                        log.info("retention: deleted %d report photos", photos)
+                    next_purge = time.monotonic() + self.settings.retention.purge_interval_s
+                    self._retention()
                 if self.influx is not None and time.monotonic() >= next_health:
                     next_health = time.monotonic() + self.settings.influx.health_interval_s
                     self.influx.gateways(self.store.gateways())
@@ -317,6 +313,24 @@ class Central:
                     log.warning("time-driven checks wait for the database: %s", describe(error))
                 else:
                     log.exception("time-driven checks failed")
+
+    def _retention(self) -> None:
+        """Drop or delete what is past retention; make the coming months' partitions."""
+        retention = self.settings.retention
+        cutoff = utc_now() - timedelta(days=retention.entries_days)
+        self.store.prepare_months(utc_now())
+        purged = self.store.purge(cutoff)
+        if purged.partitions:
+            log.info(
+                "retention: dropped %s, every row older than %s",
+                ", ".join(purged.partitions),
+                cutoff,
+            )
+        if purged.events:
+            log.info("retention: deleted %d events older than %s", purged.events, cutoff)
+        photos = self.voice.expire_photos()
+        if photos:
+            log.info("retention: deleted %d report photos", photos)
 
     def _listening(self) -> None:
         self._listening_since = time.time()
@@ -333,6 +347,7 @@ class Central:
             "ingest_stalled": float(
                 any(o.kind is AlertKind.INGEST_STALLED for o in ingest.ongoing)
             ),
+            "central_leader": float(self.lease.held),
         }
         if self.influx is None:
             return gauges

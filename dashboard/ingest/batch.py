@@ -154,6 +154,8 @@ class _Batch:
         self, items: list[Message], quarantined: Iterable[Quarantined], texts: Mapping[str, str]
     ) -> BatchResult:
         db, result = self.db, self.result
+        # First: a replica storing the same stations' messages waits here, not midway.
+        stations.lock(db, {m.station_id for m in items})
         result.quarantined = quarantine.keep(db, quarantined, self.received_at)
         new, result.duplicates = events.store(db, items, self.received_at, texts)
         result.stored = len(new)

@@ -7,7 +7,8 @@ zero, with an audit record; a command whose gateway has not answered by its dead
 ends as `no_answer`, with an audit record; the outages of the central's own ingest are recorded as
 `storage_unavailable` and `ingest_stalled` alerts, opened and resolved at the times they
 began and ended. The central runs `run_checks` every few seconds and publishes its
-`BatchResult` like a batch's. One transaction per run; the rules come from
+`BatchResult` like a batch's; of several replicas, only the leader does, and the others
+record their own outages (`record_outages`). One transaction per run; the rules come from
 `dashboard.core`.
 
 A gateway is only called silent over a time the central was listening and had stored
@@ -73,6 +74,16 @@ def run_checks(
         _reset_empty_zones(db, now, thresholds.empty_reset_s, result)
         result.commands = commands.expire(db, format_utc(datetime.fromtimestamp(now, UTC)))
         if ingest is not None:
+            _record_outages(db, ingest.outages, result)
+    return result
+
+
+def record_outages(database: Database, ingest: IngestState) -> BatchResult:
+    """Only the outages of this replica's own ingest, as alerts: what a replica that does
+    not hold the leader lease checks (`dashboard.services.leader_lease`)."""
+    result = BatchResult()
+    if ingest.outages:
+        with database.transaction() as db:
             _record_outages(db, ingest.outages, result)
     return result
 

@@ -114,6 +114,31 @@ class StationNumberError(ValueError):
 _NUMBER_LOCK = 0x797A5F73_74616E6F
 """Held while a station number is given on PostgreSQL (`pg_advisory_xact_lock`)."""
 
+_STATION_LOCK_CLASS = 0x797B
+"""First half of a station's advisory lock key; the second is a hash of its id. The
+two-key form keeps these apart from the one-key locks, and this half from the leader
+lease's (`dashboard.services.leader_lease`)."""
+
+
+def lock(db: Connection, station_ids: Iterable[str]) -> None:
+    """Take these stations in turn with any other transaction that takes them (PostgreSQL;
+    SQLite's writers already are: BEGIN IMMEDIATE), until this one ends.
+
+    A batch or a correction reads a station's counts, sequences and alerts and writes
+    them back: two central replicas doing so at once for one station would each miss the
+    other's change. Taken in one order of keys, so two transactions wait, never deadlock.
+    """
+    ids = sorted(set(station_ids))
+    if db.dialect != "postgresql" or not ids:
+        return
+    db.execute(
+        "SELECT pg_advisory_xact_lock(?, k) FROM ("
+        " SELECT DISTINCT hashtext(id) AS k FROM unnest(?::text[]) AS t(id) ORDER BY k"
+        ") AS keys",
+        (_STATION_LOCK_CLASS, ids),
+    )
+
+
 _STATION_FROM = """
     FROM stations s LEFT JOIN (
         SELECT station_id, max(online) AS online, max(last_seen) AS last_seen
@@ -505,7 +530,9 @@ def zone_counts(db: Connection) -> dict[str, dict[str, int]]:
 
 
 def load_counts(db: Connection, station_ids: Sequence[str]) -> dict[str, StationCounts]:
-    """The counts and door rules of these stations, to apply events or corrections to."""
+    """The counts and door rules of these stations, to apply events or corrections to;
+    locked (`lock`) until the transaction ends."""
+    lock(db, station_ids)
     counts = {sid: StationCounts() for sid in station_ids}
     among, ids = db.among(station_ids)
     for sid, zone, occupancy in db.execute(

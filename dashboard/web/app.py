@@ -92,6 +92,8 @@ class WebParts:
     """Gauges beyond ingest's and the store's (the InfluxDB export's), for `/metrics`."""
     problems: Callable[[], list[str]]
     """What keeps the central from storing what it receives, for `/healthz`."""
+    leader: Callable[[], bool]
+    """Whether this replica holds the leader lease, for `/healthz`."""
     provisioning: GatewayProvisioning
     """Adds and removes gateways with their broker accounts and enrollment codes."""
     voice: WorkerVoice
@@ -169,7 +171,7 @@ def build_app(parts: WebParts) -> FastAPI:
         gateways_router(parts.store),
         gateway_enrollment_router(parts.provisioning),
         quarantine_router(parts.store),
-        health_router(parts.metrics, parts.broker_connected, scrape, parts.problems),
+        health_router(parts.metrics, parts.broker_connected, scrape, parts.problems, parts.leader),
         stream_router(parts.store, parts.map_state, parts.live),
         workers_router(parts.credentials),
         passes_router(parts.credentials, parts.store),

@@ -23,6 +23,10 @@ class Health(BaseModel):
     version: str
     broker_connected: bool
     ingest: dict[str, object]
+    leader: bool = Field(
+        description="Whether this replica holds the leader lease: runs the time-driven "
+        "checks, retention and sweeps (always true on SQLite)."
+    )
     reasons: list[str] = Field(default_factory=list)
 
 
@@ -31,6 +35,7 @@ def health_router(
     broker_connected: Callable[[], bool],
     scrape: Callable[[], bytes],
     problems: Callable[[], list[str]],
+    leader: Callable[[], bool],
 ) -> APIRouter:
     """Health from the ingest counters, the broker link and `problems()` (what keeps the
     central from storing what it receives); `scrape()` renders `/metrics`."""
@@ -51,6 +56,7 @@ def health_router(
             version=__version__,
             broker_connected=broker_connected(),
             ingest=metrics.snapshot(),
+            leader=leader(),
             reasons=reasons,
         )
 
