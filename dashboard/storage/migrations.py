@@ -193,14 +193,18 @@ BEGIN
         name := parent || '_' || to_char(first_day, 'YYYY_MM');
         IF to_regclass(quote_ident(name)) IS NULL THEN
             -- Two replicas may make the same month at once: one waits for the other.
+            -- Taking the lock does not refresh what this session knows of the tables, so
+            -- the month the other one made while this one waited shows as a failure.
             PERFORM pg_advisory_xact_lock(hashtext('yizhan partition ' || name));
-            IF to_regclass(quote_ident(name)) IS NULL THEN
+            BEGIN
                 EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL)', name, parent);
                 EXECUTE format(
                     'ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
                     parent, name, low, high
                 );
-            END IF;
+            EXCEPTION WHEN duplicate_table THEN
+                NULL;
+            END;
         END IF;
     END LOOP;
 END
