@@ -11,7 +11,7 @@
   const CATEGORIES = ["door", "water", "power", "cleanliness", "safety", "occupancy", "other"];
   const STATUSES = ["received", "in_progress", "done", "declined"];
   let rows = [];
-  let stationsLoaded = false;
+  let stationsLoading = null;
 
   function option(value, key) {
     const item = new Option(t(key), value);
@@ -38,11 +38,22 @@
     for (const name of ["problem", "suggestion"]) form.kind.append(option(name, "feedback.kind." + name));
   }
 
-  async function loadStations() {
-    if (stationsLoaded) return;
+  // One load at a time: the filters' first changes come while the first load is on
+  // its way, and two loads would list every station and district twice.
+  function loadStations() {
+    if (!stationsLoading) {
+      stationsLoading = fillStations()
+        .catch(() => false)
+        .then((done) => {
+          if (!done) stationsLoading = null;
+        });
+    }
+    return stationsLoading;
+  }
+
+  async function fillStations() {
     const answer = await fetch("/api/stations", { credentials: "same-origin" });
-    if (!answer.ok) return;
-    stationsLoaded = true;
+    if (!answer.ok) return false;
     const stations = await answer.json();
     const select = $("feedback-filter").station_id;
     for (const station of stations) {
@@ -54,6 +65,7 @@
       .map(String).sort();
     const district = $("feedback-filter").region_code;
     for (const code of districts) district.append(new Option(code, code));
+    return true;
   }
 
   function query() {
