@@ -33,6 +33,11 @@ from dashboard.storage.worker_store import WorkerStore
 MAX_KEY_ID = 255
 
 
+FIRST_KEY_WAITS = 50
+FIRST_KEY_WAIT_S = 0.1
+"""How long a replica waits (in all, 5 s) for another one making the first key."""
+
+
 class KeyFileError(Exception):
     """A private key file that is missing, malformed or too widely readable."""
 
@@ -124,10 +129,26 @@ class KeyManager:
         return KeyRow(key_id, public, now, signs_from, None)
 
     def ensure_key(self, now: datetime) -> None:
-        """Create the first key if there is none that is not retiring."""
-        rows = self._store.key_rows()
-        if not any(row.retire_at is None for row in rows):
-            self._store.insert_key(self._create(now, now, rows))
+        """Create the first key if there is none that is not retiring.
+
+        Replicas share the key directory; two starting at once both find no key and make
+        the same first one, and the second finds its file taken. It then waits for the
+        first to record the key, rather than failing to start.
+        """
+        waited = threading.Event()
+        for _ in range(FIRST_KEY_WAITS):
+            rows = self._store.key_rows()
+            if any(row.retire_at is None for row in rows):
+                return
+            try:
+                self._store.insert_key(self._create(now, now, rows))
+                return
+            except FileExistsError:
+                waited.wait(FIRST_KEY_WAIT_S)
+        raise KeyFileError(
+            f"{self.key_dir} holds a key file the database does not know: from another "
+            "database, or a replica that failed while making it; move the directory away"
+        )
 
     def rotate(self, now: datetime, lead: timedelta | None = None) -> KeyRow:
         """Add a key that signs from `now + lead`; retire all older ones after the overlap.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -164,6 +165,41 @@ def test_private_keys_are_owner_only_files(settings: CentralSettings) -> None:
         fresh.stop()
     finally:
         credentials.stop()
+
+
+def test_replicas_starting_at_once_make_one_first_key(settings: CentralSettings) -> None:
+    together = threading.Barrier(3, timeout=30)
+    made: list[Credentials] = []
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            together.wait()
+            made.append(Credentials(settings))
+        except BaseException as error:
+            failures.append(error)
+
+    replicas = [threading.Thread(target=start) for _ in range(3)]
+    for replica in replicas:
+        replica.start()
+    for replica in replicas:
+        replica.join(60)
+    try:
+        assert not failures, failures
+        now = datetime.now(UTC)
+        signers = {c.keys.signer_at(now) for c in made}
+        assert {s.key_id for s in signers if s is not None} == {1}
+        assert [f.name for f in settings.key_dir.glob("key-*")] == ["key-001.ed25519"]
+    finally:
+        for credentials in made:
+            credentials.stop()
+
+
+def test_a_key_file_the_database_does_not_know_is_named(settings: CentralSettings) -> None:
+    settings.key_dir.mkdir(mode=0o700, parents=True)
+    (settings.key_dir / "key-001.ed25519").write_bytes(b"\0" * 32)
+    with pytest.raises(KeyFileError, match="the database does not know"):
+        Credentials(settings)
 
 
 def test_retired_keys_are_dropped_and_their_files_deleted(settings: CentralSettings) -> None:
