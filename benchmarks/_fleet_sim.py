@@ -336,11 +336,13 @@ class Traffic:
         rate = self.day.visits_per_real_s(now - self.go)
         self._push(now + self.rng.expovariate(rate), index, "arrive", {})
 
-    def due(self, now: float) -> None:
-        """Do everything due by `now`."""
+    def due(self, now: float) -> set[SimGateway]:
+        """Do everything due by `now`; the gateways that published."""
+        touched: set[SimGateway] = set()
         while self.heap and self.heap[0][0] <= now:
             when, _, index, kind, fields = heapq.heappop(self.heap)
             gateway = self.gateways[index]
+            touched.add(gateway)
             if kind == "health":
                 gateway.send_health()
                 self._push(when + self.day.real_s(HEALTH_INTERVAL_S), index, "health", {})
@@ -356,6 +358,7 @@ class Traffic:
                 self._steps(when, index, departure(self.rng))
             else:
                 gateway.send(kind, fields)
+        return touched
 
     def _steps(self, when: float, index: int, steps: list[tuple[float, dict[str, object]]]) -> None:
         for offset, fields in steps:
@@ -388,14 +391,11 @@ def run_worker(conn: Connection, plan: Plan) -> None:
         loop.run_once(min(0.05, go - time.monotonic()))
     traffic = Traffic(gateways, plan.day, plan.seed, go)
     while (now := time.monotonic()) < stop:
-        traffic.due(now)
+        for gateway in traffic.due(now):
+            # What paho could not write at once waits for the socket to take it.
+            loop.after(gateway)
         after = traffic.next_at()
-        wait = 0.05 if after is None else max(0.0, min(0.05, after - now))
-        loop.run_once(wait)
-        for gateway in gateways:
-            # Events published inside `due` wait in paho when the socket was full.
-            if gateway.client.want_write():
-                loop.after(gateway)
+        loop.run_once(0.05 if after is None else max(0.0, min(0.05, after - now)))
     drained = time.monotonic() + plan.drain_s
     while time.monotonic() < drained and any(g.outbox for g in gateways):
         loop.run_once(0.05)
