@@ -3,11 +3,13 @@ about each one.
 
 The shape of the day is the demo's (`yizhan.simulated_station.HOURLY_RATE`: riders at
 lunch and dinner, a trickle of sleepers at night), scaled to `visits_per_day` per
-station. A simulated clock runs `speed` times faster than the real one, so a run of two
-minutes can cover the lunch peak; every rate (visits, health reports) speeds up with it,
-so N stations at speed X put the load of N × X stations on the central through N
-connections. Event times in the payloads stay real (the gateway's clock), so the time
-from an event to its row in the database is a real latency.
+station; the benchmark hands it in (`Day.hourly`), so that the simulator's processes do
+not import the demo's devices to read one table. A simulated clock runs `speed` times
+faster than the real one, so a run of two minutes can cover the lunch peak; every rate
+(visits, health reports) speeds up with it, so N stations at speed X put the load of
+N × X stations on the central through N connections. Event times in the payloads stay
+real (the gateway's clock), so the time from an event to its row in the database is a
+real latency.
 
 A visit is what the real gateway reports for one person, in order: the access decision,
 the lock released, the door opened, the crossing of the beams, the door closed and
@@ -27,7 +29,6 @@ from contract.payloads import (
     DoorEvent,
     EventPayload,
 )
-from yizhan.simulated_station import HOURLY_RATE
 
 DAY_S = 86_400.0
 HEALTH_INTERVAL_S = 30.0
@@ -50,6 +51,8 @@ class Day:
     start_s: float
     """The simulated time of day (seconds after local midnight) when the run starts."""
     visits_per_day: float
+    hourly: tuple[float, ...]
+    """Relative arrival rate by hour of the day, 24 of them."""
 
     def time_of_day(self, real_elapsed_s: float) -> float:
         """Simulated seconds after midnight, `real_elapsed_s` into the run."""
@@ -58,7 +61,7 @@ class Day:
     def visits_per_real_s(self, real_elapsed_s: float) -> float:
         """One station's arrival rate now, per real second."""
         hour = int(self.time_of_day(real_elapsed_s) // 3600)
-        share = HOURLY_RATE[hour] / sum(HOURLY_RATE)
+        share = self.hourly[hour] / sum(self.hourly)
         return self.visits_per_day * share / 3600.0 * self.speed
 
     def real_s(self, simulated_s: float) -> float:
@@ -67,7 +70,7 @@ class Day:
 
     def peak_messages_per_s(self, stations: int) -> float:
         """Messages a second the fleet publishes in the busiest hour (events and health)."""
-        share = max(HOURLY_RATE) / sum(HOURLY_RATE)
+        share = max(self.hourly) / sum(self.hourly)
         visits = stations * self.visits_per_day * share / 3600.0
         return (visits * EVENTS_PER_VISIT + stations / HEALTH_INTERVAL_S) * self.speed
 

@@ -38,7 +38,6 @@ from benchmarks._fleet_day import HEALTH_INTERVAL_S, Day, arrival, departure, ev
 from contract.maintenance_payloads import Health
 from contract.payloads import Availability, CentralStatus, StoredMark
 from contract.topics import ALL_CENTRALS, event_topic, gateway_topic
-from gateway.config import OutboxSettings
 from gateway.resend import ResendPolicy
 
 GATEWAY_ID = "gw-1"
@@ -59,6 +58,9 @@ class Plan:
     seed: int
     drain_s: float
     """After the traffic stops, how long to wait for every event to be marked stored."""
+    resend_wait_s: float
+    resend_max_wait_s: float
+    """The real gateway's `[outbox] confirm_wait_s` and `confirm_wait_max_s`."""
 
 
 @dataclass
@@ -84,7 +86,7 @@ class Result:
 class SimGateway:
     """One gateway's connection, numbering, outbox and resend rules."""
 
-    def __init__(self, station_id: str, result: Result) -> None:
+    def __init__(self, station_id: str, result: Result, resend: tuple[float, float]) -> None:
         self.station_id = station_id
         self.result = result
         self.seq = 0
@@ -93,9 +95,7 @@ class SimGateway:
         self.confirmed: int | None = None
         self.inside = 0
         self.started = time.monotonic()
-        self.resend = ResendPolicy(
-            OutboxSettings().confirm_wait_s, OutboxSettings().confirm_wait_max_s, self.started
-        )
+        self.resend = ResendPolicy(*resend, self.started)
         self.subscribed = False
         self.stored_topic = gateway_topic(station_id, GATEWAY_ID, "stored")
         self.client = mqtt.Client(
@@ -373,7 +373,8 @@ def run_worker(conn: Connection, plan: Plan) -> None:
     """A simulator process: connect, say ready, run the traffic from the parent's go until
     its stop time, wait for the marks, send the result, disconnect."""
     result = Result()
-    gateways = [SimGateway(station, result) for station in plan.stations]
+    resend = (plan.resend_wait_s, plan.resend_max_wait_s)
+    gateways = [SimGateway(station, result, resend) for station in plan.stations]
     loop = Loop(gateways, plan.host, plan.port)
     orders: list[Any] = []
     loop.extra(conn, lambda: orders.append(conn.recv()))
@@ -413,6 +414,9 @@ def run_worker(conn: Connection, plan: Plan) -> None:
 class Fleet:
     """The simulator processes of one run, driven from the benchmark."""
 
+    # Started by spawning, not forking: the benchmark's process runs threads (reading
+    # the centrals' output), and a forked child could inherit a lock one of them held.
+
     def __init__(
         self,
         host: str,
@@ -431,7 +435,17 @@ class Fleet:
             if not share:
                 continue
             ours, theirs = context.Pipe()
-            plan = Plan(host, port, share, day, seed * 1000 + number, drain_s)
+            outbox = _outbox_settings()
+            plan = Plan(
+                host,
+                port,
+                share,
+                day,
+                seed * 1000 + number,
+                drain_s,
+                outbox.confirm_wait_s,
+                outbox.confirm_wait_max_s,
+            )
             process = context.Process(
                 target=run_worker, args=(theirs, plan), name=f"fleet-sim-{number}", daemon=True
             )
@@ -476,6 +490,14 @@ class Fleet:
             if process.is_alive():
                 process.terminate()
                 process.join(timeout=5)
+
+
+def _outbox_settings() -> Any:
+    # Imported here, not at the top: the simulator's processes import this module, and
+    # the gateway's settings bring its device libraries along.
+    from gateway.config import OutboxSettings
+
+    return OutboxSettings()
 
 
 def _expect(pipe: Connection, what: str, timeout: float) -> Any:

@@ -62,6 +62,7 @@ from dashboard.storage.migrations import open_database
 from dashboard.storage.store import Store
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.postgres import PostgresServer
+from yizhan.simulated_station import HOURLY_RATE
 
 STATIONS = 1_000
 SPEED = 10.0
@@ -140,9 +141,13 @@ def stored_figures(database_url: str, generated: list[str]) -> dict[str, Any]:
     }
 
 
-def _postmaster(server: PostgresServer) -> int:
-    assert server.directory is not None
-    return int((server.directory / "data" / "postmaster.pid").read_text().split()[0])
+def _postmaster(server: PostgresServer) -> dict[str, int]:
+    """The server's postmaster, when the cluster is this process's own (a configured
+    server may be on another machine)."""
+    if server.directory is None:
+        return {}
+    pid = int((server.directory / "data" / "postmaster.pid").read_text().split()[0])
+    return {"postgresql": pid}
 
 
 def run_once(
@@ -165,18 +170,20 @@ def run_once(
     started: list[Replica] = []
     fleet: Fleet | None = None
     try:
-        group = SHARE_GROUP if replicas > 1 else None
-        for number in range(1, replicas + 1):
-            started.append(start_replica(work, number, broker.url, database_url, group))
+        # The gateways connect while the centrals start, as a fleet that is already up
+        # when its centrals come: the two startups overlap instead of adding up.
         fleet = Fleet(
             "127.0.0.1", broker.port, ids, day, sim_processes, DRAIN_S, seed=stations + replicas
         )
+        group = SHARE_GROUP if replicas > 1 else None
+        for number in range(1, replicas + 1):
+            started.append(start_replica(work, number, broker.url, database_url, group))
         fleet.wait_ready(60 + stations / 50)
         assert broker.process is not None
         watched = {
             **{r.central_id: r.pid for r in started},
             "broker": broker.process.pid,
-            "postgresql": _postmaster(server),
+            **_postmaster(server),
             **{f"simulator-{n}": pid for n, pid in enumerate(fleet.pids)},
         }
         before = {name: cpu_s(pid) for name, pid in watched.items()}
@@ -218,7 +225,7 @@ def summarise(
     groups = {
         "centrals": sum(v for k, v in cpu.items() if k.startswith("fleet-")),
         "broker": cpu["broker"],
-        "postgresql": cpu["postgresql"],
+        "postgresql": cpu.get("postgresql"),
         "simulator": sum(v for k, v in cpu.items() if k.startswith("simulator-")),
     }
     store = figures["store_latency_ms"]
@@ -274,7 +281,10 @@ def print_table(runs: list[dict[str, Any]]) -> None:
     print(header)
     for r in runs:
         roles = r["cpu_us_per_message_by_role"]
-        cpu = "/".join(f"{roles[k]:.0f}" for k in ("centrals", "broker", "postgresql", "simulator"))
+        cpu = "/".join(
+            "-" if roles[k] is None else f"{roles[k]:.0f}"
+            for k in ("centrals", "broker", "postgresql", "simulator")
+        )
         rss = "/".join(f"{m['rss_mib']:.0f}" for m in r["memory_mib"].values())
         per_million = r["bytes_per_million_events"]
         store = r["store_latency_ms"]
@@ -305,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     start = (
         parse_time_of_day(args.start) if args.start else start_of_peak(args.duration, args.speed)
     )
-    day = Day(speed=args.speed, start_s=start, visits_per_day=args.visits_per_day)
+    day = Day(args.speed, start, args.visits_per_day, HOURLY_RATE)
     results: dict[str, Any] = {
         "machine": machine(),
         "visits_per_day": args.visits_per_day,
