@@ -24,7 +24,9 @@ once: compared by event id with what they generated), and the time from each eve
 the batch, on the same machine) under 2 s at the 99th percentile. Beside it: the time
 from an event's first publish until the stored mark covering it reached its gateway,
 which includes the central's coalescing of marks (at most two a second per gateway).
-`--ramp` doubles N from `--stations` until a run is not held.
+`--ramp` grows N from `--stations` (by half each step) until a run is not held. The
+latency that decides is that of events after the first ten seconds (`WARMUP_S`), when
+the central has met every gateway; the whole run's is reported beside it.
 
 CPU is in microseconds per message the gateways published (events, copies sent again,
 health and birth messages), per process and its children, read from /proc before and
@@ -69,6 +71,11 @@ SPEED = 10.0
 DURATION_S = 45.0
 VISITS_PER_DAY = 100.0
 DRAIN_S = 30.0
+WARMUP_S = 10.0
+"""Events of the run's first seconds are stored and checked like the others, but left out
+of the latency that decides whether the fleet held: the central meets every gateway for
+the first time then (its rows in the registry, its sequence, its counts), a cost a fleet
+pays once when it comes up, not at every peak."""
 FLOOR_P99_MS = 2000.0
 SHARE_GROUP = "centrals"
 GATEWAYS_PER_SIM_PROCESS = 1_500
@@ -94,9 +101,32 @@ def _utc(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
-def stored_figures(database_url: str, generated: list[str]) -> dict[str, Any]:
-    """What the database holds against what the gateways generated, the store latency,
-    and the size of the event tables."""
+def wait_heard(database_url: str, stations: int, timeout: float) -> None:
+    """Until the central has stored every gateway's birth message: the traffic starts on
+    a central that knows its fleet."""
+    database = open_database(database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with database.connection() as db:
+                heard = int(
+                    db.execute("SELECT count(*) FROM gateways WHERE online = 1").fetchone()[0]
+                )
+            if heard >= stations:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the central heard {heard} of {stations} gateways")
+            # Reading the registry is the only way to see it; a fifth of a second is
+            # nothing beside starting thousands of connections.
+            time.sleep(0.2)
+    finally:
+        database.close()
+
+
+def stored_figures(database_url: str, generated: list[str], steady_from: float) -> dict[str, Any]:
+    """What the database holds against what the gateways generated, the store latency
+    (of every event, and of those from `steady_from`, epoch seconds), and the size of the
+    event tables."""
     database = open_database(database_url)
     try:
         with database.connection() as db:
@@ -118,6 +148,7 @@ def stored_figures(database_url: str, generated: list[str]) -> dict[str, Any]:
     stored = [str(row[0]) for row in rows]
     wanted, have = set(generated), set(stored)
     latency = [(_utc(row[2]) - _utc(row[1])) * 1000 for row in rows]
+    steady = [ms for row, ms in zip(rows, latency, strict=True) if _utc(row[1]) >= steady_from]
     # By ten seconds of the run: a transient (the start, a neighbour's burst on the
     # machine) shows apart from a load the central cannot carry.
     first = min((_utc(row[1]) for row in rows), default=0.0)
@@ -130,7 +161,8 @@ def stored_figures(database_url: str, generated: list[str]) -> dict[str, Any]:
         "lost": len(wanted - have),
         "unexpected": len(have - wanted),
         "duplicates": len(stored) - len(have),
-        "store_latency_ms": percentiles(latency) if len(latency) > 1 else None,
+        "store_latency_ms": percentiles(steady) if len(steady) > 1 else None,
+        "store_latency_ms_with_warmup": percentiles(latency) if len(latency) > 1 else None,
         "store_p99_ms_by_10_s": [
             round(percentiles(windows[w])["p99"]) if len(windows[w]) > 1 else None
             for w in sorted(windows)
@@ -179,6 +211,7 @@ def run_once(
         for number in range(1, replicas + 1):
             started.append(start_replica(work, number, broker.url, database_url, group))
         fleet.wait_ready(60 + stations / 50)
+        wait_heard(database_url, stations, 60 + stations / 50)
         assert broker.process is not None
         watched = {
             **{r.central_id: r.pid for r in started},
@@ -199,7 +232,7 @@ def run_once(
         for replica in started:
             replica.service.stop()
         broker.stop()
-    figures = stored_figures(database_url, result.event_ids)
+    figures = stored_figures(database_url, result.event_ids, began + min(WARMUP_S, duration_s / 2))
     server.drop_database(database_url)
     shutil.rmtree(work, ignore_errors=True)
     return summarise(
@@ -220,7 +253,9 @@ def summarise(
     memory: dict[str, dict[str, float]],
 ) -> dict[str, Any]:
     """One run's figures, and whether the fleet was held."""
-    messages = max(result.publishes, 1)
+    # Birth messages went out before the CPU was first read (the run starts once the
+    # central has heard every gateway); those of reconnections are in the window.
+    messages = max(result.publishes - result.births + result.reconnects, 1)
     cpu = {name: (after[name] - before[name]) / messages * 1e6 for name in before}
     groups = {
         "centrals": sum(v for k, v in cpu.items() if k.startswith("fleet-")),
@@ -308,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=SPEED, help="simulated s per real s")
     parser.add_argument("--visits-per-day", type=float, default=VISITS_PER_DAY)
     parser.add_argument("--start", help="simulated time of day HH:MM; centred on 12:00")
-    parser.add_argument("--ramp", action="store_true", help="double N until not held")
+    parser.add_argument("--ramp", action="store_true", help="grow N until not held")
+    parser.add_argument("--ramp-factor", type=float, default=1.5, help="N's growth per step")
     parser.add_argument("--max-stations", type=int, default=64_000, help="where a ramp stops")
     parser.add_argument("--sim-processes", type=int, help="simulator processes (default by N)")
     args = parser.parse_args(argv)
@@ -359,9 +395,10 @@ def main(argv: list[str] | None = None) -> int:
                     print_table([run])
                     if run["held"]:
                         largest = stations
-                    if not args.ramp or not run["held"] or stations * 2 > args.max_stations:
+                    grown = round(stations * args.ramp_factor)
+                    if not args.ramp or not run["held"] or grown > args.max_stations:
                         break
-                    stations *= 2
+                    stations = grown
                 results["largest_held"][str(replicas)] = largest
         finally:
             server.stop()
