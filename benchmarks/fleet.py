@@ -79,6 +79,8 @@ pays once when it comes up, not at every peak."""
 FLOOR_P99_MS = 2000.0
 SHARE_GROUP = "centrals"
 GATEWAYS_PER_SIM_PROCESS = 1_500
+BROKER_INFLIGHT = 100
+"""`max_inflight_messages` of the shipped broker configuration."""
 
 
 def station_ids(count: int) -> list[str]:
@@ -190,14 +192,23 @@ def run_once(
     day: Day,
     duration_s: float,
     sim_processes: int,
+    inflight: int = BROKER_INFLIGHT,
 ) -> dict[str, Any]:
-    """One fleet of `stations` against `replicas` centrals, on a fresh database and broker."""
+    """One fleet of `stations` against `replicas` centrals, on a fresh database and broker
+    whose in-flight window per client is `inflight`."""
     work = directory / f"r{replicas}-n{stations}"
     work.mkdir(parents=True)
     database_url = server.create_database()
     ids = station_ids(stations)
     register(database_url, ids)
-    broker = MosquittoBroker(work, free_port(), extra_config="max_queued_messages 1000000\n")
+    broker = MosquittoBroker(
+        work,
+        free_port(),
+        # The shipped broker's queue and window (deploy/mosquitto/mosquitto.conf) unless
+        # the window is asked otherwise: the central acknowledges a message only once it
+        # is committed, so the window bounds how much one replica has in hand.
+        extra_config=f"max_queued_messages 1000000\nmax_inflight_messages {inflight}\n",
+    )
     broker.start()
     started: list[Replica] = []
     fleet: Fleet | None = None
@@ -347,6 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ramp-factor", type=float, default=1.5, help="N's growth per step")
     parser.add_argument("--max-stations", type=int, default=64_000, help="where a ramp stops")
     parser.add_argument("--sim-processes", type=int, help="simulator processes (default by N)")
+    parser.add_argument(
+        "--broker-inflight",
+        type=int,
+        default=BROKER_INFLIGHT,
+        help="the broker's max_inflight_messages (the shipped configuration's by default)",
+    )
     args = parser.parse_args(argv)
     start = (
         parse_time_of_day(args.start) if args.start else start_of_peak(args.duration, args.speed)
@@ -357,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         "visits_per_day": args.visits_per_day,
         "speed": args.speed,
         "duration_s": args.duration,
+        "broker_inflight": args.broker_inflight,
         "latency": "event `at` (gateway clock) to the row's `received_at` (central clock, "
         "same machine); the stored mark's arrival at the gateway beside it",
         "cpu": "µs of CPU per message the gateways published, per process with children",
@@ -389,7 +407,14 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
                     run = run_once(
-                        server, Path(tmp), stations, replicas, day, args.duration, processes
+                        server,
+                        Path(tmp),
+                        stations,
+                        replicas,
+                        day,
+                        args.duration,
+                        processes,
+                        args.broker_inflight,
                     )
                     runs.append(run)
                     print_table([run])
