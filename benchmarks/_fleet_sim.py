@@ -1,7 +1,8 @@
 """The fleet benchmark's gateways: many MQTT connections driven from one thread per process.
 
 Each simulated gateway has its own client id and its own connection, as a real one does
-(`yz-gw-{station}-gw-1`, a persistent session, a retained birth message and last will).
+(`yz-gw-{station}-gw-1`, a persistent session, a retained birth message and last will,
+the birth said again whenever a central comes online).
 It numbers its events from 1 with its own sequence numbers, keeps each event until the
 central's retained `stored/1` mark covers it, and publishes again what the mark does not
 cover by the real gateway's rules (`gateway.resend.ResendPolicy`: when a central comes
@@ -120,6 +121,18 @@ class SimGateway:
         self.client.on_subscribe = _on_subscribe
         self.client.on_message = _on_message
 
+    def announce(self) -> None:
+        """The retained birth message."""
+        birth = Availability(
+            station_id=self.station_id,
+            gateway_id=GATEWAY_ID,
+            online=True,
+            at=datetime.now(UTC),
+            version=VERSION,
+        )
+        self.publish(self.availability, birth.to_json(), retain=True)
+        self.result.births += 1
+
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
         """Hand one message to paho (QoS 1)."""
         self.client.publish(topic, payload, qos=1, retain=retain)
@@ -188,15 +201,7 @@ def _on_connect(
     if reason.is_failure:
         return
     client.subscribe([(gateway.stored_topic, 1), (ALL_CENTRALS, 1)])
-    birth = Availability(
-        station_id=gateway.station_id,
-        gateway_id=GATEWAY_ID,
-        online=True,
-        at=datetime.now(UTC),
-        version=VERSION,
-    )
-    gateway.publish(gateway.availability, birth.to_json(), retain=True)
-    gateway.result.births += 1
+    gateway.announce()
 
 
 def _on_subscribe(
@@ -213,6 +218,10 @@ def _on_message(client: mqtt.Client, gateway: SimGateway, message: mqtt.MQTTMess
     if gateway.resend.central(
         status.central_id, status.online, not message.retain, time.monotonic()
     ):
+        # A central that has just come online may have missed the birth message (a
+        # retained copy never reaches a shared subscription): say it again, as the real
+        # gateway does, then publish what it may have lost.
+        gateway.announce()
         gateway.resend_if_due(asked=True)
 
 

@@ -267,8 +267,8 @@ def summarise(
 ) -> dict[str, Any]:
     """One run's figures, and whether the fleet was held."""
     # Birth messages went out before the CPU was first read (the run starts once the
-    # central has heard every gateway); those of reconnections are in the window.
-    messages = max(result.publishes - result.births + result.reconnects, 1)
+    # central has heard every gateway); the few of reconnections are left out too.
+    messages = max(result.publishes - result.births, 1)
     cpu = {name: (after[name] - before[name]) / messages * 1e6 for name in before}
     groups = {
         "centrals": sum(v for k, v in cpu.items() if k.startswith("fleet-")),
