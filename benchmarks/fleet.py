@@ -296,7 +296,7 @@ def summarise(
         "resent": result.resent,
         "reconnects": result.reconnects,
         "published": result.publishes,
-        "messages_per_s": result.publishes / duration_s,
+        "messages_per_s": messages / duration_s,
         "events_per_s": result.events / duration_s,
         "marks_received": result.marks,
         "unconfirmed_after_drain": result.unconfirmed,
