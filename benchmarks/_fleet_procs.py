@@ -1,0 +1,135 @@
+"""The fleet benchmark's processes: central replicas started as `yizhan central`, and what
+each process (with its children) costs in CPU and memory, read from /proc.
+
+A process's CPU is its own user and system time plus that of its children: the live ones
+(a central's writer process, PostgreSQL's backends) read one by one, the ended ones from
+the parent's `cutime`/`cstime`, which the kernel adds up once the parent has reaped them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dashboard.core.config import CentralSettings
+from tests.support.mosquitto import free_port
+from tests.support.service_process import ServiceProcess
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rpartition(")")[2].split()
+
+
+def _children_of() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None:
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and every live descendant."""
+    children = _children_of()
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by `pid` and its children, live or ended."""
+    total = 0
+    for member in tree(pid):
+        fields = _stat(member)
+        if fields is not None:
+            # utime, stime, cutime, cstime: fields 14-17 of stat(5), 11-14 after the name.
+            total += sum(int(value) for value in fields[11:15])
+    return total / _TICK
+
+
+def _status_kib(pid: int, key: str) -> int:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text("ascii")
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """Resident memory of `pid` and its live children now (`rss_mib`) and the sum of each
+    one's peak (`peak_mib`, from `VmHWM`)."""
+    members = tree(pid)
+    return {
+        "rss_mib": sum(_status_kib(m, "VmRSS") for m in members) / 1024,
+        "peak_mib": sum(_status_kib(m, "VmHWM") for m in members) / 1024,
+    }
+
+
+def shares_subscriptions() -> bool:
+    """Whether this central knows `[cluster] share_group`: replicas can share the load."""
+    cluster = CentralSettings.model_fields.get("cluster")
+    return cluster is not None
+
+
+@dataclass
+class Replica:
+    """One central replica, a process of its own."""
+
+    central_id: str
+    port: int
+    service: ServiceProcess
+
+    @property
+    def pid(self) -> int:
+        """The replica's process id."""
+        assert self.service.process is not None
+        return self.service.process.pid
+
+
+def start_replica(
+    directory: Path, number: int, broker_url: str, database_url: str, share_group: str | None
+) -> Replica:
+    """Write a replica's configuration and start it; returns once it listens."""
+    central_id = f"fleet-{number}"
+    home = directory / central_id
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    cluster = f'\n[cluster]\nshare_group = "{share_group}"\n' if share_group else ""
+    config = home / "central.toml"
+    config.write_text(
+        f"""central_id = "{central_id}"
+
+[broker]
+url = "{broker_url}"
+
+[http]
+host = "127.0.0.1"
+port = {port}
+
+[database]
+url = "{database_url}"
+path = "{home / "unused.db"}"
+
+[credentials]
+key_dir = "{home / "keys"}"
+{cluster}""",
+        encoding="utf-8",
+    )
+    service = ServiceProcess("central", config, home / "central.log", ready="central on")
+    service.start(timeout=60)
+    return Replica(central_id, port, service)
