@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from contract.credential_payloads import PublicKeyEntry, PublicKeys
 from contract.payloads import utc_now
@@ -26,6 +27,7 @@ from hardware.sim.scanner import VirtualScanner
 from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.relay import TcpRelay
 from tests.support.service_process import ServiceProcess
+from tests.support.waiting import wait_until
 
 STATION = "cs-0001"
 RELAY_PIN = 17
@@ -185,15 +187,21 @@ replay_rate = {self.replay_rate}
 
 @dataclass
 class Site:
-    """A broker, a central and gateways, each in its own directory and process."""
+    """A broker, the central (one replica or several) and gateways, each in its own
+    directory and process."""
 
     directory: Path
     broker: MosquittoBroker
-    central: ServiceProcess
-    database: Path
-    http_port: int
+    centrals: list[ServiceProcess]
+    database_url: str
+    http_ports: list[int]
     gateways: list[SiteGateway]
     relay: TcpRelay | None = None
+
+    @property
+    def central(self) -> ServiceProcess:
+        """The first (or only) central replica."""
+        return self.centrals[0]
 
     @classmethod
     def build(
@@ -204,22 +212,30 @@ class Site:
         relay: bool = False,
         gap_after_s: float = 30.0,
         broker_config: str = "",
+        database_url: str | None = None,
+        replicas: int = 1,
     ) -> Site:
         """Write the configs; `start()` runs everything. `broker_config` is added to the
-        broker's own lines."""
+        broker's own lines. The central stores in a SQLite file of the site unless
+        `database_url` names a PostgreSQL database, which `replicas` share."""
         directory.mkdir(parents=True, exist_ok=True)
         ports: set[int] = set()
-        while len(ports) < 3:
+        while len(ports) < 2 + replicas:
             # Nothing listens on these yet, so one port could come back twice. They are
             # listened on again after an outage, so no outgoing connection may take them.
             ports.add(free_port())
-        broker_port, http_port, relay_port = sorted(ports)
+        broker_port, relay_port, *http_ports = sorted(ports)
         broker = MosquittoBroker(directory, broker_port, broker_config, persistence=True)
-        database = directory / "central.db"
-        config = directory / "central.toml"
-        config.write_text(
-            f"""
-central_id = "central-1"
+        # On PostgreSQL the path only places the keys and photos, which replicas share.
+        database = f'path = "{directory / "central.db"}"'
+        if database_url:
+            database += f'\nurl = "{database_url}"'
+        centrals = []
+        for n, http_port in enumerate(http_ports, start=1):
+            config = directory / f"central-{n}.toml"
+            config.write_text(
+                f"""
+central_id = "central-{n}"
 
 [broker]
 url = "mqtt://127.0.0.1:{broker.port}"
@@ -231,14 +247,15 @@ host = "127.0.0.1"
 port = {http_port}
 
 [database]
-path = "{database}"
+{database}
 
 [alerts]
 gap_after_s = {gap_after_s}
 """,
-            encoding="utf-8",
-        )
-        central = ServiceProcess("central", config, directory / "central.log", ready="central on")
+                encoding="utf-8",
+            )
+            log = directory / ("central.log" if replicas == 1 else f"central-{n}.log")
+            centrals.append(ServiceProcess("central", config, log, ready="central on"))
         tcp_relay = TcpRelay(relay_port, broker.port) if relay else None
         gateway_port = tcp_relay.port if tcp_relay else broker.port
         key = SigningKey.generate(SITE_KEY_ID)
@@ -246,14 +263,16 @@ gap_after_s = {gap_after_s}
             SiteGateway(gid, directory, gateway_port, 100_000 * (n + 1), key, replay_rate)
             for n, gid in enumerate(gateway_ids)
         ]
-        return cls(directory, broker, central, database, http_port, gateways, tcp_relay)
+        url = database_url or f"sqlite:///{directory / 'central.db'}"
+        return cls(directory, broker, centrals, url, http_ports, gateways, tcp_relay)
 
     def start(self) -> None:
-        """Broker, relay, central, then the gateways."""
+        """Broker, relay, the central's replicas, then the gateways."""
         self.broker.start()
         if self.relay is not None:
             self.relay.start()
-        self.central.start()
+        for central in self.centrals:
+            central.start()
         for gateway in self.gateways:
             gateway.start()
 
@@ -261,23 +280,33 @@ gap_after_s = {gap_after_s}
         """Stop everything that still runs."""
         for gateway in self.gateways:
             gateway.close()
-        if self.central.process is not None:
-            self.central.stop()
+        for central in self.centrals:
+            if central.process is not None:
+                central.stop()
         if self.relay is not None:
             self.relay.cut()
         self.broker.stop()
 
+    def rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """What a query (with `?` placeholders) returns from the central's database, read
+        beside the processes that write it."""
+        if self.database_url.startswith("postgresql://"):
+            import psycopg
+
+            with psycopg.connect(self.database_url, autocommit=True) as db:
+                return list(db.execute(sql.replace("?", "%s"), params).fetchall())
+        path = Path(self.database_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            return []
+        with read_only(path) as db:
+            return list(db.execute(sql, params).fetchall())
+
     def stored_access(self, gateway_id: str) -> int:
         """Access events of one gateway in the central's database."""
-        if not self.database.exists():
-            return 0
-        with read_only(self.database) as db:
-            return int(
-                db.execute(
-                    "SELECT count(*) FROM events WHERE kind = 'access' AND gateway_id = ?",
-                    (gateway_id,),
-                ).fetchone()[0]
-            )
+        rows = self.rows(
+            "SELECT count(*) FROM events WHERE kind = 'access' AND gateway_id = ?", (gateway_id,)
+        )
+        return int(rows[0][0]) if rows else 0
 
     def wait_delivered(self, timeout: float) -> float:
         """Wait until every scan is stored and every outbox is empty; the seconds it took."""
@@ -302,28 +331,41 @@ gap_after_s = {gap_after_s}
             # Two processes write these files; polling them is the only signal there is.
             time.sleep(0.1)
 
+    def wait_alerts_resolved(self, timeout: float) -> None:
+        """Wait until no alert is open: an outage's alert is resolved by the periodic
+        checks after it ended, on every replica that saw it."""
+        wait_until(
+            lambda: not self.rows("SELECT 1 FROM alerts WHERE resolved_at IS NULL"),
+            timeout,
+            "every alert to be resolved",
+        )
+
     def check_exact(self) -> None:
-        """The central holds every scan's event exactly once, and nothing else."""
-        with read_only(self.database) as db:
-            for gateway in self.gateways:
-                rows = db.execute(
-                    "SELECT kind, seq, payload FROM events WHERE gateway_id = ? ORDER BY seq",
-                    (gateway.gateway_id,),
-                ).fetchall()
-                workers = [json.loads(p)["worker_id"] for k, _, p in rows if k == "access"]
-                expected = gateway.scanned
-                duplicated = [w for w, n in Counter(workers).items() if n > 1]
-                assert not duplicated, f"{gateway.gateway_id}: stored twice: {duplicated[:5]}"
-                missing = sorted(set(expected) - set(workers))
-                assert not missing, f"{gateway.gateway_id}: {len(missing)} missing: {missing[:5]}"
-                extra = sorted(set(workers) - set(expected))
-                assert not extra, f"{gateway.gateway_id}: unexpected: {extra[:5]}"
-                seqs = [seq for _, seq, _ in rows]
-                assert seqs == list(range(1, len(seqs) + 1)), (
-                    f"{gateway.gateway_id}: sequence numbers are not 1..{len(seqs)} exactly once"
-                )
-            open_alerts = db.execute("SELECT detail FROM alerts WHERE resolved_at IS NULL")
-            assert open_alerts.fetchall() == []
+        """The central holds every scan's event exactly once, and nothing else; the
+        station's count is the number of people who came in."""
+        for gateway in self.gateways:
+            rows = self.rows(
+                "SELECT kind, seq, payload FROM events WHERE gateway_id = ? ORDER BY seq",
+                (gateway.gateway_id,),
+            )
+            workers = [json.loads(p)["worker_id"] for k, _, p in rows if k == "access"]
+            expected = gateway.scanned
+            duplicated = [w for w, n in Counter(workers).items() if n > 1]
+            assert not duplicated, f"{gateway.gateway_id}: stored twice: {duplicated[:5]}"
+            missing = sorted(set(expected) - set(workers))
+            assert not missing, f"{gateway.gateway_id}: {len(missing)} missing: {missing[:5]}"
+            extra = sorted(set(workers) - set(expected))
+            assert not extra, f"{gateway.gateway_id}: unexpected: {extra[:5]}"
+            seqs = [seq for _, seq, _ in rows]
+            assert seqs == list(range(1, len(seqs) + 1)), (
+                f"{gateway.gateway_id}: sequence numbers are not 1..{len(seqs)} exactly once"
+            )
+        open_alerts = self.rows("SELECT kind, detail FROM alerts WHERE resolved_at IS NULL")
+        assert open_alerts == [], f"alerts left open: {open_alerts}"
+        came_in = sum(len(g.scanned) for g in self.gateways)
+        assert self.rows("SELECT occupancy FROM stations WHERE id = ?", (STATION,)) == [
+            (came_in,)
+        ], "the station's count is not the number of people who came in"
 
 
 def one_door_board(scanner_port: str | None = None) -> BoardProfile:
