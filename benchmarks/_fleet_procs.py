@@ -12,7 +12,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dashboard.core.config import CentralSettings
 from tests.support.mosquitto import free_port
 from tests.support.service_process import ServiceProcess
 
@@ -80,12 +79,6 @@ def memory_mib(pid: int) -> dict[str, float]:
     }
 
 
-def shares_subscriptions() -> bool:
-    """Whether this central knows `[cluster] share_group`: replicas can share the load."""
-    cluster = CentralSettings.model_fields.get("cluster")
-    return cluster is not None
-
-
 @dataclass
 class Replica:
     """One central replica, a process of its own."""
@@ -101,15 +94,12 @@ class Replica:
         return self.service.process.pid
 
 
-def start_replica(
-    directory: Path, number: int, broker_url: str, database_url: str, share_group: str | None
-) -> Replica:
+def start_replica(directory: Path, number: int, broker_url: str, database_url: str) -> Replica:
     """Write a replica's configuration and start it; returns once it listens."""
     central_id = f"fleet-{number}"
     home = directory / central_id
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    cluster = f'\n[cluster]\nshare_group = "{share_group}"\n' if share_group else ""
     config = home / "central.toml"
     config.write_text(
         f"""central_id = "{central_id}"
@@ -126,8 +116,9 @@ url = "{database_url}"
 path = "{home / "unused.db"}"
 
 [credentials]
-key_dir = "{home / "keys"}"
-{cluster}""",
+# Replicas share their signing keys, as on a shared volume.
+key_dir = "{directory / "keys"}"
+""",
         encoding="utf-8",
     )
     service = ServiceProcess("central", config, home / "central.log", ready="central on")

@@ -6,8 +6,9 @@ central replicas hold with every event stored once and in time.
 
 Everything runs for real on this machine, each a process of its own: a Mosquitto of the
 benchmark's own on a free port, a throwaway PostgreSQL cluster, the central replicas as
-`yizhan central --config FILE` on one database (beyond one replica, each subscribes
-through the MQTT shared subscription `$share/centrals/...`, `[cluster] share_group`), and
+`yizhan central --config FILE` on one database (beyond one replica, copies of each
+other: each receives every message, stores what no other has stored yet, and one holds
+the leader lease; they share no load, see docs/scale.md), and
 the simulated gateways (`benchmarks._fleet_sim`: one connection, client id and sequence
 of numbers each, events kept until the central's stored mark covers them) spread over a
 few processes. The stations are registered first, as a real fleet's are.
@@ -54,7 +55,6 @@ from benchmarks._fleet_procs import (
     Replica,
     cpu_s,
     memory_mib,
-    shares_subscriptions,
     start_replica,
 )
 from benchmarks._fleet_sim import Fleet, Result
@@ -77,7 +77,6 @@ of the latency that decides whether the fleet held: the central meets every gate
 the first time then (its rows in the registry, its sequence, its counts), a cost a fleet
 pays once when it comes up, not at every peak."""
 FLOOR_P99_MS = 2000.0
-SHARE_GROUP = "centrals"
 GATEWAYS_PER_SIM_PROCESS = 1_500
 BROKER_INFLIGHT = 100
 """`max_inflight_messages` of the shipped broker configuration."""
@@ -220,9 +219,8 @@ def run_once(
         fleet = Fleet(
             "127.0.0.1", broker.port, ids, day, sim_processes, DRAIN_S, seed=stations + replicas
         )
-        group = SHARE_GROUP if replicas > 1 else None
         for number in range(1, replicas + 1):
-            started.append(start_replica(work, number, broker.url, database_url, group))
+            started.append(start_replica(work, number, broker.url, database_url))
         fleet.wait_ready(60 + stations / 50)
         wait_heard(database_url, stations, 60 + stations / 50)
         assert broker.process is not None
@@ -382,20 +380,14 @@ def main(argv: list[str] | None = None) -> int:
         "cpu": "µs of CPU per message the gateways published, per process with children",
         "runs": [],
         "largest_held": {},
-        "skipped": {},
+        "replicas": "copies: every replica receives every message and stores what no other "
+        "has yet; shared subscriptions are not built (docs/scale.md)",
     }
     runs: list[dict[str, Any]] = results["runs"]
     with tempfile.TemporaryDirectory(prefix="yizhan-fleet-") as tmp:
         server = PostgresServer.throwaway()
         try:
             for replicas in args.replicas:
-                if replicas > 1 and not shares_subscriptions():
-                    results["skipped"][str(replicas)] = (
-                        "this central has no [cluster] share_group: replicas would each "
-                        "receive every message instead of sharing them"
-                    )
-                    print(f"replicas {replicas}: skipped, {results['skipped'][str(replicas)]}")
-                    continue
                 stations = args.stations
                 largest: int | None = None
                 while True:
