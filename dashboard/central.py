@@ -29,6 +29,7 @@ from dashboard.ingest.checks import record_outages, run_checks
 from dashboard.ingest.metrics import IngestMetrics
 from dashboard.ingest.pipeline import Ingest
 from dashboard.ingest.stored_marks import StoredMarks
+from dashboard.services.change_relay import ChangeRelay
 from dashboard.services.clock_ticks import ClockTicker
 from dashboard.services.credentials import Credentials
 from dashboard.services.face_removals import FaceRemovals
@@ -118,6 +119,8 @@ class Central:
         # Replicas on one PostgreSQL database: only the lease holder runs the work that
         # must be done once (time-driven checks, retention, sweeps, the gateway export).
         self.lease = LeaderLease(settings.database.resolved_url)
+        # ... and every replica's live stream shows what the others committed.
+        self.relay = ChangeRelay(settings.database.resolved_url, settings.central_id, self._relayed)
         self._alerts = threading.Thread(target=self._watch, name="checks", daemon=True)
         # Worker credentials: keys, revocations and face/card maps go out retained.
         self.credentials = Credentials(
@@ -201,6 +204,7 @@ class Central:
         self.stored_marks.start()
         self.ingest.start()
         self.lease.start()
+        self.relay.start()
         self._alerts.start()
         self.link.start()
         self.credentials.start()
@@ -246,6 +250,7 @@ class Central:
         if self._alerts.is_alive():
             self._alerts.join(timeout=5)
         self.lease.stop()
+        self.relay.stop()
         if self.influx is not None:
             self.influx.stop()
         self.store.close()
@@ -332,6 +337,11 @@ class Central:
         if photos:
             log.info("retention: deleted %d report photos", photos)
 
+    def _relayed(self, messages: list[tuple[str, str | None, str]]) -> None:
+        """What another replica committed: to this replica's stream and map."""
+        self.live.publish_texts(messages)
+        self.map_state.mark({sid for _, sid, _ in messages if sid is not None})
+
     def _listening(self) -> None:
         self._listening_since = time.time()
 
@@ -389,7 +399,7 @@ class Central:
         # Marked before it is published: a page that hears of a change and loads the
         # map then finds it.
         self.map_state.note(batch)
-        self.live.publish_changes(batch)
+        self.relay.send(self.live.publish_changes(batch))
         self.stored_marks.note(batch.stored_marks)
         if self.influx is not None:
             self.influx.batch(batch)

@@ -48,22 +48,32 @@ class LiveHub:
         with self._lock:
             return len(self._subscribers)
 
-    def publish_changes(self, batch: BatchResult) -> None:
-        """Send every change of a committed batch, check or correction; from any thread."""
-        for change in changes_of(batch):
-            self.publish(change)
+    def publish_changes(self, batch: BatchResult) -> list[tuple[str, str | None, str]]:
+        """Send every change of a committed batch, check or correction; from any thread.
+        The messages as sent, (kind, station id, text), for other replicas' streams."""
+        sent = [(KIND_OF[type(c)], c.station_id, event_text(c)) for c in changes_of(batch)]
+        self.publish_texts(sent)
+        return sent
+
+    def publish_texts(self, messages: list[tuple[str, str | None, str]]) -> None:
+        """Send messages another replica relayed, as `publish_changes` returned them."""
+        for kind, station_id, text in messages:
+            self.publish_text(kind, station_id, text)
 
     def publish(self, change: Change) -> None:
         """Send one change to every interested subscriber; from any thread."""
-        kind = KIND_OF[type(change)]
-        text = event_text(change)
+        self.publish_text(KIND_OF[type(change)], change.station_id, event_text(change))
+
+    def publish_text(self, kind: str, station_id: str | None, text: str) -> None:
+        """Send a change already written as a server-sent event (one another replica
+        relayed) to every interested subscriber; from any thread."""
         with self._lock:
             targets = list(self._subscribers)
             self.published += 1
         for sub in targets:
             if sub.kinds is not None and kind not in sub.kinds:
                 continue
-            if sub.stations is not None and change.station_id not in sub.stations:
+            if sub.stations is not None and station_id not in sub.stations:
                 continue
             try:
                 sub.loop.call_soon_threadsafe(self._offer, sub, text)

@@ -167,10 +167,14 @@ class StationMapState:
 
     def note(self, batch: BatchResult) -> None:
         """Mark the stations a committed batch, check or correction moved; from any thread."""
-        moved = {*batch.occupancy, *(g.station_id for g in batch.gateways), *batch.heard}
-        if moved:
+        self.mark({*batch.occupancy, *(g.station_id for g in batch.gateways), *batch.heard})
+
+    def mark(self, station_ids: set[str]) -> None:
+        """Mark stations to be read again before the next answer (another replica changed
+        them); from any thread."""
+        if station_ids:
             with self._marks:
-                self._marked |= moved
+                self._marked |= station_ids
 
     def warm(self) -> threading.Thread:
         """Read the stations in the background, so the first page load finds them read."""

@@ -23,6 +23,7 @@ from dashboard.core.changes import AlertThresholds
 from dashboard.core.config import AlertSettings
 from dashboard.core.stations import StationInput
 from dashboard.ingest import batch
+from dashboard.services.change_relay import MAX_PAYLOAD_BYTES, Item, payloads, read_payload
 from dashboard.services.leader_lease import LeaderLease
 from dashboard.storage.db import Database
 from dashboard.storage.migrations import open_database
@@ -30,6 +31,8 @@ from dashboard.storage.store import Store
 from servicekit.settings import BrokerSettings
 from tests.central.conftest import STATIONS, central_settings
 from tests.central.support import Gateway
+from tests.central.test_live import next_of, stream
+from tests.support.mosquitto import MosquittoBroker, free_port
 from tests.support.postgres import PostgresServer
 from tests.support.probe import MqttProbe
 from tests.support.running_central import run_central
@@ -115,6 +118,7 @@ def test_one_replica_holds_the_lease_and_hands_it_over_when_it_stops(pg_url: str
 
 LEASE_HOLDER = """
 import sys, threading
+from dashboard.services.change_relay import MAX_PAYLOAD_BYTES, Item, payloads, read_payload
 from dashboard.services.leader_lease import LeaderLease
 lease = LeaderLease(sys.argv[1])
 lease.start()
@@ -200,3 +204,51 @@ def gateways(http: httpx.Client) -> list[dict[str, Any]]:
 
 def offline_alerts(http: httpx.Client) -> list[dict[str, Any]]:
     return [a for a in http.get("/api/alerts").json() if a["kind"] == "gateway_offline"]
+
+
+def test_a_replica_streams_what_another_replica_stored(
+    tmp_path: Path, broker_settings: BrokerSettings, probe: MqttProbe, pg_url: str
+) -> None:
+    # The second replica hears nothing from the gateways (a broker of its own): whatever
+    # its stream shows of them came from the first replica through the database.
+    quiet = MosquittoBroker(tmp_path / "quiet", free_port())
+    (tmp_path / "quiet").mkdir()
+    quiet.start()
+    try:
+        first = central_settings(tmp_path / "a", broker_settings.url, pg_url)
+        second = central_settings(tmp_path / "b", quiet.url, pg_url)
+        with (
+            contextmanager(run_central)(first, stations=STATIONS),
+            contextmanager(run_central)(second, stations=STATIONS) as watched,
+        ):
+            assert watched.service.relay.listening.wait(10)
+            for events in stream(watched, {}):
+                next_of(events, "snapshot")
+                Gateway(probe, "cs-0001", "gw-1").access("in", worker="w4242")
+                # In the order the first replica sent them: the count, then the entry.
+                occupancy = next_of(events, "occupancy")
+                assert (occupancy["station_id"], occupancy["occupancy"]) == ("cs-0001", 1)
+                entry = next_of(events, "entry")
+                assert (entry["station_id"], entry["worker_id"]) == ("cs-0001", "w4242")
+            assert watched.service.relay.received > 0
+    finally:
+        quiet.stop()
+
+
+def test_relayed_messages_are_split_under_the_notification_limit_in_order() -> None:
+    items: list[Item] = [
+        ("entry", f"cs-{n:04d}", f'event: entry\ndata: {{"n": {n}, "名": "{"驿" * 40}"}}\n\n')
+        for n in range(300)
+    ]
+    too_large: Item = ("alert", None, "x" * MAX_PAYLOAD_BYTES)
+    sent = payloads("central-1", [*items[:150], too_large, *items[150:]])
+    assert len(sent) > 1
+    assert all(len(p.encode()) <= MAX_PAYLOAD_BYTES for p in sent)
+    received: list[Item] = []
+    for payload in sent:
+        sender, part = read_payload(payload)
+        assert sender == "central-1"
+        received += part
+    assert received == items
+    with pytest.raises(ValueError):
+        read_payload("not json")
