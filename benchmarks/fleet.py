@@ -2,7 +2,7 @@
 central replicas hold with every event stored once and in time.
 
 `python -m benchmarks.fleet [--stations N] [--replicas 1 2 3] [--duration S] [--speed X]
-[--ramp]`
+[--ramp] [--flood K [--flood-factor F]]`
 
 Everything runs for real on this machine, each a process of its own: a Mosquitto of the
 benchmark's own on a free port, a throwaway PostgreSQL cluster, the central replicas as
@@ -28,6 +28,17 @@ which includes the central's coalescing of marks (at most two a second per gatew
 `--ramp` grows N from `--stations` (by half each step) until a run is not held. The
 latency that decides is that of events after the first ten seconds (`WARMUP_S`), when
 the central has met every gateway; the whole run's is reported beside it.
+
+`--flood K` (off by default) makes K gateways publish F times (`--flood-factor`, 100) a
+station's normal event rate during the middle third of the run: refused scans, as from
+a reader stuck on one code, on top of their visits, numbered and kept until stored like
+every event, from a simulator process of their own. Each flood run comes after the same
+run without the flood (a baseline on the machine as it is then): the figures are the
+other gateways' store latency during the flood window against the same window of the
+baseline (p50, p99, the ratio), and the flooders' own: events added, stored of those
+they generated, their store and mark latency. Nothing may be lost for any gateway; the
+drain after a flood waits up to `FLOOD_DRAIN_S` for the backlog. See docs/scale.md, "A
+gateway that floods".
 
 CPU is in microseconds per message the gateways published (events, copies sent again,
 health and birth messages), per process and its children, read from /proc before and
