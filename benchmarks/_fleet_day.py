@@ -14,7 +14,8 @@ real latency.
 A visit is what the real gateway reports for one person, in order: the access decision,
 the lock released, the door opened, the crossing of the beams, the door closed and
 locked again; leaving, the same through the exit scanner or the exit button. Now and
-then someone shows a code the central never signed and is refused.
+then someone shows a code the central never signed and is refused; a gateway that floods
+reports that refusal over and over (`refused_scan`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ class Day:
         hour = int(self.time_of_day(real_elapsed_s) // 3600)
         share = self.hourly[hour] / sum(self.hourly)
         return self.visits_per_day * share / 3600.0 * self.speed
+
+    def events_per_real_s(self, real_elapsed_s: float) -> float:
+        """One station's average event rate now, per real second (health left out)."""
+        return self.visits_per_real_s(real_elapsed_s) * EVENTS_PER_VISIT
 
     def real_s(self, simulated_s: float) -> float:
         """How long `simulated_s` lasts in real seconds."""
@@ -113,6 +118,12 @@ def departure(rng: random.Random) -> list[Step]:
         return _through_door("out", None, "rex")
     worker = f"w{rng.randrange(1, 2**31)}"
     return _through_door("out", _access("out", worker, "granted", "granted"), "grant")
+
+
+def refused_scan() -> dict[str, object]:
+    """The access event of a code the central never signed, refused: what a reader stuck
+    on a damaged or forged code reports again and again (the flood of `benchmarks.fleet`)."""
+    return _access("in", None, "denied", "bad_signature")
 
 
 def stay_s(rng: random.Random) -> float:

@@ -16,6 +16,12 @@ gateways from a single thread: paho's `loop_read`/`loop_write`/`loop_misc` over 
 `selectors` selector, with the sockets registered for writing only while paho holds
 unsent bytes. The benchmark spreads the fleet over a few such processes (`Fleet`), so the
 simulator's CPU is not what limits the central; its CPU is measured with the others.
+
+A flood (`Flood`): some gateways publish, for a stretch of the run, many times their
+normal event rate on top of their normal traffic: the refused scan of a reader stuck on
+one code, numbered, kept and published again like every other event. They run in a
+simulator process of their own, so that driving the flood does not hold up the other
+gateways' sockets in the simulator itself.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import multiprocessing
 import random
 import selectors
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -35,7 +41,15 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from benchmarks._fleet_day import HEALTH_INTERVAL_S, Day, arrival, departure, event, stay_s
+from benchmarks._fleet_day import (
+    HEALTH_INTERVAL_S,
+    Day,
+    arrival,
+    departure,
+    event,
+    refused_scan,
+    stay_s,
+)
 from contract.maintenance_payloads import Health
 from contract.payloads import Availability, CentralStatus, StoredMark
 from contract.topics import ALL_CENTRALS, event_topic, gateway_topic
@@ -46,6 +60,18 @@ VERSION = "fleet-sim"
 MISC_EVERY_S = 1.0
 """How often every client's keepalive and resend rules are looked at."""
 KEEPALIVE_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Flood:
+    """Which gateways flood, how hard, and when."""
+
+    stations: tuple[str, ...]
+    factor: float
+    """Their event rate during the flood, as a multiple of a station's normal rate."""
+    from_s: float
+    to_s: float
+    """Real seconds after the traffic starts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +88,8 @@ class Plan:
     resend_wait_s: float
     resend_max_wait_s: float
     """The real gateway's `[outbox] confirm_wait_s` and `confirm_wait_max_s`."""
+    flood: Flood | None = None
+    """When some of this process's gateways flood."""
 
 
 @dataclass
@@ -77,7 +105,15 @@ class Result:
     """Every PUBLISH the gateways sent: events, copies, health and birth messages."""
     marks: int = 0
     mark_latency_ms: list[float] = field(default_factory=list)
-    """Per event, from its first publish to the arrival of the mark that covered it."""
+    """Per event of a gateway that does not flood, from its first publish to the arrival
+    of the mark that covered it."""
+    flood_event_ids: list[str] = field(default_factory=list)
+    """Every event of the gateways that flood (their normal ones too), also in
+    `event_ids`."""
+    flood_events: int = 0
+    """Events the flood added (refused scans beyond the normal traffic)."""
+    flood_mark_latency_ms: list[float] = field(default_factory=list)
+    """`mark_latency_ms` of the gateways that flood."""
     unconfirmed: int = 0
     """Events still waiting for a mark when the drain ended."""
     reconnects: int = 0
@@ -87,9 +123,16 @@ class Result:
 class SimGateway:
     """One gateway's connection, numbering, outbox and resend rules."""
 
-    def __init__(self, station_id: str, result: Result, resend: tuple[float, float]) -> None:
+    def __init__(
+        self,
+        station_id: str,
+        result: Result,
+        resend: tuple[float, float],
+        flooding: bool = False,
+    ) -> None:
         self.station_id = station_id
         self.result = result
+        self.flooding = flooding
         self.seq = 0
         self.outbox: dict[int, tuple[str, bytes, float]] = {}
         """seq → (topic, payload, first published, monotonic), oldest first."""
@@ -146,6 +189,8 @@ class SimGateway:
         body = payload.to_json()
         self.outbox[self.seq] = (topic, body, time.monotonic())
         self.result.event_ids.append(payload.event_id)
+        if self.flooding:
+            self.result.flood_event_ids.append(payload.event_id)
         self.result.events += 1
         self.publish(topic, body)
 
@@ -172,12 +217,15 @@ class SimGateway:
             return
         self.confirmed = seq
         moved = False
+        latencies = (
+            self.result.flood_mark_latency_ms if self.flooding else self.result.mark_latency_ms
+        )
         while self.outbox:
             first = next(iter(self.outbox))
             if first > seq:
                 break
             _, _, published = self.outbox.pop(first)
-            self.result.mark_latency_ms.append((now - published) * 1000)
+            latencies.append((now - published) * 1000)
             moved = True
         if moved:
             self.resend.progress(now)
@@ -324,11 +372,19 @@ Action = tuple[float, int, int, str, dict[str, object]]
 class Traffic:
     """The heap of what each gateway does next: health reports, arrivals and their steps."""
 
-    def __init__(self, gateways: list[SimGateway], day: Day, seed: int, go: float) -> None:
+    def __init__(
+        self,
+        gateways: list[SimGateway],
+        day: Day,
+        seed: int,
+        go: float,
+        flood: Flood | None = None,
+    ) -> None:
         self.gateways = gateways
         self.day = day
         self.rng = random.Random(seed)
         self.go = go
+        self.flood = flood
         self.heap: list[Action] = []
         self._order = 0
         health_s = day.real_s(HEALTH_INTERVAL_S)
@@ -336,6 +392,8 @@ class Traffic:
             # Spread over the interval, as gateways started at different times are.
             self._push(go + self.rng.uniform(0, health_s), index, "health", {})
             self._next_arrival(index, go)
+            if flood is not None and flood.factor > 1 and gateways[index].flooding:
+                self._push(go + flood.from_s, index, "flood", {})
 
     def _push(self, when: float, index: int, kind: str, fields: dict[str, object]) -> None:
         self._order += 1
@@ -365,9 +423,26 @@ class Traffic:
             elif kind == "leave":
                 gateway.inside = max(0, gateway.inside - 1)
                 self._steps(when, index, departure(self.rng))
+            elif kind == "flood":
+                self._flood(when, index)
             else:
                 gateway.send(kind, fields)
         return touched
+
+    def _flood(self, when: float, index: int) -> None:
+        """One refused scan beyond the normal traffic, and the next one while the flood
+        lasts: evenly spaced, as a stuck reader repeats itself, at (factor - 1) times a
+        station's normal event rate of the hour, so that with the normal traffic the
+        gateway publishes `factor` times that rate."""
+        flood = self.flood
+        assert flood is not None
+        if when >= self.go + flood.to_s:
+            return
+        gateway = self.gateways[index]
+        gateway.send("access", refused_scan())
+        gateway.result.flood_events += 1
+        rate = (flood.factor - 1) * self.day.events_per_real_s(when - self.go)
+        self._push(when + 1 / rate, index, "flood", {})
 
     def _steps(self, when: float, index: int, steps: list[tuple[float, dict[str, object]]]) -> None:
         for offset, fields in steps:
@@ -383,7 +458,10 @@ def run_worker(conn: Connection, plan: Plan) -> None:
     its stop time, wait for the marks, send the result, disconnect."""
     result = Result()
     resend = (plan.resend_wait_s, plan.resend_max_wait_s)
-    gateways = [SimGateway(station, result, resend) for station in plan.stations]
+    flooding = set(plan.flood.stations) if plan.flood is not None else set()
+    gateways = [
+        SimGateway(station, result, resend, station in flooding) for station in plan.stations
+    ]
     loop = Loop(gateways, plan.host, plan.port)
     orders: list[Any] = []
     loop.extra(conn, lambda: orders.append(conn.recv()))
@@ -399,7 +477,7 @@ def run_worker(conn: Connection, plan: Plan) -> None:
     go, stop = go_epoch + offset, stop_epoch + offset
     while time.monotonic() < go:
         loop.run_once(min(0.05, go - time.monotonic()))
-    traffic = Traffic(gateways, plan.day, plan.seed, go)
+    traffic = Traffic(gateways, plan.day, plan.seed, go, plan.flood)
     while (now := time.monotonic()) < stop:
         for gateway in traffic.due(now):
             # What paho could not write at once waits for the socket to take it.
@@ -435,12 +513,17 @@ class Fleet:
         processes: int,
         drain_s: float,
         seed: int = 1,
+        flood: Flood | None = None,
     ) -> None:
         context = multiprocessing.get_context("spawn")
         self._pipes: list[Connection] = []
         self.processes: list[Any] = []
-        for number in range(processes):
-            share = tuple(stations[number::processes])
+        flooding = set(flood.stations) if flood is not None else set()
+        calm = [station for station in stations if station not in flooding]
+        shares: list[Sequence[str]] = [calm[number::processes] for number in range(processes)]
+        if flooding:
+            shares.append([station for station in stations if station in flooding])
+        for number, share in enumerate(shares):
             if not share:
                 continue
             ours, theirs = context.Pipe()
@@ -448,12 +531,13 @@ class Fleet:
             plan = Plan(
                 host,
                 port,
-                share,
+                tuple(share),
                 day,
                 seed * 1000 + number,
                 drain_s,
                 outbox.confirm_wait_s,
                 outbox.confirm_wait_max_s,
+                flood,
             )
             process = context.Process(
                 target=run_worker, args=(theirs, plan), name=f"fleet-sim-{number}", daemon=True
@@ -485,6 +569,9 @@ class Fleet:
             part: Result = _expect(pipe, "done", timeout)
             merged.event_ids += part.event_ids
             merged.mark_latency_ms += part.mark_latency_ms
+            merged.flood_event_ids += part.flood_event_ids
+            merged.flood_mark_latency_ms += part.flood_mark_latency_ms
+            merged.flood_events += part.flood_events
             merged.last_seq.update(part.last_seq)
             for name in ("events", "health", "births", "resent", "publishes", "marks"):
                 setattr(merged, name, getattr(merged, name) + getattr(part, name))

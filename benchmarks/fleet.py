@@ -2,7 +2,7 @@
 central replicas hold with every event stored once and in time.
 
 `python -m benchmarks.fleet [--stations N] [--replicas 1 2 3] [--duration S] [--speed X]
-[--ramp]`
+[--ramp] [--flood K [--flood-factor F]]`
 
 Everything runs for real on this machine, each a process of its own: a Mosquitto of the
 benchmark's own on a free port, a throwaway PostgreSQL cluster, the central replicas as
@@ -28,6 +28,17 @@ which includes the central's coalescing of marks (at most two a second per gatew
 `--ramp` grows N from `--stations` (by half each step) until a run is not held. The
 latency that decides is that of events after the first ten seconds (`WARMUP_S`), when
 the central has met every gateway; the whole run's is reported beside it.
+
+`--flood K` (off by default) makes K gateways publish F times (`--flood-factor`, 100) a
+station's normal event rate during the middle third of the run: refused scans, as from
+a reader stuck on one code, on top of their visits, numbered and kept until stored like
+every event, from a simulator process of their own. Each flood run comes after the same
+run without the flood (a baseline on the machine as it is then): the figures are the
+other gateways' store latency during the flood window against the same window of the
+baseline (p50, p99, the ratio), and the flooders' own: events added, stored of those
+they generated, their store and mark latency. Nothing may be lost for any gateway; the
+drain after a flood waits up to `FLOOD_DRAIN_S` for the backlog. See docs/scale.md, "A
+gateway that floods".
 
 CPU is in microseconds per message the gateways published (events, copies sent again,
 health and birth messages), per process and its children, read from /proc before and
@@ -57,7 +68,7 @@ from benchmarks._fleet_procs import (
     memory_mib,
     start_replica,
 )
-from benchmarks._fleet_sim import Fleet, Result
+from benchmarks._fleet_sim import Fleet, Flood, Result
 from benchmarks.report import machine, percentiles, write_results
 from dashboard.core.stations import StationInput
 from dashboard.storage.migrations import open_database
@@ -80,6 +91,11 @@ FLOOR_P99_MS = 2000.0
 GATEWAYS_PER_SIM_PROCESS = 1_500
 BROKER_INFLIGHT = 100
 """`max_inflight_messages` of the shipped broker configuration."""
+FLOOD_FACTOR = 100.0
+FLOOD_DRAIN_S = 120.0
+"""With a flood, the longest wait after the traffic for every event to be marked stored:
+a flood beyond what the central can take leaves a backlog it works off afterwards (the
+wait ends as soon as every gateway's outbox is empty)."""
 
 
 def station_ids(count: int) -> list[str]:
@@ -124,14 +140,23 @@ def wait_heard(database_url: str, stations: int, timeout: float) -> None:
         database.close()
 
 
-def stored_figures(database_url: str, generated: list[str], steady_from: float) -> dict[str, Any]:
+def stored_figures(
+    database_url: str,
+    generated: list[str],
+    steady_from: float,
+    flooding: frozenset[str] = frozenset(),
+    window: tuple[float, float] | None = None,
+    flood_generated: list[str] | None = None,
+) -> dict[str, Any]:
     """What the database holds against what the gateways generated, the store latency
     (of every event, and of those from `steady_from`, epoch seconds), and the size of the
-    event tables."""
+    event tables. With a `window` (epoch seconds), also the latency during it of the
+    stations that do not flood and of those in `flooding`, and how many of the events
+    those generated (`flood_generated`) are stored."""
     database = open_database(database_url)
     try:
         with database.connection() as db:
-            rows = db.execute("SELECT event_id, at, received_at FROM events").fetchall()
+            rows = db.execute("SELECT event_id, at, received_at, station_id FROM events").fetchall()
             entries = int(db.execute("SELECT count(*) FROM entries").fetchone()[0])
             size = int(
                 db.execute(
@@ -156,7 +181,7 @@ def stored_figures(database_url: str, generated: list[str], steady_from: float) 
     windows: dict[int, list[float]] = {}
     for row, ms in zip(rows, latency, strict=True):
         windows.setdefault(int((_utc(row[1]) - first) // 10), []).append(ms)
-    return {
+    figures: dict[str, Any] = {
         "rows": len(stored),
         "entries": entries,
         "lost": len(wanted - have),
@@ -173,6 +198,30 @@ def stored_figures(database_url: str, generated: list[str], steady_from: float) 
         "bytes_per_million_events": size / len(stored) * 1e6 if stored else None,
         # The access log's rows alone, which the figures of entries per day are about.
         "bytes_per_million_entries": size / entries * 1e6 if entries else None,
+    }
+    if window is not None:
+        figures["window"] = _window_figures(rows, latency, flooding, window)
+        theirs = set(flood_generated or ())
+        figures["window"]["flooding_stored"] = len(theirs & have)
+        figures["window"]["flooding_lost"] = len(theirs - have)
+    return figures
+
+
+def _window_figures(
+    rows: list[Any], latency: list[float], flooding: frozenset[str], window: tuple[float, float]
+) -> dict[str, Any]:
+    """Store latency during `window` (by the event's `at`) of the stations that do not
+    flood, and of those that do, with their events in the window counted."""
+    others: list[float] = []
+    flooders: list[float] = []
+    for row, ms in zip(rows, latency, strict=True):
+        if window[0] <= _utc(row[1]) < window[1]:
+            (flooders if str(row[3]) in flooding else others).append(ms)
+    return {
+        "others_events": len(others),
+        "others_store_latency_ms": percentiles(others) if len(others) > 1 else None,
+        "flooding_events": len(flooders),
+        "flooding_store_latency_ms": percentiles(flooders) if len(flooders) > 1 else None,
     }
 
 
@@ -194,14 +243,21 @@ def run_once(
     duration_s: float,
     sim_processes: int,
     inflight: int = BROKER_INFLIGHT,
+    flood: int = 0,
+    flood_factor: float = FLOOD_FACTOR,
 ) -> dict[str, Any]:
     """One fleet of `stations` against `replicas` centrals, on a fresh database and broker
-    whose in-flight window per client is `inflight`."""
-    work = directory / f"r{replicas}-n{stations}"
+    whose in-flight window per client is `inflight`. With `flood`, that many of the
+    gateways publish `flood_factor` times their normal event rate during the run's middle
+    third, from a simulator process of their own; a factor of 1 is the same run without
+    the flood (the same gateways apart, for a baseline)."""
+    ids = station_ids(stations)
+    flooding = Flood(tuple(ids[:flood]), flood_factor, duration_s / 3, duration_s * 2 / 3)
+    work = directory / f"r{replicas}-n{stations}-f{flood}x{flood_factor:g}"
     work.mkdir(parents=True)
     database_url = server.create_database()
-    ids = station_ids(stations)
     register(database_url, ids)
+    drain_s = FLOOD_DRAIN_S if flood else DRAIN_S
     broker = MosquittoBroker(
         work,
         free_port(),
@@ -217,7 +273,14 @@ def run_once(
         # The gateways connect while the centrals start, as a fleet that is already up
         # when its centrals come: the two startups overlap instead of adding up.
         fleet = Fleet(
-            "127.0.0.1", broker.port, ids, day, sim_processes, DRAIN_S, seed=stations + replicas
+            "127.0.0.1",
+            broker.port,
+            ids,
+            day,
+            sim_processes,
+            drain_s,
+            seed=stations + replicas,
+            flood=flooding if flood else None,
         )
         for number in range(1, replicas + 1):
             started.append(start_replica(work, number, broker.url, database_url))
@@ -233,7 +296,7 @@ def run_once(
         before = {name: cpu_s(pid) for name, pid in watched.items()}
         began = time.time() + 0.5
         fleet.go(began, duration_s)
-        result = fleet.results(duration_s + DRAIN_S + 120)
+        result = fleet.results(duration_s + drain_s + 120)
         elapsed = time.time() - began
         after = {name: cpu_s(pid) for name, pid in watched.items()}
         memory = {r.central_id: memory_mib(r.pid) for r in started}
@@ -243,12 +306,38 @@ def run_once(
         for replica in started:
             replica.service.stop()
         broker.stop()
-    figures = stored_figures(database_url, result.event_ids, began + min(WARMUP_S, duration_s / 2))
+    figures = stored_figures(
+        database_url,
+        result.event_ids,
+        began + min(WARMUP_S, duration_s / 2),
+        frozenset(flooding.stations),
+        (began + flooding.from_s, began + flooding.to_s) if flood else None,
+        result.flood_event_ids,
+    )
     server.drop_database(database_url)
     shutil.rmtree(work, ignore_errors=True)
-    return summarise(
+    run = summarise(
         stations, replicas, day, duration_s, elapsed, result, figures, before, after, memory
     )
+    if flood:
+        run["flood"] = flood_figures(flooding, result, figures.pop("window"))
+    return run
+
+
+def flood_figures(flood: Flood, result: Result, window: dict[str, Any]) -> dict[str, Any]:
+    """What the gateways that flooded published and got stored, and the latency of every
+    gateway's events during the flood."""
+    return {
+        "gateways": len(flood.stations),
+        "factor": flood.factor,
+        "window_s": [flood.from_s, flood.to_s],
+        "added_events": result.flood_events,
+        "flooding_generated": len(result.flood_event_ids),
+        "flooding_mark_latency_ms": percentiles(result.flood_mark_latency_ms)
+        if len(result.flood_mark_latency_ms) > 1
+        else None,
+        **window,
+    }
 
 
 def summarise(
@@ -344,6 +433,62 @@ def print_table(runs: list[dict[str, Any]]) -> None:
         )
 
 
+def flood_comparison(baseline: dict[str, Any], flooded: dict[str, Any]) -> dict[str, Any]:
+    """The other gateways' store latency during the flood against the same window of the
+    run without it, and what the flooding gateways got."""
+    during = flooded["flood"]["others_store_latency_ms"]
+    without = baseline["flood"]["others_store_latency_ms"]
+    ratio = (
+        {key: during[key] / max(without[key], 1.0) for key in ("p50", "p99")}
+        if during and without
+        else None
+    )
+    return {
+        "replicas": flooded["replicas"],
+        "stations": flooded["stations"],
+        "gateways": flooded["flood"]["gateways"],
+        "factor": flooded["flood"]["factor"],
+        "others_store_latency_ms": during,
+        "others_store_latency_ms_without_flood": without,
+        "others_ratio": ratio,
+        "flooding": {
+            key: flooded["flood"][key]
+            for key in (
+                "added_events",
+                "flooding_generated",
+                "flooding_stored",
+                "flooding_lost",
+                "flooding_store_latency_ms",
+                "flooding_mark_latency_ms",
+            )
+        },
+        "lost_any": flooded["lost"] + flooded["duplicates"] + flooded["unexpected"],
+        "unconfirmed_after_drain": flooded["unconfirmed_after_drain"],
+    }
+
+
+def print_flood(comparison: dict[str, Any], window_s: float) -> None:
+    """What the flood did to the others, and what the flooders got, in a few lines."""
+    c, f = comparison, comparison["flooding"]
+    during, without = c["others_store_latency_ms"], c["others_store_latency_ms_without_flood"]
+    ratio = "-" if c["others_ratio"] is None else f"{c['others_ratio']['p99']:.2f}"
+    theirs = f["flooding_store_latency_ms"]
+    print(
+        f"flood: {c['gateways']} gateway(s) at {c['factor']:g}x for {window_s:.0f} s added"
+        f" {f['added_events']:,} events ({f['added_events'] / window_s:,.0f}/s);"
+        f" stored {f['flooding_stored']:,} of their {f['flooding_generated']:,}"
+        f" (lost {f['flooding_lost']}), their store p50/p99"
+        f" {_ms(theirs, 'p50')}/{_ms(theirs, 'p99')}"
+        f" ms, mark p99 {_ms(f['flooding_mark_latency_ms'], 'p99')} ms"
+    )
+    print(
+        f"  others during the flood: store p50/p99 {_ms(during, 'p50')}/{_ms(during, 'p99')} ms;"
+        f" same window without flood {_ms(without, 'p50')}/{_ms(without, 'p99')} ms;"
+        f" p99 ratio {ratio};"
+        f" lost in the run (any gateway) {c['lost_any']}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the fleet for each replica count, print the table, write
     `benchmarks/results/fleet.json`; 1 if the given N was not held on one replica count."""
@@ -364,7 +509,23 @@ def main(argv: list[str] | None = None) -> int:
         default=BROKER_INFLIGHT,
         help="the broker's max_inflight_messages (the shipped configuration's by default)",
     )
+    parser.add_argument(
+        "--flood",
+        type=int,
+        default=0,
+        help="gateways that flood during the middle third (each run then has a baseline)",
+    )
+    parser.add_argument(
+        "--flood-factor",
+        type=float,
+        default=FLOOD_FACTOR,
+        help="the flooding gateways' event rate, times a station's normal one",
+    )
     args = parser.parse_args(argv)
+    if args.flood and args.ramp:
+        parser.error("--flood measures one N against its baseline; it does not ramp")
+    if args.flood >= args.stations or args.flood < 0 or args.flood_factor <= 1:
+        parser.error("--flood is 0 or fewer than --stations; --flood-factor above 1")
     start = (
         parse_time_of_day(args.start) if args.start else start_of_peak(args.duration, args.speed)
     )
@@ -382,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         "largest_held": {},
         "replicas": "copies: every replica receives every message and stores what no other "
         "has yet; shared subscriptions are not built (docs/scale.md)",
+        "flood": [],
     }
     runs: list[dict[str, Any]] = results["runs"]
     with tempfile.TemporaryDirectory(prefix="yizhan-fleet-") as tmp:
@@ -400,6 +562,25 @@ def main(argv: list[str] | None = None) -> int:
                         f" {args.duration:g} s ...",
                         flush=True,
                     )
+                    if args.flood:
+                        # The same fleet without the flood first (the same gateways in a
+                        # process apart, the same seed): the others' latency in the same
+                        # window, on the machine as it is in this invocation.
+                        baseline = run_once(
+                            server,
+                            Path(tmp),
+                            stations,
+                            replicas,
+                            day,
+                            args.duration,
+                            processes,
+                            args.broker_inflight,
+                            args.flood,
+                            1.0,
+                        )
+                        runs.append(baseline)
+                        print_table([baseline])
+                        print(f"... and with the flood ({args.flood_factor:g}x)", flush=True)
                     run = run_once(
                         server,
                         Path(tmp),
@@ -409,9 +590,15 @@ def main(argv: list[str] | None = None) -> int:
                         args.duration,
                         processes,
                         args.broker_inflight,
+                        args.flood,
+                        args.flood_factor,
                     )
                     runs.append(run)
                     print_table([run])
+                    if args.flood:
+                        comparison = flood_comparison(baseline, run)
+                        results["flood"].append(comparison)
+                        print_flood(comparison, args.duration / 3)
                     if run["held"]:
                         largest = stations
                     grown = round(stations * args.ramp_factor)
@@ -428,6 +615,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{replicas} replica(s): largest held {held} (p99 < {FLOOR_P99_MS:.0f} ms, none lost)"
         )
+    for comparison in results["flood"]:
+        print_flood(comparison, args.duration / 3)
     print(f"written to {write_results('fleet', results)}")
     wanted = [r for r in runs if r["stations"] == args.stations]
     return 0 if wanted and all(r["held"] for r in wanted) else 1

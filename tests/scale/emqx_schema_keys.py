@@ -7,7 +7,8 @@ EMQX's schema is Erlang code (hocon_schema structs: `fields(Name) -> [{"key", sc
 instead `SECTIONS` names, for each key path prefix, the functions whose field lists
 make it up, and `field_names` reads a function's field list: the first element of every
 tuple directly inside a list of its body, and the values of a `hoconsc:enum([...])`
-type. `*` in a path stands for any name (a listener's), `[]` for an array element.
+type (or, for a function whose body is only a list of atoms, those atoms). `*` in a path
+stands for any name (a listener's), `[]` for an array element.
 
 Regenerate (with a copy of github.com/emqx/emqx, bare or not):
 
@@ -32,8 +33,15 @@ HASHING = "apps/emqx_auth/src/emqx_authn/emqx_authn_password_hashing.erl"
 AUTHZ = "apps/emqx_auth/src/emqx_authz/emqx_authz_schema.erl"
 AUTHZ_FILE = "apps/emqx_auth/src/emqx_authz/sources/emqx_authz_file_schema.erl"
 DASHBOARD = "apps/emqx_dashboard/src/emqx_dashboard_schema.erl"
+LIMITER = "apps/emqx/src/emqx_limiter/src/emqx_limiter_schema.erl"
 
-LISTENER = [(SCHEMA, "base_listener(Bind)"), (SCHEMA, "mqtt_listener(Bind)")]
+LISTENER = [
+    (SCHEMA, "base_listener(Bind)"),
+    (SCHEMA, "mqtt_listener(Bind)"),
+    # A listener's rate limits (`messages_rate`, `bytes_rate`, `max_conn_rate`), which
+    # `base_listener` appends from the limiter's schema: their names are a plain list.
+    (LIMITER, "short_paths()"),
+]
 SSL_OPTIONS = [
     (SCHEMA, "common_ssl_opts_schema(Defaults, Type)"),
     (SCHEMA, "server_ssl_opts_schema(Defaults, IsRanchListener)"),
@@ -132,7 +140,11 @@ def _string_end(source: str, start: int) -> int:
 
 def field_names(body: str) -> list[Field]:
     """The fields a struct function's body lists: tuples directly inside a list (or the
-    body itself, for a function that makes one field)."""
+    body itself, for a function that makes one field), or the atoms of a body that is
+    nothing but a list of them (a function that names fields made elsewhere)."""
+    names = re.fullmatch(r"\s*\[\s*([a-z_0-9]+(?:\s*,\s*[a-z_0-9]+)*)\s*\]\s*", body)
+    if names is not None:
+        return [Field(name.strip()) for name in names.group(1).split(",")]
     fields: list[Field] = []
     stack: list[str] = []
     index = 0

@@ -86,6 +86,7 @@ def test_every_key_and_enum_value_is_in_emqx_5s_schema() -> None:
         "cluster.static.seeds",
         "listeners.tcp.*.bind",
         "listeners.ssl.*.bind",
+        "listeners.ssl.*.messages_rate",
         "authorization.sources.[].path",
     } <= paths
 
@@ -98,6 +99,7 @@ def test_every_key_and_enum_value_is_in_emqx_5s_schema() -> None:
         ("mac_fun = sha512", "mac_fun = sha513", "mac_fun = sha513"),
         ("tcp_options.nodelay", "tcp_options.no_delay", "unknown key listeners.tcp.*.tcp_opt"),
         ("discovery_strategy = static", "discovery_strategy = statc", "discovery_strategy"),
+        ("messages_rate =", "message_rate =", "unknown key listeners.ssl.*.message_rate"),
     ],
 )
 def test_a_wrong_key_or_value_is_caught(old: str, new: str, problem: str) -> None:
@@ -119,6 +121,14 @@ def test_the_settings_replicas_rely_on() -> None:
     assert attrs["station"] == "nth(1, tokens(username, '.'))"
     assert attrs["gateway"] == attrs["central_id"] == "nth(2, tokens(username, '.'))"
     assert "strlen(nth(1, tokens(username, '.')))" in attrs["ha_node"]
+
+
+def test_only_the_gateways_listener_limits_each_clients_publish_rate() -> None:
+    config = ConfigFactory.parse_string(shipped())
+    # Per client on the gateways' TLS listener (docs/scale.md, "A gateway that floods"),
+    # never on the plain one the centrals publish their marks and commands through.
+    assert config["listeners.ssl.default.messages_rate"] == "10/s"
+    assert "messages_rate" not in config["listeners.tcp.default"]
 
 
 # --- acl.conf ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The fleet benchmark's simulator against one real central: every event it generates
-is stored once, and the run yields every figure the benchmark reports."""
+is stored once, a flooding gateway's too, and the run yields every figure the benchmark
+reports."""
 
 from __future__ import annotations
 
@@ -17,10 +18,14 @@ DURATION_S = 3.0
 DAY = Day(speed=100.0, start_s=12 * 3600.0, visits_per_day=2_000.0, hourly=HOURLY_RATE)
 
 
-def test_a_few_gateways_lose_nothing_and_every_figure_is_there(
+def test_a_few_gateways_one_flooding_lose_nothing_and_every_figure_is_there(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
-    run = run_once(postgres, tmp_path, STATIONS, 1, DAY, DURATION_S, sim_processes=1)
+    # One run for both, to keep the test short: one gateway at five times a station's
+    # rate (about 250 refused scans a second on top of its visits) for the middle second.
+    run = run_once(
+        postgres, tmp_path, STATIONS, 1, DAY, DURATION_S, sim_processes=1, flood=1, flood_factor=5
+    )
 
     assert run["events"] > 20, "the day model generated (almost) nothing"
     assert run["health"] >= STATIONS * DURATION_S / DAY.real_s(30) * 0.8
@@ -39,3 +44,14 @@ def test_a_few_gateways_lose_nothing_and_every_figure_is_there(
         assert roles["postgresql"] > 0
     assert run["memory_mib"]["fleet-1"]["rss_mib"] > 50
     assert run["bytes_per_million_events"] > 0
+    flood = run["flood"]
+    assert flood["gateways"] == 1
+    assert flood["added_events"] > 100, "the flood published (almost) nothing"
+    assert flood["flooding_generated"] > flood["added_events"]
+    assert flood["flooding_stored"] == flood["flooding_generated"]
+    assert flood["flooding_lost"] == 0
+    assert flood["flooding_events"] >= flood["added_events"] * 0.8
+    assert flood["flooding_store_latency_ms"]["p99"] >= 0
+    assert flood["flooding_mark_latency_ms"]["p99"] > 0
+    assert flood["others_events"] > 0
+    assert flood["others_store_latency_ms"] is not None
