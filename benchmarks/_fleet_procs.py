@@ -13,45 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.mosquitto import free_port
+from tests.support.processes import stat_fields, tree
 from tests.support.service_process import ServiceProcess
 
 _TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text.rpartition(")")[2].split()
-
-
-def _children_of() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat(int(entry.name))
-            if fields is not None:
-                children.setdefault(int(fields[1]), []).append(int(entry.name))
-    return children
-
-
-def tree(pid: int) -> list[int]:
-    """`pid` and every live descendant."""
-    children = _children_of()
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo += children.get(current, [])
-    return found
 
 
 def cpu_s(pid: int) -> float:
     """CPU seconds (user + system) used so far by `pid` and its children, live or ended."""
     total = 0
     for member in tree(pid):
-        fields = _stat(member)
+        fields = stat_fields(member)
         if fields is not None:
             # utime, stime, cutime, cstime: fields 14-17 of stat(5), 11-14 after the name.
             total += sum(int(value) for value in fields[11:15])

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.mosquitto import free_port, wait_for_port
+from tests.support.processes import children_by_parent, stat_fields
 from tests.support.waiting import wait_until
 
 INSTALL_HINT = (
@@ -142,7 +143,7 @@ class PostgresServer:
         postmaster = int(pid_file.read_text().split()[0])
         # The backends too, as in a crash of the machine: a new server cannot start while
         # orphaned backends hold the old one's shared memory.
-        for pid in [postmaster, *_children(postmaster)]:
+        for pid in [postmaster, *children_by_parent().get(postmaster, [])]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         wait_until(lambda: not _alive(postmaster), 30, "the killed PostgreSQL to exit")
@@ -197,26 +198,7 @@ class PostgresServer:
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name, or None if there is no such process."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text.rpartition(")")[2].split()
-
-
 def _alive(pid: int) -> bool:
     # A zombie (reaped by init, not by us) is gone for our purpose.
-    fields = _stat(pid)
+    fields = stat_fields(pid)
     return fields is not None and fields[0] != "Z"
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat(int(entry.name))
-            if fields is not None and int(fields[1]) == parent:
-                found.append(int(entry.name))
-    return found
