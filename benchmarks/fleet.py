@@ -58,6 +58,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -562,26 +563,8 @@ def main(argv: list[str] | None = None) -> int:
                         f" {args.duration:g} s ...",
                         flush=True,
                     )
-                    if args.flood:
-                        # The same fleet without the flood first (the same gateways in a
-                        # process apart, the same seed): the others' latency in the same
-                        # window, on the machine as it is in this invocation.
-                        baseline = run_once(
-                            server,
-                            Path(tmp),
-                            stations,
-                            replicas,
-                            day,
-                            args.duration,
-                            processes,
-                            args.broker_inflight,
-                            args.flood,
-                            1.0,
-                        )
-                        runs.append(baseline)
-                        print_table([baseline])
-                        print(f"... and with the flood ({args.flood_factor:g}x)", flush=True)
-                    run = run_once(
+                    run_at = partial(
+                        run_once,
                         server,
                         Path(tmp),
                         stations,
@@ -591,8 +574,16 @@ def main(argv: list[str] | None = None) -> int:
                         processes,
                         args.broker_inflight,
                         args.flood,
-                        args.flood_factor,
                     )
+                    if args.flood:
+                        # The same fleet without the flood first (the same gateways in a
+                        # process apart, the same seed): the others' latency in the same
+                        # window, on the machine as it is in this invocation.
+                        baseline = run_at(1.0)
+                        runs.append(baseline)
+                        print_table([baseline])
+                        print(f"... and with the flood ({args.flood_factor:g}x)", flush=True)
+                    run = run_at(args.flood_factor)
                     runs.append(run)
                     print_table([run])
                     if args.flood:
