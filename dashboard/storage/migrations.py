@@ -158,7 +158,10 @@ BEGIN
           -- The month's upper bound: every row of it is older than the cut-off.
           AND to_char(to_date(right(c.relname, 7), 'YYYY_MM') + interval '1 month',
                       'YYYY-MM-DD') || 'T00:00:00.000Z' <= cutoff
-        ORDER BY 1
+        -- Dropping a partition locks its parent exclusively: events before entries, in
+        -- the order a batch writes them, or a batch holding events and waiting for
+        -- entries deadlocks with a drop holding entries and waiting for events.
+        ORDER BY p.relname DESC, 1
     LOOP
         EXECUTE format('DROP TABLE %I', part.name);
         RETURN NEXT part.name;
