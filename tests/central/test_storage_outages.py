@@ -108,8 +108,10 @@ class Heartbeat:
             rows = self.central.http.get("/api/gateways").json()
             return any(r["gateway_id"] == "gw-1" and r["online"] for r in rows)
 
-        wait_until(online, 15, "the gateway online")
+        # Beating before it is seen online: on a busy machine the wait could outlast the
+        # allowed silence, and a silent gateway is called offline.
         self._thread.start()
+        wait_until(online, 15, "the gateway online")
         return self
 
     def __exit__(self, *exc: object) -> None:
