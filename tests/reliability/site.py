@@ -171,6 +171,12 @@ replay_rate = {self.replay_rate}
             row = db.execute("SELECT value FROM state WHERE key = 'next_seq'").fetchone()
         return 0 if row is None else int(row[0]) - 1
 
+    def holds(self, worker: str) -> bool:
+        """Whether the outbox holds an access event of `worker`, not yet acknowledged."""
+        with read_only(self.outbox) as db:
+            query = "SELECT 1 FROM outbox WHERE kind = 'access' AND CAST(payload AS TEXT) LIKE ?"
+            return db.execute(query, (f'%"worker_id":"{worker}"%',)).fetchone() is not None
+
     def waiting(self, kind: str | None = None) -> int:
         """Events (of one `kind`, or all) in the outbox that the broker has not
         acknowledged yet."""
@@ -307,6 +313,15 @@ gap_after_s = {gap_after_s}
             "SELECT count(*) FROM events WHERE kind = 'access' AND gateway_id = ?", (gateway_id,)
         )
         return int(rows[0][0]) if rows else 0
+
+    def stored_worker(self, gateway_id: str, worker: str) -> bool:
+        """Whether the central holds an access event of `worker` from this gateway."""
+        return bool(
+            self.rows(
+                "SELECT 1 FROM events WHERE kind = 'access' AND gateway_id = ? AND payload LIKE ?",
+                (gateway_id, f'%"worker_id":"{worker}"%'),
+            )
+        )
 
     def wait_delivered(self, timeout: float) -> float:
         """Wait until every scan is stored and every outbox is empty; the seconds it took."""
