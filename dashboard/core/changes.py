@@ -110,6 +110,10 @@ class AlertThresholds:
     clock_skew_s: float = 30.0
     empty_reset_s: float = 600.0
     stall_after_s: float = 30.0
+    reorder_hold_s: float = 0.0
+    """How long an event waits for an earlier one of its gateway before it is applied
+    anyway (`dashboard.core.sequence_order`); 0 applies each in arrival order, which is
+    the gateway's order when one central receives all of its messages."""
 
 
 @dataclass(slots=True)

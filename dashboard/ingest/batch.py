@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from contract.maintenance_payloads import ConfigReport, Health
 from contract.payloads import (
@@ -59,12 +59,14 @@ from dashboard.storage import (
     gateways,
     quarantine,
     sensors,
+    sequence_order,
     sequences,
     stations,
     token_uses,
 )
 from dashboard.storage.db import Connection, Database
 from dashboard.storage.quarantine import Quarantined
+from dashboard.storage.sequences import GatewayKey
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,24 @@ def _record_once(
         return result
 
 
+def release_waiting(
+    db: Connection, thresholds: AlertThresholds, now: float, result: BatchResult
+) -> None:
+    """Apply, in their gateways' order, the events that have waited
+    `thresholds.reorder_hold_s` for an earlier number that has not come (a replica's
+    periodic checks; `dashboard.core.sequence_order`), inside the caller's transaction,
+    noting what they changed in `result`."""
+    if thresholds.reorder_hold_s <= 0:
+        return
+    due = sequence_order.overdue(db, now - thresholds.reorder_hold_s)
+    if not due:
+        return
+    stations.lock(db, {sid for sid, _ in due})
+    batch = _Batch(db, thresholds, datetime.fromtimestamp(now, UTC))
+    batch.result = result
+    batch._apply_in_order(batch._in_order([], also=due))
+
+
 _months_ready: set[tuple[str, date]] = set()
 """(database URL, month) whose event partitions this process has made or seen
 (PostgreSQL); forgotten when an insert finds a month missing (retention dropped it)."""
@@ -136,6 +156,12 @@ def _prepare_months(database: Database, items: list[Message]) -> None:
     with database.connection() as db:
         events.prepare_months(db, due)
     _months_ready.update((database.url, month) for month in due)
+
+
+def _door_change(event: DoorEvent) -> DoorChange:
+    return DoorChange(
+        event.station_id, event.gateway_id, event.door_id, event.state.value, format_utc(event.at)
+    )
 
 
 class _Batch:
@@ -174,7 +200,10 @@ class _Batch:
             devices.write_reports(db, health)
             result.conditions = condition_changes(before, devices.door_conditions(db, reporting))
             result.alerts += alerts.apply_device_health(db, health)
-        self._move_counts(new)
+        # Counts and alarms depend on order: where replicas share a gateway's messages,
+        # its events are applied in its order, whichever replica stored them.
+        self._entries(new)
+        self._apply_in_order(self._in_order(new))
         self._signals(new)
         self._tokens(new)
         self._faces(new)
@@ -255,9 +284,17 @@ class _Batch:
             self.db, AlertKind.CLOCK_SKEW, {(station_id, gateway_id, None): detail}
         )
 
-    def _move_counts(self, new: list[EventPayload]) -> None:
+    def _in_order(
+        self, new: list[EventPayload], also: Iterable[GatewayKey] = ()
+    ) -> list[EventPayload]:
+        hold_s = self.thresholds.reorder_hold_s
+        if hold_s <= 0:
+            return new
+        now = self.received.timestamp()
+        return sequence_order.in_order(self.db, new, now, hold_s, also)
+
+    def _entries(self, new: list[EventPayload]) -> None:
         result = self.result
-        moving: dict[str, list[EventPayload]] = defaultdict(list)
         for event in new:
             if isinstance(event, AccessEvent):
                 result.entries.append(
@@ -275,8 +312,11 @@ class _Batch:
                 )
                 if event.decision is Decision.GRANTED and event.direction is Direction.IN:
                     result.visits[event.station_id] = result.visits.get(event.station_id, 0) + 1
-                moving[event.station_id].append(event)
-            elif isinstance(event, CrossingEvent):
+
+    def _move_counts(self, ordered: list[EventPayload]) -> None:
+        moving: dict[str, list[EventPayload]] = defaultdict(list)
+        for event in ordered:
+            if isinstance(event, AccessEvent | CrossingEvent):
                 moving[event.station_id].append(event)
         if not moving:
             return
@@ -289,6 +329,18 @@ class _Batch:
         stations.learn_beam_doors(self.db, learned)
         counts.write(self.db, {sid: s for sid, s in state.items() if s.changed_zones}, self.result)
 
+    def _apply_in_order(self, ordered: list[EventPayload]) -> None:
+        """What depends on each gateway's order: counts, alarms, doors' last states."""
+        self._move_counts(ordered)
+        for event in ordered:
+            if isinstance(event, AlarmEvent):
+                self._alarm(event)
+        # In the batch's transaction: the live stream's snapshot reads them. Of two
+        # states of a door at the same time, the later one in the gateway's order stays.
+        door_states.remember(
+            self.db, [_door_change(e) for e in ordered if isinstance(e, DoorEvent)]
+        )
+
     def _signals(self, new: list[EventPayload]) -> None:
         readings: list[sensors.Reading] = []
         future: dict[tuple[str, str], float] = {}
@@ -297,23 +349,10 @@ class _Batch:
             if ahead > self.thresholds.clock_skew_s:
                 # Late delivery is normal after an outage; an event from the future is not.
                 future[(event.station_id, event.gateway_id)] = ahead
-            if isinstance(event, AlarmEvent):
-                self._alarm(event)
-            elif isinstance(event, DoorEvent):
-                self.result.doors.append(
-                    DoorChange(
-                        event.station_id,
-                        event.gateway_id,
-                        event.door_id,
-                        event.state.value,
-                        format_utc(event.at),
-                    )
-                )
+            if isinstance(event, DoorEvent):
+                self.result.doors.append(_door_change(event))
             elif isinstance(event, PresenceEvent):
                 readings.append(sensors.Reading.of(event))
-        if self.result.doors:
-            # In the batch's transaction: the live stream's snapshot reads them.
-            door_states.remember(self.db, self.result.doors)
         for (sid, gid), ahead in future.items():
             self._clock(sid, gid, ahead)
         for sid, sensor_id in sensors.record(self.db, readings):

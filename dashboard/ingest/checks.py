@@ -4,11 +4,13 @@ A sequence gap still open after the threshold raises its `seq_gap` alert; a gate
 unheard for too long goes offline; a presence sensor unheard for too long is marked
 silent; a zone whose every presence sensor has seen nobody for long enough is reset to
 zero, with an audit record; a command whose gateway has not answered by its deadline
-ends as `no_answer`, with an audit record; the outages of the central's own ingest are recorded as
-`storage_unavailable` and `ingest_stalled` alerts, opened and resolved at the times they
-began and ended. The central runs `run_checks` every few seconds and publishes its
-`BatchResult` like a batch's; of several replicas, only the leader does, and the others
-record their own outages (`record_outages`). One transaction per run; the rules come from
+ends as `no_answer`, with an audit record; the outages of the central's own ingest are
+recorded as `storage_unavailable` and `ingest_stalled` alerts, opened and resolved at
+the times they began and ended; where replicas share the gateways' messages, an event
+that has waited long enough for an earlier one of its gateway is applied without it.
+The central runs `run_checks` every few seconds and publishes its `BatchResult` like a
+batch's; of several replicas, only the leader does, and the others record their own
+outages (`record_outages`). One transaction per run; the rules come from
 `dashboard.core`.
 
 A gateway is only called silent over a time the central was listening and had stored
@@ -27,6 +29,7 @@ from dashboard.core.changes import AlertThresholds, BatchResult
 from dashboard.core.ingest_health import IngestState, Outage, outage_detail, silence_cutoff
 from dashboard.core.occupancy import presence_resets
 from dashboard.core.sequence_gaps import gap_detail
+from dashboard.ingest.batch import release_waiting
 from dashboard.ingest.gateway_state import set_online
 from dashboard.storage import alerts, commands, counts, gateways, sensors, sequences, stations
 from dashboard.storage.db import Connection, Database
@@ -55,6 +58,7 @@ def run_checks(
     else:
         silent_before = silence_cutoff(now, thresholds.offline_after_s, listening_since, ingest)
     with database.transaction() as db:
+        release_waiting(db, thresholds, now, result)
         _raise_gap_alerts(db, now, thresholds, result)
         if silent_before is not None:
             cutoff = format_utc(datetime.fromtimestamp(silent_before, UTC))

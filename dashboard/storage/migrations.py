@@ -693,6 +693,26 @@ MIGRATIONS: tuple[Migration, ...] = (
         ON face_pairings (station_id, gateway_id, terminal_id, person_id);
     """,
     PerDialect(sqlite="", postgresql=_ATTACH_MONTHS),
+    # Replicas sharing the gateways' messages apply each gateway's events in its order
+    # (`dashboard.storage.sequence_order`): how far each gateway is applied, and the
+    # events that wait for a number below them.
+    """
+    CREATE TABLE seq_applied (
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        through {bigint} NOT NULL,
+        PRIMARY KEY (station_id, gateway_id)
+    );
+    CREATE TABLE seq_waiting (
+        station_id TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        seq {bigint} NOT NULL,
+        since {real} NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (station_id, gateway_id, seq)
+    );
+    """,
 )
 """Schema changes in order; migration n is `MIGRATIONS[n - 1]`."""
 

@@ -40,6 +40,8 @@ NEW_TABLES = (
     "door_stickers",
     "phone_opens",
     "face_pairings",
+    "seq_applied",
+    "seq_waiting",
 )
 """Tables made by the migrations after the last release's."""
 
