@@ -37,6 +37,7 @@ from dashboard.services.gateway_accounts import gateway_accounts
 from dashboard.services.gateway_provisioning import GatewayProvisioning
 from dashboard.services.influx import InfluxExport
 from dashboard.services.leader_lease import LeaderLease
+from dashboard.services.occupancy_publisher import OccupancyPublisher
 from dashboard.services.worker_voice import WorkerVoice
 from dashboard.storage.enrollments import EnrollmentStore
 from dashboard.storage.failures import classify, describe
@@ -56,10 +57,12 @@ log = logging.getLogger(__name__)
 FACE_SWEEP_S = 60.0
 """How often the periodic checks look for expired workers whose faces are still paired."""
 
+SHARED = ((f"{ROOT}/st/+/gw/+/event/+", 1), (TOPIC_BY_NAME["health"].wildcard, 1))
+"""Every gateway's events and health reports: the bulk of the traffic, which replicas
+with a `replicas.share_group` split between them."""
 SUBSCRIPTIONS = (
-    (f"{ROOT}/st/+/gw/+/event/+", 1),
+    *SHARED,
     (TOPIC_BY_NAME["availability"].wildcard, 1),
-    (TOPIC_BY_NAME["health"].wildcard, 1),
     (TOPIC_BY_NAME["reply"].wildcard, 1),
     (TOPIC_BY_NAME["config/reported"].wildcard, 1),
 )
@@ -68,11 +71,25 @@ config, and its answers to commands (the central's own, matched by request id; o
 logged)."""
 
 
+def subscriptions(share_group: str | None) -> tuple[tuple[str, int], ...]:
+    """`SUBSCRIPTIONS`, with the events and health reports through the shared
+    subscription `$share/<share_group>/...` when replicas share them (availability,
+    replies and reported configs are few, and every replica hears them all)."""
+    if share_group is None:
+        return SUBSCRIPTIONS
+    return tuple(
+        (f"$share/{share_group}/{topic}" if (topic, qos) in SHARED else topic, qos)
+        for topic, qos in SUBSCRIPTIONS
+    )
+
+
 class Central:
     """The central service. `start()` connects and ingests; `http_server()` serves the API."""
 
     def __init__(self, settings: CentralSettings) -> None:
         self.settings = settings
+        self.sharing = settings.replicas.share_group is not None
+        """Whether this replica shares the gateways' messages with others (docs/scale.md)."""
         self.database = open_database(settings.database.resolved_url)
         alerts = settings.alerts
         self.thresholds = AlertThresholds(
@@ -82,6 +99,9 @@ class Central:
             clock_skew_s=alerts.clock_skew_s,
             empty_reset_s=settings.occupancy.empty_reset_s,
             stall_after_s=alerts.stall_after_s,
+            # One central receives each gateway's messages in order; replicas that share
+            # them may not, and apply each gateway's events in its order.
+            reorder_hold_s=settings.replicas.reorder_hold_s if self.sharing else 0.0,
         )
         self.store = Store(self.database)
         self.metrics = IngestMetrics()
@@ -95,7 +115,7 @@ class Central:
             # keeps what it has not acknowledged, and delivers it when it is back.
             client_id=f"yz-central-{settings.central_id}",
             broker=settings.broker,
-            subscriptions=SUBSCRIPTIONS,
+            subscriptions=subscriptions(settings.replicas.share_group),
             on_message=self._submit,
             will=Retained(status_topic, self._status(online=False)),
             birth=lambda: Retained(status_topic, self._status(online=True)),
@@ -121,6 +141,17 @@ class Central:
         self.lease = LeaderLease(settings.database.resolved_url)
         # ... and every replica's live stream shows what the others committed.
         self.relay = ChangeRelay(settings.database.resolved_url, settings.central_id, self._relayed)
+        # Replicas that share: the leader alone publishes counts, as stored.
+        self.occupancy_out = (
+            OccupancyPublisher(
+                self.store.occupancy_of,
+                lambda: [station.id for station in self.store.stations()],
+                self.link.publish,
+                leading=lambda: self.lease.held,
+            )
+            if self.sharing
+            else None
+        )
         self._alerts = threading.Thread(target=self._watch, name="checks", daemon=True)
         # Worker credentials: keys, revocations and face/card maps go out retained.
         self.credentials = Credentials(
@@ -205,6 +236,8 @@ class Central:
         self.ingest.start()
         self.lease.start()
         self.relay.start()
+        if self.occupancy_out is not None:
+            self.occupancy_out.start()
         self._alerts.start()
         self.link.start()
         self.credentials.start()
@@ -249,6 +282,8 @@ class Central:
         self.link.stop(goodbye=status)
         if self._alerts.is_alive():
             self._alerts.join(timeout=5)
+        if self.occupancy_out is not None:
+            self.occupancy_out.stop()
         self.lease.stop()
         self.relay.stop()
         if self.influx is not None:
@@ -341,6 +376,10 @@ class Central:
         """What another replica committed: to this replica's stream and map."""
         self.live.publish_texts(messages)
         self.map_state.mark({sid for _, sid, _ in messages if sid is not None})
+        if self.occupancy_out is not None:
+            self.occupancy_out.mark(
+                sid for kind, sid, _ in messages if kind == "occupancy" and sid is not None
+            )
 
     def _listening(self) -> None:
         self._listening_since = time.time()
@@ -387,7 +426,9 @@ class Central:
         """Publish what a committed batch, check or correction changed."""
         now = utc_now()
         self.history.note(batch, now.timestamp())
-        for change in batch.occupancy_changes():
+        if self.occupancy_out is not None:
+            self.occupancy_out.mark(batch.occupancy)
+        for change in batch.occupancy_changes() if self.occupancy_out is None else ():
             message = StationOccupancy(
                 station_id=change.station_id,
                 occupancy=change.occupancy,

@@ -330,6 +330,25 @@ class ProvisioningSettings(Section):
         return self
 
 
+class ReplicaSettings(Section):
+    """Several central replicas on one PostgreSQL database and one broker (docs/scale.md)."""
+
+    share_group: str | None = Field(
+        default=None,
+        pattern=SLUG_PATTERN,
+        description="Replicas with the same group split the gateways' events and health "
+        "reports through an MQTT shared subscription ($share/GROUP/...); unset, every "
+        "replica receives everything (copies for fail-over).",
+    )
+    reorder_hold_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="With share_group: how long an event waits for an earlier one of its "
+        "gateway, stored by another replica, before counts and alarms take it without it.",
+    )
+
+
 class CentralSettings(Section):
     """Everything the central service needs to start."""
 
@@ -355,12 +374,25 @@ class CentralSettings(Section):
     clock: ClockSettings = ClockSettings()
     provisioning: ProvisioningSettings = ProvisioningSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    replicas: ReplicaSettings = ReplicaSettings()
 
     @field_validator("stations", mode="before")
     @classmethod
     def _no_stations(cls, value: object) -> None:
         if value is not None:
             raise retired_key(STATIONS_MOVED)
+
+    @model_validator(mode="after")
+    def _shared_on_postgresql(self) -> CentralSettings:
+        if self.replicas.share_group is not None and not self.database.resolved_url.startswith(
+            "postgres"
+        ):
+            raise ValueError(
+                "replicas.share_group needs PostgreSQL (database.url = "
+                "'postgresql://...'): replicas that share the gateways' messages share "
+                "one database, and a SQLite file has one replica"
+            )
+        return self
 
     @property
     def feed_url(self) -> str:

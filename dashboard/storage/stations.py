@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from contract.payloads import format_utc, utc_now
 from contract.tokens import MAX_STATION_NUMBER
+from dashboard.core.changes import OccupancyChange
 from dashboard.core.occupancy import DEFAULT_ZONE, StationCounts
 from dashboard.core.stations import DoorSpec, StationInput
 from dashboard.storage.db import BulkInsert, Connection, Row
@@ -546,6 +547,22 @@ def load_counts(db: Connection, station_ids: Sequence[str]) -> dict[str, Station
         if beams:
             counts[sid].beam_doors.add(door_id)
     return counts
+
+
+def occupancy_of(db: Connection, station_ids: Iterable[str]) -> list[OccupancyChange]:
+    """These stations' counts as stored: the total, the capacity and each zone's."""
+    among, ids = db.among(sorted(set(station_ids)))
+    zones: dict[str, dict[str, int]] = defaultdict(dict)
+    for sid, zone, occupancy in db.execute(
+        f"SELECT station_id, zone, occupancy FROM station_zones WHERE station_id {among}", ids
+    ):
+        zones[sid][zone] = occupancy
+    return [
+        OccupancyChange(sid, occupancy, capacity, zones.get(sid, {DEFAULT_ZONE: occupancy}))
+        for sid, occupancy, capacity in db.execute(
+            f"SELECT id, occupancy, capacity FROM stations WHERE id {among} ORDER BY id", ids
+        )
+    ]
 
 
 def _station_row(r: Row) -> StationRow:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from contract.payloads import format_utc, utc_now
 from dashboard.core.alert_rules import AlertChange
-from dashboard.core.changes import BatchResult, GatewayRow
+from dashboard.core.changes import BatchResult, GatewayRow, OccupancyChange
 from dashboard.core.station_policy import (
     GatewayConfigState,
     PolicyInput,
@@ -221,6 +221,11 @@ class Store:
         """One station with zones, doors and gateways; `StationNotFoundError`."""
         with self.db.connection() as db:
             return stations.detail(db, station_id)
+
+    def occupancy_of(self, station_ids: Iterable[str]) -> list[OccupancyChange]:
+        """These stations' counts as stored now."""
+        with self.db.connection() as db:
+            return stations.occupancy_of(db, station_ids)
 
     def zone_counts(self) -> dict[str, dict[str, int]]:
         """Station id → zone → count, for every station."""
