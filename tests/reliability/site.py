@@ -220,10 +220,12 @@ class Site:
         broker_config: str = "",
         database_url: str | None = None,
         replicas: int = 1,
+        share_group: str | None = None,
     ) -> Site:
         """Write the configs; `start()` runs everything. `broker_config` is added to the
         broker's own lines. The central stores in a SQLite file of the site unless
-        `database_url` names a PostgreSQL database, which `replicas` share."""
+        `database_url` names a PostgreSQL database, which `replicas` share; with a
+        `share_group` they share the gateways' events too (`replicas.share_group`)."""
         directory.mkdir(parents=True, exist_ok=True)
         ports: set[int] = set()
         while len(ports) < 2 + replicas:
@@ -236,6 +238,7 @@ class Site:
         database = f'path = "{directory / "central.db"}"'
         if database_url:
             database += f'\nurl = "{database_url}"'
+        sharing = f'[replicas]\nshare_group = "{share_group}"' if share_group else ""
         centrals = []
         for n, http_port in enumerate(http_ports, start=1):
             config = directory / f"central-{n}.toml"
@@ -257,6 +260,8 @@ port = {http_port}
 
 [alerts]
 gap_after_s = {gap_after_s}
+
+{sharing}
 """,
                 encoding="utf-8",
             )

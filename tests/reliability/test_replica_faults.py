@@ -1,5 +1,7 @@
-"""Fault drills with three central replicas on one PostgreSQL database, all real processes:
-the leader killed with `kill -9` mid-burst, the database stopped mid-burst, the broker
+"""Fault drills with three central replicas on one PostgreSQL database, all real processes,
+sharing the gateways' events through a shared subscription (round robin): the leader
+killed with `kill -9` mid-burst (and started again, as its service manager would: the
+broker keeps its share of the events for it), the database stopped mid-burst, the broker
 restarted mid-burst. Each time nothing is missing, nothing is stored or counted twice,
 the station's count equals the people who came in (`Site.check_exact`), and a replica
 leads again.
@@ -75,6 +77,18 @@ def pg_url(postgres: PostgresServer) -> Iterator[str]:
     postgres.drop_database(url)
 
 
+def shares(site: Site) -> list[float]:
+    """Events each running replica has stored since it started (its `/metrics`)."""
+    found = []
+    for central, port in zip(site.centrals, site.http_ports, strict=True):
+        if central.process is None:
+            continue
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        (line,) = [x for x in text.splitlines() if x.startswith("yizhan_events_stored_total ")]
+        found.append(float(line.split()[1]))
+    return found
+
+
 def stored(site: Site) -> int:
     return sum(site.stored_access(g.gateway_id) for g in site.gateways)
 
@@ -91,6 +105,7 @@ def scanned_through(directory: Path, database_url: str) -> Iterator[tuple[Site, 
         replay_rate=2000,
         database_url=database_url,
         replicas=REPLICAS,
+        share_group="centrals",
     )
     try:
         site.start()
@@ -98,6 +113,8 @@ def scanned_through(directory: Path, database_url: str) -> Iterator[tuple[Site, 
         scanning = Scanning(site)
         try:
             wait_until(lambda: stored(site) >= 300, 30, "the replicas storing the burst")
+            # Shared, not copied: every replica stores a part of the gateways' events.
+            wait_until(lambda: min(shares(site)) > 0, 30, "every replica to store a share")
             yield site, leader
             before = stored(site)
             wait_until(lambda: stored(site) >= before + 200, 60, "storing after the fault")
@@ -121,6 +138,7 @@ def test_kill_9_of_the_leader_of_three_replicas_mid_burst(tmp_path: Path, pg_url
         moved_s = time.monotonic() - killed
         assert successor != leader
         assert moved_s < LEASE_MOVES_WITHIN_S, f"the lease took {moved_s:.1f} s to move"
+        site.centrals[leader].start()
 
 
 def database_outage(directory: Path, outage_s: float) -> None:
