@@ -66,8 +66,11 @@ class Replica:
         return self.service.process.pid
 
 
-def start_replica(directory: Path, number: int, broker_url: str, database_url: str) -> Replica:
-    """Write a replica's configuration and start it; returns once it listens."""
+def start_replica(
+    directory: Path, number: int, broker_url: str, database_url: str, share_group: str | None
+) -> Replica:
+    """Write a replica's configuration and start it; returns once it listens. Replicas
+    with a `share_group` split the gateways' events and health reports between them."""
     central_id = f"fleet-{number}"
     home = directory / central_id
     home.mkdir(parents=True, exist_ok=True)
@@ -90,7 +93,8 @@ path = "{home / "unused.db"}"
 [credentials]
 # Replicas share their signing keys, as on a shared volume.
 key_dir = "{directory / "keys"}"
-""",
+"""
+        + (f'\n[replicas]\nshare_group = "{share_group}"\n' if share_group else ""),
         encoding="utf-8",
     )
     service = ServiceProcess("central", config, home / "central.log", ready="central on")

@@ -6,9 +6,9 @@ central replicas hold with every event stored once and in time.
 
 Everything runs for real on this machine, each a process of its own: a Mosquitto of the
 benchmark's own on a free port, a throwaway PostgreSQL cluster, the central replicas as
-`yizhan central --config FILE` on one database (beyond one replica, copies of each
-other: each receives every message, stores what no other has stored yet, and one holds
-the leader lease; they share no load, see docs/scale.md), and
+`yizhan central --config FILE` on one database (beyond one replica, sharing the
+gateways' events and health reports through an MQTT shared subscription, one holding
+the leader lease; see docs/scale.md), and
 the simulated gateways (`benchmarks._fleet_sim`: one connection, client id and sequence
 of numbers each, events kept until the central's stored mark covers them) spread over a
 few processes. The stations are registered first, as a real fleet's are.
@@ -284,7 +284,8 @@ def run_once(
             flood=flooding if flood else None,
         )
         for number in range(1, replicas + 1):
-            started.append(start_replica(work, number, broker.url, database_url))
+            share_group = "fleet" if replicas > 1 else None
+            started.append(start_replica(work, number, broker.url, database_url, share_group))
         fleet.wait_ready(60 + stations / 50)
         wait_heard(database_url, stations, 60 + stations / 50)
         assert broker.process is not None
@@ -542,8 +543,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpu": "µs of CPU per message the gateways published, per process with children",
         "runs": [],
         "largest_held": {},
-        "replicas": "copies: every replica receives every message and stores what no other "
-        "has yet; shared subscriptions are not built (docs/scale.md)",
+        "replicas": "beyond one, they share the gateways' events and health reports "
+        "($share/fleet/...), the broker dealing them round robin (docs/scale.md)",
         "flood": [],
     }
     runs: list[dict[str, Any]] = results["runs"]
