@@ -197,9 +197,9 @@ class _Batch:
         if health:
             reporting = {h.station_id for h in health}
             before = devices.door_conditions(db, reporting)
-            devices.write_reports(db, health)
+            current = devices.write_reports(db, health)
             result.conditions = condition_changes(before, devices.door_conditions(db, reporting))
-            result.alerts += alerts.apply_device_health(db, health)
+            result.alerts += alerts.apply_device_health(db, current)
         # Counts and alarms depend on order: where replicas share a gateway's messages,
         # its events are applied in its order, whichever replica stored them.
         self._entries(new)

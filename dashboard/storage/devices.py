@@ -50,8 +50,11 @@ class SensorReading:
     """Where the reading comes from: `health`, `events` or both."""
 
 
-def write_reports(db: Connection, reports: Iterable[Health]) -> None:
-    """Store each gateway's devices from the newest of `reports` (inside a transaction)."""
+def write_reports(db: Connection, reports: Iterable[Health]) -> list[Health]:
+    """Store each gateway's devices from the newest of `reports` (inside a transaction),
+    unless its devices were read later than that already; the reports stored, for the
+    alerts they settle. A report that comes after a newer one (a replica storing its
+    share of the messages late, after a restart) changes nothing."""
     newest: dict[tuple[str, str], Health] = {}
     for report in reports:
         key = (report.station_id, report.gateway_id)
@@ -59,7 +62,16 @@ def write_reports(db: Connection, reports: Iterable[Health]) -> None:
         if kept is None or kept.at <= report.at:
             newest[key] = report
     if not newest:
-        return
+        return []
+    among, station_ids = db.among(sorted({sid for sid, _ in newest}))
+    for sid, gid, read_at in db.execute(
+        "SELECT station_id, gateway_id, max(read_at) FROM devices "
+        f"WHERE station_id {among} GROUP BY station_id, gateway_id",
+        station_ids,
+    ).fetchall():
+        found = newest.get((sid, gid))
+        if found is not None and format_utc(found.at) < read_at:
+            del newest[(sid, gid)]
     for report in newest.values():
         names = sorted(report.devices)
         marks = ", ".join("?" * len(names))
@@ -91,6 +103,7 @@ def write_reports(db: Connection, reports: Iterable[Health]) -> None:
             for name, device in sorted(r.devices.items())
         ],
     )
+    return list(newest.values())
 
 
 DOOR_PREFIX = "door-"

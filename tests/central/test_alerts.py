@@ -18,6 +18,7 @@ from dashboard.core.stations import StationInput
 from dashboard.ingest import batch
 from dashboard.ingest.batch import Message
 from dashboard.ingest.checks import run_checks
+from dashboard.storage import devices
 from dashboard.storage.store import Store
 from tests.central.support import Gateway, health_report
 from tests.support.probe import MqttProbe
@@ -239,3 +240,19 @@ def test_a_faulty_sensor_in_a_health_report_opens_an_alert_and_recovery_resolves
         "quarantined health report",
     )
     assert quarantined[0]["code"] == "invalid"
+
+
+def test_a_health_report_stored_after_a_newer_one_changes_nothing(store: Store) -> None:
+    # A replica that stores its share late (after a restart) hands in an older report.
+    newer = health("gw-9", radar_ok=True)
+    older = health("gw-9", radar_ok=False).model_copy(
+        update={"at": newer.at - timedelta(seconds=30)}
+    )
+    record(store, [newer])
+    result = record(store, [older])
+    assert result.alerts == []
+    assert store.alerts(kind="sensor_faulty") == []
+    readings = devices.station_readings(store.db, "cs-0002")
+    assert [(r.sensor_id, r.ok) for r in readings if r.sensor_id == "radar-1"] == [
+        ("radar-1", True)
+    ]
