@@ -119,14 +119,14 @@ def gateway_acl(
 
 
 def central_acl(central_id: str) -> list[str]:
-    """What a central replica may do: read everything gateways say (the events also
-    through a shared subscription, in any group), publish occupancy, stored marks,
-    commands, credentials, its own availability and its clock ticks."""
+    """What a central replica may do: read everything gateways say (the events and health
+    reports also through a shared subscription, in any group), publish occupancy, stored
+    marks, commands, credentials, its own availability and its clock ticks."""
     if not _SLUG.match(central_id):
         raise ValueError(f"central id {central_id!r} must be a lower-case slug")
     return [
         f"topic read {ROOT}/st/+/gw/+/event/+",
-        # Replicas share the events through `$share/<group>/...`. The ACL file lets every
+        # Replicas share events and health through `$share/<group>/...`. The ACL file lets every
         # subscription through and checks deliveries on the real topic, so it needs only
         # the line above; the dynamic security plugin checks the SUBSCRIBE with its
         # `$share/<group>/` prefix, which no pattern without a leading `$` matches.
@@ -140,6 +140,7 @@ def central_acl(central_id: str) -> list[str]:
         f"topic write {ROOT}/st/+/gw/+/config/desired",
         f"topic read {ROOT}/st/+/gw/+/config/reported",
         f"topic read {ROOT}/st/+/gw/+/health",
+        f"topic read $share/+/{ROOT}/st/+/gw/+/health",
         f"topic write {KEYS_TOPIC}",
         f"topic write {REVOCATIONS_TOPIC}",
         f"topic write {ROOT}/st/+/credentials",

@@ -24,6 +24,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from dashboard.central import subscriptions
 from servicekit.broker_accounts import (
     AccountKind,
     add_account,
@@ -475,6 +476,17 @@ def test_with_dynamic_security_only_centrals_may_join_the_group(tmp_path: Path) 
             broker.port, "central.central-1", username=central.username, password=central.password
         ).start()
         assert member.granted == [1]
+        # And every filter a sharing central subscribes to, as it subscribes.
+        for wanted, _ in subscriptions("centrals"):
+            joined = Member(
+                broker.port, "central.central-1", username=central.username,
+                password=central.password, topic=wanted,
+            ).start()  # fmt: skip
+            assert joined.granted == [1], wanted
+            joined.stop()
+        member = Member(
+            broker.port, "central.central-1", username=central.username, password=central.password
+        ).start()
         publisher = Publisher(broker.port, gateway.username, gateway.password)
         for n in range(5):
             publisher.send(topic(1), f"event:{n}")
