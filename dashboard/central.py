@@ -47,6 +47,7 @@ from dashboard.storage.operators import OperatorStore
 from dashboard.storage.store import Store
 from dashboard.web.app import WebParts, build_app
 from dashboard.web.live import LiveHub
+from dashboard.web.live_messages import occupancy_of_text
 from dashboard.web.map_state import REREAD_S, StationMapState
 from servicekit import __version__
 from servicekit.mqtt_link import Message, MqttLink, Retained
@@ -373,13 +374,18 @@ class Central:
             log.info("retention: deleted %d report photos", photos)
 
     def _relayed(self, messages: list[tuple[str, str | None, str]]) -> None:
-        """What another replica committed: to this replica's stream and map."""
+        """What another replica committed: to this replica's stream, map and chart."""
         self.live.publish_texts(messages)
         self.map_state.mark({sid for _, sid, _ in messages if sid is not None})
+        counts = BatchResult()
+        for kind, _, text in messages:
+            change = occupancy_of_text(text) if kind == "occupancy" else None
+            if change is not None:
+                counts.occupancy[change.station_id] = (change.occupancy, change.capacity)
+        # Every replica's chart notes every count, whichever replica's batch moved it.
+        self.history.note(counts)
         if self.occupancy_out is not None:
-            self.occupancy_out.mark(
-                sid for kind, sid, _ in messages if kind == "occupancy" and sid is not None
-            )
+            self.occupancy_out.mark(counts.occupancy)
 
     def _listening(self) -> None:
         self._listening_since = time.time()

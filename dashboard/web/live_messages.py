@@ -115,3 +115,21 @@ def event_text(message: LiveMessage) -> str:
         # A part the client did not ask for is left out rather than sent empty.
         data = {key: value for key, value in data.items() if value is not None}
     return f"event: {KIND_OF[type(message)]}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def occupancy_of_text(text: str) -> OccupancyChange | None:
+    """The count an `occupancy` event's text carries (as `event_text` wrote it); None for
+    a text that is not one."""
+    head, _, data = text.partition("\ndata: ")
+    if head != "event: occupancy":
+        return None
+    try:
+        fields = json.loads(data)
+        return OccupancyChange(
+            str(fields["station_id"]),
+            int(fields["occupancy"]),
+            None if fields["capacity"] is None else int(fields["capacity"]),
+            {str(zone): int(count) for zone, count in fields["zones"].items()},
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,12 @@ def test_a_replica_streams_what_another_replica_stored(
                 entry = next_of(events, "entry")
                 assert (entry["station_id"], entry["worker_id"]) == ("cs-0001", "w4242")
             assert watched.service.relay.received > 0
+            # Its chart noted the count too: the station page shows it on every replica.
+            history = watched.service.history
+            assert history.flush(everything=True) == 1
+            now = utc_now()
+            samples = history.samples("cs-0001", now - timedelta(minutes=2), now)
+            assert [s.occupancy for s in samples] == [1]
     finally:
         quiet.stop()
 
