@@ -446,7 +446,10 @@ class Central:
         # Marked before it is published: a page that hears of a change and loads the
         # map then finds it.
         self.map_state.note(batch)
-        self.relay.send(self.live.publish_changes(batch))
+        if self.live.subscribers or self.relay.wanted:
+            # Written out only for someone: encoding every entry of a burst for nobody
+            # takes the GIL from the thread that receives the next messages.
+            self.relay.send(self.live.publish_changes(batch))
         self.stored_marks.note(batch.stored_marks)
         if self.influx is not None:
             self.influx.batch(batch)

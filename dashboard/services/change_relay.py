@@ -15,6 +15,13 @@ is down is not sent again (a browser that reconnects loads a fresh snapshot, and
 rereads every minute). Sending happens on a thread of its own, so a slow database never
 holds up the acknowledgements of ingest. On SQLite there is one replica, and nothing to
 relay.
+
+A replica alone on its database sends nothing, and the central then writes out no live
+message that no browser of its own asked for: a burst's entries cost JSON and
+notifications that nobody would read. Each listening connection is named
+`yizhan-relay` (`application_name`); the sending thread counts them every
+`LOOK_EVERY_S`, and a replica that starts listening says hello on the channel, so the
+others relay to it from then on.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -36,6 +44,10 @@ MAX_PAYLOAD_BYTES: Final = 7_900
 """Under PostgreSQL's 8,000-byte limit for a notification's payload."""
 MAX_WAITING: Final = 1_000
 """Sends waiting for the sending thread; beyond it they are dropped, counted."""
+APPLICATION_NAME: Final = "yizhan-relay"
+"""The listening connections' `application_name`, by which a replica sees the others."""
+LOOK_EVERY_S: Final = 5.0
+"""How often a replica looks whether other replicas listen."""
 
 Item = tuple[str, str | None, str]
 """A live message: its kind, its station (if any), the server-sent event's text."""
@@ -100,6 +112,12 @@ class ChangeRelay:
         self.dropped = 0
         """Sends dropped because the sending thread was too far behind."""
         self.received = 0
+        self.others = False
+        """Whether another replica listened when this one last looked (`LOOK_EVERY_S`):
+        with none, a single central on PostgreSQL writes out and sends nothing."""
+        # Every notification comes back to its sender too: its own are told by their
+        # first bytes (`_payload` writes "from" first), without decoding a burst's worth.
+        self._own = _payload(central_id, [])[: -len('"items": []}')]
 
     def start(self) -> None:
         """Start sending and listening (PostgreSQL only)."""
@@ -120,27 +138,41 @@ class ChangeRelay:
 
     def send(self, items: list[Item]) -> None:
         """Relay these live messages to the other replicas; from any thread, never blocks."""
-        if not self.enabled or not items:
+        if not self.wanted or not items:
             return
         try:
             self._waiting.put_nowait(items)
         except queue.Full:
             self.dropped += 1
 
-    def _connect(self) -> Any:
+    @property
+    def wanted(self) -> bool:
+        """Whether what this replica changes is worth writing out for the others."""
+        return self.enabled and self.others
+
+    def _connect(self, application_name: str = "yizhan") -> Any:
         import psycopg
 
-        return psycopg.connect(self.database_url, autocommit=True)
+        return psycopg.connect(
+            self.database_url, autocommit=True, application_name=application_name
+        )
 
     def _send_loop(self) -> None:
         conn: Any = None
+        looked = 0.0
         while not self._stop.is_set():
-            items = self._waiting.get()
+            try:
+                items = self._waiting.get(timeout=LOOK_EVERY_S)
+            except queue.Empty:
+                items = []
             if items is None:
                 break
             try:
                 if conn is None:
                     conn = self._connect()
+                if time.monotonic() - looked >= LOOK_EVERY_S:
+                    looked = time.monotonic()
+                    self.others = self._listeners(conn) > 1
                 for payload in payloads(self.central_id, items):
                     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
             except Exception as error:
@@ -154,8 +186,10 @@ class ChangeRelay:
         while not self._stop.is_set():
             conn: Any = None
             try:
-                conn = self._connect()
+                conn = self._connect(APPLICATION_NAME)
                 conn.execute(f"LISTEN {CHANNEL}")
+                # Hello, with nothing in it: the others start relaying to this one at once.
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, _payload(self.central_id, [])))
                 self.listening.set()
                 backoff.connected()
                 while not self._stop.is_set():
@@ -170,7 +204,19 @@ class ChangeRelay:
                 _closed(conn)
         self.listening.clear()
 
+    @staticmethod
+    def _listeners(conn: Any) -> int:
+        """Replicas listening on this database now, this one's own listener included."""
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE application_name = %s AND datname = current_database()",
+            (APPLICATION_NAME,),
+        ).fetchone()
+        return int(row[0])
+
     def _heard(self, payload: str) -> None:
+        if payload.startswith(self._own):
+            return
         try:
             sender, items = read_payload(payload)
         except (ValueError, KeyError, TypeError) as error:
@@ -178,8 +224,10 @@ class ChangeRelay:
             return
         if sender == self.central_id:
             return
-        self.received += 1
-        self._deliver(items)
+        self.others = True
+        if items:
+            self.received += 1
+            self._deliver(items)
 
 
 def _closed(conn: Any) -> None:

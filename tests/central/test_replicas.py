@@ -24,7 +24,13 @@ from dashboard.core.changes import AlertThresholds
 from dashboard.core.config import AlertSettings
 from dashboard.core.stations import StationInput
 from dashboard.ingest import batch
-from dashboard.services.change_relay import MAX_PAYLOAD_BYTES, Item, payloads, read_payload
+from dashboard.services.change_relay import (
+    MAX_PAYLOAD_BYTES,
+    ChangeRelay,
+    Item,
+    payloads,
+    read_payload,
+)
 from dashboard.services.leader_lease import LeaderLease
 from dashboard.storage.db import Database
 from dashboard.storage.migrations import open_database
@@ -119,7 +125,13 @@ def test_one_replica_holds_the_lease_and_hands_it_over_when_it_stops(pg_url: str
 
 LEASE_HOLDER = """
 import sys, threading
-from dashboard.services.change_relay import MAX_PAYLOAD_BYTES, Item, payloads, read_payload
+from dashboard.services.change_relay import (
+    MAX_PAYLOAD_BYTES,
+    ChangeRelay,
+    Item,
+    payloads,
+    read_payload,
+)
 from dashboard.services.leader_lease import LeaderLease
 lease = LeaderLease(sys.argv[1])
 lease.start()
@@ -219,10 +231,12 @@ def test_a_replica_streams_what_another_replica_stored(
         first = central_settings(tmp_path / "a", broker_settings.url, pg_url)
         second = central_settings(tmp_path / "b", quiet.url, pg_url)
         with (
-            contextmanager(run_central)(first, stations=STATIONS),
+            contextmanager(run_central)(first, stations=STATIONS) as sending,
             contextmanager(run_central)(second, stations=STATIONS) as watched,
         ):
             assert watched.service.relay.listening.wait(10)
+            # Alone, the first sent nothing; the second's hello tells it to.
+            wait_until(lambda: sending.service.relay.wanted, 10, "the first to hear the second")
             for events in stream(watched, {}):
                 next_of(events, "snapshot")
                 Gateway(probe, "cs-0001", "gw-1").access("in", worker="w4242")
@@ -259,3 +273,20 @@ def test_relayed_messages_are_split_under_the_notification_limit_in_order() -> N
     assert received == items
     with pytest.raises(ValueError):
         read_payload("not json")
+
+
+def test_a_replica_alone_relays_nothing_until_another_listens(
+    tmp_path: Path, broker_settings: BrokerSettings, pg_url: str
+) -> None:
+    settings = central_settings(tmp_path, broker_settings.url, pg_url)
+    with contextmanager(run_central)(settings, stations=STATIONS) as alone:
+        relay = alone.service.relay
+        assert relay.listening.wait(10)
+        assert not relay.wanted
+        other = ChangeRelay(pg_url, "other-replica", lambda items: None)
+        other.start()
+        try:
+            assert other.listening.wait(10)
+            wait_until(lambda: relay.wanted, 10, "the replica to hear another listen")
+        finally:
+            other.stop()
