@@ -6,14 +6,21 @@ the stream ends, fails, refuses the credentials or stays silent for `down_after_
 terminal sends a heartbeat every few seconds), the terminal is down and the stream is
 opened again after a backoff delay (`servicekit.backoff`). Persons are added and removed
 with `UserInfo/Record` and `UserInfo/Delete`.
+
+`stop()` shuts the stream's socket down rather than closing the response: the reading
+thread holds the response's buffer lock while it waits for the next byte, so a close from
+another thread waits with it, for the next heartbeat or, from a silent terminal, for all
+of `down_after_s`. A shut-down socket ends the wait at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import json
 import logging
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -48,6 +55,53 @@ class IsapiError(RuntimeError):
     """The terminal refused a request or answered something unreadable."""
 
 
+SocketNote = Callable[[socket.socket], None]
+"""Told of each socket the alert stream's opener connects."""
+
+
+class _NotedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, note: SocketNote, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._note = note
+
+    def connect(self) -> None:
+        super().connect()
+        self._note(self.sock)
+
+
+class _NotedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, note: SocketNote, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._note = note
+
+    def connect(self) -> None:
+        super().connect()
+        self._note(self.sock)
+
+
+class _NotedHTTPHandler(urllib.request.HTTPHandler):
+    """Opens http:// URLs on connections whose sockets it hands to `note`."""
+
+    def __init__(self, note: SocketNote) -> None:
+        super().__init__()
+        self._note = note
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_NotedHTTPConnection, note=self._note), req)
+
+
+class _NotedHTTPSHandler(urllib.request.HTTPSHandler):
+    """Opens https:// URLs (default TLS context) on connections whose sockets it hands
+    to `note`."""
+
+    def __init__(self, note: SocketNote) -> None:
+        super().__init__()
+        self._note = note
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_NotedHTTPSConnection, note=self._note), req)
+
+
 class IsapiTerminal:
     """One Hikvision terminal: its alert stream and person management."""
 
@@ -71,9 +125,17 @@ class IsapiTerminal:
         passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
         passwords.add_password(None, self.url, username, password)
         self._opener = urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(passwords))
+        # The stream's own opener notes its sockets, for `stop()` to shut down.
+        self._stream_opener = urllib.request.build_opener(
+            urllib.request.HTTPDigestAuthHandler(passwords),
+            _NotedHTTPHandler(self._noted),
+            _NotedHTTPSHandler(self._noted),
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"isapi-{terminal_id}", daemon=True)
-        self._response: Any = None
+        self._socket_lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        """The alert stream's socket (the last one connected)."""
         self.up = False
         self.detail = "not connected yet"
         """Why the terminal is down, or how it is reached while up (health reports)."""
@@ -83,15 +145,31 @@ class IsapiTerminal:
         """Start holding the alert stream open."""
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """True while the stream's thread holds the stream open or reconnects."""
+        return self._thread.is_alive()
+
     def stop(self) -> None:
-        """Close the stream and stop reconnecting."""
+        """End the stream and stop reconnecting; returns once the stream's thread ended,
+        or after 5 s if it is still connecting (a connect cannot be cut short)."""
         self._stop.set()
-        response = self._response
-        if response is not None:
+        with self._socket_lock:
+            sock = self._socket
+        if sock is not None:
+            # Wakes the blocked read with an end of stream; the thread then closes it.
             with contextlib.suppress(OSError):
-                response.close()
+                sock.shutdown(socket.SHUT_RDWR)
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+
+    def _noted(self, sock: socket.socket) -> None:
+        with self._socket_lock:
+            self._socket = sock
+        if self._stop.is_set():
+            # Connected after `stop()` looked: end this one too.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     # -- the alert stream --
 
@@ -111,7 +189,6 @@ class IsapiTerminal:
             except Exception as exc:  # a bug here must not end the reconnecting for good
                 log.exception("face terminal %s: alert stream broke", self.terminal_id)
                 reason = f"alert stream failed: {exc!r}"
-            self._response = None
             if self._stop.is_set():
                 break
             self._backoff.disconnected()
@@ -121,8 +198,7 @@ class IsapiTerminal:
 
     def _hold_stream(self) -> None:
         request = urllib.request.Request(self.url + ALERT_STREAM)
-        response = self._opener.open(request, timeout=self.down_after_s)
-        self._response = response
+        response = self._stream_opener.open(request, timeout=self.down_after_s)
         try:
             boundary = boundary_of(response.headers.get("Content-Type", ""))
             if boundary is None:

@@ -112,6 +112,21 @@ def test_demo_without_a_broker_starts_its_own(tmp_path: Path) -> None:
     assert code == 0, "".join(demo.output)
 
 
+def test_a_demo_stopped_while_it_starts_stops_every_part(tmp_path: Path) -> None:
+    port = free_port()
+    demo = DemoProcess(
+        ["--http", f"127.0.0.1:{port}", "--stations", "3", "--arrival-s", "0.2"], tmp_path
+    )
+    try:
+        # Printed once SIGTERM is handled, before the central and the stations start: the
+        # signal comes while they start, and each must be stopped all the same.
+        demo.wait_for_line("embedded MQTT broker on mqtt://")
+    finally:
+        code = demo.terminate()
+    assert code == 0, "".join(demo.output)
+    demo.wait_for_line("yizhan demo stopped", timeout=5)
+
+
 def _demo_stations(port: int, headers: dict[str, str]) -> list[tuple[object, ...]]:
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
         listed = http.get("/api/stations", headers=headers).json()

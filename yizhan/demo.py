@@ -277,6 +277,10 @@ def run_demo(options: DemoOptions) -> None:
         stop.wait()
     finally:
         server.should_exit = True
+        # Everyone stops walking at once: no station's traffic goes on (scans, faces,
+        # doors) while the stations before it stop one by one.
+        for station in simulated:
+            station.halt()
         for station in simulated:
             station.stop()
         central.stop()

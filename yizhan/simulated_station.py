@@ -259,6 +259,7 @@ class SimulatedStation:
         self._granted = False
         self._lifecycle = threading.Lock()
         self._stop = threading.Event()
+        self._started = False
         self.gateway = self._new_gateway()
         self.hands = DoorHands(self.pin_factory, self._unlocked, pace=1.0)
         self._thread = threading.Thread(
@@ -306,15 +307,24 @@ class SimulatedStation:
     def start(self) -> None:
         """Start the gateway and the people."""
         self.gateway.start()
+        self._started = True
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop the people, then the gateway, then unplug the devices."""
+    def halt(self) -> None:
+        """Tell the people to stop: none starts anything new, and a pause ends at once.
+        Returns at once; `stop()` waits for them."""
         self._stop.set()
         self.hands.stop()
-        self._thread.join(timeout=10)
+
+    def stop(self) -> None:
+        """Stop the people, then the gateway, then unplug the devices. Also for a station
+        never started (a demo stopped while starting), whose devices are open all the same."""
+        self.halt()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
         with self._lifecycle:
-            self.gateway.stop()
+            if self._started:
+                self.gateway.stop()
         for device in (self.entry_scanner, self.exit_scanner, self.radar):
             device.close()
         self.face_terminal.close()

@@ -5,6 +5,7 @@ cut in half never becomes a person at the door."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -90,4 +91,31 @@ def test_a_part_cut_off_by_a_dropped_stream_is_no_person(sim: IsapiTerminalSim) 
         sim.verify_face("4242001")
         wait_until(lambda: seen.faces == ["4242001"], 5, "only the whole event")
     finally:
+        terminal.stop()
+
+
+def test_stop_ends_a_stream_blocked_on_a_silent_terminal_at_once(
+    sim: IsapiTerminalSim,
+) -> None:
+    # A terminal that goes quiet (unplugged, or here: no heartbeats) leaves the client
+    # waiting for its next byte for `down_after_s`; stopping must not wait with it.
+    seen = Seen()
+    terminal = IsapiTerminal(
+        "hik", sim.url, sim.username, sim.password, seen.face, seen.state, down_after_s=60.0
+    )
+    terminal.start()
+    stopped = threading.Event()
+
+    def stop() -> None:
+        terminal.stop()
+        stopped.set()
+
+    try:
+        wait_until(lambda: terminal.up, 10, "the stream open")
+        sim.heartbeats.clear()
+        threading.Thread(target=stop, daemon=True).start()
+        assert stopped.wait(3), "stop() waited for the silent terminal's next byte"
+        assert not terminal.running
+    finally:
+        sim.heartbeats.set()
         terminal.stop()
