@@ -136,7 +136,11 @@ class Ingest:
         with self._changed:
             self._pending.append((message, time.monotonic()))
             self._unfinished += 1
-            self._changed.notify_all()
+            # The ingest thread waits for a first message, then briefly for a second
+            # (`_next_batch`); beyond those it takes what is there when it comes back, and
+            # waking it for every message of a burst only takes the GIL from this thread.
+            if len(self._pending) <= 2:
+                self._changed.notify_all()
 
     def stop(self) -> None:
         """Write and acknowledge what is queued, then end the threads and the writer."""
