@@ -154,12 +154,15 @@ class Central:
             else None
         )
         self._alerts = threading.Thread(target=self._watch, name="checks", daemon=True)
-        # Worker credentials: keys, revocations and face/card maps go out retained.
+        # Worker credentials: keys, revocations and face/card maps go out retained, from
+        # the leader alone: a replica that becomes leader publishes them all, as after a
+        # reconnection, and a change made on another replica reaches it through the
+        # database's revision counter within a second.
         self.credentials = Credentials(
             settings,
             publish=self.link.publish,
             station_ids=lambda: [station.id for station in self.store.stations()],
-            connected=lambda: self.link.connected,
+            connected=lambda: self.link.connected and self.lease.held,
             database=self.database,
         )
         # Gateways judge tokens by the central's time, which these ticks tell them.

@@ -201,11 +201,16 @@ def test_a_follower_runs_no_checks_until_it_leads(
             # several check intervals over, which a leader would have called offline.
             threading.Event().wait(offline_after_s * 3)
             assert not offline_alerts(running.http), "a follower ran the offline check"
+            publisher = running.service.credentials.publisher
+            assert publisher is not None
+            assert publisher.publications == 0, "a follower published credentials"
             other.stop()
             wait_until(
                 lambda: running.http.get("/healthz").json()["leader"], 10, "the lease to move"
             )
             wait_until(lambda: offline_alerts(running.http), 10, "the leader's offline check")
+            # The new leader publishes every credential document at once.
+            wait_until(lambda: publisher.publications >= 3, 10, "the leader's credentials")
     finally:
         other.stop()
 
