@@ -146,7 +146,7 @@ class Central:
         self.occupancy_out = (
             OccupancyPublisher(
                 self.store.occupancy_of,
-                lambda: [station.id for station in self.store.stations()],
+                self._station_ids,
                 self.link.publish,
                 leading=lambda: self.lease.held,
             )
@@ -161,7 +161,7 @@ class Central:
         self.credentials = Credentials(
             settings,
             publish=self.link.publish,
-            station_ids=lambda: [station.id for station in self.store.stations()],
+            station_ids=self._station_ids,
             connected=lambda: self.link.connected and self.lease.held,
             database=self.database,
         )
@@ -282,17 +282,20 @@ class Central:
         with contextlib.suppress(Exception):
             # What the minute in progress saw, so a restart leaves no hole in the chart.
             self.history.flush(everything=True)
+        if self.occupancy_out is not None:
+            self.occupancy_out.stop()
         status = Retained(central_topic(self.settings.central_id), self._status(online=False))
         self.link.stop(goodbye=status)
         if self._alerts.is_alive():
             self._alerts.join(timeout=5)
-        if self.occupancy_out is not None:
-            self.occupancy_out.stop()
         self.lease.stop()
         self.relay.stop()
         if self.influx is not None:
             self.influx.stop()
         self.store.close()
+
+    def _station_ids(self) -> list[str]:
+        return [station.id for station in self.store.stations()]
 
     def _submit(self, message: Message) -> None:
         if self._stopping.is_set():

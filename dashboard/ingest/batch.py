@@ -4,9 +4,11 @@ written in one transaction, with what changed coming back as a `BatchResult`.
 A batch stores its new events (an event id already stored is skipped) and its
 quarantined messages, hears from its gateways (last seen, sequence numbers, gaps filled,
 how far health reports say their numbering has got, birth messages and last wills,
-clock skew), keeps health reports' device readings, moves the counts, notes the QR
-tokens granted (one granted at two stations opens `token_shared`), and opens or
-resolves the alerts all of that implies. It ends by reading how far each gateway that
+clock skew), keeps health reports' device readings, moves the counts, raises and
+clears alarms and keeps doors' last states (in each gateway's order, where replicas
+share its messages: `dashboard.core.sequence_order`), notes the QR tokens granted (one
+granted at two stations opens `token_shared`), and opens or resolves the alerts all of
+that implies. It ends by reading how far each gateway that
 sent events or announced itself is stored without a hole, for the central to tell it.
 Each of those tables has one storage module that alone writes it; this module only puts
 them together, and the rules come from `dashboard.core`. The cost per event is a row in

@@ -62,12 +62,20 @@ class OccupancyPublisher:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop publishing (what is marked and not yet published is the next leader's)."""
+        """Publish what is marked (while leading), then stop publishing."""
         self._stop.set()
         with self._wake:
             self._wake.notify()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        with self._wake:
+            marked, self._marked = self._marked, set()
+        if marked and self._led and self._leading():
+            try:
+                self._send(sorted(marked))
+            except Exception as error:
+                # The next leader publishes every station as it takes over.
+                log.warning("occupancy not published at stop: %s", describe(error))
 
     def mark(self, station_ids: Iterable[str]) -> None:
         """These stations' counts changed: publish them (if this replica leads)."""
