@@ -95,7 +95,7 @@ def test_every_key_and_enum_value_is_in_emqx_5s_schema() -> None:
     ("old", "new", "problem"),
     [
         ("shared_subscription_strategy", "shared_subscription_stratgy", "unknown key mqtt."),
-        ("= round_robin", "= round_robbin", "mqtt.shared_subscription_strategy = round_robbin"),
+        ("= hash_clientid", "= hash_client", "mqtt.shared_subscription_strategy = hash_client"),
         ("mac_fun = sha512", "mac_fun = sha513", "mac_fun = sha513"),
         ("tcp_options.nodelay", "tcp_options.no_delay", "unknown key listeners.tcp.*.tcp_opt"),
         ("discovery_strategy = static", "discovery_strategy = statc", "discovery_strategy"),
@@ -110,7 +110,7 @@ def test_a_wrong_key_or_value_is_caught(old: str, new: str, problem: str) -> Non
 
 def test_the_settings_replicas_rely_on() -> None:
     config = ConfigFactory.parse_string(shipped())
-    assert config["mqtt.shared_subscription_strategy"] == "round_robin"
+    assert config["mqtt.shared_subscription_strategy"] == "hash_clientid"
     assert config["mqtt.mqueue_store_qos0"] is False
     assert config["mqtt.max_mqueue_len"] >= 100_000
     assert config["authorization.no_match"] == "deny"
