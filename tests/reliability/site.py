@@ -354,11 +354,11 @@ gap_after_s = {gap_after_s}
     def wait_alerts_resolved(self, timeout: float) -> None:
         """Wait until no alert is open: an outage's alert is resolved by the periodic
         checks after it ended, on every replica that saw it."""
-        wait_until(
-            lambda: not self.rows("SELECT 1 FROM alerts WHERE resolved_at IS NULL"),
-            timeout,
-            "every alert to be resolved",
-        )
+        sql = "SELECT kind, station_id, gateway_id, detail FROM alerts WHERE resolved_at IS NULL"
+        try:
+            wait_until(lambda: not self.rows(sql), timeout, "every alert to be resolved")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; still open: {self.rows(sql)}") from None
 
     def check_exact(self) -> None:
         """The central holds every scan's event exactly once, and nothing else; the
