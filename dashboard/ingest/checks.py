@@ -10,8 +10,8 @@ the times they began and ended; where replicas share the gateways' messages, an 
 that has waited long enough for an earlier one of its gateway is applied without it.
 The central runs `run_checks` every few seconds and publishes its `BatchResult` like a
 batch's; of several replicas, only the leader does, and the others record their own
-outages (`record_outages`). One transaction per run; the rules come from
-`dashboard.core`.
+outages (`record_outages`). Two transactions per run (the gap alerts first); the rules
+come from `dashboard.core`.
 
 A gateway is only called silent over a time the central was listening and had stored
 everything it received (`ingest_health.silence_cutoff`): when the central is behind or
@@ -58,8 +58,9 @@ def run_checks(
     else:
         silent_before = silence_cutoff(now, thresholds.offline_after_s, listening_since, ingest)
     with database.transaction() as db:
-        release_waiting(db, thresholds, now, result)
         _raise_gap_alerts(db, now, thresholds, result)
+    with database.transaction() as db:
+        release_waiting(db, thresholds, now, result)
         if silent_before is not None:
             cutoff = format_utc(datetime.fromtimestamp(silent_before, UTC))
             for sid, gid in gateways.online_but_unheard_since(db, cutoff):
@@ -115,6 +116,14 @@ def _raise_gap_alerts(
     """Put every range missing longer than the threshold under its gateway's `seq_gap`
     alert: the open one, or a new one naming the ranges."""
     after_s = thresholds.gap_after_s
+    overdue = sequences.overdue(db, now - after_s)
+    if not overdue:
+        return
+    # Under the stations' locks, read again: a batch storing a missing event splits or
+    # deletes its range, and one that did so while the alert took the old row would
+    # leave the alert with no range to resolve it (in a transaction of its own, so
+    # that these locks are taken in one order).
+    stations.lock(db, {sid for sid, _ in overdue})
     for (sid, gid), ranges in sequences.overdue(db, now - after_s).items():
         alert_id = alerts.find_open(db, AlertKind.SEQ_GAP, sid, gid)
         if alert_id is None:

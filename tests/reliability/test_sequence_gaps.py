@@ -10,6 +10,7 @@ alert open and resolve on the live stream.
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from dashboard.core.sequence_gaps import (
 )
 from dashboard.ingest import batch
 from dashboard.ingest.checks import run_checks
-from dashboard.storage import sequences
+from dashboard.storage import sequences, stations
 from dashboard.storage.db import Database
 from dashboard.storage.migrations import open_database
 from tests.central.conftest import STATIONS, central_settings
@@ -127,6 +128,32 @@ def test_gaps_open_fill_and_alert_only_when_old(database: Database) -> None:
     (resolved,) = record(database, access(8)).alerts
     assert (resolved.id, resolved.kind, resolved.status) == (opened.id, "seq_gap", "resolved")
     assert missing(database) == []
+
+
+def test_the_gap_check_waits_for_a_batch_that_fills_the_gap(database: Database) -> None:
+    """A batch read a missing range and is storing its event when the gap check, running
+    elsewhere, finds the same range overdue: the check waits for the batch and then finds
+    nothing missing, instead of putting an alert on a range the batch replaces (an alert
+    that nothing would resolve)."""
+    record(database, access(1), access(3))
+    checked: list[BatchResult] = []
+    with database.transaction() as db:
+        # A batch of another replica, midway: it holds the station and has read the range.
+        stations.lock(db, {"cs-0001"})
+        sequences.forget(db, {("cs-0001", "gw-1"): [(2, 2)]})
+        check = threading.Thread(
+            target=lambda: checked.append(check_later(database, GAP_AFTER_S + 1)), daemon=True
+        )
+        check.start()
+        check.join(0.5)
+        assert not checked, "the check did not wait for the batch holding the station"
+    check.join(10)
+    assert [a.kind for a in checked[0].alerts] == []
+    assert missing(database) == []
+    with database.connection() as db:
+        assert (
+            db.execute("SELECT count(*) FROM alerts WHERE resolved_at IS NULL").fetchone()[0] == 0
+        )
 
 
 def test_a_gap_noticed_after_the_alert_joins_it(database: Database) -> None:
