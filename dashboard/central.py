@@ -18,9 +18,9 @@ from datetime import timedelta
 
 import uvicorn
 
-from contract.payloads import CentralStatus, Command, StationOccupancy, utc_now
+from contract.payloads import CentralStatus, Command, utc_now
 from contract.signing import sign
-from contract.topics import ROOT, TOPIC_BY_NAME, central_topic, occupancy_topic
+from contract.topics import ROOT, TOPIC_BY_NAME, central_topic
 from dashboard.core.alert_rules import AlertKind
 from dashboard.core.changes import AlertThresholds, BatchResult
 from dashboard.core.config import CentralSettings
@@ -37,7 +37,7 @@ from dashboard.services.gateway_accounts import gateway_accounts
 from dashboard.services.gateway_provisioning import GatewayProvisioning
 from dashboard.services.influx import InfluxExport
 from dashboard.services.leader_lease import LeaderLease
-from dashboard.services.occupancy_publisher import OccupancyPublisher
+from dashboard.services.occupancy_publisher import OccupancyPublisher, publish_counts
 from dashboard.services.worker_voice import WorkerVoice
 from dashboard.storage.enrollments import EnrollmentStore
 from dashboard.storage.failures import classify, describe
@@ -440,15 +440,8 @@ class Central:
         self.history.note(batch, now.timestamp())
         if self.occupancy_out is not None:
             self.occupancy_out.mark(batch.occupancy)
-        for change in batch.occupancy_changes() if self.occupancy_out is None else ():
-            message = StationOccupancy(
-                station_id=change.station_id,
-                occupancy=change.occupancy,
-                capacity=change.capacity,
-                zones=change.zones,
-                at=now,
-            )
-            self.link.publish(occupancy_topic(change.station_id), message.to_json())
+        else:
+            publish_counts(self.link.publish, batch.occupancy_changes(), now)
         # Marked before it is published: a page that hears of a change and loads the
         # map then finds it.
         self.map_state.note(batch)

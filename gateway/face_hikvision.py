@@ -16,7 +16,6 @@ of `down_after_s`. A shut-down socket ends the wait at once.
 from __future__ import annotations
 
 import contextlib
-import functools
 import http.client
 import json
 import logging
@@ -59,24 +58,17 @@ SocketNote = Callable[[socket.socket], None]
 """Told of each socket the alert stream's opener connects."""
 
 
-class _NotedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, *args: Any, note: SocketNote, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._note = note
+def _noting(
+    base: type[http.client.HTTPConnection], note: SocketNote
+) -> Callable[..., http.client.HTTPConnection]:
+    """Connections of `base` (plain or TLS) that hand each socket they connect to `note`."""
 
-    def connect(self) -> None:
-        super().connect()
-        self._note(self.sock)
+    class Noted(base):  # type: ignore[valid-type,misc]
+        def connect(self) -> None:
+            super().connect()
+            note(self.sock)
 
-
-class _NotedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, note: SocketNote, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._note = note
-
-    def connect(self) -> None:
-        super().connect()
-        self._note(self.sock)
+    return Noted
 
 
 class _NotedHTTPHandler(urllib.request.HTTPHandler):
@@ -84,10 +76,10 @@ class _NotedHTTPHandler(urllib.request.HTTPHandler):
 
     def __init__(self, note: SocketNote) -> None:
         super().__init__()
-        self._note = note
+        self._connection = _noting(http.client.HTTPConnection, note)
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(functools.partial(_NotedHTTPConnection, note=self._note), req)
+        return self.do_open(self._connection, req)
 
 
 class _NotedHTTPSHandler(urllib.request.HTTPSHandler):
@@ -96,10 +88,10 @@ class _NotedHTTPSHandler(urllib.request.HTTPSHandler):
 
     def __init__(self, note: SocketNote) -> None:
         super().__init__()
-        self._note = note
+        self._connection = _noting(http.client.HTTPSConnection, note)
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(functools.partial(_NotedHTTPSConnection, note=self._note), req)
+        return self.do_open(self._connection, req)
 
 
 class IsapiTerminal:

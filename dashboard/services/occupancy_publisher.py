@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from contract.payloads import StationOccupancy, utc_now
 from contract.topics import occupancy_topic
@@ -33,6 +34,22 @@ Publish = Callable[[str, bytes], None]
 
 CHUNK = 500
 """Stations read from the database at a time."""
+
+
+def publish_counts(publish: Publish, changes: Iterable[OccupancyChange], at: datetime) -> int:
+    """Publish each station's count as its retained `occupancy` message; how many."""
+    sent = 0
+    for change in changes:
+        message = StationOccupancy(
+            station_id=change.station_id,
+            occupancy=change.occupancy,
+            capacity=change.capacity,
+            zones=change.zones,
+            at=at,
+        )
+        publish(occupancy_topic(change.station_id), message.to_json())
+        sent += 1
+    return sent
 
 
 class OccupancyPublisher:
@@ -108,14 +125,5 @@ class OccupancyPublisher:
 
     def _send(self, station_ids: list[str]) -> None:
         for start in range(0, len(station_ids), CHUNK):
-            now = utc_now()
-            for change in self._read(station_ids[start : start + CHUNK]):
-                message = StationOccupancy(
-                    station_id=change.station_id,
-                    occupancy=change.occupancy,
-                    capacity=change.capacity,
-                    zones=change.zones,
-                    at=now,
-                )
-                self._publish(occupancy_topic(change.station_id), message.to_json())
-                self.published += 1
+            changes = self._read(station_ids[start : start + CHUNK])
+            self.published += publish_counts(self._publish, changes, utc_now())
