@@ -283,8 +283,8 @@ def run_once(
             seed=stations + replicas,
             flood=flooding if flood else None,
         )
+        share_group = "fleet" if replicas > 1 else None
         for number in range(1, replicas + 1):
-            share_group = "fleet" if replicas > 1 else None
             started.append(start_replica(work, number, broker.url, database_url, share_group))
         fleet.wait_ready(60 + stations / 50)
         wait_heard(database_url, stations, 60 + stations / 50)

@@ -384,9 +384,8 @@ class CentralSettings(Section):
 
     @model_validator(mode="after")
     def _shared_on_postgresql(self) -> CentralSettings:
-        if self.replicas.share_group is not None and not self.database.resolved_url.startswith(
-            "postgres"
-        ):
+        postgresql = self.database.resolved_url.startswith(("postgresql://", "postgres://"))
+        if self.replicas.share_group is not None and not postgresql:
             raise ValueError(
                 "replicas.share_group needs PostgreSQL (database.url = "
                 "'postgresql://...'): replicas that share the gateways' messages share "

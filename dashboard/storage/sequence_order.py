@@ -18,9 +18,7 @@ from contract.payloads import EventPayload
 from contract.topics import EVENT_KINDS, event_kind_of
 from dashboard.core.sequence_order import release
 from dashboard.storage.db import BulkInsert, Connection
-
-GatewayKey = tuple[str, str]
-"""(station id, gateway id)."""
+from dashboard.storage.sequences import GatewayKey
 
 _MARKS = BulkInsert(
     "seq_applied",
