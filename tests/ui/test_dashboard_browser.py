@@ -311,6 +311,34 @@ def test_a_resolution_with_a_note_reaches_a_second_browser(
         page.context.close()
 
 
+def test_a_note_being_typed_survives_another_alert_arriving(
+    browser: Browser, ui_central: RunningCentral, probe: MqttProbe
+) -> None:
+    operator = logged_in_page(browser, ui_central, "operator")
+    expect(operator.locator("#live-state")).to_have_attribute("data-i18n", "map.live")
+    operator.goto(operator.url.split("#")[0] + "#alerts")
+    Gateway(probe, "cs-0001", "gw-1").alarm("forced", True)
+    rows = operator.locator("#alerts tr[data-alert]")
+    expect(rows).to_have_count(1)
+    first = rows.first.get_attribute("data-alert")
+    note = operator.locator(f'#alerts tr[data-alert="{first}"] input[name=note]')
+    note.fill("guard on the way")
+
+    # Another station's alarm redraws the list while the note is being typed.
+    Gateway(probe, "cs-0002", "gw-1").alarm("forced", True)
+    expect(rows).to_have_count(2)
+    expect(note).to_have_value("guard on the way")
+    expect(note).to_be_focused()
+
+    operator.click(f'#alerts tr[data-alert="{first}"] button[data-action=resolve]')
+    expect(rows).to_have_count(1)
+    operator.click("#alerts tr[data-alert] button[data-action=resolve]")
+    expect(rows).to_have_count(0)
+    resolved = ui_central.http.get("/api/alerts", params={"status": "resolved"}).json()
+    assert {a["id"]: a["resolved_note"] for a in resolved}[int(first or 0)] == "guard on the way"
+    operator.context.close()
+
+
 # Every cluster's and single marker's figures on screen, added up in the page.
 MAP_TOTALS = """() => {
   const sum = (key) => [...document.querySelectorAll('.yz-cluster')]

@@ -432,6 +432,16 @@
 
   function renderAlerts(fresh) {
     const body = $("alerts");
+    // Every alert event redraws the list: a note being typed survives it, with its focus.
+    const typed = new Map();
+    for (const input of body.querySelectorAll("tr[data-alert] input[name=note]")) {
+      if (input.value || input === document.activeElement) {
+        typed.set(input.closest("tr").dataset.alert, {
+          value: input.value, focused: input === document.activeElement,
+          start: input.selectionStart, end: input.selectionEnd,
+        });
+      }
+    }
     body.replaceChildren();
     $("alerts-none").hidden = alertRows.length > 0;
     $("alert-count").textContent = alertRows.length ? String(alertRows.length) : "";
@@ -464,12 +474,21 @@
         input.maxLength = 500;
         input.placeholder = t("alerts.note.placeholder");
         input.setAttribute("aria-label", t("alerts.note"));
+        const kept = typed.get(row.dataset.alert);
+        if (kept) input.value = kept.value;
         actions.append(input);
         if (alert.status === "open") actions.append(action(alert.id, "acknowledge", input));
         actions.append(action(alert.id, "resolve", input));
       }
       row.append(actions);
       body.append(row);
+    }
+    for (const [id, kept] of typed) {
+      const input = body.querySelector(`tr[data-alert="${id}"] input[name=note]`);
+      if (input && kept.focused) {
+        input.focus();
+        input.setSelectionRange(kept.start, kept.end);
+      }
     }
   }
 
